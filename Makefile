@@ -1,0 +1,60 @@
+# sensorbench: `make bench` and `make test` do all set-up on a fresh Debian machine.
+# Set-up steps are stamped so that repeated runs are quick.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.stamp
+APT_STAMP := $(VENV)/.apt-stamp
+
+# System packages: compiler for the workload helper, clang/libbpf/bpftool for the eBPF
+# sensor, the third-party sensors we compare with, and tools the tests use.
+DEB_PACKAGES := build-essential clang llvm libbpf-dev libbpf1 bpftool libelf-dev zlib1g-dev \
+	python3-venv auditd bpftrace libbpf-tools fatrace forkstat inotify-tools stress-ng
+
+BENCH_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: all setup system-packages native bench test clean
+
+all: setup
+
+$(APT_STAMP):
+	@mkdir -p $(VENV)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+		if [ -n "$$missing" ]; then \
+			echo "installing system packages:" $$missing; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends $$missing >/dev/null || \
+			echo "warning: some system packages did not install; doctor will say what is missing"; \
+		fi; \
+		systemctl disable --now auditd >/dev/null 2>&1 || true; \
+	else \
+		echo "not root (or no apt-get): skipping system packages; doctor says what is missing"; \
+	fi
+	@touch $@
+
+system-packages: $(APT_STAMP)
+
+$(STAMP): pyproject.toml $(APT_STAMP)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+native: $(STAMP) workloads/native/sb-child
+
+workloads/native/sb-child: workloads/native/sb-child.c
+	$(CC) -O2 -static -o $@ $< 2>/dev/null || $(CC) -O2 -o $@ $<
+
+setup: $(STAMP) native
+
+bench: setup
+	$(VENV)/bin/sensorbench run $(BENCH_ARGS)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) workloads/native/sb-child .pytest_cache

@@ -1,0 +1,49 @@
+"""Backend registry: names map to modules that are imported only when asked for.
+
+Platform- and facility-specific code stays in its own module, so that listing backends on a
+machine without, say, libbpf costs nothing and fails nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from bench.backends.base import Backend
+from bench.errors import BadInput
+
+# name -> "module:Class"
+REGISTRY: dict[str, str] = {
+    "synthetic": "bench.backends.synthetic:SyntheticBackend",
+    "psutil": "bench.backends.polling:PsutilBackend",
+}
+
+# Backends of one's own: SENSORBENCH_BACKENDS="name=package.module:Class;other=...". The
+# sensor process inherits the variable, so such a backend runs exactly like ours.
+for _item in filter(None, os.environ.get("SENSORBENCH_BACKENDS", "").split(";")):
+    _name, _, _target = _item.partition("=")
+    if _name.strip() and ":" in _target:
+        REGISTRY[_name.strip()] = _target.strip()
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def get(name: str) -> type[Backend]:
+    try:
+        target = REGISTRY[name]
+    except KeyError:
+        raise BadInput(f"unknown backend {name!r} (known: {', '.join(REGISTRY)})") from None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def availability(name: str) -> str | None:
+    """Why ``name`` cannot run here (None when it can); never raises for a known name."""
+    try:
+        return get(name).available()
+    except BadInput:
+        raise
+    except Exception as e:  # an import error is a reason, not a crash
+        return f"cannot load: {type(e).__name__}: {e}"

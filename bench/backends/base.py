@@ -1,0 +1,141 @@
+"""The backend interface every sensor implements, and the sink it delivers events into.
+
+A backend runs inside its own sensor process (``bench.sensorhost``). The host calls
+``start(sink)``, which returns once the sensor is collecting (ready), then ``stop()``; in
+between, the backend pushes events into the sink from whatever threads it likes. Events are
+columnar: kind, key (pid or port pair), path (file events; argv for exec when known),
+pid, t_seen and optionally t_kernel, all monotonic ns.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench.kinds import Kind
+from bench.settings import Setting
+
+NO_TIME = -1  # t_kernel when the backend has no kernel timestamp
+
+
+@dataclass
+class SensorContext:
+    """What the harness tells a sensor about the cell it runs in."""
+
+    marker: str                  # the run marker every ground-truth path and argv carries
+    workdir: str                 # directory the file workload writes under
+    cgroup: str | None = None    # the workload's cgroup v2 path, when one was made
+    tap_fd: int = -1             # ground-truth side channel (synthetic backend only)
+    results_dir: str | None = None  # where a backend may save logs (e.g. a verifier log)
+    extra: dict = field(default_factory=dict)
+
+
+class EventSink:
+    """Thread-safe columnar event buffer. ``add`` for single events, ``add_batch`` for arrays."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[tuple] = []
+        self._batches: list[dict[str, np.ndarray]] = []
+        self._n_batched = 0
+
+    def add(self, kind: int, key: int, path: str | None, pid: int,
+            t_seen: int | None = None, t_kernel: int = NO_TIME) -> None:
+        if t_seen is None:
+            t_seen = time.monotonic_ns()
+        row = (kind, key, path, pid, t_seen, t_kernel)
+        with self._lock:
+            self._rows.append(row)
+
+    def add_batch(self, kind, key, pid, t_seen, t_kernel=None, path=None) -> None:
+        n = len(kind)
+        batch = {
+            "kind": np.asarray(kind, dtype=np.int16),
+            "key": np.asarray(key, dtype=np.int64),
+            "pid": np.asarray(pid, dtype=np.int64),
+            "t_seen": np.asarray(t_seen, dtype=np.int64),
+            "t_kernel": (np.full(n, NO_TIME, np.int64) if t_kernel is None
+                         else np.asarray(t_kernel, dtype=np.int64)),
+            "path": (np.full(n, None, dtype=object) if path is None
+                     else np.asarray(path, dtype=object)),
+        }
+        with self._lock:
+            self._batches.append(batch)
+            self._n_batched += n
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._rows) + self._n_batched
+
+    def columns(self) -> dict[str, np.ndarray]:
+        with self._lock:
+            rows, batches = list(self._rows), list(self._batches)
+        parts = list(batches)
+        if rows:
+            kind, key, path, pid, t_seen, t_kernel = zip(*rows)
+            parts.append({
+                "kind": np.array(kind, np.int16), "key": np.array(key, np.int64),
+                "path": np.array(path, dtype=object), "pid": np.array(pid, np.int64),
+                "t_seen": np.array(t_seen, np.int64), "t_kernel": np.array(t_kernel, np.int64),
+            })
+        return concat_events(parts)
+
+
+EVENT_COLUMNS = {"kind": np.int16, "key": np.int64, "path": object, "pid": np.int64,
+                 "t_seen": np.int64, "t_kernel": np.int64}
+
+
+def concat_events(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if not parts:
+        return {c: np.empty(0, dtype=t) for c, t in EVENT_COLUMNS.items()}
+    return {c: np.concatenate([p[c] for p in parts]).astype(t, copy=False)
+            for c, t in EVENT_COLUMNS.items()}
+
+
+class Backend:
+    """Base class. Subclasses set the class attributes and implement start/stop."""
+
+    name: str = ""
+    mode: str = ""          # "kernel", "user", or "calibration"
+    mechanism: str = ""
+    kinds: frozenset[Kind] = frozenset()
+    settings: dict[str, Setting] = {}
+    needs_tap = False       # wants the ground-truth side channel (calibration only)
+    # How long the event count must stay unchanged after the workload ends for the sensor
+    # to count as drained; polling backends need a few intervals.
+    quiet_s = 0.3
+    description = ""
+
+    def __init__(self, settings: dict[str, Any], ctx: SensorContext):
+        self.cfg = settings
+        self.ctx = ctx
+
+    @classmethod
+    def available(cls) -> str | None:
+        """None when the backend can run here, else one line saying why not."""
+        return None
+
+    @classmethod
+    def quiet_for(cls, settings: dict[str, Any]) -> float:
+        return cls.quiet_s
+
+    def start(self, sink: EventSink) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, Any]:
+        """Self-reported losses (``self_reported_lost``: int or None) and anything else that
+        moves results (queue sizes, versions, ...)."""
+        return {"self_reported_lost": None}
+
+
+def is_root() -> bool:
+    import os
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0

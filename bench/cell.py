@@ -1,0 +1,262 @@
+"""Run one cell: start the sensor, run the workload, drain, stop, correlate, measure.
+
+A cell is backend spec x workload x rate x repetition (or a no-sensor baseline). Whatever
+happens, the cell leaves nothing behind: sensor and workload processes, the workload's
+cgroup and directory are undone in ``finally``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench import backends, truth as truthmod
+from bench.cgroup import WorkloadCgroup
+from bench.correlate import correlate
+from bench.cpu import CpuWindow, tree_rss_mb
+from bench.errors import SensorFailed, WorkloadFailed
+from bench.kinds import Kind
+from bench.metrics import matched_latencies, op_times, per_kind
+from bench.sensorproc import SensorProcess, tail
+from bench.settings import Spec
+from workloads import get_workload
+
+NAN = float("nan")
+
+
+@dataclass
+class Cell:
+    index: int
+    repeat: int
+    workload: Spec
+    rate: str                 # "2000" or "max"
+    duration: float
+    spec: Spec | None         # None: the no-sensor baseline
+
+    @property
+    def backend(self) -> str:
+        return self.spec.name if self.spec else "baseline"
+
+    @property
+    def spec_text(self) -> str:
+        return self.spec.text if self.spec else "baseline"
+
+    @property
+    def id(self) -> str:
+        return f"{self.spec_text}|{self.workload.text}|{self.rate}|{self.repeat}"
+
+
+@dataclass
+class Outcome:
+    rows: list[dict]
+    events: pd.DataFrame | None = None
+    op_times: np.ndarray | None = None
+    stats: dict = field(default_factory=dict)
+
+
+def _base_row(cell: Cell) -> dict:
+    cls = backends.get(cell.spec.name) if cell.spec else None
+    return {
+        "cell": cell.id, "backend": cell.backend, "spec": cell.spec_text,
+        "mode": cls.mode if cls else "none", "mechanism": cls.mechanism if cls else "none",
+        "workload": cell.workload.name, "workload_spec": cell.workload.text,
+        "rate_target": cell.rate, "repeat": cell.repeat, "duration_s": cell.duration,
+    }
+
+
+def status_rows(cell: Cell, status: str, reason: str) -> list[dict]:
+    """Rows for a cell that produced no measurement (skipped / failed / unsupported)."""
+    kinds = sorted(get_workload(cell.workload.name).kinds)
+    supported = backends.get(cell.spec.name).kinds if cell.spec else frozenset()
+    rows = []
+    for k in kinds:
+        row = _base_row(cell)
+        st = "unsupported" if status != "skipped" and k not in supported and cell.spec else status
+        row.update(kind=Kind(k).name, status=st,
+                   reason="backend does not report this kind" if st == "unsupported" else reason)
+        rows.append(row)
+    return rows
+
+
+class CellRunner:
+    """Runs cells with shared settings: where to write logs and workload files."""
+
+    def __init__(self, out: Path, workdir: Path, drain_max_s: float = 10.0):
+        self.out = out
+        self.workdir = workdir
+        self.drain_max_s = drain_max_s
+        (out / "logs").mkdir(parents=True, exist_ok=True)
+        self.tmp = out / ".parts" / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def run(self, cell: Cell) -> Outcome:
+        if cell.spec is not None:
+            cls = backends.get(cell.spec.name)
+            reason = backends.availability(cell.spec.name)
+            if reason:
+                return Outcome(status_rows(cell, "skipped", reason))
+            if not (get_workload(cell.workload.name).kinds & cls.kinds):
+                return Outcome(status_rows(cell, "unsupported", ""))
+        marker = "sb" + secrets.token_hex(4)
+        cell_dir = self.workdir / marker
+        cell_dir.mkdir(parents=True)
+        cg = WorkloadCgroup(marker)
+        sensor: SensorProcess | None = None
+        tap = None
+        try:
+            tap_fds: tuple[int, ...] = ()
+            if cell.spec is not None and backends.get(cell.spec.name).needs_tap:
+                tap = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+                for s in tap:
+                    s.set_inheritable(True)
+            ctx = {"marker": marker, "workdir": str(cell_dir),
+                   "cgroup": str(cg.path) if cg.path else None,
+                   "tap_fd": tap[1].fileno() if tap else -1,
+                   "results_dir": str(self.out / "logs")}
+            tag = f"{cell.index:04d}-{cell.backend}-{cell.workload.name}"
+            if cell.spec is not None:
+                sensor = SensorProcess(cell.spec.name, cell.spec.settings, ctx,
+                                       self.tmp / f"{marker}-events.npz",
+                                       self.out / "logs" / f"{tag}-sensor.log",
+                                       pass_fds=(tap[1].fileno(),) if tap else ())
+                try:
+                    sensor.wait_ready()
+                except SensorFailed as e:
+                    return Outcome(status_rows(cell, "failed", str(e)))
+                if tap:
+                    tap[1].close()
+            return self._measure(cell, marker, cell_dir, cg, sensor, tap, tag)
+        except SensorFailed as e:
+            return Outcome(status_rows(cell, "failed", str(e)))
+        except WorkloadFailed as e:
+            return Outcome(status_rows(cell, "failed", str(e)))
+        finally:
+            if sensor is not None:
+                sensor.kill()
+            if tap:
+                for s in tap:
+                    s.close()
+            cg.remove()
+            shutil.rmtree(cell_dir, ignore_errors=True)
+            for f in self.tmp.glob(f"{marker}-*"):
+                f.unlink(missing_ok=True)
+
+    def _run_workload(self, cell: Cell, marker: str, cell_dir: Path, cg: WorkloadCgroup,
+                      tap, tag: str) -> tuple[truthmod.Truth, float]:
+        ledger_path = self.tmp / f"{marker}-ledger.npz"
+        log = self.out / "logs" / f"{tag}-workload.log"
+        cfg = {"name": cell.workload.name, "settings": cell.workload.settings, "rate": cell.rate, "duration": cell.duration,
+               "marker": marker, "workdir": str(cell_dir), "ledger": str(ledger_path)}
+        if cg.path:
+            cfg["cgroup"] = str(cg.path)
+        fds: tuple[int, ...] = ()
+        if tap:
+            cfg["tap_fd"] = tap[0].fileno()
+            fds = (tap[0].fileno(),)
+        cpu0 = cg.cpu_usage_us()
+        t0 = time.monotonic()
+        with open(log, "ab") as errf:
+            proc = subprocess.Popen([sys.executable, "-m", "workloads", "-"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf,
+                                    pass_fds=fds)
+            try:
+                out, _ = proc.communicate(json.dumps(cfg).encode(),
+                                          timeout=cell.duration * 5 + 60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise WorkloadFailed(f"workload {cell.workload.text} did not finish in time") from None
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+        if tap:
+            tap[0].close()  # the sensor sees end of stream once the workload is done
+        if proc.returncode != 0 or not ledger_path.exists():
+            raise WorkloadFailed(f"workload {cell.workload.text} exited with {proc.returncode}: "
+                                 f"{tail(log)}")
+        truth = truthmod.load(ledger_path)
+        cpu1 = cg.cpu_usage_us()
+        wall = time.monotonic() - t0
+        wl_cpu = (cpu1 - cpu0) / 1e6 / wall * 100 if cpu0 is not None and cpu1 is not None else NAN
+        truth.meta.update(json.loads(out.decode().strip().splitlines()[-1]))
+        return truth, wl_cpu
+
+    def _measure(self, cell, marker, cell_dir, cg, sensor, tap, tag) -> Outcome:
+        cpu = CpuWindow(sensor.pid) if sensor else None
+        if cpu:
+            cpu.start()
+        truth, wl_cpu = self._run_workload(cell, marker, cell_dir, cg, tap, tag)
+        stats: dict = {}
+        events = None
+        drained = True
+        rss = NAN
+        if sensor is not None:
+            cls = backends.get(cell.spec.name)
+            _, drained = sensor.drain(cls.quiet_for(cell.spec.settings), self.drain_max_s)
+            cpu.stop()
+            rss = tree_rss_mb(sensor.pid)
+            events, stats = sensor.stop()
+        return self._summarize(cell, marker, truth, events, stats, cpu, rss, wl_cpu, drained, cg)
+
+    def _summarize(self, cell, marker, truth, events, stats, cpu, rss, wl_cpu, drained,
+                   cg) -> Outcome:
+        m = truth.meta
+        closed = cell.rate == "max"
+        common = _base_row(cell)
+        common.update(
+            rate_achieved=m.get("rate_achieved", NAN), ops=m.get("ops", 0),
+            workload_errors=m.get("errors", 0), workload_cpu_pct=wl_cpu,
+            cgroup=bool(m.get("cgroup")), marker=marker,
+        )
+        if events is None:  # baseline: no sensor, ground truth only
+            rows = []
+            for k in sorted(set(int(x) for x in np.unique(truth.cols["kind"]))):
+                r = dict(common, kind=Kind(k).name, status="ok", reason="",
+                         expected=int((truth.cols["kind"] == k).sum()))
+                rows.append(r)
+            return Outcome(rows, None, op_times(truth.cols, closed), {})
+        cls = backends.get(cell.spec.name)
+        corr = correlate(truth.cols, events, marker)
+        lat = matched_latencies(truth.cols, events, corr)
+        kinds = per_kind(truth.cols, events, corr, cls.kinds, lat)
+        n_matched = len(corr.event_idx)
+        common.update(
+            events_total=len(events["kind"]),
+            sensor_cpu_pct=cpu.pct_of_core,
+            sensor_cpu_s=cpu.cpu_s,
+            cpu_us_per_event=cpu.cpu_s * 1e6 / n_matched if n_matched else NAN,
+            kernel_ns_per_event=stats.get("kernel_ns_per_event", NAN),
+            self_reported_lost=stats.get("self_reported_lost"),
+            sensor_rss_mb=rss,
+            drained=drained,
+        )
+        rows = []
+        for k in kinds:
+            r = dict(common)
+            r.update(k)
+            if not drained and r["status"] == "ok":
+                r["reason"] = "sensor still delivering when the drain limit ran out"
+            rows.append(r)
+        ev = pd.DataFrame({
+            "cell": cell.id, "backend": cell.backend, "spec": cell.spec_text,
+            "mode": cls.mode, "workload": cell.workload.name,
+            "workload_spec": cell.workload.text, "rate_target": cell.rate,
+            "repeat": cell.repeat,
+            "kind": pd.Categorical.from_codes(lat["kind"] - 1, [k.name for k in Kind]),
+            "op": lat["op"], "latency_ns": lat["latency_ns"],
+            "latency_intended_ns": lat["latency_intended_ns"],
+            "delivery_ns": lat["delivery_ns"],
+        })
+        return Outcome(rows, ev, op_times(truth.cols, closed), stats)

@@ -1,0 +1,96 @@
+"""cgroup v2 for workloads: one cgroup per cell under ``<v2 root>/sensorbench/``.
+
+A workload joins its cell's cgroup so its CPU can be read from ``cpu.stat`` and so kernel
+sensors can tell its events from the rest of the machine. Stale cgroups left by a killed
+run are cleaned at the next start (their processes killed through ``cgroup.kill``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+PARENT = "sensorbench"
+
+
+def v2_root() -> Path | None:
+    """Mount point of the cgroup v2 hierarchy, or None."""
+    try:
+        with open("/proc/self/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) > 2 and parts[2] == "cgroup2":
+                    return Path(parts[1])
+    except OSError:
+        pass
+    return None
+
+
+def _remove(path: Path) -> None:
+    try:
+        (path / "cgroup.kill").write_text("1")
+    except OSError:
+        pass
+    for _ in range(50):  # processes take a moment to leave after cgroup.kill
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
+
+
+class WorkloadCgroup:
+    """A cgroup made for one cell; ``path`` is None when none could be made (and ``why``)."""
+
+    def __init__(self, name: str):
+        self.path: Path | None = None
+        self.why = ""
+        root = v2_root()
+        if root is None:
+            self.why = "no cgroup v2 hierarchy mounted"
+            return
+        try:
+            parent = root / PARENT
+            parent.mkdir(exist_ok=True)
+            p = parent / name
+            p.mkdir()
+            self.path = p
+        except OSError as e:
+            self.why = f"cannot create a cgroup under {root}: {e.strerror}"
+
+    @property
+    def id(self) -> int | None:
+        """The cgroup id kernel sensors see (the directory's inode number)."""
+        return os.stat(self.path).st_ino if self.path else None
+
+    def cpu_usage_us(self) -> int | None:
+        if self.path is None:
+            return None
+        try:
+            for line in (self.path / "cpu.stat").read_text().splitlines():
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+
+    def remove(self) -> None:
+        if self.path is not None:
+            _remove(self.path)
+            self.path = None
+
+
+def clean_stale() -> int:
+    """Remove cell cgroups a killed run left behind; returns how many."""
+    root = v2_root()
+    if root is None or not (root / PARENT).is_dir():
+        return 0
+    n = 0
+    for child in (root / PARENT).iterdir():
+        if child.is_dir():
+            _remove(child)
+            n += 1
+    return n

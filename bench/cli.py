@@ -1,0 +1,228 @@
+"""The ``sensorbench`` command line (typer + rich).
+
+Every error the user can cause ends in one line on stderr and exit code 2; tracebacks are
+for bugs only (set SENSORBENCH_DEBUG=1 to see them for errors too).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench import backends
+from bench.errors import BadInput, BenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Measure what security sensing costs and loses, kernel vs user space.")
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_RATES = ["200", "1000"]
+DEFAULT_DURATION = 2.0
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
+
+
+def parse_rates(values: list[str]) -> list[str]:
+    rates = []
+    for v in values:
+        if v == "max":
+            rates.append(v)
+            continue
+        try:
+            r = float(v)
+        except ValueError:
+            raise BadInput(f"bad rate {v!r}: give operations per second or 'max'") from None
+        if not math.isfinite(r) or r <= 0:
+            raise BadInput(f"bad rate {v!r}: must be > 0 (or 'max')")
+        rates.append(f"{r:g}")
+    return rates
+
+
+@app.command()
+def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
+    """Which backends can run here (and why not), and facts about this machine."""
+    from bench import machine
+
+    facts = machine.facts()
+    rows = []
+    for name in backends.names():
+        reason = backends.availability(name)
+        try:
+            cls = backends.get(name)
+            mode, mech, kinds = cls.mode, cls.mechanism, sorted(k.name for k in cls.kinds)
+        except Exception:
+            mode, mech, kinds = "?", "?", []
+        rows.append({"name": name, "mode": mode, "mechanism": mech, "kinds": kinds,
+                     "available": reason is None, "reason": reason or ""})
+    if as_json:
+        print(json.dumps({"backends": rows, "machine": facts}, indent=2, default=str))
+        return
+    t = Table(title="backends")
+    for c in ("backend", "mode", "mechanism", "available", "reason / kinds"):
+        t.add_column(c)
+    for r in rows:
+        ok = "[green]yes[/]" if r["available"] else "[red]no[/]"
+        t.add_row(r["name"], r["mode"], r["mechanism"], ok,
+                  r["reason"] or ", ".join(r["kinds"]))
+    out.print(t)
+    m = Table(title="machine", show_header=False)
+    for k, v in facts.items():
+        m.add_row(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v))
+    out.print(m)
+
+
+@app.command("list")
+def list_():
+    """Backends with their settings, and workloads with the kinds they produce."""
+    from workloads import WORKLOADS, get_workload
+
+    t = Table(title="backends")
+    for c in ("backend", "mode", "kinds", "settings (default): help"):
+        t.add_column(c)
+    for name in backends.names():
+        cls = backends.get(name)
+        settings = "\n".join(f"{k}={s.default}: {s.help}" for k, s in cls.settings.items())
+        t.add_row(name, cls.mode, ", ".join(sorted(k.name for k in cls.kinds)), settings)
+    out.print(t)
+    w = Table(title="workloads")
+    for c in ("workload", "what it does", "kinds", "settings (default): help"):
+        w.add_column(c)
+    for name in WORKLOADS:
+        cls = get_workload(name)
+        settings = "\n".join(f"{k}={s.default}: {s.help}" for k, s in cls.settings.items())
+        w.add_row(name, cls.description, ", ".join(k.name for k in sorted(cls.kinds)), settings)
+    out.print(w)
+
+
+@app.command()
+def run(
+    backend: Optional[List[str]] = typer.Option(
+        None, "--backend", "-b", help="backend spec NAME[:key=value,...]; repeat or comma-separate"),
+    workload: Optional[List[str]] = typer.Option(
+        None, "--workload", "-w",
+        help="NAME[:key=value,...]: file, process, network (default: all)"),
+    rate: Optional[List[str]] = typer.Option(
+        None, "--rate", "-r", help="target ops/s, or 'max' for closed loop (default: 200,1000)"),
+    duration: float = typer.Option(DEFAULT_DURATION, "--duration", "-d", help="seconds per cell"),
+    repeat: int = typer.Option(1, "--repeat", "-n", help="repetitions of every cell"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o",
+                                           help="results folder (default results/runs/<time>)"),
+    resume: bool = typer.Option(False, "--resume", help="skip cells already in --out"),
+    baseline: bool = typer.Option(True, "--baseline/--no-baseline",
+                                  help="interleave no-sensor cells (needed for slowdown)"),
+    workdir: Optional[Path] = typer.Option(None, "--workdir",
+                                           help="where the file workload writes"),
+):
+    """Run the benchmark matrix: backends x workloads x rates x repetitions."""
+    from bench import runner, spec as specmod
+    from workloads import WORKLOADS
+
+    if duration <= 0 or not math.isfinite(duration):
+        raise BadInput(f"bad duration {duration}: must be > 0 seconds")
+    if repeat < 1:
+        raise BadInput(f"bad repeat {repeat}: must be >= 1")
+    workloads = [specmod.parse_workload(w)
+                 for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
+    rates = parse_rates(_split(rate) or DEFAULT_RATES)
+    if backend:
+        specs = [specmod.parse_backend(s) for s in specmod.split_specs(backend)]
+        reasons = {s.name: backends.availability(s.name) for s in specs}
+        if all(reasons.values()):
+            first = specs[0].name
+            raise BadInput(f"backend {first} is unavailable: {reasons[first]}"
+                           if len(specs) == 1 else
+                           "no requested backend can run here: "
+                           + "; ".join(f"{n}: {r}" for n, r in reasons.items()))
+    else:
+        specs = []
+        for name in backends.names():
+            reason = backends.availability(name)
+            if reason:
+                err.print(f"[dim]skipping {name}: {reason}[/]", highlight=False)
+            else:
+                specs.append(specmod.parse_backend(name))
+    if resume and out_dir is None:
+        raise BadInput("--resume needs --out pointing at the run to continue")
+    out_dir = out_dir or Path("results/runs") / time.strftime("%Y%m%d-%H%M%S")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"--out {out_dir} exists and is not a directory")
+    cfg = runner.RunConfig(specs, workloads, rates, duration, repeat, out_dir,
+                           baseline=baseline, resume=resume, workdir=workdir)
+    try:
+        res = runner.run(cfg, err)
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+    summary_table(res.cells())
+    out.print(f"results: {res.path}")
+
+
+def _fmt(v, spec: str = ".0f") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    try:
+        if v is __import__("pandas").NA:
+            return "-"
+    except Exception:
+        pass
+    return format(v, spec)
+
+
+def summary_table(df) -> None:
+    t = Table(title="results (per cell and kind)")
+    for c in ("backend", "workload", "rate", "kind", "status", "drop %", "p50 us", "p99 us",
+              "cpu %", "us/event", "slowdown %"):
+        t.add_column(c, overflow="fold")
+    df = df[df["backend"] != "baseline"]
+    for _, r in df.iterrows():
+        status = r["status"]
+        note = "" if status in ("ok", "unsupported") else f" ({r['reason']})"
+        t.add_row(r["spec"], r["workload"], str(r["rate_target"]), r["kind"], status + note,
+                  _fmt(r["drop_rate"] * 100 if r["drop_rate"] == r["drop_rate"] else None, ".2f"),
+                  _fmt(r["latency_p50_us"]), _fmt(r["latency_p99_us"]),
+                  _fmt(r["sensor_cpu_pct"], ".1f"), _fmt(r["cpu_us_per_event"], ".1f"),
+                  _fmt(r["slowdown_pct"], "+.1f"))
+    out.print(t)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except BenchError as e:
+        if os.environ.get("SENSORBENCH_DEBUG"):
+            raise
+        err.print(f"[red]error:[/] {e}", highlight=False)
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as e:  # click usage errors and the like
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(2)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

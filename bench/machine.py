@@ -1,0 +1,90 @@
+"""Facts about the machine a run happens on, and pyperf-style warnings when it is noisy."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+from bench import __version__
+from bench.cgroup import v2_root
+
+PACKAGES = ("numpy", "pandas", "pyarrow", "psutil", "matplotlib", "typer", "rich")
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+def cpu_model() -> str:
+    text = _read("/proc/cpuinfo") or ""
+    for line in text.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def virtualized() -> str | None:
+    """Hypervisor name when we run in a VM (its CPU time is shared and noisier)."""
+    text = _read("/proc/cpuinfo") or ""
+    if " hypervisor" not in text:
+        return None
+    vendor = _read("/sys/class/dmi/id/sys_vendor") or _read("/sys/class/dmi/id/product_name")
+    return vendor or "unknown hypervisor"
+
+
+def facts() -> dict:
+    vm = psutil.virtual_memory()
+    versions = {}
+    for pkg in PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    cg = v2_root()
+    return {
+        "hostname": socket.gethostname(),
+        "os": platform.system(),
+        "kernel": platform.release(),
+        "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_logical": psutil.cpu_count(),
+        "cpu_physical": psutil.cpu_count(logical=False),
+        "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "virtualized": virtualized(),
+        "memory_gb": round(vm.total / 2**30, 1),
+        "python": sys.version.split()[0],
+        "sensorbench": __version__,
+        "packages": versions,
+        "root": hasattr(os, "geteuid") and os.geteuid() == 0,
+        "cgroup_v2": str(cg) if cg else None,
+        "btf": os.path.exists("/sys/kernel/btf/vmlinux"),
+        "tracefs": os.path.isdir("/sys/kernel/tracing/events"),
+        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def noise_warnings(f: dict, busy_sample_s: float = 0.5) -> list[str]:
+    """Reasons to distrust fine differences in this run (printed and kept in meta.json)."""
+    out = []
+    ncpu = f.get("cpu_logical") or 1
+    if f.get("loadavg") and f["loadavg"][0] > 0.5 * ncpu:
+        out.append(f"load average {f['loadavg'][0]:.2f} on {ncpu} CPUs: other work is running")
+    busy = psutil.cpu_percent(interval=busy_sample_s)
+    if busy > 20:
+        out.append(f"CPUs {busy:.0f}% busy before the run started")
+    if f.get("governor") not in (None, "performance"):
+        out.append(f"CPU frequency governor is {f['governor']!r}, not 'performance'")
+    if f.get("virtualized"):
+        out.append(f"virtual machine ({f['virtualized']}): CPU time is shared with other guests")
+    if ncpu < 4:
+        out.append(f"only {ncpu} CPUs: sensor, workload and harness share cores")
+    return out

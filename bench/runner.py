@@ -1,0 +1,152 @@
+"""Plan cells, run them in order with a progress bar, write results cell by cell.
+
+For every (repetition, workload, rate) a no-sensor baseline cell runs next to the sensor
+cells, and the order of backends rotates between repetitions, so slow drift of a noisy
+machine spreads over all backends instead of landing on one (interleaved A/B). Slowdown
+is computed against all baseline cells of the same workload and rate.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+from bench import machine
+from bench.cell import Cell, CellRunner
+from bench.cgroup import clean_stale
+from bench.errors import BadInput
+from bench.metrics import slowdown
+from bench.results import ResultsDir
+from bench.settings import Spec
+
+
+@dataclass
+class RunConfig:
+    specs: list[Spec]
+    workloads: list[Spec]
+    rates: list[str]
+    duration: float
+    repeat: int
+    out: Path
+    baseline: bool = True
+    resume: bool = False
+    workdir: Path | None = None
+
+
+def plan(cfg: RunConfig) -> list[Cell]:
+    cells: list[Cell] = []
+    specs = list(cfg.specs)
+    for r in range(cfg.repeat):
+        rot = specs[r % len(specs):] + specs[:r % len(specs)] if specs else []
+        for w in cfg.workloads:
+            for rate in cfg.rates:
+                group: list[Spec | None] = ([None] if cfg.baseline else []) + rot
+                for spec in group:
+                    cells.append(Cell(len(cells), r, w, rate, cfg.duration, spec))
+    return cells
+
+
+def _default_workdir() -> Path:
+    # On the root filesystem rather than a tmpfs: that is where real files live, and
+    # fanotify filesystem marks need a filesystem that reports file handles.
+    base = Path("/var/tmp") if os.path.isdir("/var/tmp") else Path(tempfile.gettempdir())
+    return base / "sensorbench"
+
+
+def apply_slowdown(res: ResultsDir) -> None:
+    """(Re)compute slowdown for every measured cell against its pooled baselines."""
+    import numpy as np
+
+    rows = res.rows()
+    base_ids: dict[tuple, list[str]] = {}
+    for r in rows:
+        if r["backend"] == "baseline":
+            ids = base_ids.setdefault((r["workload_spec"], r["rate_target"]), [])
+            if r["cell"] not in ids:
+                ids.append(r["cell"])
+    cache: dict[str, tuple] = {}
+    for r in rows:
+        if r["backend"] == "baseline" or r.get("status") not in ("ok", "unsupported"):
+            continue
+        if r["cell"] not in cache:
+            mine = res.op_times(r["cell"])
+            bases = [res.op_times(c) for c in base_ids.get((r["workload_spec"], r["rate_target"]), [])]
+            bases = [b for b in bases if b is not None and len(b)]
+            if mine is None or not bases:
+                cache[r["cell"]] = (math.nan,) * 3
+            else:
+                cache[r["cell"]] = slowdown(mine, np.concatenate(bases))
+        r["slowdown_pct"], r["slowdown_ci_low_pct"], r["slowdown_ci_high_pct"] = cache[r["cell"]]
+    res.replace_rows(rows)
+
+
+def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
+    console = console or Console(stderr=True)
+    res = ResultsDir(cfg.out)
+    if res.done() and not cfg.resume:
+        raise BadInput(f"{cfg.out} already holds results: pass --resume to continue that run, "
+                       "or choose another --out")
+    if cfg.resume and (res.path / "meta.json").exists():
+        res.write_meta({"resumed_at": [*res.meta().get("resumed_at", []),
+                                       time.strftime("%Y-%m-%dT%H:%M:%S%z")]})
+    stale = clean_stale()
+    facts = machine.facts()
+    warnings = machine.noise_warnings(facts)
+    for w in warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    from bench import backends
+
+    res.write_meta({
+        "machine": facts, "warnings": warnings, "stale_cgroups_cleaned": stale,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "plan": {"backends": [s.text for s in cfg.specs], "workloads": [w.text for w in cfg.workloads],
+                 "rates": cfg.rates, "duration_s": cfg.duration, "repeat": cfg.repeat,
+                 "baseline": cfg.baseline},
+        "backends": {s.text: {"name": s.name, "settings": s.settings,
+                              "mode": backends.get(s.name).mode,
+                              "mechanism": backends.get(s.name).mechanism}
+                     for s in cfg.specs},
+    })
+    cells = plan(cfg)
+    done = res.done() if cfg.resume else set()
+    todo = [c for c in cells if c.id not in done]
+    workdir = cfg.workdir or _default_workdir()
+    workdir.mkdir(parents=True, exist_ok=True)
+    runner = CellRunner(res.path, workdir)
+    stats: dict[str, dict] = {}
+    interrupted = False
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task("cells", total=len(todo))
+            for cell in todo:
+                bar.update(task, description=f"{cell.spec_text} {cell.workload.text} @{cell.rate}"
+                                             f" #{cell.repeat}")
+                outcome = runner.run(cell)
+                res.add_cell(outcome.rows, outcome.events, outcome.op_times, cell.id)
+                if outcome.stats:
+                    stats[cell.id] = outcome.stats
+                bar.advance(task)
+    except KeyboardInterrupt:
+        interrupted = True
+        console.print("[yellow]interrupted:[/] finished cells are kept; "
+                      "run again with --resume to continue")
+    finally:
+        apply_slowdown(res)
+        res.finalize()
+        res.write_meta({"backend_stats": stats, "interrupted": interrupted,
+                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        shutil.rmtree(res.parts / "tmp", ignore_errors=True)
+    if interrupted:
+        raise KeyboardInterrupt
+    return res

@@ -1,0 +1,142 @@
+"""Harness side of a sensor process: start it, wait until ready, ask for counts, stop it.
+
+The sensor runs ``bench.sensorhost`` in a child process so its CPU and memory are its own
+and its crash is a measured outcome (a ``failed`` cell), never the harness's death.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import eventfile
+from bench.errors import SensorFailed
+
+
+def tail(path: Path | None, n: int = 3) -> str:
+    """The last non-empty lines of a log, joined into one line."""
+    if path is None or not path.exists():
+        return ""
+    lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    return " | ".join(lines[-n:])
+
+
+class SensorProcess:
+    def __init__(self, backend: str, settings: dict, ctx: dict, events_path: Path,
+                 log_path: Path, pass_fds: tuple[int, ...] = ()):
+        cfg = {"backend": backend, "settings": settings, "ctx": ctx, "events": str(events_path)}
+        self.events_path = events_path
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.sensorhost", json.dumps(cfg)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+            pass_fds=pass_fds, start_new_session=True)
+        self.pid = self.proc.pid
+        self._buf = b""
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def _died(self, what: str) -> SensorFailed:
+        code = self.proc.poll()
+        how = (f"killed by signal {-code}" if code is not None and code < 0
+               else f"exited with code {code}" if code is not None else "stopped answering")
+        detail = tail(self.log_path)
+        return SensorFailed(f"sensor {how} {what}" + (f": {detail}" if detail else ""))
+
+    def _line(self, timeout: float, what: str) -> dict:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._sel.select(left):
+                raise self._died(what)
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise self._died(what)
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return json.loads(line)
+
+    def _send(self, cmd: str, what: str) -> None:
+        try:
+            self.proc.stdin.write(cmd.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._died(what) from None
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        msg = self._line(timeout, "while starting")
+        if "error" in msg:
+            raise SensorFailed(msg["error"])
+
+    def count(self) -> int:
+        self._send("count", "during the cell")
+        msg = self._line(10.0, "during the cell")
+        if msg.get("error"):
+            raise SensorFailed(msg["error"])
+        return int(msg["count"])
+
+    def drain(self, quiet_s: float, max_s: float) -> tuple[int, bool]:
+        """Wait until the event count stays unchanged for ``quiet_s`` (at most ``max_s``).
+        Returns (count, drained)."""
+        start = last_change = time.monotonic()
+        last = self.count()
+        while True:
+            time.sleep(min(0.05, quiet_s / 4))
+            now = time.monotonic()
+            n = self.count()
+            if n != last:
+                last, last_change = n, now
+            elif now - last_change >= quiet_s:
+                return n, True
+            if now - start >= max_s:
+                return n, False
+
+    def stop(self, timeout: float = 60.0) -> tuple[dict, dict]:
+        """Stop collection; returns (events columns, stats)."""
+        self._send("stop", "while stopping")
+        msg = self._line(timeout, "while stopping")
+        self.proc.wait(timeout=10)
+        if not self.events_path.exists():
+            raise self._died("without writing its events")
+        events = eventfile.load(self.events_path)
+        stats = dict(msg.get("stats") or {})
+        if msg.get("error"):
+            stats["stop_error"] = msg["error"]
+        return events, stats
+
+    def kill(self) -> None:
+        """Make sure nothing of the sensor survives: TERM (it cleans up), then KILL."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait()
+        else:
+            # The host is gone; its helpers (an external tool's children) may not be.
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        self._sel.close()
+        self._log.close()

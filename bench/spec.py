@@ -1,0 +1,26 @@
+"""Backend and workload specs: ``NAME[:key=value,...]`` checked against what NAME offers."""
+
+from __future__ import annotations
+
+from bench import backends
+from bench.errors import BadInput
+from bench.settings import Spec, parse_spec, split_specs
+
+__all__ = ["Spec", "parse_backend", "parse_workload", "split_specs"]
+
+
+def parse_backend(text: str) -> Spec:
+    return parse_spec(text, "backend", lambda n: backends.get(n).settings)
+
+
+def _workload_settings(name: str):
+    from workloads import get_workload
+
+    try:
+        return get_workload(name).settings
+    except KeyError as e:
+        raise BadInput(str(e.args[0])) from None
+
+
+def parse_workload(text: str) -> Spec:
+    return parse_spec(text, "workload", _workload_settings)

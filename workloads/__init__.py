@@ -1,0 +1,8 @@
+"""Synthetic workloads whose every operation is recorded as ground truth.
+
+Workloads know nothing of backends: they only write the ledger (``bench.truth``).
+"""
+
+from workloads.base import WORKLOADS, Workload, get_workload
+
+__all__ = ["WORKLOADS", "Workload", "get_workload"]

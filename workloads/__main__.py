@@ -1,0 +1,98 @@
+"""Workload process entry: ``python -m workloads NAME --rate R --duration S ...``.
+
+``python -m workloads -`` reads the same settings as a JSON object from stdin instead: the
+harness uses that so the run marker never appears in the workload's own command line,
+where a sensor reporting argv would take the workload process for one of its operations.
+Runs one workload in this process (inside the given cgroup when one is passed), writes the
+ledger to ``--ledger`` and prints a one-line JSON summary. The harness starts it after the
+sensor is ready; its exit code is 0 when the ledger was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+from bench.truth import Ledger
+from workloads.base import get_workload
+from workloads.pacing import schedule
+
+
+def _join_cgroup(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+        return path
+    except OSError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m workloads")
+    ap.add_argument("name")
+    ap.add_argument("--rate", default="1000", help="ops/s, or 'max' for closed loop")
+    ap.add_argument("--duration", type=float, default=2.0)
+    ap.add_argument("--marker", default="")
+    ap.add_argument("--workdir", default="")
+    ap.add_argument("--ledger", default="")
+    ap.add_argument("--tap-fd", type=int, default=-1)
+    ap.add_argument("--cgroup", default=None)
+    ap.add_argument("--settings", default="{}", help="workload settings as a JSON object")
+    a = ap.parse_args(argv)
+    if a.name == "-":
+        cfg = json.load(sys.stdin)
+        settings = json.dumps(cfg.pop("settings", {}))
+        a = ap.parse_args([cfg.pop("name"), f"--settings={settings}"]
+                          + [f"--{k.replace('_', '-')}={v}" for k, v in cfg.items()])
+
+    if not (a.marker and a.workdir and a.ledger):
+        ap.error("--marker, --workdir and --ledger are required")
+    # SIGTERM from the harness (Ctrl-C, kill) must still run teardown; so must the
+    # harness's own death, which PR_SET_PDEATHSIG turns into a SIGTERM.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    rate = None if a.rate == "max" else float(a.rate)
+    cls = get_workload(a.name)
+    cgroup = _join_cgroup(a.cgroup)
+    tap = socket.socket(fileno=a.tap_fd) if a.tap_fd >= 0 else None
+    expected_ops = (rate or 20_000) * a.duration
+    ledger = Ledger(int(expected_ops * cls.rows_per_op * 1.1) + 64, tap=tap)
+    w = cls(ledger, a.marker, a.workdir, json.loads(a.settings))
+    w.setup()
+    n_ops = 0
+    try:
+        t_start = time.monotonic_ns()
+        for i, t_int in schedule(rate, a.duration, w.poll):
+            w.op(i, t_int)
+            n_ops = i + 1
+        t_last = time.monotonic_ns()
+        w.finish()
+    finally:
+        w.teardown()
+    elapsed = (t_last - t_start) / 1e9
+    meta = {
+        "workload": a.name, "rate_target": a.rate, "duration_s": a.duration,
+        "ops": n_ops, "rows": ledger.n, "errors": w.errors, "elapsed_s": elapsed,
+        "rate_achieved": n_ops / elapsed if elapsed > 0 else 0.0,
+        "cgroup": cgroup, "pid": os.getpid(), "tap_errors": ledger.tap_errors,
+        "exact_exit_time": getattr(w, "exact_exit_time", None), "settings": w.cfg,
+    }
+    ledger.save(a.ledger, meta)
+    if tap is not None:
+        tap.close()
+    print(json.dumps(meta), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Operation schedules: open loop at a target rate, or closed loop as fast as possible.
+
+Open loop fixes every operation's intended time in advance (``t0 + i / rate``); if the
+workload falls behind (because a sensor slowed a syscall, say) the next operations are
+issued late, and their intended times keep that delay visible instead of omitting it
+(coordinated omission). The pacer sleeps rather than spins, so it does not steal the
+sensor's CPU on small machines.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterator
+
+# Below this much time to the next operation, do not sleep: the sleep's own overshoot
+# (tens of microseconds) would make us later than issuing right away.
+_MIN_SLEEP_NS = 60_000
+
+
+def open_loop(rate: float, duration_s: float, poll: Callable[[], None] | None = None,
+              clock=time.monotonic_ns) -> Iterator[tuple[int, int]]:
+    """Yield (op index, intended time ns) for ``rate * duration_s`` operations."""
+    n = max(1, int(round(rate * duration_s)))
+    period = 1e9 / rate
+    t0 = clock() + 1_000_000  # first op 1 ms from now, so op 0 is not already late
+    sleep = time.sleep
+    for i in range(n):
+        t_int = t0 + int(i * period)
+        now = clock()
+        if poll is not None and (i & 63 == 0 or t_int - now > _MIN_SLEEP_NS):
+            # Bookkeeping goes into idle time, and at least every 64 ops when saturated.
+            poll()
+            now = clock()
+        if t_int - now > _MIN_SLEEP_NS:
+            sleep((t_int - now - _MIN_SLEEP_NS // 2) / 1e9)
+        yield i, t_int
+
+
+def closed_loop(duration_s: float, poll: Callable[[], None] | None = None,
+                clock=time.monotonic_ns) -> Iterator[tuple[int, int]]:
+    """Yield (op index, now) back to back until ``duration_s`` has passed."""
+    deadline = clock() + int(duration_s * 1e9)
+    i = 0
+    while True:
+        now = clock()
+        if now >= deadline:
+            return
+        if poll is not None and i % 64 == 0:
+            poll()
+        yield i, now
+        i += 1
+
+
+def schedule(rate: float | None, duration_s: float, poll=None) -> Iterator[tuple[int, int]]:
+    """``rate=None`` means closed loop (the ``max`` rate)."""
+    if rate is None:
+        return closed_loop(duration_s, poll)
+    return open_loop(rate, duration_s, poll)
