@@ -43,7 +43,12 @@ $(STAMP): pyproject.toml $(APT_STAMP)
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
+# Native code: the workload helper, and each backend that has a Makefile of its own
+# (the eBPF sensor's BPF object is compiled there, never committed).
+BACKEND_MAKEFILES := $(wildcard bench/backends/*/Makefile)
+
 native: $(STAMP) workloads/native/sb-child
+	@for m in $(BACKEND_MAKEFILES); do $(MAKE) --no-print-directory -C $$(dirname $$m) || exit 1; done
 
 workloads/native/sb-child: workloads/native/sb-child.c
 	$(CC) -O2 -static -o $@ $< 2>/dev/null || $(CC) -O2 -o $@ $<

@@ -238,6 +238,9 @@ class CellRunner:
             sensor_cpu_s=cpu.cpu_s,
             cpu_us_per_event=cpu.cpu_s * 1e6 / n_matched if n_matched else NAN,
             kernel_ns_per_event=stats.get("kernel_ns_per_event", NAN),
+            # CPU of kernel-side helpers that are not in the sensor's process tree (kauditd).
+            helper_cpu_s=stats.get("helper_cpu_s", NAN),
+            parse_errors=stats.get("parse_errors", 0),
             self_reported_lost=stats.get("self_reported_lost"),
             sensor_rss_mb=rss,
             drained=drained,

@@ -16,6 +16,22 @@ from bench.errors import BadInput
 REGISTRY: dict[str, str] = {
     "synthetic": "bench.backends.synthetic:SyntheticBackend",
     "psutil": "bench.backends.polling:PsutilBackend",
+    # kernel mode: our reference eBPF sensor
+    "ebpf": "bench.backends.ebpf:EbpfBackend",
+    # user mode: reference consumers of what the kernel offers
+    "audit": "bench.backends.audit:AuditBackend",
+    "fanotify": "bench.backends.fanotify:FanotifyBackend",
+    "inotify": "bench.backends.inotify:InotifyBackend",
+    "proc_connector": "bench.backends.proc_connector:ProcConnectorBackend",
+    # real third-party sensors
+    "bpftrace": "bench.backends.peers.bpftrace:BpftraceBackend",
+    "execsnoop": "bench.backends.peers.libbpf_tools:ExecsnoopBackend",
+    "exitsnoop": "bench.backends.peers.libbpf_tools:ExitsnoopBackend",
+    "opensnoop": "bench.backends.peers.libbpf_tools:OpensnoopBackend",
+    "auditd": "bench.backends.peers.auditd:AuditdBackend",
+    "fatrace": "bench.backends.peers.fatrace:FatraceBackend",
+    "forkstat": "bench.backends.peers.forkstat:ForkstatBackend",
+    "inotifywait": "bench.backends.peers.inotifywait:InotifywaitBackend",
 }
 
 # Backends of one's own: SENSORBENCH_BACKENDS="name=package.module:Class;other=...". The
@@ -26,8 +42,20 @@ for _item in filter(None, os.environ.get("SENSORBENCH_BACKENDS", "").split(";"))
         REGISTRY[_name.strip()] = _target.strip()
 
 
+def _installed(target: str) -> bool:
+    """Whether the module behind a registry entry exists (without importing it)."""
+    import importlib.util
+
+    module = target.split(":")[0]
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def names() -> list[str]:
-    return list(REGISTRY)
+    """Registered backends whose code is present in this installation."""
+    return [n for n, t in REGISTRY.items() if _installed(t)]
 
 
 def get(name: str) -> type[Backend]:

@@ -130,8 +130,12 @@ class Backend:
         raise NotImplementedError
 
     def stats(self) -> dict[str, Any]:
-        """Self-reported losses (``self_reported_lost``: int or None) and anything else that
-        moves results (queue sizes, versions, ...)."""
+        """What the sensor says about the cell. Keys the harness puts in ``cells.csv``:
+        ``self_reported_lost`` (int, or None when the facility has no loss counter),
+        ``kernel_ns_per_event`` (in-kernel cost, eBPF run-time stats), ``helper_cpu_s``
+        (CPU of kernel-side helpers outside the sensor's process tree, e.g. kauditd),
+        ``parse_errors`` (records or lines that could not be decoded). Everything else
+        (queue sizes, versions, command lines) is kept in ``meta.json``."""
         return {"self_reported_lost": None}
 
 
