@@ -1,0 +1,129 @@
+"""``fanotify``: a user-mode file sensor on fanotify with directory file handles and names.
+
+The group reports FAN_REPORT_DFID_NAME (directory handle + entry name, no open file
+descriptors), marked on the filesystem that holds the workload's directory by default: a
+filesystem mark sees every change on that filesystem, as a real sensor would, so its cost
+includes everyone else's file activity. Paths come from the directory handle
+(open_by_handle_at, cached) plus the name. The kernel queue holds
+``fs.fanotify.max_queued_events`` events unless ``unlimited_queue=1``; on overflow it
+queues one FAN_Q_OVERFLOW, so ``self_reported_lost`` counts overflow notifications (a
+lower bound), not events. fanotify gives the pid but no timestamp.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from bench.backends._reader import ReaderThread
+from bench.backends.base import Backend, EventSink, is_root
+from bench.kinds import Kind
+from bench.settings import Setting
+from bench.backends.fanotify.parse import (FAN_CLOSE_WRITE, FAN_CREATE, FAN_DELETE,
+                                           FAN_EVENT_ON_CHILD, FAN_MODIFY, FAN_MOVED_TO, Decoder)
+
+
+def _choice(*allowed: str):
+    def check(v: str) -> str | None:
+        return None if v in allowed else f"must be one of {', '.join(allowed)}"
+    return check
+
+
+class FanotifyBackend(Backend):
+    name = "fanotify"
+    mode = "user"
+    mechanism = "fanotify (FAN_REPORT_DFID_NAME)"
+    kinds = frozenset({Kind.file_create, Kind.file_write, Kind.file_rename, Kind.file_delete})
+    description = "fanotify filesystem mark with directory handles and names"
+    settings = {
+        "mark": Setting(str, "filesystem", "what to mark: filesystem, mount or inode (the "
+                        "workload directory)", _choice("filesystem", "mount", "inode")),
+        "unlimited_queue": Setting(int, 0, "FAN_UNLIMITED_QUEUE: never overflow (0/1)"),
+        "write_event": Setting(str, "close_write", "which event is file_write: close_write "
+                               "or modify", _choice("close_write", "modify")),
+    }
+
+    @classmethod
+    def available(cls) -> str | None:
+        if not sys.platform.startswith("linux"):
+            return "needs Linux (fanotify)"
+        if not is_root():
+            return "needs root (CAP_SYS_ADMIN for fanotify)"
+        try:
+            from bench.backends.fanotify import _linux
+
+            os.close(_linux.init(False))
+        except (OSError, AttributeError) as e:
+            return f"fanotify with FAN_REPORT_DFID_NAME unavailable: {getattr(e, 'strerror', e)}"
+        return None
+
+    def _mask(self) -> int:
+        write = FAN_MODIFY if self.cfg["write_event"] == "modify" else FAN_CLOSE_WRITE
+        mask = FAN_CREATE | write | FAN_MOVED_TO | FAN_DELETE
+        if self.cfg["mark"] == "inode":
+            mask |= FAN_EVENT_ON_CHILD  # writes happen to children of the marked directory
+        return mask
+
+    def start(self, sink: EventSink) -> None:
+        from bench.backends.fanotify import _linux
+
+        self.sink = sink
+        self.decoder = Decoder(self.cfg["write_event"])
+        self.reads = 0
+        self.unresolved = 0
+        self.max_queued = None if self.cfg["unlimited_queue"] else _linux.max_queued_events()
+        workdir = os.path.realpath(self.ctx.workdir)
+        self.fd = _linux.init(bool(self.cfg["unlimited_queue"]))
+        # The workload's directory is known up front: no syscall to resolve its events.
+        self.resolver = _linux.DirResolver(workdir, {_linux.dir_id(workdir): workdir})
+        self.marked = None
+        _linux.mark(self.fd, self.cfg["mark"], self._mask(), workdir)
+        self.marked = workdir
+        self.reader = ReaderThread(self.fd, self._drain, "fanotify")
+        self.reader.start()
+
+    @property
+    def fatal(self) -> str | None:
+        return self.reader.error if getattr(self, "reader", None) else None
+
+    def _drain(self) -> None:
+        read, decode, add, resolve = os.read, self.decoder.decode, self.sink.add, \
+            self.resolver.path
+        clock = time.monotonic_ns
+        while True:
+            try:
+                buf = read(self.fd, 65536)
+            except BlockingIOError:
+                return
+            self.reads += 1
+            for ev in decode(buf):
+                d = resolve(ev.dir_id)
+                if d is None:
+                    self.unresolved += 1  # directory gone before we asked: name without a path
+                    continue
+                add(ev.kind, 0, f"{d}/{ev.name}", ev.pid, clock())
+
+    def stop(self) -> None:
+        if getattr(self, "reader", None) is not None:
+            self.reader.stop()
+        if getattr(self, "fd", -1) >= 0:
+            os.close(self.fd)  # closing the group removes its marks
+            self.fd = -1
+        if getattr(self, "resolver", None) is not None:
+            self.resolver.close()
+
+    def stats(self) -> dict:
+        d = getattr(self, "decoder", None)
+        r = getattr(self, "resolver", None)
+        return {
+            "self_reported_lost": d.overflows if d else None,
+            "self_reported_lost_source": "FAN_Q_OVERFLOW notifications (one per overflow, "
+                                         "not per lost event)",
+            "parse_errors": d.parse_errors if d else 0,
+            "max_queued_events": getattr(self, "max_queued", None),
+            "unresolved_dirs": getattr(self, "unresolved", 0),
+            "dir_lookups": r.lookups if r else 0,
+            "events_skipped": d.skipped if d else 0,
+            "reads": getattr(self, "reads", 0),
+        }
