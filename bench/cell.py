@@ -43,6 +43,7 @@ class Cell:
     rate: str                 # "2000" or "max"
     duration: float
     spec: Spec | None         # None: the no-sensor baseline
+    arrivals: str = "poisson"
 
     @property
     def backend(self) -> str:
@@ -72,6 +73,7 @@ def _base_row(cell: Cell) -> dict:
         "mode": cls.mode if cls else "none", "mechanism": cls.mechanism if cls else "none",
         "workload": cell.workload.name, "workload_spec": cell.workload.text,
         "rate_target": cell.rate, "repeat": cell.repeat, "duration_s": cell.duration,
+        "arrivals": cell.arrivals if cell.rate != "max" else "closed-loop",
     }
 
 
@@ -157,7 +159,9 @@ class CellRunner:
         ledger_path = self.tmp / f"{marker}-ledger.npz"
         log = self.out / "logs" / f"{tag}-workload.log"
         cfg = {"name": cell.workload.name, "settings": cell.workload.settings, "rate": cell.rate, "duration": cell.duration,
-               "marker": marker, "workdir": str(cell_dir), "ledger": str(ledger_path)}
+               "marker": marker, "workdir": str(cell_dir), "ledger": str(ledger_path),
+               # Same seed for every backend in a repetition: all see the same arrivals.
+               "arrivals": cell.arrivals, "seed": cell.repeat}
         if cg.path:
             cfg["cgroup"] = str(cg.path)
         fds: tuple[int, ...] = ()

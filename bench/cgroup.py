@@ -1,8 +1,10 @@
 """cgroup v2 for workloads: one cgroup per cell under ``<v2 root>/sensorbench/``.
 
 A workload joins its cell's cgroup so its CPU can be read from ``cpu.stat`` and so kernel
-sensors can tell its events from the rest of the machine. Stale cgroups left by a killed
-run are cleaned at the next start (their processes killed through ``cgroup.kill``).
+sensors can tell its events from the rest of the machine. Each cgroup is named
+``<harness pid>-<marker>``: stale cgroups left by a killed run are cleaned at the next start
+(their processes killed through ``cgroup.kill``), while those of another run still going
+on the same machine are left alone.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class WorkloadCgroup:
         try:
             parent = root / PARENT
             parent.mkdir(exist_ok=True)
-            p = parent / name
+            p = parent / f"{os.getpid()}-{name}"
             p.mkdir()
             self.path = p
         except OSError as e:
@@ -90,7 +92,18 @@ def clean_stale() -> int:
         return 0
     n = 0
     for child in (root / PARENT).iterdir():
-        if child.is_dir():
+        owner = child.name.split("-", 1)[0]
+        if child.is_dir() and not (owner.isdigit() and _alive(int(owner))):
             _remove(child)
             n += 1
     return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True

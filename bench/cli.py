@@ -30,11 +30,6 @@ DEFAULT_RATES = ["200", "1000"]
 DEFAULT_DURATION = 2.0
 
 
-def _fail(msg: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/] {msg}", highlight=False)
-    raise typer.Exit(code)
-
-
 def _split(values: list[str] | None) -> list[str]:
     return [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
 
@@ -129,6 +124,8 @@ def run(
                                   help="interleave no-sensor cells (needed for slowdown)"),
     workdir: Optional[Path] = typer.Option(None, "--workdir",
                                            help="where the file workload writes"),
+    arrivals: str = typer.Option("poisson", "--arrivals",
+                                 help="open-loop arrivals: poisson (default) or uniform"),
 ):
     """Run the benchmark matrix: backends x workloads x rates x repetitions."""
     from bench import runner, spec as specmod
@@ -141,6 +138,8 @@ def run(
     workloads = [specmod.parse_workload(w)
                  for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
     rates = parse_rates(_split(rate) or DEFAULT_RATES)
+    if arrivals not in ("poisson", "uniform"):
+        raise BadInput(f"bad arrivals {arrivals!r}: poisson or uniform")
     if backend:
         specs = [specmod.parse_backend(s) for s in specmod.split_specs(backend)]
         reasons = {s.name: backends.availability(s.name) for s in specs}
@@ -164,7 +163,8 @@ def run(
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--out {out_dir} exists and is not a directory")
     cfg = runner.RunConfig(specs, workloads, rates, duration, repeat, out_dir,
-                           baseline=baseline, resume=resume, workdir=workdir)
+                           baseline=baseline, resume=resume, workdir=workdir,
+                           arrivals=arrivals)
     try:
         res = runner.run(cfg, err)
     except KeyboardInterrupt:
@@ -203,24 +203,23 @@ def summary_table(df) -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click hands back typer.Exit's code instead of exiting.
+        rc = app(standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except BenchError as e:
         if os.environ.get("SENSORBENCH_DEBUG"):
             raise
-        err.print(f"[red]error:[/] {e}", highlight=False)
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
-    except Exception as e:  # click usage errors and the like
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+    except Exception as e:
+        # Usage errors of the (vendored) click underneath typer: shown as click shows them.
+        if hasattr(e, "show") and hasattr(e, "exit_code"):
             e.show()
             sys.exit(2)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(130)
         raise
 
 

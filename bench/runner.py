@@ -40,6 +40,7 @@ class RunConfig:
     baseline: bool = True
     resume: bool = False
     workdir: Path | None = None
+    arrivals: str = "poisson"
 
 
 def plan(cfg: RunConfig) -> list[Cell]:
@@ -51,7 +52,7 @@ def plan(cfg: RunConfig) -> list[Cell]:
             for rate in cfg.rates:
                 group: list[Spec | None] = ([None] if cfg.baseline else []) + rot
                 for spec in group:
-                    cells.append(Cell(len(cells), r, w, rate, cfg.duration, spec))
+                    cells.append(Cell(len(cells), r, w, rate, cfg.duration, spec, cfg.arrivals))
     return cells
 
 
@@ -110,6 +111,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "plan": {"backends": [s.text for s in cfg.specs], "workloads": [w.text for w in cfg.workloads],
                  "rates": cfg.rates, "duration_s": cfg.duration, "repeat": cfg.repeat,
+                 "arrivals": cfg.arrivals,
                  "baseline": cfg.baseline},
         "backends": {s.text: {"name": s.name, "settings": s.settings,
                               "mode": backends.get(s.name).mode,

@@ -16,6 +16,11 @@ IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root: runs a real sensor")
 
+# Every process a test starts inherits this tag, so leak checks find our processes only,
+# even while other runs share the machine.
+TEST_TAG = f"{os.getpid()}-{os.urandom(4).hex()}"
+os.environ["SENSORBENCH_TEST_TAG"] = TEST_TAG
+
 
 def sensorbench(*args: str, timeout: float = 300, env: dict | None = None,
                 check: bool = False) -> subprocess.CompletedProcess:
@@ -51,22 +56,45 @@ def audit_rules() -> str:
 
 
 def sensor_processes() -> list[str]:
-    """Sensor host or workload processes still alive (none should outlive a run)."""
-    r = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True)
-    return [ln for ln in r.stdout.splitlines()
-            if ("bench.sensorhost" in ln or "-m workloads" in ln) and "ps -eo" not in ln]
+    """Processes started by this test session that are still alive, other than the test
+    process itself and its own helpers (none should outlive a run)."""
+    import psutil
+
+    me = os.getpid()
+    left = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        if p.info["pid"] == me:
+            continue
+        try:
+            if p.environ().get("SENSORBENCH_TEST_TAG") == TEST_TAG:
+                left.append(f"{p.info['pid']} {' '.join(p.info['cmdline'] or [])}")
+        except (psutil.Error, OSError):
+            continue
+    return left
 
 
 @pytest.fixture
 def leaves_nothing():
     """Assert a test leaves no BPF program, audit rule, process or cgroup of ours behind."""
     progs, rules = bpf_prog_ids(), audit_rules()
+    from bench.cgroup import PARENT, v2_root
+
+    root = v2_root()
+    cg_dir = root / PARENT if root else None
+    before = {p.name for p in cg_dir.iterdir()} if cg_dir and cg_dir.is_dir() else set()
     yield
     assert bpf_prog_ids() <= progs, "BPF programs left loaded"
     assert audit_rules() == rules, "audit rules changed"
     assert sensor_processes() == [], "sensor or workload processes left running"
-    from bench.cgroup import PARENT, v2_root
+    if cg_dir and cg_dir.is_dir():
+        # New cgroups whose owning harness is gone were left behind (a cgroup of a run
+        # still going on, possibly not ours, is not).
+        left = [p.name for p in cg_dir.iterdir() if p.name not in before
+                and not _pid_alive(p.name.split("-", 1)[0])]
+        assert left == [], f"cgroups left: {left}"
 
-    root = v2_root()
-    if root and (root / PARENT).is_dir():
-        assert [p for p in (root / PARENT).iterdir() if p.is_dir()] == [], "cgroups left"
+
+def _pid_alive(pid: str) -> bool:
+    import psutil
+
+    return pid.isdigit() and psutil.pid_exists(int(pid))

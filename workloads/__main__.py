@@ -20,7 +20,7 @@ import time
 
 from bench.truth import Ledger
 from workloads.base import get_workload
-from workloads.pacing import schedule
+from workloads.pacing import ARRIVALS, schedule
 
 
 def _join_cgroup(path: str | None) -> str | None:
@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tap-fd", type=int, default=-1)
     ap.add_argument("--cgroup", default=None)
     ap.add_argument("--settings", default="{}", help="workload settings as a JSON object")
+    ap.add_argument("--arrivals", choices=ARRIVALS, default="poisson")
+    ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     if a.name == "-":
         cfg = json.load(sys.stdin)
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     n_ops = 0
     try:
         t_start = time.monotonic_ns()
-        for i, t_int in schedule(rate, a.duration, w.poll):
+        for i, t_int in schedule(rate, a.duration, w.poll, a.arrivals, a.seed):
             w.op(i, t_int)
             n_ops = i + 1
         t_last = time.monotonic_ns()
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = (t_last - t_start) / 1e9
     meta = {
         "workload": a.name, "rate_target": a.rate, "duration_s": a.duration,
+        "arrivals": a.arrivals if rate else "closed-loop",
         "ops": n_ops, "rows": ledger.n, "errors": w.errors, "elapsed_s": elapsed,
         "rate_achieved": n_ops / elapsed if elapsed > 0 else 0.0,
         "cgroup": cgroup, "pid": os.getpid(), "tap_errors": ledger.tap_errors,

@@ -5,10 +5,15 @@ workload falls behind (because a sensor slowed a syscall, say) the next operatio
 issued late, and their intended times keep that delay visible instead of omitting it
 (coordinated omission). The pacer sleeps rather than spins, so it does not steal the
 sensor's CPU on small machines.
+
+Arrivals are Poisson by default (exponential gaps with mean ``1/rate``): evenly spaced
+operations phase-lock with anything periodic in a sensor (a poll interval, a flush timer)
+and then measure the phase, not the sensor. ``uniform`` keeps the even spacing.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Callable, Iterator
 
@@ -18,14 +23,18 @@ _MIN_SLEEP_NS = 60_000
 
 
 def open_loop(rate: float, duration_s: float, poll: Callable[[], None] | None = None,
-              clock=time.monotonic_ns) -> Iterator[tuple[int, int]]:
+              clock=time.monotonic_ns, arrivals: str = "poisson",
+              seed: int = 0) -> Iterator[tuple[int, int]]:
     """Yield (op index, intended time ns) for ``rate * duration_s`` operations."""
     n = max(1, int(round(rate * duration_s)))
     period = 1e9 / rate
+    gap = random.Random(seed).expovariate if arrivals == "poisson" else None
     t0 = clock() + 1_000_000  # first op 1 ms from now, so op 0 is not already late
     sleep = time.sleep
+    t_next = float(t0)
     for i in range(n):
-        t_int = t0 + int(i * period)
+        t_int = int(t_next)
+        t_next += gap(1.0) * period if gap else period
         now = clock()
         if poll is not None and (i & 63 == 0 or t_int - now > _MIN_SLEEP_NS):
             # Bookkeeping goes into idle time, and at least every 64 ops when saturated.
@@ -51,8 +60,12 @@ def closed_loop(duration_s: float, poll: Callable[[], None] | None = None,
         i += 1
 
 
-def schedule(rate: float | None, duration_s: float, poll=None) -> Iterator[tuple[int, int]]:
+ARRIVALS = ("poisson", "uniform")
+
+
+def schedule(rate: float | None, duration_s: float, poll=None, arrivals: str = "poisson",
+             seed: int = 0) -> Iterator[tuple[int, int]]:
     """``rate=None`` means closed loop (the ``max`` rate)."""
     if rate is None:
         return closed_loop(duration_s, poll)
-    return open_loop(rate, duration_s, poll)
+    return open_loop(rate, duration_s, poll, arrivals=arrivals, seed=seed)

@@ -59,10 +59,9 @@ def names() -> list[str]:
 
 
 def get(name: str) -> type[Backend]:
-    try:
-        target = REGISTRY[name]
-    except KeyError:
-        raise BadInput(f"unknown backend {name!r} (known: {', '.join(REGISTRY)})") from None
+    target = REGISTRY.get(name)
+    if target is None or not _installed(target):
+        raise BadInput(f"unknown backend {name!r} (known: {', '.join(names())})")
     module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)
 

@@ -46,6 +46,9 @@ def _child_setup() -> None:
     # even when the host is SIGKILLed and cannot clean up.
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    # The sensor host ignores SIGINT (Ctrl-C belongs to the harness) and an ignored signal
+    # stays ignored across exec: tools without their own handler would never stop on it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Ev(NamedTuple):

@@ -1,0 +1,94 @@
+"""The audit rules this sensor installs, encoded as ``struct audit_rule_data``.
+
+Three syscall-exit rules, each tagged with a key unique to the cell so they can be told
+from anyone else's:
+
+- processes, system-wide: execve/execveat and clone/clone3/fork/vfork (success only: the
+  parent's return value is the child pid), plus accept/accept4;
+- exits, system-wide: exit_group (it never returns, so ``success`` cannot filter it);
+- files, scoped to the workload directory (``-F dir=``, an audit tree): open/openat/
+  openat2/creat (a create shows as a PATH record with nametype=CREATE), rename*, unlink*.
+
+Only the native 64-bit ABI is audited (an ``arch`` field is required for syscall numbers
+to mean anything); 32-bit syscalls on the same machine are not seen.
+"""
+
+from __future__ import annotations
+
+import platform
+import struct
+
+AUDIT_FILTER_EXIT = 0x04
+AUDIT_ALWAYS = 2
+AUDIT_ARCH = 11
+AUDIT_SUCCESS = 104
+AUDIT_DIR = 107
+AUDIT_FILTERKEY = 210
+AUDIT_EQUAL = 0x40000000
+
+# name -> number, per architecture; and the audit arch id of that ABI.
+SYSCALLS = {
+    "x86_64": (0xC000003E, {
+        "open": 2, "accept": 43, "clone": 56, "fork": 57, "vfork": 58, "execve": 59,
+        "rename": 82, "creat": 85, "unlink": 87, "exit_group": 231, "openat": 257,
+        "unlinkat": 263, "renameat": 264, "accept4": 288, "renameat2": 316,
+        "execveat": 322, "clone3": 435, "openat2": 437,
+    }),
+    "aarch64": (0xC00000B7, {
+        "accept": 202, "clone": 220, "execve": 221, "exit_group": 94, "openat": 56,
+        "unlinkat": 35, "renameat": 38, "accept4": 242, "renameat2": 276,
+        "execveat": 281, "clone3": 435, "openat2": 437,
+    }),
+}
+
+PROC_SYSCALLS = ("execve", "execveat", "clone", "clone3", "fork", "vfork", "accept", "accept4")
+EXIT_SYSCALLS = ("exit_group",)
+FILE_SYSCALLS = ("open", "openat", "openat2", "creat", "rename", "renameat", "renameat2",
+                 "unlink", "unlinkat")
+
+
+def machine_table() -> tuple[int, dict[str, int]] | None:
+    """(audit arch, syscall numbers) of this machine, or None if we have no table."""
+    return SYSCALLS.get(platform.machine())
+
+
+def encode(syscalls: list[int], arch: int, key: str, success: bool = False,
+           directory: str | None = None) -> bytes:
+    """One ``-a always,exit`` rule as the kernel wants it."""
+    mask = [0] * 64
+    for nr in syscalls:
+        mask[nr // 32] |= 1 << (nr % 32)
+    fields: list[tuple[int, int]] = [(AUDIT_ARCH, arch)]
+    buf = b""
+    if success:
+        fields.append((AUDIT_SUCCESS, 1))
+    if directory is not None:
+        d = directory.encode()
+        fields.append((AUDIT_DIR, len(d)))
+        buf += d
+    k = key.encode()
+    fields.append((AUDIT_FILTERKEY, len(k)))
+    buf += k
+    f = [0] * 64
+    v = [0] * 64
+    ff = [0] * 64
+    for i, (field, value) in enumerate(fields):
+        f[i], v[i], ff[i] = field, value, AUDIT_EQUAL
+    return struct.pack(f"=III64I64I64I64II", AUDIT_FILTER_EXIT, AUDIT_ALWAYS, len(fields),
+                       *mask, *f, *v, *ff, len(buf)) + buf
+
+
+def sensor_rules(key: str, workdir: str) -> list[bytes]:
+    table = machine_table()
+    if table is None:
+        raise ValueError(f"no syscall table for {platform.machine()}")
+    arch, nrs = table
+
+    def pick(names):
+        return [nrs[n] for n in names if n in nrs]
+
+    return [
+        encode(pick(PROC_SYSCALLS), arch, key, success=True),
+        encode(pick(EXIT_SYSCALLS), arch, key),
+        encode(pick(FILE_SYSCALLS), arch, key, success=True, directory=workdir),
+    ]

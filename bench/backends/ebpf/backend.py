@@ -1,0 +1,193 @@
+"""``ebpf``: the kernel-mode reference sensor (libbpf, tracepoints, one BPF ring buffer).
+
+start(): load sensor.bpf.o with the cell's settings (ring size, in-kernel cgroup filter,
+our own pid), turn on bpf_stats, start the consumer thread, attach every program. stop():
+detach, drain what the ring still holds, read the counters (reserve failures = self-reported
+loss, run time per program = in-kernel cost), release everything. Everything is fd-owned,
+so a killed sensor leaves nothing loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from bench.backends.base import Backend, EventSink, SensorContext
+from bench.backends.ebpf import libbpf as lb
+from bench.backends.ebpf import probe
+from bench.backends.ebpf.consumer import Consumer
+from bench.backends.ebpf.loader import BpfSensor, ensure_tracefs
+from bench.errors import BackendUnavailable
+from bench.kinds import ALL_KINDS, Kind
+from bench.settings import Setting
+
+HOOKS = ("tracepoint", "fentry", "tp_btf", "lsm")
+
+
+def _ringbuf_kb(v: int) -> str | None:
+    if v < 4 or v & (v - 1):
+        return "must be a power of two >= 4 (the ring is whole pages)"
+    if v > 1 << 20:
+        return "must be <= 1048576 (1 GiB)"
+    return None
+
+
+def _one_of(*choices: str):
+    def check(v: str) -> str | None:
+        return None if v in choices else f"must be one of {', '.join(choices)}"
+    return check
+
+
+class EbpfBackend(Backend):
+    name = "ebpf"
+    mode = "kernel"
+    mechanism = "eBPF tracepoints + raw tracepoints, libbpf ring buffer"
+    kinds = ALL_KINDS
+    description = "reference kernel-mode sensor: CO-RE BPF programs, ring buffer, bpf_stats"
+    settings = {
+        "ringbuf_kb": Setting(int, 4096, "BPF ring buffer size in KiB (power of two)",
+                              _ringbuf_kb),
+        "filter": Setting(str, "none", "none: see the whole machine; cgroup: drop events "
+                          "outside the workload's cgroup in the kernel",
+                          _one_of("none", "cgroup")),
+        "hooks": Setting(str, "tracepoint", "hook type: tracepoint (default; raw tracepoints "
+                         "for processes) or fentry / tp_btf / lsm where they load",
+                         _one_of(*HOOKS)),
+        "deliver": Setting(str, "ours", "ours: hand the harness the workload cgroup's "
+                           "events (all are still decoded); all: every event",
+                           _one_of("ours", "all")),
+    }
+
+    def __init__(self, settings: dict[str, Any], ctx: SensorContext):
+        super().__init__(settings, ctx)
+        self.bpf: BpfSensor | None = None
+        self.consumer: Consumer | None = None
+        self.tracefs = ""
+        self.target_cgid = 0
+        self.log_path: Path | None = None
+        self._final: dict | None = None
+        self.stats_error: str | None = None
+
+    @classmethod
+    def available(cls) -> str | None:
+        return probe.missing()
+
+    @property
+    def fatal(self) -> str | None:
+        return self.consumer.error if self.consumer else None
+
+    def _cgroup_id(self) -> int | None:
+        if not self.ctx.cgroup:
+            return None
+        try:
+            return os.stat(self.ctx.cgroup).st_ino  # = bpf_get_current_cgroup_id() on 64-bit
+        except OSError:
+            return None
+
+    def _check_hooks(self) -> None:
+        hooks = self.cfg["hooks"]
+        if hooks == "tracepoint":
+            return
+        support = probe.hook_support().get(hooks, "unknown hook type")
+        if support != "ok":
+            raise BackendUnavailable(f"hooks={hooks}: {support}")
+        raise BackendUnavailable(f"hooks={hooks} loads on this kernel, but this sensor has only "
+                                 "tracepoint programs so far; use hooks=tracepoint")
+
+    def start(self, sink: EventSink) -> None:
+        why = probe.missing()
+        if why:
+            raise BackendUnavailable(why)
+        self._check_hooks()
+        cgid = self._cgroup_id()
+        if self.cfg["filter"] == "cgroup":
+            if cgid is None:
+                raise BackendUnavailable("filter=cgroup needs the workload's cgroup v2 and this "
+                                         "cell has none")
+            self.target_cgid = cgid
+        self.tracefs = ensure_tracefs()
+        if self.ctx.results_dir:
+            self.log_path = Path(self.ctx.results_dir) / f"ebpf-{self.ctx.marker}-libbpf.log"
+        try:
+            self.bpf = BpfSensor(lb.BPF_OBJECT, self.cfg["ringbuf_kb"] * 1024, self.target_cgid,
+                                 os.getpid(), self.log_path)
+            self.bpf.load()
+        except OSError as e:
+            raise BackendUnavailable(str(e.strerror or e)) from None
+        try:
+            self.bpf.enable_run_stats()
+        except OSError as e:  # cost accounting lost, events still fine: say so in stats
+            self.stats_error = str(e.strerror or e)
+        keep = cgid if self.cfg["deliver"] == "ours" else None
+        self.consumer = Consumer(lb.shim(), self.bpf.ringbuf_fd, sink, keep)
+        self.consumer.start()
+        self.bpf.attach()
+        self._drop_empty_log()
+
+    def _drop_empty_log(self) -> None:
+        if self.log_path is not None:
+            try:
+                if self.log_path.stat().st_size == 0:
+                    self.log_path.unlink()
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        if self.bpf is None:
+            return
+        try:
+            self.bpf.detach()
+            if self.consumer is not None:
+                self.consumer.stop()
+            self._final = self._collect()
+        finally:
+            if self.consumer is not None:
+                self.consumer.close()
+            self.bpf.close()
+            self.bpf = None
+            self._drop_empty_log()
+
+    def _collect(self) -> dict:
+        lost = self.bpf.percpu_sums("lost", len(Kind) + 1)
+        emitted = self.bpf.percpu_sums("emitted", len(Kind) + 1)
+        progs = self.bpf.prog_stats() if self.bpf.stats_fd >= 0 else {}
+        run_ns = sum(p["run_time_ns"] for p in progs.values())
+        runs = sum(p["run_cnt"] for p in progs.values())
+        c = self.consumer
+        by_kind = lambda v: {Kind(k).name: v[k] for k in range(1, len(v)) if v[k]}  # noqa: E731
+        return {
+            "self_reported_lost": sum(lost),
+            "kernel_ns_per_event": run_ns / runs if runs else None,
+            "parse_errors": c.parse_errors + int(lb.shim().bad(c.c)),
+            "lost_by_kind": by_kind(lost),
+            "emitted_by_kind": by_kind(emitted),
+            "emitted": sum(emitted),
+            "decoded": c.decoded,
+            "delivered": c.delivered,
+            "foreign_events": c.foreign,
+            "batches": c.batches,
+            "max_batch": c.max_batch,
+            "kernel_run_time_ns": run_ns,
+            "kernel_run_cnt": runs,
+            "kernel_ns_per_emitted_event": run_ns / sum(emitted) if sum(emitted) else None,
+            "recursion_misses": sum(p["recursion_misses"] for p in progs.values()),
+            "programs": progs,
+            "bpf_stats_error": self.stats_error,
+            "load_s": self.bpf.load_s,
+            "attach_s": self.bpf.attach_s,
+        }
+
+    def stats(self) -> dict:
+        out = {
+            "ringbuf_kb": self.cfg["ringbuf_kb"], "filter": self.cfg["filter"],
+            "hooks": self.cfg["hooks"], "deliver": self.cfg["deliver"],
+            "target_cgid": self.target_cgid or None, "tracefs": self.tracefs,
+            "libbpf": lb.libbpf().version_string().decode() if probe.missing() is None else None,
+            "hook_support": probe.hook_support(),
+        }
+        if self._final is None:
+            out["self_reported_lost"] = None
+            return out
+        out.update(self._final)
+        return out

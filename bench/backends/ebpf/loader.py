@@ -1,0 +1,140 @@
+"""Open, configure, load and attach the BPF object through libbpf; read its counters.
+
+Everything the kernel holds for us is owned by file descriptors of this process (program
+fds, link fds, the bpf_stats fd, map fds); nothing is pinned. However the sensor process
+ends, SIGKILL included, the kernel drops the links and programs with the last fd.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from pathlib import Path
+
+from bench.backends.ebpf import libbpf as lb
+from bench.errors import BackendUnavailable
+
+TRACEFS = Path("/sys/kernel/tracing")
+
+
+def ensure_tracefs() -> str:
+    """Syscall tracepoints are attached by id, read from tracefs. Mount it when it is
+    missing and we are root. Returns what was found / done (goes to meta.json)."""
+    if (TRACEFS / "events").is_dir():
+        return "mounted"
+    if os.geteuid() != 0:
+        raise BackendUnavailable("tracefs is not mounted at /sys/kernel/tracing and we are "
+                                 "not root to mount it")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(b"nodev", str(TRACEFS).encode(), b"tracefs", 0, None) != 0:
+        e = ctypes.get_errno()
+        raise BackendUnavailable(f"cannot mount tracefs at {TRACEFS}: {os.strerror(e)}")
+    return "mounted by the sensor"
+
+
+class BpfSensor:
+    """One loaded instance of sensor.bpf.o."""
+
+    def __init__(self, obj_path: Path, ringbuf_bytes: int, target_cgid: int, self_tgid: int,
+                 log_path: Path | None):
+        self.L = lb.libbpf()
+        self.S = lb.shim()
+        self.obj = None
+        self.links: list[tuple[str, int]] = []
+        self.progs: dict[str, int] = {}  # program name -> fd
+        self.stats_fd = -1
+        self.log_path = log_path
+        self.load_s = self.attach_s = 0.0
+        self._open(obj_path, ringbuf_bytes, target_cgid, self_tgid)
+
+    def _open(self, obj_path, ringbuf_bytes, target_cgid, self_tgid) -> None:
+        L = self.L
+        if self.log_path is not None:
+            self.S.log_to(str(self.log_path).encode())
+        self.obj = lb.check_ptr(L.open_file(str(obj_path).encode(), None),
+                                f"cannot open {obj_path.name}")
+        rb = lb.check_ptr(L.find_map(self.obj, b"events"), "no ring buffer map in the object")
+        lb.check_int(L.map_set_max_entries(rb, ringbuf_bytes), "cannot size the ring buffer")
+        # .rodata holds exactly struct sb_config (event.h): check the size before writing.
+        ro = lb.check_ptr(L.find_map(self.obj, b".rodata"), "no .rodata in the object")
+        size = ctypes.c_size_t(0)
+        ptr = lb.check_ptr(L.map_initial_value(ro, ctypes.byref(size)), "no .rodata data")
+        if size.value != 16:
+            raise BackendUnavailable(f"sensor.bpf.o .rodata is {size.value} bytes, expected 16 "
+                                     "(struct sb_config): rebuild with make")
+        cfg = target_cgid.to_bytes(8, "little") + self_tgid.to_bytes(4, "little") + bytes(4)
+        ctypes.memmove(ptr, cfg, 16)
+
+    def load(self) -> None:
+        t0 = time.monotonic()
+        ret = self.L.load(self.obj)
+        self.load_s = time.monotonic() - t0
+        if ret < 0:
+            where = f" (libbpf and verifier log: {self.log_path})" if self.log_path else ""
+            raise BackendUnavailable(f"BPF load failed: {lb.errno_text(ret)}{where}")
+        self.ringbuf_fd = self.L.map_fd(self.L.find_map(self.obj, b"events"))
+
+    def attach(self) -> None:
+        L = self.L
+        t0 = time.monotonic()
+        prog = L.next_program(self.obj, None)
+        while prog:
+            name = L.prog_name(prog).decode()
+            section = L.prog_section(prog).decode()
+            self.progs[name] = L.prog_fd(prog)
+            link = L.attach(prog)
+            if not link:
+                e = ctypes.get_errno()
+                raise BackendUnavailable(f"cannot attach {section}: {lb.errno_text(e)}")
+            self.links.append((name, link))
+            prog = L.next_program(self.obj, prog)
+        self.attach_s = time.monotonic() - t0
+
+    def enable_run_stats(self) -> None:
+        """bpf_stats on (run_time_ns / run_cnt per program) while this fd is open."""
+        fd = self.L.enable_stats(lb.BPF_STATS_RUN_TIME)
+        if fd < 0:
+            raise OSError(-fd, f"bpf_enable_stats: {lb.errno_text(fd)}")
+        self.stats_fd = fd
+
+    def detach(self) -> None:
+        for _, link in self.links:
+            self.L.link_destroy(link)
+        self.links = []
+
+    def percpu_sums(self, map_name: str, n_keys: int) -> list[int]:
+        """Sum over CPUs of each slot of a per-CPU u64 array."""
+        m = self.L.find_map(self.obj, map_name.encode())
+        fd = self.L.map_fd(m)
+        ncpu = self.L.num_possible_cpus()
+        vals = (ctypes.c_uint64 * ncpu)()
+        out = []
+        for k in range(n_keys):
+            key = ctypes.c_uint32(k)
+            if self.L.map_lookup_elem(fd, ctypes.byref(key), vals) != 0:
+                out.append(0)
+            else:
+                out.append(int(sum(vals)))
+        return out
+
+    def prog_stats(self) -> dict[str, dict]:
+        out = {}
+        buf = (ctypes.c_uint64 * 3)()
+        for name, fd in self.progs.items():
+            if self.S.prog_stats(fd, buf) == 0:
+                run_ns, cnt, miss = int(buf[0]), int(buf[1]), int(buf[2])
+                out[name] = {"run_time_ns": run_ns, "run_cnt": cnt, "recursion_misses": miss,
+                             "ns_per_run": run_ns / cnt if cnt else None}
+        return out
+
+    def close(self) -> None:
+        self.detach()
+        if self.stats_fd >= 0:
+            os.close(self.stats_fd)
+            self.stats_fd = -1
+        if self.obj:
+            self.L.close(self.obj)
+            self.obj = None
+        if self.log_path is not None:
+            self.S.log_to(None)

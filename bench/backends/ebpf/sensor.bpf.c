@@ -1,0 +1,585 @@
+// SPDX-License-Identifier: GPL-2.0
+/* sensor.bpf.c: the kernel half of the reference eBPF sensor.
+ *
+ * Hooks (all load on this machine; no fentry, LSM or kprobes needed):
+ *   raw_tp/sched_process_{fork,exec,exit}   process lifecycle (task pointers via CO-RE)
+ *   tp/syscalls/sys_{enter,exit}_*          file and network syscalls, paired through a
+ *                                           per-thread "inflight" map so that only calls
+ *                                           that succeeded are reported
+ * Events go to one BPF ring buffer (struct sb_event / sb_event_path in event.h). A failed
+ * reserve is counted per CPU and per kind in `lost`: that is the sensor's self-reported loss.
+ *
+ * Two loader-set constants (sb_cfg in .rodata) shape what runs: `target_cgid` (filter=cgroup: drop
+ * everything outside the workload's cgroup before any other work) and `self_tgid` (the
+ * sensor never reports itself, which would feed back on its own writes).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "event.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* uapi values that vmlinux.h (BTF) cannot carry because they are macros. */
+#define O_WRONLY      01
+#define O_RDWR        02
+#define O_CREAT       0100
+#define AT_REMOVEDIR  0x200
+#define S_IFMT        00170000
+#define S_IFREG       0100000
+#define FMODE_CREATED (1U << 20)  /* set on the struct file when open created the inode */
+#define EINPROGRESS   115
+#define AF_INET       2
+#define AF_INET6      10
+#define IPPROTO_TCP_  6
+#define IPPROTO_UDP_  17
+
+/* The loader writes this before load (the only variable in .rodata, at offset 0). */
+const volatile struct sb_config sb_cfg = {};
+#define target_cgid (sb_cfg.target_cgid)
+#define self_tgid (sb_cfg.self_tgid)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* resized by the loader from ringbuf_kb */
+} events SEC(".maps");
+
+/* Reserve failures (self-reported loss) and successful reserves, per CPU and kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SB_NKINDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SB_NKINDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} emitted SEC(".maps");
+
+/* Arguments a sys_enter saw, for its sys_exit on the same thread. LRU so a thread that
+ * never returns (killed in the syscall) cannot fill the map for everyone else. */
+enum { SB_OP_OPEN = 1, SB_OP_RENAME, SB_OP_UNLINK, SB_OP_CONNECT, SB_OP_SENDTO };
+struct inflight {
+	__u64 a0, a1;
+	__u32 op;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+/* Regular files open for writing, by (tgid, fd): a write reports the path it was opened
+ * with, once per open (a sensor reports "modified", not every write(2)). The struct file
+ * pointer guards against a stale entry when an fd number is reused without a close we saw. */
+struct fdkey {
+	__u32 tgid;
+	__u32 fd;
+};
+struct tracked {
+	__u64 file;
+	__u32 len;
+	__u32 _pad;
+	char path[SB_PATH_MAX];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct fdkey);
+	__type(value, struct tracked);
+} tracked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tracked);
+} scratch SEC(".maps");
+
+static __always_inline void count(void *map, __u32 kind)
+{
+	__u64 *v = bpf_map_lookup_elem(map, &kind);
+	if (v)
+		*v += 1;
+}
+
+/* True when the current task's activity is not to be reported: the sensor itself, or
+ * (filter=cgroup) anything outside the workload's cgroup. */
+static __always_inline bool skip_current(void)
+{
+	if (target_cgid && bpf_get_current_cgroup_id() != target_cgid)
+		return true;
+	return (__u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid;
+}
+
+static __always_inline void fill(struct sb_event *e, __u16 kind, __u64 key, __s32 aux)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+
+	e->t_kernel = bpf_ktime_get_ns();
+	e->key = key;
+	e->cgid = bpf_get_current_cgroup_id();
+	e->pid = pt >> 32;
+	e->tid = (__u32)pt;
+	e->aux = aux;
+	e->kind = kind;
+	e->path_len = 0;
+}
+
+static __always_inline int emit(__u16 kind, __u64 key, __s32 aux)
+{
+	struct sb_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(&lost, kind);
+		return 0;
+	}
+	fill(e, kind, key, aux);
+	bpf_ringbuf_submit(e, 0);
+	count(&emitted, kind);
+	return 0;
+}
+
+/* A path record whose path is read from the syscall's user-space argument. */
+static __always_inline int emit_upath(__u16 kind, const char *upath, __s32 aux)
+{
+	struct sb_event_path *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	long n;
+
+	if (!e) {
+		count(&lost, kind);
+		return 0;
+	}
+	fill(&e->h, kind, 0, aux);
+	n = bpf_probe_read_user_str(e->path, sizeof(e->path), upath);
+	e->h.path_len = n > 0 ? n - 1 : 0;
+	bpf_ringbuf_submit(e, 0);
+	count(&emitted, kind);
+	return 0;
+}
+
+/* A path record whose path was saved earlier (tracked open files). */
+static __always_inline int emit_saved(__u16 kind, struct tracked *t, __s32 aux)
+{
+	struct sb_event_path *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(&lost, kind);
+		return 0;
+	}
+	fill(&e->h, kind, 0, aux);
+	__builtin_memcpy(e->path, t->path, SB_PATH_MAX);
+	e->h.path_len = t->len < SB_PATH_MAX ? t->len : SB_PATH_MAX - 1;
+	bpf_ringbuf_submit(e, 0);
+	count(&emitted, kind);
+	return 0;
+}
+
+static __always_inline struct file *fd_file(__u64 fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline struct sock *fd_sock(__u64 fd)
+{
+	struct file *f = fd_file(fd);
+	struct socket *sock;
+
+	if (!f)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+static __always_inline void stash(__u32 op, __u64 a0, __u64 a1)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight v = {.a0 = a0, .a1 = a1, .op = op};
+
+	bpf_map_update_elem(&inflight, &tid, &v, BPF_ANY);
+}
+
+/* The arguments its sys_enter stashed, when this thread's syscall is one we follow. */
+static __always_inline bool unstash(__u32 op, struct inflight *out)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inflight *v = bpf_map_lookup_elem(&inflight, &tid);
+
+	if (!v)
+		return false;
+	*out = *v;
+	bpf_map_delete_elem(&inflight, &tid);
+	return out->op == op;
+}
+
+/* ---- process ---------------------------------------------------------------------- */
+
+SEC("raw_tp/sched_process_fork")
+int sb_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *child = (void *)ctx->args[1];
+	pid_t pid, tgid;
+
+	if (skip_current())
+		return 0;
+	pid = BPF_CORE_READ(child, pid);
+	tgid = BPF_CORE_READ(child, tgid);
+	if (pid != tgid) /* a new thread, not a process */
+		return 0;
+	return emit(SB_PROC_FORK, tgid, 0);
+}
+
+SEC("raw_tp/sched_process_exec")
+int sb_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct sb_event_path *e;
+	struct mm_struct *mm;
+	__u64 start, len;
+
+	if (skip_current())
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(&lost, SB_PROC_EXEC);
+		return 0;
+	}
+	fill(&e->h, SB_PROC_EXEC, bpf_get_current_pid_tgid() >> 32, 0);
+	/* argv of the new image: NUL-separated strings between arg_start and arg_end (the
+	 * consumer turns the NULs into spaces). */
+	mm = BPF_CORE_READ(task, mm);
+	start = BPF_CORE_READ(mm, arg_start);
+	len = BPF_CORE_READ(mm, arg_end) - start;
+	if (len > SB_PATH_MAX)
+		len = SB_PATH_MAX;
+	if (bpf_probe_read_user(e->path, len, (void *)start))
+		len = 0;
+	e->h.path_len = len;
+	bpf_ringbuf_submit(e, 0);
+	count(&emitted, SB_PROC_EXEC);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int sb_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+
+	if (skip_current())
+		return 0;
+	/* One event per process: when its last thread exits (signal->live reached 0). */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	return emit(SB_PROC_EXIT, bpf_get_current_pid_tgid() >> 32,
+		    BPF_CORE_READ(task, exit_code));
+}
+
+/* ---- file ------------------------------------------------------------------------- */
+
+static __always_inline int open_enter(const char *path, __u64 flags)
+{
+	/* Read-only opens can neither create nor be written: not followed. */
+	if (!(flags & (O_CREAT | O_WRONLY | O_RDWR)) || skip_current())
+		return 0;
+	stash(SB_OP_OPEN, (__u64)path, flags);
+	return 0;
+}
+
+static __always_inline int open_exit(long ret)
+{
+	struct inflight s;
+	struct tracked *t;
+	struct file *f;
+	__u32 zero = 0, fmode;
+	long n;
+
+	if (!unstash(SB_OP_OPEN, &s) || ret < 0)
+		return 0;
+	f = fd_file(ret);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFREG)
+		return 0;
+	t = bpf_map_lookup_elem(&scratch, &zero);
+	if (!t)
+		return 0;
+	n = bpf_probe_read_user_str(t->path, SB_PATH_MAX, (void *)s.a0);
+	if (n <= 0)
+		return 0;
+	t->len = n - 1;
+	t->file = (__u64)f;
+	fmode = BPF_CORE_READ(f, f_mode);
+	if (fmode & FMODE_CREATED)
+		emit_saved(SB_FILE_CREATE, t, ret);
+	if (s.a1 & (O_WRONLY | O_RDWR)) {
+		struct fdkey k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ret};
+
+		bpf_map_update_elem(&tracked, &k, t, BPF_ANY);
+	}
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_openat")
+int sb_enter_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter((const char *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_exit_openat")
+int sb_exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_openat2")
+int sb_enter_openat2(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how *how = (void *)ctx->args[2];
+	__u64 flags = 0;
+
+	bpf_probe_read_user(&flags, sizeof(flags), &how->flags);
+	return open_enter((const char *)ctx->args[1], flags);
+}
+
+SEC("tp/syscalls/sys_exit_openat2")
+int sb_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_open")
+int sb_enter_open(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter((const char *)ctx->args[0], ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_exit_open")
+int sb_exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_creat")
+int sb_enter_creat(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter((const char *)ctx->args[0], O_CREAT | O_WRONLY);
+}
+
+SEC("tp/syscalls/sys_exit_creat")
+int sb_exit_creat(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_write")
+int sb_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fdkey k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->args[0]};
+	struct tracked *t = bpf_map_lookup_elem(&tracked, &k);
+
+	/* Only files our open_exit tracked are here, so the filter already ran. */
+	if (!t)
+		return 0;
+	if (t->file == (__u64)fd_file(k.fd))
+		emit_saved(SB_FILE_WRITE, t, 0);
+	bpf_map_delete_elem(&tracked, &k);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_close")
+int sb_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	struct fdkey k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->args[0]};
+
+	bpf_map_delete_elem(&tracked, &k);
+	return 0;
+}
+
+static __always_inline int path_enter(__u32 op, const char *path)
+{
+	if (!skip_current())
+		stash(op, (__u64)path, 0);
+	return 0;
+}
+
+static __always_inline int path_exit(__u32 op, __u16 kind, long ret)
+{
+	struct inflight s;
+
+	if (unstash(op, &s) && ret == 0)
+		emit_upath(kind, (const char *)s.a0, 0);
+	return 0;
+}
+
+/* rename: the event's path is the new name. */
+SEC("tp/syscalls/sys_enter_rename")
+int sb_enter_rename(struct trace_event_raw_sys_enter *ctx)
+{
+	return path_enter(SB_OP_RENAME, (const char *)ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_exit_rename")
+int sb_exit_rename(struct trace_event_raw_sys_exit *ctx)
+{
+	return path_exit(SB_OP_RENAME, SB_FILE_RENAME, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_renameat")
+int sb_enter_renameat(struct trace_event_raw_sys_enter *ctx)
+{
+	return path_enter(SB_OP_RENAME, (const char *)ctx->args[3]);
+}
+
+SEC("tp/syscalls/sys_exit_renameat")
+int sb_exit_renameat(struct trace_event_raw_sys_exit *ctx)
+{
+	return path_exit(SB_OP_RENAME, SB_FILE_RENAME, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_renameat2")
+int sb_enter_renameat2(struct trace_event_raw_sys_enter *ctx)
+{
+	return path_enter(SB_OP_RENAME, (const char *)ctx->args[3]);
+}
+
+SEC("tp/syscalls/sys_exit_renameat2")
+int sb_exit_renameat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return path_exit(SB_OP_RENAME, SB_FILE_RENAME, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_unlink")
+int sb_enter_unlink(struct trace_event_raw_sys_enter *ctx)
+{
+	return path_enter(SB_OP_UNLINK, (const char *)ctx->args[0]);
+}
+
+SEC("tp/syscalls/sys_exit_unlink")
+int sb_exit_unlink(struct trace_event_raw_sys_exit *ctx)
+{
+	return path_exit(SB_OP_UNLINK, SB_FILE_DELETE, ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_unlinkat")
+int sb_enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[2] & AT_REMOVEDIR) /* rmdir: not a file deletion */
+		return 0;
+	return path_enter(SB_OP_UNLINK, (const char *)ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_exit_unlinkat")
+int sb_exit_unlinkat(struct trace_event_raw_sys_exit *ctx)
+{
+	return path_exit(SB_OP_UNLINK, SB_FILE_DELETE, ctx->ret);
+}
+
+/* ---- network ---------------------------------------------------------------------- */
+
+static __always_inline __u16 sk_proto(struct sock *sk, __u16 *family)
+{
+	*family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return BPF_CORE_READ(sk, sk_protocol);
+}
+
+SEC("tp/syscalls/sys_enter_connect")
+int sb_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!skip_current())
+		stash(SB_OP_CONNECT, ctx->args[0], 0);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_connect")
+int sb_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	struct inflight s;
+	struct sock *sk;
+	__u16 family, lport, rport;
+
+	/* Non-blocking connects report EINPROGRESS: the attempt is what a sensor reports. */
+	if (!unstash(SB_OP_CONNECT, &s) || (ctx->ret != 0 && ctx->ret != -EINPROGRESS))
+		return 0;
+	sk = fd_sock(s.a0);
+	if (!sk || sk_proto(sk, &family) != IPPROTO_TCP_ ||
+	    (family != AF_INET && family != AF_INET6))
+		return 0;
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return emit(SB_NET_CONNECT, ((__u64)lport << 16) | rport, ctx->ret);
+}
+
+static __always_inline int accept_exit(long ret)
+{
+	struct sock *sk;
+	__u16 family, lport, rport;
+
+	if (ret < 0 || skip_current())
+		return 0;
+	sk = fd_sock(ret);
+	if (!sk || sk_proto(sk, &family) != IPPROTO_TCP_ ||
+	    (family != AF_INET && family != AF_INET6))
+		return 0;
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* key = port_pair(client, server): the peer connected to our local port. */
+	return emit(SB_NET_ACCEPT, ((__u64)rport << 16) | lport, 0);
+}
+
+SEC("tp/syscalls/sys_exit_accept")
+int sb_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_exit_accept4")
+int sb_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tp/syscalls/sys_enter_sendto")
+int sb_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!skip_current())
+		stash(SB_OP_SENDTO, ctx->args[0], ctx->args[4]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_sendto")
+int sb_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	struct inflight s;
+	struct sock *sk;
+	__u16 family, lport, rport, port = 0;
+
+	/* At exit, an unbound UDP socket has been given its source port by the send. */
+	if (!unstash(SB_OP_SENDTO, &s) || ctx->ret < 0)
+		return 0;
+	sk = fd_sock(s.a0);
+	if (!sk || sk_proto(sk, &family) != IPPROTO_UDP_ ||
+	    (family != AF_INET && family != AF_INET6))
+		return 0;
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* Destination: the sockaddr passed (sin_port and sin6_port sit at the same offset),
+	 * else the connected peer. */
+	if (s.a1)
+		bpf_probe_read_user(&port, sizeof(port), (void *)(s.a1 + 2));
+	else
+		port = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	rport = bpf_ntohs(port);
+	return emit(SB_NET_SEND, ((__u64)lport << 16) | rport, ctx->ret);
+}
