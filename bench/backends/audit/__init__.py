@@ -1,0 +1,215 @@
+"""``audit``: a user-mode sensor that is the kernel audit subsystem's consumer.
+
+Like go-audit and auditbeat, it registers itself as the audit pid over NETLINK_AUDIT,
+installs syscall rules (``bench.backends.audit.rules``), and assembles the records kauditd
+sends (``bench.backends.audit.parse``). The host's audit configuration is saved before and
+restored after, also when the sensor is killed (``bench.backends.audit.state``).
+
+Audit does not drop when the consumer is slow: kauditd blocks on our socket, its queue
+fills up to ``backlog_limit``, then every audited syscall waits up to ``backlog_wait_time``
+(jiffies) for room before the record is dropped and counted in ``lost``. So the workload
+slows down first; ``backlog_wait_actual`` says how long tasks waited. ``self_reported_lost``
+is the growth of the kernel's ``lost`` counter over the cell.
+
+Kinds it cannot report here: ``file_write`` (write(2) names no path, and an audit ``dir``
+rule only matches syscalls that resolve a path), ``net_connect`` and ``net_send`` (the
+SOCKADDR record holds the destination only, the local port never appears, so the port pair
+cannot be formed). Accepts are keyed with the listening socket's port looked up in /proc.
+Timestamps are coarse wall-clock (jiffy resolution) converted to monotonic.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from bench.backends._reader import ReaderThread
+from bench.backends.base import Backend, EventSink, is_root
+from bench.errors import BackendUnavailable
+from bench.kinds import Kind
+from bench.settings import Setting, non_negative, positive
+
+
+def _failure_mode(v: int) -> str | None:
+    if v == 2:
+        return "2 (panic) would crash the host on lost records: use 0 (silent) or 1 (printk)"
+    return None if v in (0, 1) else "must be 0 (silent) or 1 (printk)"
+
+
+class AuditBackend(Backend):
+    name = "audit"
+    mode = "user"
+    mechanism = "kernel audit via NETLINK_AUDIT (audit pid)"
+    kinds = frozenset({Kind.proc_fork, Kind.proc_exec, Kind.proc_exit, Kind.file_create,
+                       Kind.file_rename, Kind.file_delete, Kind.net_accept})
+    description = "audit syscall rules; the sensor is the registered audit daemon"
+    quiet_s = 0.5
+    settings = {
+        "backlog_limit": Setting(int, 8192, "kernel queue of records waiting for us",
+                                 non_negative),
+        "rate_limit": Setting(int, 0, "records per second before audit drops (0 = none)",
+                              non_negative),
+        "backlog_wait_time": Setting(int, 15000, "jiffies a task waits for queue room "
+                                     "before its record is lost (kernel default 60*HZ)",
+                                     non_negative),
+        "failure": Setting(int, 1, "on lost records: 0 silent, 1 printk (2 = panic refused)",
+                           _failure_mode),
+        "rcvbuf_kb": Setting(int, 4096, "our socket's receive buffer (KiB)", positive),
+    }
+
+    @classmethod
+    def available(cls) -> str | None:
+        if not sys.platform.startswith("linux"):
+            return "needs Linux (kernel audit)"
+        if not is_root():
+            return "needs root (CAP_AUDIT_CONTROL to set rules and become the audit pid)"
+        from bench.backends.audit import rules, state
+        from bench.backends.audit._linux import auditd_running
+        from bench.backends.audit.netlink import AuditConn
+
+        if rules.machine_table() is None:
+            import platform
+
+            return f"no syscall table for {platform.machine()} (x86_64 and aarch64 known)"
+        try:
+            state.recover_stale()  # a sensor killed with -9 left its changes: undo them
+            with AuditConn() as c:
+                st = c.status()
+        except BackendUnavailable as e:
+            return str(e)
+        except OSError as e:
+            return f"kernel audit unavailable: {e.strerror or e}"
+        except Exception as e:
+            return f"audit state could not be recovered: {e}"
+        return cls._refusal(st.pid, st.enabled, auditd_running())
+
+    @staticmethod
+    def _refusal(pid: int, enabled: int, auditd_pid: int | None) -> str | None:
+        if pid:
+            return (f"audit pid {pid} is registered (auditd?): not fighting it; "
+                    "use the auditd backend")
+        if auditd_pid:
+            return f"auditd is running (pid {auditd_pid}): use the auditd backend"
+        if enabled == 2:
+            return "audit configuration is locked (enabled=2) until reboot"
+        return None
+
+    def start(self, sink: EventSink) -> None:
+        from bench.backends.audit import _linux, rules, state
+        from bench.backends.audit.netlink import AuditConn
+        from bench.backends.audit.parse import Assembler, clock_offset_ns
+
+        self.sink = sink
+        self.claim = state.claim()
+        saved = self.claim.state
+        why = self._refusal(saved.pid, saved.enabled, _linux.auditd_running())
+        if why:
+            self.stop()
+            raise BackendUnavailable(why)
+        arch, table = rules.machine_table()
+        self.ports = _linux.ListenPorts()
+        self.asm = Assembler(table, self.ports)
+        self.key = f"sensorbench-{self.ctx.marker}"
+        self.ctl = AuditConn()
+        self.ev = AuditConn()
+        self.ev.set_rcvbuf(self.cfg["rcvbuf_kb"] * 1024)
+        self.ctl.set(failure=self.cfg["failure"], rate_limit=self.cfg["rate_limit"],
+                     backlog_limit=self.cfg["backlog_limit"],
+                     backlog_wait_time=self.cfg["backlog_wait_time"])
+        for rule in rules.sensor_rules(self.key, os.path.realpath(self.ctx.workdir)):
+            self.ctl.add_rule(rule)
+        # Register from the socket that will read: the kernel sends to its port.
+        self.ev.set(pid=os.getpid())
+        self.ctl.set(enabled=1)
+        self.offset_ns = clock_offset_ns()
+        self.status0 = self.ctl.status()
+        self.kauditd = _linux.kauditd()
+        self.kauditd_cpu0 = _linux.cpu_s(self.kauditd)
+        self.ev.sock.setblocking(False)
+        self._last_flush = time.monotonic()
+        self.reader = ReaderThread(self.ev.sock.fileno(), self._drain, "audit")
+        self.reader.start()
+
+    @property
+    def fatal(self) -> str | None:
+        return self.reader.error if getattr(self, "reader", None) else None
+
+    def _emit(self, events) -> None:
+        add, off, now = self.sink.add, self.offset_ns, time.monotonic_ns()
+        for ev in events:
+            add(ev.kind, ev.key, ev.path, ev.pid, now, ev.t_wall_ns - off)
+
+    def _drain(self) -> None:
+        recv, feed = self.ev.sock.recv, self.asm.feed
+        while True:
+            try:
+                buf = recv(16384)
+            except BlockingIOError:
+                break
+            except OSError as e:
+                import errno
+
+                if e.errno == errno.ENOBUFS:  # cannot happen with a blocking kauditd; count
+                    self.enobufs = getattr(self, "enobufs", 0) + 1
+                    continue
+                raise
+            out = feed(buf)
+            if out:
+                self._emit(out)
+        now = time.monotonic()
+        if now - self._last_flush > 0.5:
+            self._last_flush = now
+            self._emit(self.asm.flush(now))
+
+    def stop(self) -> None:
+        from bench.backends.audit import _linux
+
+        errors = []
+        ctl = getattr(self, "ctl", None)
+        if ctl is not None and getattr(self, "status1", None) is None:
+            try:
+                self.status1 = ctl.status()
+            except OSError as e:
+                errors.append(f"AUDIT_GET: {e}")
+            self.kauditd_cpu1 = _linux.cpu_s(getattr(self, "kauditd", None))
+        claim = getattr(self, "claim", None)
+        if claim is not None:
+            try:
+                claim.release(ctl)  # restore first: unregisters us, removes our rules
+            except Exception as e:
+                errors.append(str(e))
+            self.claim = None
+        if getattr(self, "reader", None) is not None:
+            self.reader.stop()
+            self.reader = None
+            self._emit(self.asm.flush(everything=True))
+        for name in ("ev", "ctl"):
+            conn = getattr(self, name, None)
+            if conn is not None:
+                conn.close()
+                setattr(self, name, None)
+        if errors:
+            raise RuntimeError("; ".join(errors))
+
+    def stats(self) -> dict:
+        s0, s1 = getattr(self, "status0", None), getattr(self, "status1", None)
+        a = getattr(self, "asm", None)
+        out = {
+            "self_reported_lost": (s1.lost - s0.lost) if s0 and s1 else None,
+            "self_reported_lost_source": "growth of the kernel audit 'lost' counter",
+            "helper_cpu_s": (getattr(self, "kauditd_cpu1", float("nan"))
+                             - getattr(self, "kauditd_cpu0", float("nan"))),
+            "parse_errors": a.parse_errors if a else 0,
+        }
+        if s0 and s1:
+            out.update(lost_before=s0.lost, lost_after=s1.lost, backlog_before=s0.backlog,
+                       backlog_after=s1.backlog,
+                       backlog_wait_actual=s1.backlog_wait_time_actual
+                       - s0.backlog_wait_time_actual)
+        if a:
+            out.update(records=a.records, incomplete_events=a.incomplete,
+                       other_records=a.other_records, unkeyed=a.unkeyed,
+                       parse_error_samples=a.bad_samples)
+        out.update({k: self.cfg[k] for k in self.settings})
+        return out
