@@ -20,7 +20,7 @@ from bench.backends.ebpf.consumer import Consumer
 from bench.backends.ebpf.loader import BpfSensor, ensure_tracefs
 from bench.errors import BackendUnavailable
 from bench.kinds import ALL_KINDS, Kind
-from bench.settings import Setting
+from bench.settings import Setting, non_negative, positive
 
 HOOKS = ("tracepoint", "fentry", "tp_btf", "lsm")
 
@@ -54,6 +54,11 @@ class EbpfBackend(Backend):
         "hooks": Setting(str, "tracepoint", "hook type: tracepoint (default; raw tracepoints "
                          "for processes) or fentry / tp_btf / lsm where they load",
                          _one_of(*HOOKS)),
+        "wakeup_kb": Setting(int, 0, "0: wake the consumer per record when it waits (lowest "
+                             "latency); N: only once N KiB are pending (cheaper; poll_ms "
+                             "bounds the delay)", non_negative),
+        "poll_ms": Setting(int, 10, "consumer's poll timeout (ms): latency bound when "
+                           "wakeup_kb > 0", positive),
         "deliver": Setting(str, "ours", "ours: hand the harness the workload cgroup's "
                            "events (all are still decoded); all: every event",
                            _one_of("ours", "all")),
@@ -110,8 +115,10 @@ class EbpfBackend(Backend):
         if self.ctx.results_dir:
             self.log_path = Path(self.ctx.results_dir) / f"ebpf-{self.ctx.marker}-libbpf.log"
         try:
-            self.bpf = BpfSensor(lb.BPF_OBJECT, self.cfg["ringbuf_kb"] * 1024, self.target_cgid,
-                                 os.getpid(), self.log_path)
+            ring = self.cfg["ringbuf_kb"] * 1024
+            wakeup = min(self.cfg["wakeup_kb"] * 1024, ring // 2)  # never wait for a full ring
+            self.bpf = BpfSensor(lb.BPF_OBJECT, ring, self.target_cgid, os.getpid(),
+                                 self.log_path, wakeup)
             self.bpf.load()
         except OSError as e:
             raise BackendUnavailable(str(e.strerror or e)) from None
@@ -120,7 +127,8 @@ class EbpfBackend(Backend):
         except OSError as e:  # cost accounting lost, events still fine: say so in stats
             self.stats_error = str(e.strerror or e)
         keep = cgid if self.cfg["deliver"] == "ours" else None
-        self.consumer = Consumer(lb.shim(), self.bpf.ringbuf_fd, sink, keep)
+        self.consumer = Consumer(lb.shim(), self.bpf.ringbuf_fd, sink, keep,
+                                 self.cfg["poll_ms"])
         self.consumer.start()
         self.bpf.attach()
         self._drop_empty_log()
@@ -182,6 +190,7 @@ class EbpfBackend(Backend):
         out = {
             "ringbuf_kb": self.cfg["ringbuf_kb"], "filter": self.cfg["filter"],
             "hooks": self.cfg["hooks"], "deliver": self.cfg["deliver"],
+            "wakeup_kb": self.cfg["wakeup_kb"], "poll_ms": self.cfg["poll_ms"],
             "target_cgid": self.target_cgid or None, "tracefs": self.tracefs,
             "libbpf": lb.libbpf().version_string().decode() if probe.missing() is None else None,
             "hook_support": probe.hook_support(),

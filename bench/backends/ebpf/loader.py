@@ -37,7 +37,7 @@ class BpfSensor:
     """One loaded instance of sensor.bpf.o."""
 
     def __init__(self, obj_path: Path, ringbuf_bytes: int, target_cgid: int, self_tgid: int,
-                 log_path: Path | None):
+                 log_path: Path | None, wakeup_bytes: int = 0):
         self.L = lb.libbpf()
         self.S = lb.shim()
         self.obj = None
@@ -46,9 +46,9 @@ class BpfSensor:
         self.stats_fd = -1
         self.log_path = log_path
         self.load_s = self.attach_s = 0.0
-        self._open(obj_path, ringbuf_bytes, target_cgid, self_tgid)
+        self._open(obj_path, ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes)
 
-    def _open(self, obj_path, ringbuf_bytes, target_cgid, self_tgid) -> None:
+    def _open(self, obj_path, ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes) -> None:
         L = self.L
         if self.log_path is not None:
             self.S.log_to(str(self.log_path).encode())
@@ -63,7 +63,8 @@ class BpfSensor:
         if size.value != 16:
             raise BackendUnavailable(f"sensor.bpf.o .rodata is {size.value} bytes, expected 16 "
                                      "(struct sb_config): rebuild with make")
-        cfg = target_cgid.to_bytes(8, "little") + self_tgid.to_bytes(4, "little") + bytes(4)
+        cfg = (target_cgid.to_bytes(8, "little") + self_tgid.to_bytes(4, "little")
+               + wakeup_bytes.to_bytes(4, "little"))
         ctypes.memmove(ptr, cfg, 16)
 
     def load(self) -> None:

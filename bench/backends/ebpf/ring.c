@@ -101,7 +101,11 @@ long sb_poll(struct sb_consumer *c, int timeout_ms)
 	int err;
 
 	c->n = c->blob_len = 0;
-	err = timeout_ms ? ring_buffer__poll(c->rb, timeout_ms) : ring_buffer__consume(c->rb);
+	err = timeout_ms ? ring_buffer__poll(c->rb, timeout_ms) : 0;
+	/* A timeout consumes nothing in libbpf; records submitted without a wakeup
+	 * (wakeup_kb > 0) are only found by looking. */
+	if (err == 0 && c->n == 0)
+		err = ring_buffer__consume(c->rb);
 	if (err < 0 && err != -ENOSPC && err != -EINTR)
 		return err;
 	return (long)c->n;

@@ -40,6 +40,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile struct sb_config sb_cfg = {};
 #define target_cgid (sb_cfg.target_cgid)
 #define self_tgid (sb_cfg.self_tgid)
+#define wakeup_bytes (sb_cfg.wakeup_bytes)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -118,6 +119,20 @@ static __always_inline bool skip_current(void)
 	return (__u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
+/* Waking the consumer is the expensive part of a submit (an irq_work, a self-IPI: a VM
+ * exit under a hypervisor). By default a record wakes a waiting consumer, the lowest
+ * latency; with wakeup_bytes set, records wait until that much is pending, and the
+ * consumer's poll timeout bounds the latency of the rest. */
+static __always_inline void submit(void *e)
+{
+	__u64 flags = 0;
+
+	if (wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+				? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
 static __always_inline void fill(struct sb_event *e, __u16 kind, __u64 key, __s32 aux)
 {
 	__u64 pt = bpf_get_current_pid_tgid();
@@ -141,7 +156,7 @@ static __always_inline int emit(__u16 kind, __u64 key, __s32 aux)
 		return 0;
 	}
 	fill(e, kind, key, aux);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	count(&emitted, kind);
 	return 0;
 }
@@ -159,7 +174,7 @@ static __always_inline int emit_upath(__u16 kind, const char *upath, __s32 aux)
 	fill(&e->h, kind, 0, aux);
 	n = bpf_probe_read_user_str(e->path, sizeof(e->path), upath);
 	e->h.path_len = n > 0 ? n - 1 : 0;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	count(&emitted, kind);
 	return 0;
 }
@@ -176,7 +191,7 @@ static __always_inline int emit_saved(__u16 kind, struct tracked *t, __s32 aux)
 	fill(&e->h, kind, 0, aux);
 	__builtin_memcpy(e->path, t->path, SB_PATH_MAX);
 	e->h.path_len = t->len < SB_PATH_MAX ? t->len : SB_PATH_MAX - 1;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	count(&emitted, kind);
 	return 0;
 }
@@ -270,7 +285,7 @@ int sb_exec(struct bpf_raw_tracepoint_args *ctx)
 	if (bpf_probe_read_user(e->path, len, (void *)start))
 		len = 0;
 	e->h.path_len = len;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	count(&emitted, SB_PROC_EXEC);
 	return 0;
 }
