@@ -35,7 +35,21 @@ import psutil
 
 from bench.backends.base import NO_TIME, Backend, EventSink, is_root
 from bench.errors import SensorFailed
-from bench.kinds import Kind
+from bench.kinds import FILE_KINDS, Kind
+from bench.settings import Setting
+
+
+def _scope(v: str) -> str:
+    if v not in ("cell", "all"):
+        raise ValueError(v)
+    return v
+
+
+# For tools that see file activity on the whole machine: keep file events under the cell's
+# directory only ("cell"), or everything ("all"). The tool does the same work either way;
+# the filter keeps unrelated activity out of the event count the harness drains on.
+SCOPE_SETTING = Setting(_scope, "cell", "file events kept: 'cell' (under the cell's "
+                        "directory) or 'all'")
 
 _LIBC = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
 _PR_SET_PDEATHSIG = 1
@@ -168,6 +182,9 @@ class ToolBackend(Backend):
         self._stdout_head: list[str] = []   # first lines, for a clear "unexpected output"
         self._tool_cpu_s = float("nan")
         self._cleaned = False
+        self.out_of_scope = 0
+        self._prefix = (self.ctx.workdir.rstrip("/") + "/"
+                        if self.cfg.get("scope") == "cell" else None)
         self.prepare()
         cmd = self.command()
         if self.line_buffering == "stdbuf":
@@ -229,6 +246,7 @@ class ToolBackend(Backend):
             "parse_errors": getattr(self, "parse_errors", 0),
             "lines": getattr(self, "lines", 0),
             "events_parsed": getattr(self, "events", 0),
+            "file_events_out_of_scope": getattr(self, "out_of_scope", 0),
             "tool": self.tool,
             "tool_version": self.tool_version(),
             "command_line": " ".join(getattr(self, "cmdline", [])),
@@ -292,6 +310,11 @@ class ToolBackend(Backend):
             self._check_format()
             return IGNORED
         self.events += len(evs)
+        if evs and self._prefix is not None:
+            kept = [e for e in evs if e.kind not in FILE_KINDS
+                    or (e.path or "").startswith(self._prefix)]
+            self.out_of_scope += len(evs) - len(kept)
+            return kept
         return evs
 
     def _check_format(self) -> None:

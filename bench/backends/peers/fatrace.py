@@ -22,8 +22,8 @@ for FAN_REPORT_FID, not FAN_REPORT_DFID_NAME: they name no file and can match no
 file_create is matched on the open: the file workload opens each file exactly once, with
 O_CREAT, and fatrace cannot tell a create from an open. A late-resolved path shows up as a
 duplicate or an unmatched event with our marker; ``(deleted)`` paths are counted in
-``unresolved_paths``. Only events under the cell's directory are kept (the mark covers the
-whole filesystem). Timestamps (``-t``) are gettimeofday() at read: receive time only.
+``unresolved_paths``. With ``scope=cell`` (default) only events under the cell's directory
+are kept (the mark covers the whole filesystem). Timestamps (``-t``) are gettimeofday() at read: receive time only.
 Readiness: fatrace prints nothing when it starts, so the sensor writes a canary file next
 to the cell's directory until fatrace reports it.
 """
@@ -35,7 +35,7 @@ import re
 import threading
 import time
 
-from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend
+from bench.backends.peers.adapter import IGNORED, SCOPE_SETTING, Ev, ToolBackend
 from bench.errors import SensorFailed
 from bench.kinds import Kind
 from bench.settings import Setting
@@ -63,6 +63,7 @@ class FatraceBackend(ToolBackend):
     settings = {
         "filter": Setting(_filter, "OW", "fatrace --filter event types (RCWOD+<>), "
                           "or 'all' for everything fatrace prints"),
+        "scope": SCOPE_SETTING,
     }
 
     def command(self) -> list[str]:
@@ -75,11 +76,9 @@ class FatraceBackend(ToolBackend):
         return self.ctx.workdir
 
     def prepare(self) -> None:
-        self.prefix = self.ctx.workdir.rstrip("/") + "/"
         self.unresolved = 0
         self.dir_events = 0
         self.modify_only = 0
-        self.elsewhere = 0
         self._canary = os.path.join(os.path.dirname(self.ctx.workdir.rstrip("/")),
                                     f".sb-fatrace-canary-{os.getpid()}")
         self._canary_seen = threading.Event()
@@ -117,9 +116,6 @@ class FatraceBackend(ToolBackend):
         if path == "(deleted)":
             self.unresolved += 1
             return IGNORED
-        if not path.startswith(self.prefix):
-            self.elsewhere += 1
-            return IGNORED
         pid = int(m["pid"])
         out = []
         if "O" in flags:
@@ -135,5 +131,4 @@ class FatraceBackend(ToolBackend):
         return {"self_reported_lost": None,
                 "unresolved_paths": getattr(self, "unresolved", 0),
                 "directory_events": getattr(self, "dir_events", 0),
-                "modify_events": getattr(self, "modify_only", 0),
-                "events_elsewhere": getattr(self, "elsewhere", 0)}
+                "modify_events": getattr(self, "modify_only", 0)}

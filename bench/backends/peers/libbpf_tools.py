@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 
 from bench.backends.peers import tracefs
-from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend
+from bench.backends.peers.adapter import IGNORED, SCOPE_SETTING, Ev, ToolBackend
 from bench.errors import SensorFailed
 from bench.kinds import Kind
 
@@ -111,6 +111,7 @@ class OpensnoopBackend(LibbpfToolBackend):
     kinds = frozenset({Kind.file_create})
     description = "libbpf-tools opensnoop -e: opens with flags; O_CREAT ones are creates"
     ready_pattern = re.compile(r"^PID\s+COMM\s+FD\s+ERR\s+FLAGS\s+PATH\s*$")
+    settings = {"scope": SCOPE_SETTING}
     # "%-6d %-16s %3d %3d %08o %s"
     _line = re.compile(r"^(?P<pid>\d+)\s+(?P<comm>.{16})\s+(?P<fd>-?\d+)\s+(?P<err>\d+)\s+"
                        r"(?P<flags>[0-7]+) (?P<path>.*)$")
