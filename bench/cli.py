@@ -23,7 +23,8 @@ from bench.errors import BadInput, BenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure what security sensing costs and loses, kernel vs user space.")
-out = Console()
+# Logs (CI, files) are not terminals: give tables room instead of rich's 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 DEFAULT_RATES = ["200", "1000"]
@@ -174,30 +175,41 @@ def run(
 
 
 def _fmt(v, spec: str = ".0f") -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
     try:
-        if v is __import__("pandas").NA:
+        if v is None or v != v or v is pd_na():
             return "-"
-    except Exception:
-        pass
-    return format(v, spec)
+        return format(v, spec)
+    except (TypeError, ValueError):
+        return "-"
+
+
+def pd_na():
+    import pandas as pd
+
+    return pd.NA
 
 
 def summary_table(df) -> None:
-    t = Table(title="results (per cell and kind)")
+    """One line per measured cell and kind; one line per skipped or failed cell."""
+    t = Table(title="results", title_justify="left")
     for c in ("backend", "workload", "rate", "kind", "status", "drop %", "p50 us", "p99 us",
-              "cpu %", "us/event", "slowdown %"):
+              "cpu %", "us/event", "slowdown %", "limit"):
         t.add_column(c, overflow="fold")
     df = df[df["backend"] != "baseline"]
-    for _, r in df.iterrows():
-        status = r["status"]
-        note = "" if status in ("ok", "unsupported") else f" ({r['reason']})"
-        t.add_row(r["spec"], r["workload"], str(r["rate_target"]), r["kind"], status + note,
-                  _fmt(r["drop_rate"] * 100 if r["drop_rate"] == r["drop_rate"] else None, ".2f"),
-                  _fmt(r["latency_p50_us"]), _fmt(r["latency_p99_us"]),
-                  _fmt(r["sensor_cpu_pct"], ".1f"), _fmt(r["cpu_us_per_event"], ".1f"),
-                  _fmt(r["slowdown_pct"], "+.1f"))
+    for cell, g in df.groupby("cell", sort=False):
+        first = g.iloc[0]
+        if first["status"] in ("skipped", "failed"):
+            t.add_row(first["spec"], first["workload_spec"], str(first["rate_target"]), "*",
+                      f"{first['status']}: {first['reason']}", *["-"] * 7)
+            continue
+        for _, r in g.iterrows():
+            drop = r["drop_rate"]
+            t.add_row(r["spec"], r["workload_spec"], str(r["rate_target"]), r["kind"],
+                      r["status"], _fmt(drop * 100 if drop == drop else None, ".2f"),
+                      _fmt(r["latency_p50_us"]), _fmt(r["latency_p99_us"]),
+                      _fmt(r["sensor_cpu_pct"], ".1f"), _fmt(r["cpu_us_per_event"], ".1f"),
+                      _fmt(r["slowdown_pct"], "+.1f"), str(r["saturation"] or "")
+                      if r["saturation"] is not pd_na() else "")
     out.print(t)
 
 

@@ -132,3 +132,26 @@ def _boot_means(x: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndar
         weights = np.full(n, 1 / n)
     counts = rng.multinomial(n, weights, size=n_boot)
     return counts @ x / n
+
+
+# Where a backend stops keeping up: it loses events, or it holds the workload back.
+DROP_THRESHOLD = 0.001      # drop rate above 0.1 %
+SLOW_THRESHOLD_PCT = 5.0    # slowdown whose CI lies wholly above 5 %
+RATE_SHORTFALL = 0.95       # achieved rate below 95 % of the baseline's at the same target
+
+
+def saturation(row: dict, baseline_rate: float | None) -> str:
+    """'drops', 'slows', 'drops+slows' or '' for one measured row.
+
+    Audit-style backpressure shows as 'slows' (the sensor made syscalls wait), buffer
+    overruns as 'drops'; both can happen at once.
+    """
+    if row.get("status") != "ok":
+        return ""
+    drops = (row.get("drop_rate") or 0) > DROP_THRESHOLD
+    lo = row.get("slowdown_ci_low_pct")
+    slows = lo is not None and lo == lo and lo > SLOW_THRESHOLD_PCT
+    achieved = row.get("rate_achieved")
+    if baseline_rate and achieved == achieved and achieved is not None:
+        slows = slows or achieved < RATE_SHORTFALL * baseline_rate
+    return "+".join(name for name, hit in (("drops", drops), ("slows", slows)) if hit)

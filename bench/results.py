@@ -24,7 +24,7 @@ CELL_COLUMNS = [
     "duplicates", "unmatched", "self_reported_lost", "latency_p50_us", "latency_p90_us",
     "latency_p99_us", "latency_p999_us", "latency_max_us", "sensor_cpu_pct",
     "cpu_us_per_event", "kernel_ns_per_event", "slowdown_pct", "slowdown_ci_low_pct",
-    "slowdown_ci_high_pct", "sensor_rss_mb",
+    "slowdown_ci_high_pct", "sensor_rss_mb", "saturation",
 ]
 EXTRA_COLUMNS = [
     "latency_intended_p50_us", "latency_intended_p99_us", "delivery_p50_us",
@@ -148,7 +148,7 @@ def cells_frame(rows: list[dict]) -> pd.DataFrame:
             df[c] = np.nan
     rest = [c for c in df.columns if c not in CELL_COLUMNS and c not in EXTRA_COLUMNS]
     df = df[CELL_COLUMNS + EXTRA_COLUMNS + rest]
-    for c in ("rate_target", "reason", "status", "spec", "backend", "kind", "mode",
+    for c in ("rate_target", "reason", "status", "spec", "backend", "kind", "mode", "saturation",
               "mechanism", "workload", "workload_spec", "cell", "marker"):
         df[c] = df[c].astype("string")
     for c in ("drained", "cgroup"):

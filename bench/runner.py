@@ -24,7 +24,7 @@ from bench import machine
 from bench.cell import Cell, CellRunner
 from bench.cgroup import clean_stale
 from bench.errors import BadInput
-from bench.metrics import slowdown
+from bench.metrics import saturation, slowdown
 from bench.results import ResultsDir
 from bench.settings import Spec
 
@@ -64,7 +64,8 @@ def _default_workdir() -> Path:
 
 
 def apply_slowdown(res: ResultsDir) -> None:
-    """(Re)compute slowdown for every measured cell against its pooled baselines."""
+    """(Re)compute slowdown for every measured cell against its pooled baselines, and say
+    for each whether the backend dropped events or slowed the workload (``saturation``)."""
     import numpy as np
 
     rows = res.rows()
@@ -87,6 +88,15 @@ def apply_slowdown(res: ResultsDir) -> None:
             else:
                 cache[r["cell"]] = slowdown(mine, np.concatenate(bases))
         r["slowdown_pct"], r["slowdown_ci_low_pct"], r["slowdown_ci_high_pct"] = cache[r["cell"]]
+    base_rate: dict[tuple, list[float]] = {}
+    for r in rows:
+        if r["backend"] == "baseline" and r.get("rate_achieved") is not None:
+            base_rate.setdefault((r["workload_spec"], r["rate_target"]), []).append(
+                r["rate_achieved"])
+    for r in rows:
+        if r["backend"] != "baseline":
+            rates = base_rate.get((r["workload_spec"], r["rate_target"]))
+            r["saturation"] = saturation(r, float(np.median(rates)) if rates else None)
     res.replace_rows(rows)
 
 

@@ -45,3 +45,16 @@ def test_slowdown_ci_covers_zero_without_effect():
 
 def test_slowdown_needs_samples():
     assert all(np.isnan(x) for x in slowdown(np.array([1.0]), np.array([1.0, 2.0])))
+
+
+def test_saturation_says_which_limit_was_hit():
+    from bench.metrics import saturation
+
+    ok = {"status": "ok", "drop_rate": 0.0, "slowdown_ci_low_pct": 1.0, "rate_achieved": 1000.0}
+    assert saturation(ok, 1000.0) == ""
+    assert saturation({**ok, "drop_rate": 0.05}, 1000.0) == "drops"
+    assert saturation({**ok, "slowdown_ci_low_pct": 30.0}, 1000.0) == "slows"
+    assert saturation({**ok, "rate_achieved": 600.0}, 1000.0) == "slows"  # could not keep pace
+    assert saturation({**ok, "drop_rate": 0.5, "rate_achieved": 600.0}, 1000.0) == "drops+slows"
+    assert saturation({**ok, "status": "unsupported"}, 1000.0) == ""
+    assert saturation({**ok, "slowdown_ci_low_pct": float("nan")}, None) == ""
