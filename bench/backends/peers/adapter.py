@@ -119,7 +119,7 @@ class ToolBackend(Backend):
         raise NotImplementedError
 
     def prepare(self) -> None:
-        """Set-up before the tool starts (mount tracefs, write a config)."""
+        """Side effects before the tool starts (mount tracefs, write a config)."""
 
     def cleanup(self) -> None:
         """Undo ``prepare``; called once after the tool has exited, also after failures."""
@@ -168,8 +168,9 @@ class ToolBackend(Backend):
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self, sink: EventSink) -> None:
-        self.sink = sink
+    def init_state(self) -> None:
+        """Counters and parser state, before the tool starts (tests call it directly to
+        feed captured output through ``handle_line``). Subclasses extend it."""
         self.fatal: str | None = None       # read by the sensor host on every count
         self.lines = 0
         self.parse_errors = 0
@@ -185,6 +186,11 @@ class ToolBackend(Backend):
         self.out_of_scope = 0
         self._prefix = (self.ctx.workdir.rstrip("/") + "/"
                         if self.cfg.get("scope") == "cell" else None)
+
+    def start(self, sink: EventSink) -> None:
+        self.sink = sink
+        self.init_state()
+        self._cleaned = False
         self.prepare()
         cmd = self.command()
         if self.line_buffering == "stdbuf":
@@ -279,10 +285,10 @@ class ToolBackend(Backend):
                 for raw in complete:
                     t_seen = clock()
                     line = raw.decode("utf-8", "replace")
-                    for ev in self._handle(line):
+                    for ev in self.handle_line(line):
                         add(ev.kind, ev.key, ev.path, ev.pid, t_seen, ev.t_kernel)
             if buf:  # a last line without newline: the tool was cut off mid-line
-                for ev in self._handle(buf.decode("utf-8", "replace")):
+                for ev in self.handle_line(buf.decode("utf-8", "replace")):
                     add(ev.kind, ev.key, ev.path, ev.pid, clock(), ev.t_kernel)
         except Exception as e:  # a parser bug must fail the cell, not vanish with a thread
             self.fatal = f"{self.tool} output reader failed: {type(e).__name__}: {e}"
@@ -290,7 +296,7 @@ class ToolBackend(Backend):
         finally:
             self._on_exit()
 
-    def _handle(self, line: str) -> list[Ev]:
+    def handle_line(self, line: str) -> list[Ev]:
         if not line.strip():
             return IGNORED
         self.lines += 1
@@ -325,17 +331,19 @@ class ToolBackend(Backend):
 
     def _read_stderr(self) -> None:
         for raw in iter(self.proc.stderr.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            if not line.strip():
-                continue
-            self._stderr.append(line)
-            if (not self._ready.is_set() and self.ready_stream == "stderr"
-                    and self.ready_pattern and self.ready_pattern.search(line)):
-                self._ready.set()
-            self.on_stderr(line)
-            if (self.error_pattern is not None and self.error_pattern.search(line)
-                    and self.fatal is None and not self._stopping):
-                self.fatal = f"{self.tool} reported an error: {tail_lines(self._stderr)}"
+            self.handle_stderr_line(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    def handle_stderr_line(self, line: str) -> None:
+        if not line.strip():
+            return
+        self._stderr.append(line)
+        if (not self._ready.is_set() and self.ready_stream == "stderr"
+                and self.ready_pattern and self.ready_pattern.search(line)):
+            self._ready.set()
+        self.on_stderr(line)
+        if (self.error_pattern is not None and self.error_pattern.search(line)
+                and self.fatal is None and not self._stopping):
+            self.fatal = f"{self.tool} reported an error: {tail_lines(self._stderr)}"
 
     def _on_exit(self) -> None:
         # stdout closed: the tool is exiting. Unless we asked it to, that is a failure.

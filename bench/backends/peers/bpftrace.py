@@ -23,7 +23,9 @@ line is written as soon as bpftrace reads it from its perf buffer:
 Every event carries ``t_kernel`` = the script's ``nsecs``. Strings are cut at ``strlen``
 bytes (bpftrace's BPFTRACE_STRLEN; above ~80 the open handler exceeds the 512-byte BPF
 stack on bpftrace 0.17), so a longer path arrives truncated and cannot match. bpftrace
-reports perf-buffer loss as "Lost N events" (summed into ``self_reported_lost``).
+reports perf-buffer loss as a "Lost N events" line (on stdout; summed into
+``self_reported_lost``). With ``scope=cell`` (default) file events outside the cell's
+directory are dropped after parsing; the script still traces the whole machine.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ _KINDS = {"fork": Kind.proc_fork, "exec": Kind.proc_exec, "exit": Kind.proc_exit
           "create": Kind.file_create, "write": Kind.file_write, "rename": Kind.file_rename,
           "delete": Kind.file_delete, "connect": Kind.net_connect, "accept": Kind.net_accept,
           "send": Kind.net_send}
-_LOST = re.compile(r"Lost (\d+) events")
+_LOST = re.compile(r"^Lost (\d+) events")
 # Tracepoints the script attaches to: missing ones make bpftrace fail, so say which.
 _TRACEPOINTS = [("task", "task_newtask"), ("sched", "sched_process_exec"),
                 ("sched", "sched_process_exit"), ("syscalls", "sys_enter_openat"),
@@ -91,6 +93,9 @@ class BpftraceBackend(ToolBackend):
             raise SensorFailed(f"bpftrace script needs tracepoints this kernel lacks: "
                                f"{', '.join(missing)}")
         os.environ["BPFTRACE_STRLEN"] = str(self.cfg["strlen"])
+
+    def init_state(self) -> None:
+        super().init_state()
         self.lost = 0
 
     def on_stderr(self, line: str) -> None:
@@ -102,6 +107,10 @@ class BpftraceBackend(ToolBackend):
         parts = line.split(" ", 5)
         if parts[0] != "E" or len(parts) != 6:
             if line.startswith("Attaching ") or line in ("END", "READY"):
+                return IGNORED
+            m = _LOST.match(line)  # bpftrace prints perf-buffer loss on stdout
+            if m:
+                self.lost += int(m.group(1))
                 return IGNORED
             return None
         _, name, t, pid, key, path = parts

@@ -75,7 +75,8 @@ class FatraceBackend(ToolBackend):
     def cwd(self) -> str:
         return self.ctx.workdir
 
-    def prepare(self) -> None:
+    def init_state(self) -> None:
+        super().init_state()
         self.unresolved = 0
         self.dir_events = 0
         self.modify_only = 0

@@ -50,7 +50,8 @@ class ForkstatBackend(ToolBackend):
     def command(self) -> list[str]:
         return ["forkstat", "-l", "-e", "fork,exec,exit"]
 
-    def prepare(self) -> None:
+    def init_state(self) -> None:
+        super().init_state()
         self.nobufs = 0
 
     def parse(self, line: str) -> list[Ev] | None:

@@ -53,7 +53,8 @@ class InotifywaitBackend(ToolBackend):
                 "-e", "create", "-e", "close_write", "-e", "moved_to", "-e", "delete",
                 self.ctx.workdir]
 
-    def prepare(self) -> None:
+    def init_state(self) -> None:
+        super().init_state()
         self.overflows = 0
 
     def parse(self, line: str) -> list[Ev] | None:

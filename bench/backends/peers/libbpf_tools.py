@@ -47,6 +47,9 @@ class LibbpfToolBackend(ToolBackend):
         reason = tracefs.ensure()
         if reason:
             raise SensorFailed(reason)
+
+    def init_state(self) -> None:
+        super().init_state()
         self.lost = 0
 
     def on_stderr(self, line: str) -> None:
