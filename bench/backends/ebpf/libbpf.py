@@ -17,7 +17,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BUILD = HERE / "build"
-BPF_OBJECT = BUILD / "sensor.bpf.o"
+# SENSORBENCH_EBPF_OBJECT: load another build of the sensor (a modified program, or the
+# test that proves a verifier rejection fails the cell with its log saved).
+BPF_OBJECT = Path(os.environ.get("SENSORBENCH_EBPF_OBJECT") or BUILD / "sensor.bpf.o")
 PROBE_OBJECT = BUILD / "probe.bpf.o"
 SHIM = BUILD / "libsbring.so"
 
