@@ -80,3 +80,12 @@ def test_the_nlmsg_len_quirk_and_values():
     assert decode_value(b'"/tmp/a b"') == b"/tmp/a b"
     assert decode_value(b"2F746D70") == b"/tmp"
     assert decode_value(b"(null)") is None and decode_value(b'"unterminated') is None
+
+
+def test_the_replace_probe_is_not_a_parse_error():
+    # AUDIT_REPLACE (1329) carries a binary pid: the kernel sends it when the audit pid is
+    # set, and it reaches the new consumer.
+    frames, info = load("audit")
+    a = Assembler(info["syscalls"])
+    probe = (20).to_bytes(4, "little") + (1329).to_bytes(2, "little") + bytes(10) + bytes(4)
+    assert a.feed(probe) == [] and a.parse_errors == 0 and a.other_records == 1

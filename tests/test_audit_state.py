@@ -12,13 +12,14 @@ import sys
 
 import pytest
 
+from tests.audit_lock import audit_exclusive  # noqa: F401  (fixture)
 from tests.conftest import ROOT, needs_root, run_cells
 
 pytestmark = needs_root
 
 
 @pytest.fixture
-def audit():
+def audit(audit_exclusive):
     from bench.backends.audit import AuditBackend, state
 
     why = AuditBackend.available()

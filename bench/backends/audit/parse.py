@@ -27,6 +27,7 @@ AUDIT_CWD = 1307
 AUDIT_EXECVE = 1309
 AUDIT_EOE = 1320
 AUDIT_PROCTITLE = 1327
+AUDIT_REPLACE = 1329  # binary probe of the audit pid's socket (4-byte pid), not a record
 EVENT_PARTS = frozenset({AUDIT_SYSCALL, AUDIT_PATH, AUDIT_SOCKADDR, AUDIT_CWD, AUDIT_EXECVE,
                          AUDIT_PROCTITLE, 1303, 1318, 1321, 1323, 1331})  # +IPC,BPRM_FCAPS,..
 _NLMSG_HDR = 16
@@ -121,7 +122,7 @@ class Assembler:
         self.records += 1
         try:
             mtype, text = split_datagram(buf)
-            if mtype < 1300 or mtype >= 1400:
+            if mtype < 1300 or mtype >= 1400 or mtype == AUDIT_REPLACE:
                 self.other_records += 1  # replies, config changes, user messages
                 return []
             rec = parse_record(mtype, text)

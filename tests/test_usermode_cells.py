@@ -1,0 +1,133 @@
+"""The user-mode backends end to end on the real kernel: every supported kind is measured,
+unsupported kinds say so, and a sensor that stops reading (SIGSTOP) loses events that the
+harness reports, with the facility's own counter agreeing where it has one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import psutil
+import pytest
+
+from tests.conftest import ROOT, needs_root, run_cells
+from tests.audit_lock import audit_exclusive  # noqa: F401  (fixture)
+
+pytestmark = needs_root
+
+SUPPORTED = {
+    "audit": {"proc_fork", "proc_exec", "proc_exit", "file_create", "file_rename",
+              "file_delete", "net_accept"},
+    "fanotify": {"file_create", "file_write", "file_rename", "file_delete"},
+    "inotify": {"file_create", "file_write", "file_rename", "file_delete"},
+    "proc_connector": {"proc_fork", "proc_exec", "proc_exit"},
+}
+
+
+def _skip_unavailable(*names):
+    from bench.backends import availability
+
+    for n in names:
+        why = availability(n)
+        if why:
+            pytest.skip(f"{n}: {why}")
+
+
+def test_all_four_at_1000_per_second(tmp_path, audit_exclusive, leaves_nothing):
+    _skip_unavailable(*SUPPORTED)
+    cells = run_cells(tmp_path, "-b", ",".join(SUPPORTED), "-w", "file,process,network",
+                      "-r", "1000", "-d", "1", "--no-baseline")
+    for backend, kinds in SUPPORTED.items():
+        rows = cells[cells["backend"] == backend]
+        ok = rows[rows["status"] == "ok"]
+        assert set(ok["kind"]) == kinds, (backend, rows[["kind", "status", "reason"]])
+        assert (rows[~rows["kind"].isin(kinds)]["status"] == "unsupported").all()
+        assert (ok["drop_rate"] < 0.01).all(), ok[["kind", "drop_rate"]]
+        assert ok["latency_p50_us"].notna().all() and ok["latency_p99_us"].notna().all()
+        assert (ok["sensor_cpu_pct"] > 0).all()
+        assert (ok["parse_errors"] == 0).all()
+        assert (ok["self_reported_lost"] == 0).all()
+    audit = cells[(cells["backend"] == "audit") & (cells["status"] == "ok")]
+    assert (audit["helper_cpu_s"] >= 0).all()  # kauditd was found and measured
+
+
+def _stalled_run(tmp_path, spec: str, workload: str, rate: str, duration: float,
+                 stall_at: float, stall_s: float) -> pd.DataFrame:
+    """``sensorbench run`` with the sensor SIGSTOPped for ``stall_s`` once the workload is
+    ``stall_at`` seconds in, then SIGCONT."""
+    out = tmp_path / "results"
+    p = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", "-b", spec, "-w", workload,
+                          "-r", rate, "-d", str(duration), "--no-baseline", "--out", str(out)],
+                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        sensor = None
+        deadline = time.monotonic() + 60
+        while sensor is None and time.monotonic() < deadline:
+            for c in psutil.Process(p.pid).children(recursive=True):
+                try:
+                    cmd = " ".join(c.cmdline())
+                except psutil.Error:
+                    continue
+                if "-m workloads" in cmd:  # the sensor was ready before the workload began
+                    sensor = next(s for s in psutil.Process(p.pid).children()
+                                  if "bench.sensorhost" in " ".join(s.cmdline()))
+            time.sleep(0.02)
+        assert sensor is not None, "the cell never started"
+        time.sleep(stall_at)
+        sensor.send_signal(signal.SIGSTOP)
+        time.sleep(stall_s)
+        sensor.send_signal(signal.SIGCONT)
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()[-2000:]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return pd.read_csv(out / "cells.csv")
+
+
+STALLS = [
+    # spec, workload, rate, what the facility's counter is
+    ("inotify", "file", "max", "overflow"),
+    ("fanotify", "file", "max", "overflow"),
+    ("proc_connector:rcvbuf_kb=16", "process", "2000", "exact"),
+    ("audit:backlog_limit=64,backlog_wait_time=0,rcvbuf_kb=64", "process", "1000", "records"),
+]
+
+
+@pytest.mark.parametrize("spec,workload,rate,counter", STALLS, ids=[s[0].split(":")[0]
+                                                                     for s in STALLS])
+def test_a_stopped_consumer_loses_events_and_says_so(tmp_path, audit_exclusive,
+                                                       leaves_nothing, spec, workload, rate,
+                                                       counter):
+    _skip_unavailable(spec.split(":")[0])
+    cells = _stalled_run(tmp_path, spec, workload, rate, 3.0, 0.5, 1.5)
+    ok = cells[cells["status"] == "ok"]
+    assert len(ok), cells[["kind", "status", "reason"]]
+    missed = int((ok["expected"] - ok["matched"]).sum())
+    lost = int(ok["self_reported_lost"].iloc[0])
+    assert missed > 0, ok[["kind", "expected", "matched"]]
+    assert (ok["drop_rate"] > 0).any()
+    if counter == "overflow":
+        assert lost >= 1  # one overflow notification per overflow, however many were lost
+    elif counter == "exact":
+        # Sequence gaps count every lost message, ours and the rest of the machine's.
+        assert lost >= missed
+    else:
+        # Audit counts lost records; a lost event is at least one lost record.
+        assert lost >= missed
+
+
+def test_audit_slows_the_workload_instead_of_dropping(tmp_path, audit_exclusive,
+                                                      leaves_nothing):
+    _skip_unavailable("audit")
+    cells = _stalled_run(tmp_path, "audit:backlog_limit=256,backlog_wait_time=15000",
+                         "process", "1000", 3.0, 0.5, 1.5)
+    ok = cells[cells["status"] == "ok"]
+    assert (ok["drop_rate"] == 0).all(), ok[["kind", "drop_rate"]]
+    # The workload's syscalls waited for queue room: open-loop latency shows the stall.
+    assert (ok["latency_intended_p99_us"] > 500_000).all(), ok["latency_intended_p99_us"]
