@@ -22,7 +22,10 @@ from bench.errors import BackendUnavailable
 from bench.kinds import ALL_KINDS, Kind
 from bench.settings import Setting, non_negative, positive
 
-HOOKS = ("tracepoint", "fentry", "tp_btf", "lsm")
+HOOKS = ("tracepoint", "tp_btf", "fentry", "lsm")
+# Process programs in two flavours (sensor.bpf.c); the hooks setting picks one.
+_RAW_TP = frozenset({"sb_fork", "sb_exec", "sb_exit"})
+_TP_BTF = frozenset({"sb_fork_btf", "sb_exec_btf", "sb_exit_btf"})
 
 
 def _ringbuf_kb(v: int) -> str | None:
@@ -51,8 +54,9 @@ class EbpfBackend(Backend):
         "filter": Setting(str, "none", "none: see the whole machine; cgroup: drop events "
                           "outside the workload's cgroup in the kernel",
                           _one_of("none", "cgroup")),
-        "hooks": Setting(str, "tracepoint", "hook type: tracepoint (default; raw tracepoints "
-                         "for processes) or fentry / tp_btf / lsm where they load",
+        "hooks": Setting(str, "tracepoint", "tracepoint: syscall tracepoints + raw tracepoints "
+                         "for processes; tp_btf: BTF-typed process tracepoints instead; "
+                         "fentry / lsm: probed, refused where the kernel refuses them",
                          _one_of(*HOOKS)),
         "wakeup_kb": Setting(int, 0, "0: wake the consumer per record when it waits (lowest "
                              "latency); N: only once N KiB are pending (cheaper; poll_ms "
@@ -90,21 +94,25 @@ class EbpfBackend(Backend):
         except OSError:
             return None
 
-    def _check_hooks(self) -> None:
+    def _check_hooks(self) -> frozenset[str]:
+        """Programs to leave out for the chosen hook type, or BackendUnavailable saying why
+        that hook type cannot be used here."""
         hooks = self.cfg["hooks"]
         if hooks == "tracepoint":
-            return
+            return _TP_BTF
         support = probe.hook_support().get(hooks, "unknown hook type")
         if support != "ok":
             raise BackendUnavailable(f"hooks={hooks}: {support}")
-        raise BackendUnavailable(f"hooks={hooks} loads on this kernel, but this sensor has only "
-                                 "tracepoint programs so far; use hooks=tracepoint")
+        if hooks == "tp_btf":
+            return _RAW_TP
+        raise BackendUnavailable(f"hooks={hooks} loads on this kernel, but this sensor has no "
+                                 f"{hooks} programs yet; use hooks=tracepoint or tp_btf")
 
     def start(self, sink: EventSink) -> None:
         why = probe.missing()
         if why:
             raise BackendUnavailable(why)
-        self._check_hooks()
+        skip = self._check_hooks()
         cgid = self._cgroup_id()
         if self.cfg["filter"] == "cgroup":
             if cgid is None:
@@ -118,7 +126,7 @@ class EbpfBackend(Backend):
             ring = self.cfg["ringbuf_kb"] * 1024
             wakeup = min(self.cfg["wakeup_kb"] * 1024, ring // 2)  # never wait for a full ring
             self.bpf = BpfSensor(lb.BPF_OBJECT, ring, self.target_cgid, os.getpid(),
-                                 self.log_path, wakeup)
+                                 self.log_path, wakeup, skip)
             self.bpf.load()
         except OSError as e:
             raise BackendUnavailable(str(e.strerror or e)) from None

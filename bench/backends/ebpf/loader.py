@@ -37,7 +37,8 @@ class BpfSensor:
     """One loaded instance of sensor.bpf.o."""
 
     def __init__(self, obj_path: Path, ringbuf_bytes: int, target_cgid: int, self_tgid: int,
-                 log_path: Path | None, wakeup_bytes: int = 0):
+                 log_path: Path | None, wakeup_bytes: int = 0,
+                 skip: frozenset[str] = frozenset()):
         self.L = lb.libbpf()
         self.S = lb.shim()
         self.obj = None
@@ -47,6 +48,7 @@ class BpfSensor:
         self.log_path = log_path
         self.load_s = self.attach_s = 0.0
         self._open(obj_path, ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes)
+        self._select(skip)
 
     def _open(self, obj_path, ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes) -> None:
         L = self.L
@@ -67,14 +69,37 @@ class BpfSensor:
                + wakeup_bytes.to_bytes(4, "little"))
         ctypes.memmove(ptr, cfg, 16)
 
+    def _select(self, skip: frozenset[str]) -> None:
+        """Leave the programs named in ``skip`` out of the load (the other hook flavour)."""
+        prog = self.L.next_program(self.obj, None)
+        while prog:
+            if self.L.prog_name(prog).decode() in skip:
+                self.L.set_autoload(prog, False)
+            prog = self.L.next_program(self.obj, prog)
+
     def load(self) -> None:
         t0 = time.monotonic()
         ret = self.L.load(self.obj)
         self.load_s = time.monotonic() - t0
         if ret < 0:
             where = f" (libbpf and verifier log: {self.log_path})" if self.log_path else ""
-            raise BackendUnavailable(f"BPF load failed: {lb.errno_text(ret)}{where}")
+            raise BackendUnavailable(f"BPF load failed: {self._culprit()}{lb.errno_text(ret)}"
+                                     f"{where}")
         self.ringbuf_fd = self.L.map_fd(self.L.find_map(self.obj, b"events"))
+
+    def _culprit(self) -> str:
+        """'program X: ' from libbpf's log when it names the program that failed to load."""
+        import re
+
+        try:
+            text = self.log_path.read_text(errors="replace") if self.log_path else ""
+        except OSError:
+            return ""
+        found = re.findall(r"prog '(\w+)': failed to load", text)
+        if not found:
+            return ""
+        verifier = "-- END PROG LOAD LOG --" in text
+        return f"program {found[-1]}{' rejected by the verifier' if verifier else ''}: "
 
     def attach(self) -> None:
         L = self.L
@@ -83,7 +108,11 @@ class BpfSensor:
         while prog:
             name = L.prog_name(prog).decode()
             section = L.prog_section(prog).decode()
-            self.progs[name] = L.prog_fd(prog)
+            fd = L.prog_fd(prog)
+            if fd < 0:  # not loaded (skipped)
+                prog = L.next_program(self.obj, prog)
+                continue
+            self.progs[name] = fd
             link = L.attach(prog)
             if not link:
                 e = ctypes.get_errno()

@@ -2,16 +2,17 @@
 /* sensor.bpf.c: the kernel half of the reference eBPF sensor.
  *
  * Hooks (all load on this machine; no fentry, LSM or kprobes needed):
- *   raw_tp/sched_process_{fork,exec,exit}   process lifecycle (task pointers via CO-RE)
+ *   raw_tp/sched_process_{fork,exec,exit}   process lifecycle (task pointers via CO-RE);
+ *                                           tp_btf/ twins for hooks=tp_btf
  *   tp/syscalls/sys_{enter,exit}_*          file and network syscalls, paired through a
  *                                           per-thread "inflight" map so that only calls
  *                                           that succeeded are reported
  * Events go to one BPF ring buffer (struct sb_event / sb_event_path in event.h). A failed
  * reserve is counted per CPU and per kind in `lost`: that is the sensor's self-reported loss.
  *
- * Two loader-set constants (sb_cfg in .rodata) shape what runs: `target_cgid` (filter=cgroup: drop
- * everything outside the workload's cgroup before any other work) and `self_tgid` (the
- * sensor never reports itself, which would feed back on its own writes).
+ * Loader-set constants (sb_cfg in .rodata) shape what runs: `target_cgid` (filter=cgroup:
+ * drop everything outside the workload's cgroup before any other work), `self_tgid` (the
+ * sensor never reports itself, which would feed back on its own writes) and `wakeup_bytes`.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -244,10 +245,12 @@ static __always_inline bool unstash(__u32 op, struct inflight *out)
 
 /* ---- process ---------------------------------------------------------------------- */
 
-SEC("raw_tp/sched_process_fork")
-int sb_fork(struct bpf_raw_tracepoint_args *ctx)
+/* Process hooks come in two flavours with one body each: raw tracepoints (hooks=tracepoint,
+ * the default: args are untyped u64s, every dereference a probe read) and BTF-typed
+ * tracepoints (hooks=tp_btf: the verifier knows the types). The loader loads one set. */
+
+static __always_inline int on_fork(struct task_struct *child)
 {
-	struct task_struct *child = (void *)ctx->args[1];
 	pid_t pid, tgid;
 
 	if (skip_current())
@@ -259,8 +262,7 @@ int sb_fork(struct bpf_raw_tracepoint_args *ctx)
 	return emit(SB_PROC_FORK, tgid, 0);
 }
 
-SEC("raw_tp/sched_process_exec")
-int sb_exec(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int on_exec(void)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct sb_event_path *e;
@@ -290,8 +292,7 @@ int sb_exec(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-SEC("raw_tp/sched_process_exit")
-int sb_exit(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int on_exit(void)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 
@@ -302,6 +303,42 @@ int sb_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	return emit(SB_PROC_EXIT, bpf_get_current_pid_tgid() >> 32,
 		    BPF_CORE_READ(task, exit_code));
+}
+
+SEC("raw_tp/sched_process_fork")
+int sb_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_fork((struct task_struct *)ctx->args[1]);
+}
+
+SEC("raw_tp/sched_process_exec")
+int sb_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_exec();
+}
+
+SEC("raw_tp/sched_process_exit")
+int sb_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_exit();
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sb_fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(child);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sb_exec_btf)
+{
+	return on_exec();
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sb_exit_btf)
+{
+	return on_exit();
 }
 
 /* ---- file ------------------------------------------------------------------------- */
