@@ -253,3 +253,71 @@ def test_bpftrace_truncated_lines_are_parse_errors(line):
     b = make(BpftraceBackend)
     assert b.handle_line(line) == []
     assert b.parse_errors == 1
+
+
+# -- auditd -------------------------------------------------------------------------------
+
+def test_auditd_foreground_records_assemble_without_eoe():
+    from bench.backends.peers.auditd import AuditdBackend
+
+    b = make(AuditdBackend, workdir="/tmp/cap/wd4")
+    b.offset_ns = 0  # keep the kernel's wall clock as is, to check the conversion
+    evs = feed(b, "auditd.txt") + b.pending_events()
+    assert b.parse_errors == 0
+    for child in (1350, 1355, 1360):  # posix_spawn = clone3 (exit=child), execve, exit_group
+        assert sorted(e.kind for e in evs if e.key == child) == \
+            [Kind.proc_fork, Kind.proc_exec, Kind.proc_exit]
+    exec_1350 = next(e for e in evs if e.key == 1350 and e.kind == Kind.proc_exec)
+    assert exec_1350.path == "/work/main/workloads/native/sb-child sbcafe0001-0 0 1000"
+    base = "/tmp/cap/wd4/sbcafe0001-0000000"
+    assert [(e.kind, e.path) for e in evs if (e.path or "").startswith(base)] == [
+        (Kind.file_create, base + ".new"), (Kind.file_rename, base + ".ren"),
+        (Kind.file_delete, base + ".ren")]
+    # groups are closed by their PROCTITLE record; only those the fixture cut short (no
+    # PROCTITLE) were left for the final flush
+    import re
+
+    text = (FIX / "auditd.txt").read_text()
+    serial = re.compile(r"^type=(\w+) msg=audit\([\d.]+:(\d+)\)")
+    groups: dict[str, set] = {}
+    for line in text.splitlines():
+        m = serial.match(line)
+        if m and m[1] in ("SYSCALL", "PATH", "CWD", "EXECVE", "PROCTITLE", "SOCKADDR",
+                          "BPRM_FCAPS"):
+            groups.setdefault(m[2], set()).add(m[1])
+    cut_short = sum("PROCTITLE" not in g for g in groups.values())
+    assert b.asm.incomplete == cut_short < len(groups) / 10
+    # audit(1795270...) wall-clock seconds, millisecond text
+    assert all(e.t_kernel % 1_000_000 == 0 and e.t_kernel > 1.7e18 for e in evs)
+    # the accept's server port comes from /proc, and the process is long gone
+    assert b.stats()["unkeyed_accepts"] == 1
+
+
+def test_auditd_rules_scoped_to_the_cell():
+    from bench.backends.peers.auditd import AuditdBackend, rules_text
+
+    cfg = {k: s.default for k, s in AuditdBackend.settings.items()}
+    text = rules_text("sensorbench-sbcafe0001", "/work/cell", cfg)
+    lines = text.splitlines()
+    assert lines[0] == "-b 8192" and lines[-1] == "-e 1"
+    rules = [ln for ln in lines if ln.startswith("-a ")]
+    assert all(ln.endswith("-F key=sensorbench-sbcafe0001") for ln in rules)
+    file_rule = next(ln for ln in rules if "openat" in ln)
+    assert "-F dir=/work/cell" in file_rule
+    assert sum("-F dir=" in ln for ln in rules) == 1
+
+
+def test_auditd_odd_lines():
+    from bench.backends.peers.auditd import AuditdBackend
+
+    b = make(AuditdBackend)
+    assert b.handle_line("type=DAEMON_START msg=audit(1795270072.001:9977): op=start "
+                         "ver=3.0.9 format=raw") == []
+    assert b.handle_line("type=UNKNOWN[1420] msg=audit(1795270072.001:1): x=1") == []
+    assert b.handle_line("type=SYSCALL msg=audit(17952700") == []    # cut mid-line
+    assert b.handle_line("Init complete, auditd 3.0.9 listening") == []
+    assert b.parse_errors == 2
+    b.handle_stderr_line("Unable to adjust out of memory score")     # real, harmless
+    assert b.fatal is None
+    b.handle_stderr_line("Error - space_left(1) must be larger than admin_space_left(1)")
+    assert b.fatal and "space_left" in b.fatal

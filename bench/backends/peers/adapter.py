@@ -103,6 +103,8 @@ class ToolBackend(Backend):
     error_pattern: re.Pattern | None = None
     start_timeout_s = 30.0
     stop_grace_s = 3.0
+    # What stops the tool cleanly, in order, before SIGKILL (auditd stops on SIGTERM only).
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
     # Output format check: after this many lines, more than this share unparsable means
     # the tool's format is not the one we know (a different version): fail the cell.
     format_check_lines = 20
@@ -141,6 +143,10 @@ class ToolBackend(Backend):
 
     def extra_stats(self) -> dict:
         return {}
+
+    def pending_events(self) -> list[Ev]:
+        """Events the parser still holds once the tool has exited (incomplete groups)."""
+        return []
 
     # -- availability -------------------------------------------------------------------
 
@@ -221,13 +227,17 @@ class ToolBackend(Backend):
             self._signal_group(proc)
             for t in (self._out_thread, self._err_thread):
                 t.join(timeout=5)
+            now = time.monotonic_ns()
+            for ev in self.pending_events():
+                self.sink.add(ev.kind, ev.key, ev.path, ev.pid, now, ev.t_kernel)
         if not getattr(self, "_cleaned", True):
             self._cleaned = True
             self.cleanup()
 
     def _signal_group(self, proc: subprocess.Popen) -> None:
-        for sig, wait in ((signal.SIGINT, self.stop_grace_s), (signal.SIGTERM, 2.0),
-                          (signal.SIGKILL, 5.0)):
+        steps = [(sig, self.stop_grace_s if i == 0 else 2.0)
+                 for i, sig in enumerate(self.stop_signals)] + [(signal.SIGKILL, 5.0)]
+        for sig, wait in steps:
             if proc.poll() is not None:
                 break
             try:

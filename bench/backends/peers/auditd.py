@@ -1,0 +1,305 @@
+"""``auditd``: the Linux audit daemon itself, with a private config and rules scoped to the run.
+
+User-mode peer of our ``audit`` backend (same rules, same record decoding), so the two
+differ only in the consumer: auditd 3.0 reading kauditd's netlink stream and writing text.
+It runs as ``auditd -f -n -s nochange -c <private dir>``: foreground, no fork, its own
+``auditd.conf`` (``write_logs = no``, no dispatcher plugins) and, in foreground mode,
+every record goes to its stdout, one line each:
+
+    type=SYSCALL msg=audit(1795269987.055:125573): arch=c000003e syscall=59 ... key="sb..."
+    type=EXECVE msg=audit(1795269987.055:125573): argc=2 a0="/bin/true" a1="sbcafe0005"
+    type=PROCTITLE msg=audit(1795269987.055:125573): proctitle=2F62696E2F74727565...
+
+Rules are loaded with ``auditctl -R`` (the way auditd is deployed) once auditd says
+"Init complete"; they are the syscall lists of ``bench.backends.audit.rules``, tagged with
+a key unique to the cell, the file rule limited to the cell's directory (``-F dir=``).
+The host's audit state (enabled, failure, pid, rate and backlog limits, rules) is claimed
+and saved before auditd starts and restored exactly after it stops, through
+``bench.backends.audit.state`` (a kill -9 leaves a state file the next run restores).
+
+Lines are regrouped by serial and decoded by the ``audit`` backend's ``Assembler``. The
+foreground stream has no EOE records, so a group is complete at its PROCTITLE record (the
+last one the kernel writes for a syscall); groups without one are decoded after 2 s.
+
+| kind        | record(s)                                    | key                       |
+|-------------|----------------------------------------------|---------------------------|
+| proc_fork   | SYSCALL clone*/fork/vfork, success, exit=pid | child pid                 |
+| proc_exec   | SYSCALL execve* + EXECVE (argv as path)      | pid                       |
+| proc_exit   | SYSCALL exit_group                           | pid                       |
+| file_create | open*/creat + PATH nametype=CREATE           | 0, path                   |
+| file_rename | rename* + PATH nametype=CREATE (new name)    | 0, path                   |
+| file_delete | unlink* + PATH nametype=DELETE               | 0, path                   |
+| net_accept  | accept* + SOCKADDR (client) + /proc (server) | (client, server) ports    |
+
+Unsupported, as for ``audit``: file_write (write(2) names no path), net_connect and
+net_send (the local port never appears in a record). ``t_kernel`` is the record's
+``audit(sec.msec)``: the kernel's coarse wall clock (millisecond text, jiffy resolution)
+converted to monotonic. ``self_reported_lost`` is the growth of the kernel's audit ``lost``
+counter; ``helper_cpu_s`` is kauditd's CPU (a kernel thread outside auditd's process tree).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import time
+
+from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend, tail_lines
+from bench.errors import BackendUnavailable, SensorFailed
+from bench.kinds import Kind
+from bench.settings import Setting, non_negative
+
+# Record type names auditd prints -> numbers (the Assembler works on numbers). Names not
+# listed are decoded from "UNKNOWN[nnnn]" or treated as records we do not need.
+_TYPES = {"SYSCALL": 1300, "PATH": 1302, "IPC": 1303, "CONFIG_CHANGE": 1305,
+          "SOCKADDR": 1306, "CWD": 1307, "EXECVE": 1309, "MMAP": 1323, "EOE": 1320,
+          "BPRM_FCAPS": 1321, "PROCTITLE": 1327, "DAEMON_START": 1200, "DAEMON_END": 1201,
+          "DAEMON_CONFIG": 1203, "DAEMON_ABORT": 1202, "SERVICE_START": 1130,
+          "SERVICE_STOP": 1131, "NETFILTER_CFG": 1325, "BPF": 1334}
+_PROCTITLE, _EOE = 1327, 1320
+_LINE = re.compile(r"^type=(?P<type>[A-Z_0-9]+|UNKNOWN\[(?P<num>\d+)\]) msg=(?P<body>audit\(.*)$")
+
+_CONF = """\
+# sensorbench: private auditd configuration for one cell (records go to stdout with -f)
+local_events = yes
+write_logs = no
+log_file = {dir}/audit.log
+log_format = RAW
+flush = NONE
+freq = 0
+num_logs = 1
+max_log_file = 100
+max_log_file_action = IGNORE
+space_left = 2
+space_left_action = IGNORE
+admin_space_left = 1
+admin_space_left_action = IGNORE
+disk_full_action = IGNORE
+disk_error_action = IGNORE
+priority_boost = 0
+q_depth = {q_depth}
+overflow_action = IGNORE
+max_restarts = 0
+plugin_dir = {dir}/plugins
+name_format = NONE
+"""
+
+
+def _failure_mode(v: int) -> str | None:
+    if v == 2:
+        return "2 (panic) would crash the host on lost records: use 0 or 1"
+    return None if v in (0, 1) else "must be 0 (silent) or 1 (printk)"
+
+
+def rules_text(key: str, workdir: str, cfg: dict) -> str:
+    """The auditctl rules file for one cell: settings, then the sensor rules, then enable."""
+    from bench.backends.audit import rules
+
+    def sys(names):  # only syscalls this architecture has
+        _, table = rules.machine_table()
+        return ",".join(n for n in names if n in table)
+
+    k = f"-F key={key}"
+    return "\n".join([
+        f"-b {cfg['backlog_limit']}",
+        f"--backlog_wait_time {cfg['backlog_wait_time']}",
+        f"-r {cfg['rate_limit']}",
+        f"-f {cfg['failure']}",
+        f"-a always,exit -F arch=b64 -S {sys(('execve', 'execveat'))} {k}",
+        f"-a always,exit -F arch=b64 -S {sys(('clone', 'clone3', 'fork', 'vfork'))} "
+        f"-F success=1 {k}",
+        f"-a always,exit -F arch=b64 -S {sys(('accept', 'accept4'))} -F success=1 {k}",
+        f"-a always,exit -F arch=b64 -S {sys(rules.EXIT_SYSCALLS)} {k}",
+        f"-a always,exit -F arch=b64 -S {sys(rules.FILE_SYSCALLS)} -F dir={workdir} {k}",
+        "-e 1",
+        "",
+    ])
+
+
+def datagram(mtype: int, body: bytes) -> bytes:
+    """A record as kauditd sends it (netlink header + text), for the shared Assembler."""
+    return struct.pack("<IHHII", 16 + len(body), mtype, 0, 0, 0) + body
+
+
+class AuditdBackend(ToolBackend):
+    name = "auditd"
+    tool = "auditd"
+    package = "auditd"
+    mode = "user"
+    mechanism = "kernel audit via auditd 3 (netlink, text records)"
+    kinds = frozenset({Kind.proc_fork, Kind.proc_exec, Kind.proc_exit, Kind.file_create,
+                       Kind.file_rename, Kind.file_delete, Kind.net_accept})
+    description = "auditd -f with a private config; rules loaded with auditctl"
+    ready_pattern = re.compile(r"^Init complete")
+    ready_stream = "stderr"
+    # auditd prints its config parsing and "Unable to adjust out of memory score" on
+    # stderr; these mean it is not working.
+    error_pattern = re.compile(r"^(Error|Cannot|Failed|Unable to (open|set|bind))")
+    stop_signals = (signal.SIGTERM,)   # auditd ignores SIGINT
+    quiet_s = 0.5
+    format_check_lines = 50
+    settings = {
+        "backlog_limit": Setting(int, 8192, "kernel queue of records (auditctl -b)",
+                                 non_negative),
+        "rate_limit": Setting(int, 0, "records per second before audit drops (0 = none)",
+                              non_negative),
+        "backlog_wait_time": Setting(int, 15000, "jiffies a task waits for queue room",
+                                     non_negative),
+        "failure": Setting(int, 1, "on lost records: 0 silent, 1 printk", _failure_mode),
+        "q_depth": Setting(int, 20000, "auditd's internal event queue (auditd.conf)",
+                           non_negative),
+    }
+
+    @classmethod
+    def available(cls) -> str | None:
+        reason = super().available()
+        if reason:
+            return reason
+        if not shutil.which("auditctl", path="/usr/sbin:/sbin:/usr/bin:/bin"):
+            return "auditctl not found (install the Debian package auditd)"
+        from bench.backends.audit import rules, state
+        from bench.backends.audit._linux import auditd_running
+        from bench.backends.audit.netlink import AuditConn
+
+        if rules.machine_table() is None:
+            return "no syscall table for this architecture"
+        try:
+            state.recover_stale()
+            with AuditConn() as c:
+                st = c.status()
+        except BackendUnavailable as e:
+            return str(e)
+        except OSError as e:
+            return f"kernel audit unavailable: {e.strerror or e}"
+        running = auditd_running()
+        if running:
+            return f"the system's auditd is running (pid {running}): not replacing it"
+        if st.pid:
+            return f"audit pid {st.pid} is registered: another audit consumer is active"
+        if st.enabled == 2:
+            return "audit configuration is locked (enabled=2) until reboot"
+        return None
+
+    def command(self) -> list[str]:
+        return ["auditd", "-f", "-n", "-s", "nochange", "-c", self.confdir]
+
+    def init_state(self) -> None:
+        super().init_state()
+        from bench.backends.audit import _linux, rules
+        from bench.backends.audit.parse import Assembler, clock_offset_ns
+
+        _, table = rules.machine_table()
+        self.asm = Assembler(table, _linux.ListenPorts())
+        self.offset_ns = clock_offset_ns()
+        self._last_flush = time.monotonic()
+        self.other_types = 0
+
+    def prepare(self) -> None:
+        from bench.backends.audit import _linux, state
+        from bench.backends.audit.netlink import AuditConn
+
+        self.claim = state.claim()   # lock, undo a dead run's leftovers, save the host's
+        saved = self.claim.state
+        if saved.pid or _linux.auditd_running():
+            raise SensorFailed(f"an audit consumer is active (audit pid {saved.pid}): "
+                               "not replacing it")
+        self.confdir = tempfile.mkdtemp(prefix=f"sb-auditd-{self.ctx.marker}-")
+        os.mkdir(os.path.join(self.confdir, "plugins"), 0o700)
+        conf = os.path.join(self.confdir, "auditd.conf")
+        with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(_CONF.format(dir=self.confdir, q_depth=self.cfg["q_depth"]))
+        self.key = f"sensorbench-{self.ctx.marker}"
+        self.rules_file = os.path.join(self.confdir, "sensor.rules")
+        with open(self.rules_file, "w") as f:
+            f.write(rules_text(self.key, os.path.realpath(self.ctx.workdir), self.cfg))
+        self._conn = AuditConn
+        self.kauditd = _linux.kauditd()
+
+    def wait_ready(self, deadline: float) -> None:
+        super().wait_ready(deadline)   # auditd is the audit pid now; load our rules
+        r = subprocess.run(["auditctl", "-R", self.rules_file], capture_output=True,
+                           text=True, timeout=30)
+        if r.returncode != 0:
+            raise SensorFailed("auditctl -R failed: "
+                               + tail_lines((r.stderr + r.stdout).splitlines()))
+        from bench.backends.audit import _linux
+
+        with self._conn() as c:
+            self.status0 = c.status()
+        self.kauditd_cpu0 = _linux.cpu_s(self.kauditd)
+
+    def parse(self, line: str) -> list[Ev] | None:
+        m = _LINE.match(line)
+        if not m:
+            return None
+        mtype = int(m["num"]) if m["num"] else _TYPES.get(m["type"])
+        if mtype is None:
+            self.other_types += 1
+            return IGNORED
+        errors = self.asm.parse_errors
+        body = m["body"].encode("utf-8", "surrogateescape")
+        out = self.asm.feed(datagram(mtype, body))
+        if self.asm.parse_errors > errors:
+            return None
+        if mtype == _PROCTITLE:
+            # auditd -f prints no EOE records. PROCTITLE is the last record the kernel
+            # writes for a syscall event (audit_log_exit), so it closes the group.
+            head = body[:body.find(b"):") + 2]
+            out = out + self.asm.feed(datagram(_EOE, head))
+        now = time.monotonic()
+        if now - self._last_flush > 0.5:   # groups whose EOE never came
+            self._last_flush = now
+            out = out + self.asm.flush(now)
+        off = self.offset_ns
+        return [Ev(e.kind, e.key, e.path, e.pid, e.t_wall_ns - off) for e in out]
+
+    def pending_events(self) -> list[Ev]:
+        off = self.offset_ns
+        return [Ev(e.kind, e.key, e.path, e.pid, e.t_wall_ns - off)
+                for e in self.asm.flush(everything=True)]
+
+    def cleanup(self) -> None:
+        from bench.backends.audit import _linux
+
+        errors = []
+        if getattr(self, "status0", None) is not None and not hasattr(self, "status1"):
+            try:
+                with self._conn() as c:
+                    self.status1 = c.status()
+            except OSError as e:
+                errors.append(f"audit status: {e}")
+            self.kauditd_cpu1 = _linux.cpu_s(self.kauditd)
+        claim = getattr(self, "claim", None)
+        if claim is not None:
+            try:
+                claim.release()   # rules, enabled, pid, limits: exactly as saved
+            except Exception as e:
+                errors.append(str(e))
+            self.claim = None
+        if getattr(self, "confdir", None):
+            shutil.rmtree(self.confdir, ignore_errors=True)
+        if errors:
+            raise SensorFailed("; ".join(errors))
+
+    def extra_stats(self) -> dict:
+        s0, s1 = getattr(self, "status0", None), getattr(self, "status1", None)
+        cpu0, cpu1 = getattr(self, "kauditd_cpu0", None), getattr(self, "kauditd_cpu1", None)
+        asm = getattr(self, "asm", None)
+        st = {
+            "self_reported_lost": (s1.lost - s0.lost) if s0 and s1 else None,
+            "self_reported_lost_source": "growth of the kernel audit 'lost' counter",
+            "helper_cpu_s": (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None
+            else float("nan"),
+            "backlog_wait_time_actual": getattr(s1, "backlog_wait_time_actual", None),
+            "audit_key": getattr(self, "key", None),
+        }
+        if asm is not None:
+            st["parse_errors"] = getattr(self, "parse_errors", 0)
+            st.update(records=asm.records, incomplete_groups=asm.incomplete,
+                      unkeyed_accepts=asm.unkeyed, other_records=asm.other_records)
+        return st
