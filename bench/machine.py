@@ -66,6 +66,9 @@ def facts() -> dict:
         "packages": versions,
         "root": hasattr(os, "geteuid") and os.geteuid() == 0,
         "cgroup_v2": str(cg) if cg else None,
+        # Without a writable v2 hierarchy workloads run in the harness's own cgroup: their
+        # CPU is then not separated and filter=cgroup sensors have nothing to filter on.
+        "cgroup_writable": bool(cg and os.access(cg, os.W_OK)),
         "btf": os.path.exists("/sys/kernel/btf/vmlinux"),
         "tracefs": os.path.isdir("/sys/kernel/tracing/events"),
         "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

@@ -132,6 +132,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
     done = res.done() if cfg.resume else set()
     todo = [c for c in cells if c.id not in done]
     workdir = cfg.workdir or _default_workdir()
+    made_workdir = not workdir.exists()
     workdir.mkdir(parents=True, exist_ok=True)
     runner = CellRunner(res.path, workdir)
     stats: dict[str, dict] = {}
@@ -159,6 +160,11 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
         res.write_meta({"backend_stats": stats, "interrupted": interrupted,
                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         shutil.rmtree(res.parts / "tmp", ignore_errors=True)
+        if made_workdir:
+            try:
+                workdir.rmdir()  # only if empty: every cell removes its own directory
+            except OSError:
+                pass
     if interrupted:
         raise KeyboardInterrupt
     return res
