@@ -67,7 +67,7 @@ def _active_lsms() -> str:
 @lru_cache(maxsize=None)
 def hook_support() -> dict[str, str]:
     """hook type -> "ok" or one line saying why it is refused here."""
-    out = {"tracepoint": "ok", "raw_tracepoint": "ok"}
+    out = {"tracepoint": "ok"}  # syscall tracepoints + raw tracepoints: every cell uses them
     why = missing()
     if why or not lb.PROBE_OBJECT.exists():
         reason = why or f"{lb.PROBE_OBJECT.name} not built"
@@ -92,8 +92,11 @@ def hook_support() -> dict[str, str]:
                 else:
                     out[hook] = f"{hook} programs are refused by this kernel: load fails with " \
                                 f"{lb.errno_text(ret)}"
-                    if hook == "lsm" and "bpf" not in _active_lsms().split(","):
-                        out[hook] += f"; 'bpf' is not an active LSM ({_active_lsms() or '?'})"
+                    lsms = _active_lsms()
+                    if hook == "lsm" and not lsms:
+                        out[hook] += "; active LSMs unknown (securityfs not mounted)"
+                    elif hook == "lsm" and "bpf" not in lsms.split(","):
+                        out[hook] += f"; 'bpf' is not an active LSM ({lsms})"
             finally:
                 L.close(obj)
     finally:
