@@ -26,7 +26,7 @@ import time
 
 from bench.backends._reader import ReaderThread
 from bench.backends.base import Backend, EventSink, is_root
-from bench.errors import BackendUnavailable
+from bench.errors import BackendUnavailable, BenchError
 from bench.kinds import Kind
 from bench.settings import Setting, non_negative, positive
 
@@ -190,7 +190,7 @@ class AuditBackend(Backend):
                 conn.close()
                 setattr(self, name, None)
         if errors:
-            raise RuntimeError("; ".join(errors))
+            raise BenchError("; ".join(errors))
 
     def stats(self) -> dict:
         s0, s1 = getattr(self, "status0", None), getattr(self, "status1", None)

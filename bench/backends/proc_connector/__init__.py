@@ -12,7 +12,6 @@ races with short-lived processes and costs a file read per exec.
 from __future__ import annotations
 
 import errno
-import os
 import socket
 import sys
 import time
