@@ -127,6 +127,8 @@ def run(
                                            help="where the file workload writes"),
     arrivals: str = typer.Option("poisson", "--arrivals",
                                  help="open-loop arrivals: poisson (default) or uniform"),
+    report_after: bool = typer.Option(True, "--report/--no-report",
+                                      help="write report.html, charts and CI exports at the end"),
 ):
     """Run the benchmark matrix: backends x workloads x rates x repetitions."""
     from bench import runner, spec as specmod
@@ -171,7 +173,127 @@ def run(
     except KeyboardInterrupt:
         raise typer.Exit(130)
     summary_table(res.cells())
+    if report_after:
+        _report_quietly(res.path)
     out.print(f"results: {res.path}")
+
+
+def _report_quietly(path: Path) -> None:
+    """Report, charts and exports at the end of a run. The results are already on disk, so
+    a failure here is a warning that says how to retry, never a lost run."""
+    from bench.report import generate
+
+    try:
+        g = generate(path)
+        out.print(f"report: {g.report}")
+    except Exception as e:   # noqa: BLE001 - any failure here must not fail the run
+        if os.environ.get("SENSORBENCH_DEBUG"):
+            raise
+        err.print(f"[yellow]warning:[/] report not written ({type(e).__name__}: {e}); "
+                  f"results are kept: run `sensorbench report {path}`", highlight=False)
+
+
+@app.command()
+def report(folder: Path = typer.Argument(..., help="results folder (from `run` or `merge`)"),
+           exports: bool = typer.Option(True, "--exports/--no-exports",
+                                        help="also write pytest-benchmark.json and "
+                                             "github-benchmark.json")):
+    """Write DIR/report.html (self-contained), DIR/charts/*.png|svg and the CI exports."""
+    from bench.report import generate
+
+    g = generate(folder, exports=exports)
+    for n in g.notes:
+        err.print(f"[dim]note: {n}[/]", highlight=False)
+    out.print(f"report: {g.report}")
+    out.print(f"charts: {len(g.charts) // 2} in {g.report.parent / 'charts'}")
+    for p in g.exports:
+        out.print(f"export: {p}")
+
+
+@app.command()
+def compare(
+    base: Path = typer.Argument(..., help="results folder of the reference run"),
+    new: Path = typer.Argument(..., help="results folder of the run to judge"),
+    fail_on: Optional[List[str]] = typer.Option(
+        None, "--fail-on",
+        help="METRIC=N (absolute, metric's unit) or METRIC=N% (relative): gate only on the "
+             "metrics named, with that minimum effect. Metrics: latency_p50, latency_p99, "
+             "drop_rate (percentage points), cpu_us_per_event, sensor_cpu_pct, slowdown "
+             "(points). Default gate: latency_p99, drop_rate, cpu_us_per_event, slowdown"),
+    min_effect: float = typer.Option(10.0, "--min-effect",
+                                     help="smallest relative change (%) that can count, like "
+                                          "asv's --factor 1.1"),
+    allow_missing: bool = typer.Option(False, "--allow-missing",
+                                       help="compare what both runs have instead of exit 2"),
+    cross_machine: bool = typer.Option(False, "--cross-machine",
+                                       help="compare runs from different machines (warn only)"),
+    show_all: bool = typer.Option(False, "--all", help="also list metrics that did not change"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the comparison as JSON"),
+):
+    """Compare two results folders: exit 0 no regression, 1 regression, 2 could not compare."""
+    from bench import compare as cmpmod
+    from bench.report.data import RunData
+
+    if min_effect < 0 or not math.isfinite(min_effect):
+        raise BadInput(f"bad --min-effect {min_effect}: a percentage >= 0")
+    rules = cmpmod.parse_fail_on(_split(fail_on))
+    c = cmpmod.compare(RunData.load(base), RunData.load(new), factor=1 + min_effect / 100,
+                       fail_on=rules, allow_missing=allow_missing, cross_machine=cross_machine)
+    for a, b in c.pairs:
+        err.print(f"[dim]paired by backend name: {a} (BASE) with {b} (NEW)[/]", highlight=False)
+    for w in c.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    for m in c.missing[:20]:
+        err.print(f"[yellow]missing:[/] {m}", highlight=False)
+    if len(c.missing) > 20:
+        err.print(f"[yellow]missing:[/] ... and {len(c.missing) - 20} more", highlight=False)
+    rows = c.rows if show_all else [r for r in c.rows if r.verdict != "same"]
+    t = Table(title=f"compare {base} -> {new}", title_justify="left")
+    for col in ("backend", "workload", "rate", "kind", "metric", "base", "new", "change",
+                "verdict"):
+        t.add_column(col, overflow="fold")
+    colour = {"regression": "red", "failed": "red", "improvement": "green",
+              "not significant": "yellow", "uncertain": "yellow"}
+    for r in rows:
+        spec = r.base_spec if r.base_spec == r.new_spec else f"{r.base_spec} -> {r.new_spec}"
+        v = r.verdict + ("" if r.gated or r.verdict in ("same",) else " (not gated)")
+        t.add_row(spec, r.workload, r.rate, r.kind or "*", r.metric, _side(r.base),
+                  _side(r.new), r.change, f"[{colour.get(r.verdict, 'default')}]{v}[/]")
+    if rows:
+        out.print(t)
+    counts: dict[str, int] = {}
+    for r in c.rows:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    out.print("verdicts: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"))
+    if json_out:
+        json_out.write_text(json.dumps(cmpmod.to_json(c), indent=2, default=str) + "\n")
+    code = c.exit_code()
+    for p in c.problems:
+        err.print(f"[red]could not compare:[/] {p}", highlight=False)
+    if code == 1:
+        err.print(f"[red]regression:[/] {len(c.regressions)} gated metric(s) got worse beyond "
+                  "the noise", highlight=False)
+    elif code == 0:
+        out.print("no regression")
+    raise typer.Exit(code)
+
+
+def _side(s) -> str:
+    if s.value != s.value:
+        return "-"
+    if s.lo == s.lo and s.hi == s.hi and s.hi > s.lo:
+        return f"{s.value:.3g} [{s.lo:.3g}, {s.hi:.3g}]"
+    return f"{s.value:.3g}"
+
+
+@app.command()
+def merge(folders: List[Path] = typer.Argument(..., help="results folders to combine"),
+          out_dir: Path = typer.Option(..., "--out", "-o", help="new folder for the merge")):
+    """Combine results folders from several machines into one (a `host` column per row)."""
+    from bench.merge import merge as do_merge
+
+    path = do_merge(folders, out_dir)
+    out.print(f"merged {len(folders)} folders into {path}")
 
 
 def _fmt(v, spec: str = ".0f") -> str:

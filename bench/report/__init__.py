@@ -1,0 +1,37 @@
+"""Turn a results folder into what people read and what CI reads.
+
+``generate(folder)`` writes ``charts/*.png|svg`` (``charts``), ``report.html`` (``html``)
+and the CI exports (``bench.export``), all from the aggregated view in ``data``; the max
+sustainable rate comes from ``sustainable``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Generated:
+    report: Path
+    charts: list[Path]
+    exports: list[Path]
+    notes: list[str]
+
+
+def generate(folder: str | Path, exports: bool = True) -> Generated:
+    from bench import export
+    from bench.report import charts as chartmod, html
+    from bench.report.data import RunData
+
+    run = RunData.load(folder)
+    out = run.path / "charts"
+    # Old charts of an earlier report would linger next to new ones: start clean.
+    if out.is_dir():
+        for p in list(out.glob("*.png")) + list(out.glob("*.svg")):
+            p.unlink()
+    charts, skipped = chartmod.build(run, out)
+    report = html.write(run, charts, skipped, run.path / "report.html")
+    written = export.write_all(run) if exports else []
+    notes = list(run.notes) + [f"{s.section}: {s.what} not drawn: {s.reason}" for s in skipped]
+    return Generated(report, [c.png for c in charts] + [c.svg for c in charts], written, notes)

@@ -1,0 +1,384 @@
+"""Charts of one results folder, as PNG (for the report and slides) and SVG (for papers).
+
+Each chart function draws only what the data has and returns ``None`` with a reason when
+there is nothing to draw (e.g. a single offered rate has no saturation curve); ``build``
+collects the charts and those reasons, which the report shows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.metrics import DROP_THRESHOLD, SLOW_THRESHOLD_PCT
+from bench.report import style  # noqa: F401  (selects the Agg backend before pyplot)
+from bench.report.data import RunData, kind_order, rate_value
+from bench.report.style import MODE_COLOUR, RC, Styles
+from bench.report.sustainable import max_sustainable
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+ECDF_POINTS = 400   # points per ECDF line: smooth to the eye, small in SVG
+
+
+@dataclass
+class Chart:
+    name: str          # file stem under charts/
+    title: str
+    caption: str
+    section: str       # 'overview' or a workload spec
+    png: Path
+    svg: Path
+
+
+@dataclass
+class Skipped:
+    section: str
+    what: str
+    reason: str
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def _save(fig, out: Path, name: str) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    # Fixed metadata keeps regenerated files byte-stable when nothing changed (git diffs).
+    fig.savefig(png, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return png, svg
+
+
+def _rate_axis(ax, rates: list[float]) -> None:
+    if len(rates) >= 2 and max(rates) / min(rates) >= 10:
+        ax.set_xscale("log")
+    ax.set_xticks(rates)
+    ax.set_xticklabels([f"{r:g}" for r in rates])
+    ax.minorticks_off()
+
+
+def _mode_legend(ax, modes, loc="lower right") -> None:
+    handles = [Patch(color=MODE_COLOUR[m], label=f"{m} mode") for m in
+               ("kernel", "user", "calibration") if m in modes]
+    if handles:
+        leg = ax.legend(handles=handles, loc=loc, frameon=False, fontsize=8)
+        ax.add_artist(leg)
+
+
+# -- coverage ------------------------------------------------------------------------------
+COVERAGE_STATES = [("not measured", "#ffffff"), ("unsupported", "#d9d9d9"),
+                   ("failed / skipped", "#f4a6a6"), ("supported, none seen", "#c0392b"),
+                   ("seen, drops > 0.1 %", "#f5b041"), ("seen, drops <= 0.1 %", "#52be80")]
+
+
+def coverage(run: RunData, styles: Styles, out: Path):
+    """Backend x kind: what each backend is able to see and what it actually saw (all
+    workloads, rates and repeats pooled)."""
+    k = run.kinds
+    if not len(k):
+        return None, "no measured cells"
+    series = list(run.series_info()["series"])
+    kinds = sorted(k["kind"].dropna().unique(), key=kind_order)
+    state = np.zeros((len(series), len(kinds)))
+    text = [["" for _ in kinds] for _ in series]
+    for (s, kind), g in k.groupby(["series", "kind"]):
+        i, j = series.index(s), kinds.index(kind)
+        ok = g[g["status"] == "ok"]
+        if len(ok):
+            exp, mat = ok["expected"].sum(), ok["matched"].sum()
+            seen = mat / exp if exp else 0
+            drop = 1 - seen
+            state[i, j] = 3 if mat == 0 else (4 if drop > DROP_THRESHOLD else 5)
+            text[i][j] = f"{seen * 100:.0f}" if seen < 0.995 or seen == 1 else f"{seen * 100:.1f}"
+        elif (g["status"] == "unsupported").all():
+            state[i, j] = 1
+            text[i][j] = "–"
+        else:
+            state[i, j] = 2
+            text[i][j] = "!"
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    cmap = ListedColormap([c for _, c in COVERAGE_STATES])
+    norm = BoundaryNorm(np.arange(-0.5, len(COVERAGE_STATES)), cmap.N)
+    with plt.rc_context(RC | {"axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(max(6, 0.95 * len(kinds) + 3), 0.42 * len(series) + 2.2))
+        ax.imshow(state, cmap=cmap, norm=norm, aspect="auto")
+        for i in range(len(series)):
+            for j in range(len(kinds)):
+                ax.text(j, i, text[i][j], ha="center", va="center", fontsize=8,
+                        color="white" if state[i, j] == 3 else "black")
+        ax.set_xticks(range(len(kinds)), kinds, rotation=35, ha="right")
+        ax.set_yticks(range(len(series)), [styles.label(s) for s in series])
+        for lbl, s in zip(ax.get_yticklabels(), series):
+            lbl.set_color(styles(s)["color"])
+        ax.set_xticks(np.arange(-0.5, len(kinds)), minor=True)
+        ax.set_yticks(np.arange(-0.5, len(series)), minor=True)
+        ax.grid(which="minor", color="white", linewidth=1.5)
+        ax.tick_params(which="minor", length=0)
+        ax.set_title("Coverage: % of expected events seen (all workloads, rates, repeats)")
+        ax.legend(handles=[Patch(facecolor=c, edgecolor="#999", label=n)
+                           for n, c in COVERAGE_STATES], loc="upper left",
+                  bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8)
+        return _save(fig, out, "coverage"), ""
+
+
+# -- latency ECDF --------------------------------------------------------------------------
+def ecdf(run: RunData, styles: Styles, out: Path, workload: str, rate: str):
+    """Latency ECDF (t_seen - t_issue, log x) per kind, one line per backend."""
+    ev = run.events
+    if ev is None:
+        return None, "no events.parquet (per-event latencies)"
+    sel = ev[(ev["workload_spec"] == workload) & (ev["rate_target"] == rate)]
+    if not len(sel):
+        return None, "no backend matched any event"
+    kinds = sorted(sel["kind"].unique(), key=kind_order)
+    order = [s for s in run.series_info()["series"] if s in set(sel["series"])]
+    ncol = min(len(kinds), 3) if len(kinds) != 4 else 2
+    nrow = math.ceil(len(kinds) / ncol)
+    qs = np.linspace(0, 1, ECDF_POINTS)
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.4 * nrow + 0.8),
+                                 squeeze=False, sharey=True)
+        lo, hi = math.inf, 0.0
+        for ax, kind in zip(axes.flat, kinds):
+            g = sel[sel["kind"] == kind]
+            for s in order:
+                v = g.loc[g["series"] == s, "latency_ns"].to_numpy(np.float64) / 1e3
+                v = v[v > 0]   # a log axis cannot show <= 0 (clock granularity)
+                if not len(v):
+                    continue
+                x = np.quantile(v, qs)
+                lo, hi = min(lo, x[0]), max(hi, x[-1])
+                st = styles(s)
+                ax.plot(x, qs, color=st["color"], linestyle=st["linestyle"], linewidth=1.8,
+                        label=styles.label(s) + f" (n={len(v)})")
+            ax.set_xscale("log")
+            ax.set_title(kind)
+            ax.set_xlabel("latency (µs, log)")
+            ax.axhline(0.99, color="#888", linewidth=0.7, linestyle=":")
+            ax.legend(loc="lower right", frameon=False, fontsize=7)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("fraction of events")
+        for ax in list(axes.flat)[len(kinds):]:
+            ax.set_visible(False)
+        if hi > 0:
+            for ax in axes.flat:
+                ax.set_xlim(max(lo * 0.8, 0.1), hi * 1.25)
+        fig.suptitle(f"{workload} @ {rate} ops/s: event latency ECDF (t_seen − t_issue; "
+                     "dotted line = p99)")
+        fig.tight_layout()
+        return _save(fig, out, f"ecdf-{slug(workload)}-{slug(rate)}"), ""
+
+
+# -- saturation curve -------------------------------------------------------------------------
+def saturation(run: RunData, styles: Styles, out: Path, workload: str):
+    """Worst-kind drop rate vs offered rate, max sustainable rate starred."""
+    c = run.cells
+    c = c[(c["workload_spec"] == workload) & (c["status"] == "ok")
+          & c["rate_target"].map(lambda r: not math.isnan(rate_value(r)))]
+    rates = sorted({rate_value(r) for r in c["rate_target"]})
+    if len(rates) < 2:
+        return None, "one offered rate only: a saturation curve needs a rate sweep (-r A,B,...)"
+    sus = {s.series: s for s in max_sustainable(run) if s.workload_spec == workload}
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(9, 5))
+        for s in [x for x in run.series_info()["series"] if x in set(c["series"])]:
+            g = c[c["series"] == s].assign(_r=lambda d: d["rate_target"].map(rate_value)) \
+                .sort_values("_r")
+            y = g["drop_rate_worst"].to_numpy(float) * 100
+            if np.isnan(y).all():
+                continue
+            st = styles(s)
+            ax.plot(g["_r"], y, color=st["color"], linestyle=st["linestyle"],
+                    marker=st["marker"], label=styles.label(s), linewidth=1.8)
+            m = sus.get(s)
+            if m and m.rate is not None:
+                yv = float(y[np.where(g["_r"].to_numpy() == m.rate)[0][0]])
+                ax.plot([m.rate], [yv], marker="*", markersize=17, color=st["color"],
+                        markeredgecolor="black", linestyle="none", zorder=5)
+        ax.axhline(DROP_THRESHOLD * 100, color="black", linewidth=1, linestyle="-.")
+        ax.text(rates[0], DROP_THRESHOLD * 100 * 1.15, f"  drop threshold {DROP_THRESHOLD:.1%}",
+                fontsize=8, va="bottom")
+        ax.set_yscale("symlog", linthresh=0.01, linscale=0.5)
+        ax.set_ylim(-0.003, 130)
+        ax.set_yticks([0, 0.01, 0.1, 1, 10, 100], ["0", "0.01", "0.1", "1", "10", "100"])
+        _rate_axis(ax, rates)
+        ax.set_xlabel("offered rate (ops/s)")
+        ax.set_ylabel("drop rate of the worst kind (%)")
+        ax.set_title(f"{workload}: saturation (★ = max sustainable rate: drops ≤ "
+                     f"{DROP_THRESHOLD:.1%}, slowdown ≤ {SLOW_THRESHOLD_PCT:g} %)")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        return _save(fig, out, f"saturation-{slug(workload)}"), ""
+
+
+# -- CPU ------------------------------------------------------------------------------------
+def cpu(run: RunData, styles: Styles, out: Path, workload: str):
+    """Sensor CPU (% of one core) and CPU µs per event vs offered rate; in-kernel cost
+    (eBPF run time) drawn separately, never added in."""
+    c = run.cells
+    c = c[(c["workload_spec"] == workload) & (c["status"] == "ok")
+          & c["sensor_cpu_pct"].notna()]
+    c = c[c["rate_target"].map(lambda r: not math.isnan(rate_value(r)))]
+    if not len(c):
+        return None, "no CPU measurements at an offered rate"
+    rates = sorted({rate_value(r) for r in c["rate_target"]})
+    order = [s for s in run.series_info()["series"] if s in set(c["series"])]
+    with plt.rc_context(RC):
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5))
+        if len(rates) == 1:
+            # One rate: bars per backend are clearer than single points.
+            y = np.arange(len(order))
+            for ax, col, xl in ((a1, "sensor_cpu_pct", "sensor CPU (% of one core)"),
+                                (a2, "cpu_us_per_event", "sensor CPU per event (µs)")):
+                vals = [c.loc[c["series"] == s, col].mean() for s in order]
+                ax.barh(y, vals, color=[styles(s)["color"] for s in order])
+                ax.set_yticks(y, [styles.label(s) for s in order])
+                ax.invert_yaxis()
+                ax.set_xlabel(xl)
+            a2.set_yticklabels([])
+            if np.nanmax([v for v in c["cpu_us_per_event"]] + [0]) > 0:
+                a2.set_xscale("log")
+            fig.suptitle(f"{workload} @ {rates[0]:g} ops/s: sensor CPU")
+        else:
+            for s in order:
+                g = c[c["series"] == s].assign(_r=lambda d: d["rate_target"].map(rate_value)) \
+                    .sort_values("_r")
+                kw = styles.line(s)
+                a1.plot(g["_r"], g["sensor_cpu_pct"], label=styles.label(s), **kw)
+                v = g["cpu_us_per_event"].where(g["cpu_us_per_event"] > 0)
+                if v.notna().any():
+                    a2.plot(g["_r"], v, **kw)
+                k = g["kernel_ns_per_event"] / 1e3
+                if k.notna().any():
+                    a2.plot(g["_r"], k, color=kw["color"], linestyle=(0, (1, 1)), marker="x",
+                            label=f"{s}: in-kernel (bpf_stats)")
+            for ax in (a1, a2):
+                _rate_axis(ax, rates)
+                ax.set_xlabel("offered rate (ops/s)")
+            a1.set_ylabel("sensor CPU (% of one core)")
+            a2.set_ylabel("CPU per matched event (µs, log)")
+            a2.set_yscale("log")
+            a1.legend(loc="upper left", bbox_to_anchor=(0, -0.15), frameon=False, fontsize=8,
+                      ncol=2)
+            if any(l.get_label().endswith("(bpf_stats)") for l in a2.get_lines()):
+                a2.legend(loc="upper left", bbox_to_anchor=(0, -0.15), frameon=False, fontsize=8)
+            fig.suptitle(f"{workload}: sensor CPU vs offered rate (user-space process tree; "
+                         "in-kernel eBPF cost dotted)")
+        fig.tight_layout()
+        return _save(fig, out, f"cpu-{slug(workload)}"), ""
+
+
+# -- slowdown -----------------------------------------------------------------------------
+def slowdown(run: RunData, styles: Styles, out: Path, workload: str):
+    """Workload slowdown vs the no-sensor baseline, 95 % CI whiskers, per backend and rate."""
+    c = run.cells
+    c = c[(c["workload_spec"] == workload) & c["slowdown_pct"].notna()]
+    if not len(c):
+        return None, "no slowdown (run without baseline cells?)"
+    order = [s for s in run.series_info()["series"] if s in set(c["series"])]
+    rates = sorted(set(c["rate_target"]), key=lambda r: (math.isnan(rate_value(r)),
+                                                         rate_value(r) if r != "max" else 0))
+    markers = ["o", "s", "^", "D", "v", "P"]
+    step = 0.7 / max(len(rates), 1)
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(9, 0.5 * len(order) * max(1, len(rates) * 0.6) + 1.8))
+        for i, s in enumerate(order):
+            col = styles(s)["color"]
+            for j, r in enumerate(rates):
+                g = c[(c["series"] == s) & (c["rate_target"] == r)]
+                if not len(g):
+                    continue
+                row = g.iloc[0]
+                y = i - 0.35 + step * (j + 0.5)
+                p, lo, hi = row["slowdown_pct"], row["slowdown_ci_low_pct"], row["slowdown_ci_high_pct"]
+                err = [[p - lo if lo == lo else 0], [hi - p if hi == hi else 0]]
+                ax.errorbar([p], [y], xerr=err, fmt=markers[j % len(markers)], color=col,
+                            capsize=3, markersize=6, linewidth=1.4)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.axvline(SLOW_THRESHOLD_PCT, color="#c0392b", linewidth=0.8, linestyle="--")
+        ax.set_yticks(range(len(order)), [styles.label(s) for s in order])
+        for lbl, s in zip(ax.get_yticklabels(), order):
+            lbl.set_color(styles(s)["color"])
+        ax.invert_yaxis()
+        ax.set_xlabel("slowdown of the workload vs no sensor (%), 95 % CI")
+        ax.legend(handles=[plt.Line2D([], [], marker=markers[j % len(markers)], color="#444",
+                                      linestyle="none", label=f"{r} ops/s")
+                           for j, r in enumerate(rates)]
+                  + [plt.Line2D([], [], color="#c0392b", linestyle="--",
+                                label=f"{SLOW_THRESHOLD_PCT:g} % threshold")],
+                  loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        ax.set_title(f"{workload}: workload slowdown (time per operation vs baseline)")
+        return _save(fig, out, f"slowdown-{slug(workload)}"), ""
+
+
+# -- max sustainable rate -----------------------------------------------------------------
+def sustainable_chart(run: RunData, styles: Styles, out: Path):
+    """Max sustainable rate per backend and workload (horizontal bars, labelled)."""
+    items = max_sustainable(run)
+    if len(run.numeric_rates()) < 2 or not items:
+        return None, "needs a sweep of at least two offered rates"
+    workloads = [w for w in run.workloads() if any(i.workload_spec == w for i in items)]
+    order = [s for s in run.series_info()["series"] if any(i.series == s for i in items)]
+    top = max(rate_value(r) for r in run.numeric_rates())
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads) + 2.5,
+                                                              0.38 * len(order) + 1.8),
+                                 squeeze=False, sharey=True)
+        for ax, w in zip(axes[0], workloads):
+            for i, s in enumerate(order):
+                it = next((x for x in items if x.series == s and x.workload_spec == w), None)
+                if it is None:
+                    ax.text(0, i, " sees none", va="center", fontsize=8, color="#888")
+                    continue
+                v = it.rate or 0
+                ax.barh(i, v, color=styles(s)["color"],
+                        hatch="//" if it.qualifier == ">=" else None, edgecolor="white")
+                ax.text(v, i, f" {it.label}", va="center", fontsize=8)
+            ax.set_xlim(0, top * 1.35)
+            ax.set_title(w)
+            ax.set_xlabel("ops/s")
+        axes[0][0].set_yticks(range(len(order)), [styles.label(s) for s in order])
+        for lbl, s in zip(axes[0][0].get_yticklabels(), order):
+            lbl.set_color(styles(s)["color"])
+        axes[0][0].invert_yaxis()
+        fig.suptitle("Max sustainable rate (hatched: never saturated in the sweep; "
+                     "'<': lowest rate already failed)")
+        fig.tight_layout()
+        return _save(fig, out, "sustainable"), ""
+
+
+def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
+    """Draw every chart the data supports into ``out``; say why the others are missing."""
+    styles = Styles(run.series_info())
+    charts: list[Chart] = []
+    skipped: list[Skipped] = []
+
+    def add(section, name, title, caption, result):
+        paths, reason = result
+        if paths is None:
+            skipped.append(Skipped(section, title, reason))
+        else:
+            charts.append(Chart(name, title, caption, section, *paths))
+
+    add("overview", "coverage", "Coverage", coverage.__doc__.strip(),
+        coverage(run, styles, out))
+    add("overview", "sustainable", "Max sustainable rate", sustainable_chart.__doc__.strip(),
+        sustainable_chart(run, styles, out))
+    for w in run.workloads():
+        add(w, f"saturation-{slug(w)}", "Saturation curve", saturation.__doc__.strip(),
+            saturation(run, styles, out, w))
+        for r in run.rates():
+            add(w, f"ecdf-{slug(w)}-{slug(r)}", f"Latency ECDF @ {r} ops/s",
+                ecdf.__doc__.strip(), ecdf(run, styles, out, w, r))
+        add(w, f"cpu-{slug(w)}", "Sensor CPU", cpu.__doc__.strip(), cpu(run, styles, out, w))
+        add(w, f"slowdown-{slug(w)}", "Workload slowdown", slowdown.__doc__.strip(),
+            slowdown(run, styles, out, w))
+    return charts, skipped

@@ -1,0 +1,350 @@
+"""Read a results folder and aggregate it across repetitions, for report, exports and compare.
+
+Rows in ``cells.parquet`` are one cell (spec x workload x rate x repetition) x kind. Readers
+want one row per *series* x workload x rate (x kind): repetitions combined. How they combine:
+
+- drop rate: pooled, ``sum(expected - matched) / sum(expected)`` (not a mean of ratios);
+- latency percentiles: recomputed from the raw per-event latencies in ``events.parquet``
+  (percentiles are never averaged); without that file, the median of the per-repeat values,
+  and the report says so;
+- CPU: mean over repeats (each repeat is one sample of the same quantity);
+- slowdown: mean of the per-repeat points; its 95 % interval is the wider of the mean
+  within-cell bootstrap CI and the between-repeat t-interval, so drift between repetitions
+  widens the interval instead of hiding in it.
+
+A *series* is what one line in a chart is: the backend spec, plus ``@host`` when a merged
+folder holds several hosts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import BadInput
+from bench.kinds import Kind
+from bench.results import ResultsDir
+
+CELL_KEY = ["series", "workload_spec", "rate_target"]
+KIND_KEY = CELL_KEY + ["kind"]
+MODE_ORDER = {"kernel": 0, "user": 1, "calibration": 2}
+
+# Two-sided 95 % Student t quantiles for small repeat counts (df = n - 1); normal beyond.
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def t95(df: int) -> float:
+    if df <= 0:
+        return math.nan
+    for k in sorted(_T95):
+        if df <= k:
+            return _T95[k]
+    return 1.96
+
+
+def rate_value(rate: str) -> float:
+    """Offered rate as a number; NaN for closed loop ('max')."""
+    try:
+        return float(rate)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def rate_order(rates) -> list[str]:
+    """Rates ascending, closed-loop 'max' last."""
+    return sorted({str(r) for r in rates}, key=lambda r: (math.isnan(rate_value(r)),
+                                                          rate_value(r) if rate_value(r) == rate_value(r) else 0))
+
+
+def kind_order(kind: str) -> int:
+    try:
+        return int(Kind[kind])
+    except KeyError:
+        return 99
+
+
+@dataclass
+class RunData:
+    """One results folder, read once; aggregated views are computed on first use."""
+
+    path: Path
+    raw: pd.DataFrame                      # every row of cells.parquet, plus 'series'
+    meta: dict
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunData":
+        path = Path(path)
+        if not path.is_dir():
+            raise BadInput(f"{path} is not a results folder (no such directory)")
+        res = ResultsDir(path, create=False)
+        try:
+            df = res.cells()
+        except Exception as e:   # unreadable parquet/csv: the user's folder, not our bug
+            raise BadInput(f"cannot read results in {path}: {e}") from None
+        df = df.copy()
+        if "host" not in df.columns:
+            df["host"] = (res.meta().get("machine") or {}).get("hostname") or ""
+        df["host"] = df["host"].astype("string").fillna("")
+        multi_host = df["host"].nunique() > 1
+        df["series"] = (df["spec"] + "@" + df["host"]) if multi_host else df["spec"]
+        df["rate_target"] = df["rate_target"].astype("string")
+        df["kind"] = df["kind"].astype("string")
+        return cls(path, df, res.meta())
+
+    # -- basic views -------------------------------------------------------------------
+    @property
+    def measured(self) -> pd.DataFrame:
+        return self.raw[self.raw["backend"] != "baseline"]
+
+    @property
+    def baseline(self) -> pd.DataFrame:
+        return self.raw[self.raw["backend"] == "baseline"]
+
+    @property
+    def multi_host(self) -> bool:
+        return self.raw["host"].nunique() > 1
+
+    def rates(self) -> list[str]:
+        return rate_order(self.measured["rate_target"].dropna().unique())
+
+    def numeric_rates(self) -> list[str]:
+        return [r for r in self.rates() if not math.isnan(rate_value(r))]
+
+    def workloads(self) -> list[str]:
+        return list(dict.fromkeys(self.measured["workload_spec"].dropna()))
+
+    def series_info(self) -> pd.DataFrame:
+        """One row per series: backend, spec, mode, mechanism, host; kernel first."""
+        cols = ["series", "backend", "spec", "mode", "mechanism", "host"]
+        s = self.measured[cols].drop_duplicates("series").copy()
+        s["_o"] = s["mode"].map(MODE_ORDER).fillna(3)
+        return s.sort_values(["_o", "series"]).drop(columns="_o").reset_index(drop=True)
+
+    # -- per-event latencies -----------------------------------------------------------
+    @cached_property
+    def events(self) -> pd.DataFrame | None:
+        p = self.path / "events.parquet"
+        if not p.exists():
+            return None
+        cols = ["spec", "workload_spec", "rate_target", "repeat", "kind", "latency_ns"]
+        import pyarrow.parquet as pq
+
+        have = set(pq.read_schema(p).names)
+        ev = pd.read_parquet(p, columns=[c for c in cols + ["host"] if c in have])
+        if "host" not in ev.columns:
+            hosts = self.raw["host"].unique()
+            ev["host"] = hosts[0] if len(hosts) else ""
+        ev["kind"] = ev["kind"].astype("string")
+        ev["rate_target"] = ev["rate_target"].astype("string")
+        ev["series"] = (ev["spec"] + "@" + ev["host"]) if self.multi_host else ev["spec"]
+        return ev
+
+    def latencies_us(self, series: str, workload: str, rate: str,
+                     kind: str | None = None) -> np.ndarray:
+        """Raw latencies (µs) of one series x workload x rate (one kind or all), all repeats."""
+        ev = self.events
+        if ev is None:
+            return np.empty(0)
+        m = (ev["series"] == series) & (ev["workload_spec"] == workload) & (ev["rate_target"] == rate)
+        if kind is not None:
+            m &= ev["kind"] == kind
+        return ev.loc[m, "latency_ns"].to_numpy(np.float64) / 1e3
+
+    # -- aggregated views --------------------------------------------------------------
+    @cached_property
+    def kinds(self) -> pd.DataFrame:
+        """One row per series x workload x rate x kind, repetitions combined."""
+        df = self.measured
+        rows = []
+        pooled = self._pooled_percentiles()
+        for key, g in df.groupby(KIND_KEY, sort=False, dropna=False):
+            first = g.iloc[0]
+            ok = g[g["status"] == "ok"]
+            status, reason = _status(g)
+            expected = ok["expected"].fillna(0).astype(float)
+            matched = ok["matched"].fillna(0).astype(float)
+            per_rep = ((expected - matched) / expected.where(expected > 0)).dropna()
+            row = dict(zip(KIND_KEY, key))
+            row.update(
+                backend=first["backend"], spec=first["spec"], host=first["host"],
+                mode=first["mode"], mechanism=first["mechanism"], workload=first["workload"],
+                status=status, reason=reason, repeats=int(g["repeat"].nunique()),
+                expected=int(expected.sum()) if len(ok) else int(g["expected"].fillna(0).sum()),
+                matched=int(matched.sum()),
+                drop_rate=((expected.sum() - matched.sum()) / expected.sum()
+                           if len(ok) and expected.sum() > 0 else math.nan),
+                drop_rate_min=per_rep.min() if len(per_rep) else math.nan,
+                drop_rate_max=per_rep.max() if len(per_rep) else math.nan,
+                duplicates=int(ok["duplicates"].fillna(0).sum()),
+                unmatched=int(ok["unmatched"].fillna(0).sum()),
+                self_reported_lost=(int(ok["self_reported_lost"].sum())
+                                    if ok["self_reported_lost"].notna().any() else pd.NA),
+            )
+            pk = pooled.get(key)
+            for p in ("p50", "p90", "p99", "p999", "max"):
+                col = f"latency_{p}_us"
+                if pk is not None:
+                    row[col] = pk[col]
+                else:   # no raw events: median of repeats (flagged in notes)
+                    row[col] = ok[col].median() if len(ok) else math.nan
+                row[f"{col}_min"] = ok[col].min() if len(ok) else math.nan
+                row[f"{col}_max"] = ok[col].max() if len(ok) else math.nan
+            rows.append(row)
+        out = pd.DataFrame(rows)
+        if len(out) and self.events is None and (out["status"] == "ok").any():
+            self.notes.append("no events.parquet: latency percentiles are medians of the "
+                              "per-repeat percentiles, not pooled")
+        return _sort(out)
+
+    def _pooled_percentiles(self) -> dict:
+        ev = self.events
+        if ev is None or not len(ev):
+            return {}
+        out = {}
+        qs = {"p50": 50, "p90": 90, "p99": 99, "p999": 99.9}
+        for key, g in ev.groupby(KIND_KEY, sort=False, observed=True):
+            v = g["latency_ns"].to_numpy(np.float64)
+            q = np.percentile(v, list(qs.values())) / 1e3
+            d = {f"latency_{k}_us": float(x) for k, x in zip(qs, q)}
+            d["latency_max_us"] = float(v.max()) / 1e3
+            out[key] = d
+        return out
+
+    @cached_property
+    def per_cell(self) -> pd.DataFrame:
+        """One row per measured cell (one repetition): the values that are per cell, not per
+        kind (CPU, slowdown, achieved rate), plus the pooled drop rate over supported kinds."""
+        df = self.measured
+        rows = []
+        for (host, cell), g in df.groupby(["host", "cell"], sort=False):
+            first = g.iloc[0]
+            ok = g[g["status"] == "ok"]
+            exp = ok["expected"].fillna(0).astype(float).sum()
+            mat = ok["matched"].fillna(0).astype(float).sum()
+            drops = ((ok["expected"].astype(float) - ok["matched"].astype(float))
+                     / ok["expected"].astype(float).where(ok["expected"] > 0))
+            status, reason = _status(g)
+            rows.append({
+                **{c: first[c] for c in ["series", "backend", "spec", "host", "mode", "mechanism",
+                                         "workload", "workload_spec", "rate_target", "repeat"]},
+                "cell": cell, "status": status, "reason": reason,
+                "drop_rate": (exp - mat) / exp if exp > 0 else math.nan,
+                "drop_rate_worst": drops.max() if drops.notna().any() else math.nan,
+                **{c: first[c] for c in ["rate_achieved", "sensor_cpu_pct", "cpu_us_per_event",
+                                         "sensor_cpu_s", "duration_s",
+                                         "kernel_ns_per_event", "slowdown_pct",
+                                         "slowdown_ci_low_pct", "slowdown_ci_high_pct",
+                                         "sensor_rss_mb", "saturation"]},
+            })
+        return pd.DataFrame(rows)
+
+    @cached_property
+    def cells(self) -> pd.DataFrame:
+        """One row per series x workload x rate, repetitions combined."""
+        pc = self.per_cell
+        kinds = self.kinds
+        base = self._baseline_rates()
+        rows = []
+        for key, g in pc.groupby(CELL_KEY, sort=False):
+            first = g.iloc[0]
+            ok = g[g["status"] == "ok"]
+            k = kinds[(kinds["series"] == key[0]) & (kinds["workload_spec"] == key[1])
+                      & (kinds["rate_target"] == key[2])]
+            kok = k[k["status"] == "ok"]
+            status, reason = _status(g)
+            exp, mat = kok["expected"].sum(), kok["matched"].sum()
+            lat = self.latencies_us(*key) if self.events is not None else np.empty(0)
+            row = dict(zip(CELL_KEY, key))
+            row.update(
+                backend=first["backend"], spec=first["spec"], host=first["host"],
+                mode=first["mode"], mechanism=first["mechanism"], workload=first["workload"],
+                status=status, reason=reason, repeats=int(g["repeat"].nunique()),
+                kinds_supported=int(len(kok)), kinds_total=int(len(k)),
+                kinds_seen=int((kok["matched"] > 0).sum()),
+                drop_rate=(exp - mat) / exp if exp > 0 else math.nan,
+                drop_rate_worst=kok["drop_rate"].max() if len(kok) else math.nan,
+                latency_p50_us=float(np.percentile(lat, 50)) if len(lat) else
+                kok["latency_p50_us"].median() if len(kok) else math.nan,
+                latency_p99_us=float(np.percentile(lat, 99)) if len(lat) else
+                kok["latency_p99_us"].max() if len(kok) else math.nan,
+                rate_achieved=ok["rate_achieved"].mean(),
+                baseline_rate_achieved=base.get((first["host"], key[1], key[2]), math.nan),
+                sensor_cpu_pct=ok["sensor_cpu_pct"].mean(),
+                cpu_us_per_event=ok["cpu_us_per_event"].mean(),
+                cpu_us_per_event_min=ok["cpu_us_per_event"].min(),
+                cpu_us_per_event_max=ok["cpu_us_per_event"].max(),
+                kernel_ns_per_event=ok["kernel_ns_per_event"].mean(),
+                sensor_rss_mb=ok["sensor_rss_mb"].mean(),
+                saturation=_saturation_summary(ok["saturation"]),
+            )
+            row.update(combine_slowdown(ok["slowdown_pct"], ok["slowdown_ci_low_pct"],
+                                        ok["slowdown_ci_high_pct"]))
+            rows.append(row)
+        return _sort(pd.DataFrame(rows))
+
+    def _baseline_rates(self) -> dict:
+        b = self.baseline
+        if not len(b):
+            return {}
+        b = b.drop_duplicates(["host", "cell"])
+        return b.groupby(["host", "workload_spec", "rate_target"])["rate_achieved"].mean().to_dict()
+
+
+def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> dict:
+    """Slowdown of several repeats: mean point; interval the wider of the mean bootstrap CI
+    and the t-interval of the repeats (see module docstring)."""
+    p = points.dropna().astype(float)
+    if not len(p):
+        return {"slowdown_pct": math.nan, "slowdown_ci_low_pct": math.nan,
+                "slowdown_ci_high_pct": math.nan}
+    mean = float(p.mean())
+    lo, hi = float(lows.dropna().mean()), float(highs.dropna().mean())
+    if len(p) >= 2:
+        half = t95(len(p) - 1) * float(p.std(ddof=1)) / math.sqrt(len(p))
+        lo = min(lo, mean - half) if lo == lo else mean - half
+        hi = max(hi, mean + half) if hi == hi else mean + half
+    # Time per operation cannot go below zero, so neither can the slowdown below -100 %.
+    lo = max(lo, -100.0) if lo == lo else lo
+    return {"slowdown_pct": mean, "slowdown_ci_low_pct": lo, "slowdown_ci_high_pct": hi}
+
+
+def _status(g: pd.DataFrame) -> tuple[str, str]:
+    st = g["status"].fillna("failed")
+    if (st == "ok").any():
+        return "ok", ""
+    if (st == "unsupported").all():
+        return "unsupported", str(g["reason"].iloc[0] or "")
+    bad = g[st.isin(["failed", "skipped"])]
+    first = bad.iloc[0] if len(bad) else g.iloc[0]
+    return str(first["status"]), str(first["reason"] if first["reason"] is not pd.NA else "")
+
+
+def _saturation_summary(s: pd.Series) -> str:
+    """The saturation flags seen in any repeat, e.g. 'drops+slows' when one repeat dropped
+    and another slowed."""
+    flags = set()
+    for v in s.dropna():
+        flags.update(x for x in str(v).split("+") if x)
+    return "+".join(f for f in ("drops", "slows") if f in flags)
+
+
+def _sort(df: pd.DataFrame) -> pd.DataFrame:
+    if not len(df):
+        return df
+    df = df.copy()
+    df["_m"] = df["mode"].map(MODE_ORDER).fillna(3)
+    df["_r"] = df["rate_target"].map(lambda r: rate_value(r) if rate_value(r) == rate_value(r)
+                                     else math.inf)
+    keys = ["workload_spec", "_m", "series", "_r"]
+    if "kind" in df.columns:
+        df["_k"] = df["kind"].map(lambda k: kind_order(k) if isinstance(k, str) else 99)
+        keys.append("_k")
+    return df.sort_values(keys).drop(columns=[c for c in ("_m", "_r", "_k") if c in df]) \
+        .reset_index(drop=True)

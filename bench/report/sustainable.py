@@ -1,0 +1,106 @@
+"""Max sustainable rate: the highest offered rate a backend keeps up with, per workload.
+
+A rate *passes* when, with repetitions combined (see ``data``):
+
+- the worst supported kind drops at most ``DROP_THRESHOLD`` (0.1 %) of its events,
+- the workload is not slowed: the slowdown's 95 % interval does not lie wholly above
+  ``SLOW_THRESHOLD_PCT`` (5 %), and the achieved rate is at least ``RATE_SHORTFALL`` (95 %)
+  of what the no-sensor baseline achieved at the same target — the same rules as the
+  per-row ``saturation`` column, from ``bench.metrics``.
+
+The max sustainable rate is the highest tested rate such that it *and every lower tested
+rate* pass: a lucky pass above a failure is noise, not capacity. When every rate passes the
+answer is "at least the highest rate tested" (``>=``); when the lowest fails, "below the
+lowest rate tested" (``<``). Closed-loop ``max`` cells have no offered rate and are left out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bench.metrics import DROP_THRESHOLD, RATE_SHORTFALL, SLOW_THRESHOLD_PCT
+from bench.report.data import RunData, rate_value
+
+
+@dataclass
+class Sustainable:
+    series: str
+    workload_spec: str
+    rate: float | None        # the max sustainable rate; None when even the lowest fails
+    qualifier: str            # '' exact, '>=' never saturated in the sweep, '<' lowest failed
+    limited_by: str           # what stopped it at the next rate: 'drops', 'slows', ...
+    rates_tested: int
+
+    @property
+    def label(self) -> str:
+        if self.rates_tested == 0:
+            return "n/a"
+        if self.rate is None:
+            return f"< {self.lowest:g}"
+        return f"{'≥' if self.qualifier == '>=' else ''} {self.rate:g}".strip()
+
+    lowest: float = math.nan  # the lowest rate tested
+
+
+def passes(row: pd.Series) -> tuple[bool, str]:
+    """Whether one combined cell (a row of ``RunData.cells``) keeps up, and why not."""
+    if row["status"] != "ok":
+        return False, row["status"]
+    why = []
+    worst = row["drop_rate_worst"]
+    if worst == worst and worst > DROP_THRESHOLD:
+        why.append("drops")
+    lo = row["slowdown_ci_low_pct"]
+    slow = lo == lo and lo > SLOW_THRESHOLD_PCT
+    ach, base = row["rate_achieved"], row["baseline_rate_achieved"]
+    if ach == ach and base == base and base > 0 and ach < RATE_SHORTFALL * base:
+        slow = True
+    if slow:
+        why.append("slows")
+    return not why, "+".join(why)
+
+
+def max_sustainable(run: RunData) -> list[Sustainable]:
+    """One entry per series x workload that saw at least one kind of that workload."""
+    out = []
+    cells = run.cells
+    if not len(cells):
+        return out
+    for (series, wl), g in cells.groupby(["series", "workload_spec"], sort=False):
+        g = g[g["rate_target"].map(lambda r: not math.isnan(rate_value(r)))]
+        if g["kinds_supported"].max() == 0 and (g["status"] == "unsupported").all():
+            continue   # the backend sees nothing of this workload: no capacity to speak of
+        g = g.assign(_r=g["rate_target"].map(rate_value)).sort_values("_r")
+        best, limited = None, ""
+        for _, row in g.iterrows():
+            ok, why = passes(row)
+            if not ok:
+                limited = why
+                break
+            best = row["_r"]
+        n = len(g)
+        if n and best is None:
+            qual = "<"
+        elif n and best == g["_r"].max() and not limited:
+            qual = ">="
+        else:
+            qual = ""
+        s = Sustainable(series, wl, best, qual, limited, n)
+        s.lowest = float(g["_r"].min()) if n else math.nan
+        out.append(s)
+    return out
+
+
+def table(run: RunData) -> pd.DataFrame:
+    """series x workload -> label, as a frame (rows series, columns workloads)."""
+    items = max_sustainable(run)
+    if not items:
+        return pd.DataFrame()
+    df = pd.DataFrame([{"series": s.series, "workload": s.workload_spec, "label": s.label}
+                       for s in items])
+    order = list(run.series_info()["series"])
+    t = df.pivot(index="series", columns="workload", values="label").fillna("n/a")
+    return t.reindex([s for s in order if s in t.index])

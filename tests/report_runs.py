@@ -1,0 +1,51 @@
+"""Small real results folders shared by the report, compare, export and merge tests.
+
+Each folder is made once per test session by the real CLI (``sensorbench run``) with the
+synthetic and psutil backends, which run anywhere; tests that need a variant copy a folder
+and change the copy.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+
+from tests.conftest import sensorbench
+
+_ROOT: Path | None = None
+_DONE: dict[str, Path] = {}
+
+# name -> arguments of `sensorbench run`. "same_a"/"same_b" are two runs of the same code;
+# "slowed" is the same backend with 20 ms of injected delay (a deliberate regression);
+# "sweep" has two backends (user mode and calibration) and a rate sweep for the charts.
+RUNS = {
+    "same_a": ["-b", "synthetic", "-w", "network", "-r", "500", "-d", "1", "-n", "2"],
+    "same_b": ["-b", "synthetic", "-w", "network", "-r", "500", "-d", "1", "-n", "2"],
+    "slowed": ["-b", "synthetic:delay_us=20000", "-w", "network", "-r", "500", "-d", "1",
+               "-n", "2"],
+    "sweep": ["-b", "synthetic,psutil", "-w", "network", "-r", "300,1500", "-d", "1",
+              "-n", "1"],
+}
+
+
+def results(name: str) -> Path:
+    """The folder of run ``name`` (made on first use). The sweep run also writes its report
+    through ``run`` itself; the others skip it to save time."""
+    global _ROOT
+    if name not in _DONE:
+        if _ROOT is None:
+            _ROOT = Path(tempfile.mkdtemp(prefix="sb-report-tests-"))
+            atexit.register(shutil.rmtree, _ROOT, True)
+        out = _ROOT / name
+        extra = [] if name == "sweep" else ["--no-report"]
+        sensorbench("run", *RUNS[name], *extra, "--out", str(out), check=True, timeout=240)
+        _DONE[name] = out
+    return _DONE[name]
+
+
+def copy(name: str, dest: Path) -> Path:
+    """A private copy of a shared folder that a test may change."""
+    shutil.copytree(results(name), dest, ignore=shutil.ignore_patterns(".parts", "logs"))
+    return dest
