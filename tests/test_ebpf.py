@@ -7,7 +7,6 @@ Each test runs the real CLI or the real sensor process. Together they stay well 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
