@@ -111,9 +111,12 @@ class CellRunner:
             if not (get_workload(cell.workload.name).kinds & cls.kinds):
                 return Outcome(status_rows(cell, "unsupported", ""))
         marker = "sb" + secrets.token_hex(4)
+        # The harness's own files must not carry the marker: a sensor watching the machine
+        # would report them as our activity that matches no operation.
+        token = f"cell{cell.index:04d}-{secrets.token_hex(3)}"
         cell_dir = self.workdir / marker
         cell_dir.mkdir(parents=True)
-        cg = WorkloadCgroup(marker)
+        cg = WorkloadCgroup(token)
         sensor: SensorProcess | None = None
         tap = None
         try:
@@ -129,7 +132,7 @@ class CellRunner:
             tag = f"{cell.index:04d}-{cell.backend}-{cell.workload.name}"
             if cell.spec is not None:
                 sensor = SensorProcess(cell.spec.name, cell.spec.settings, ctx,
-                                       self.tmp / f"{marker}-events.npz",
+                                       self.tmp / f"{token}-events.npz",
                                        self.out / "logs" / f"{tag}-sensor.log",
                                        pass_fds=(tap[1].fileno(),) if tap else ())
                 try:
@@ -138,7 +141,7 @@ class CellRunner:
                     return Outcome(status_rows(cell, "failed", str(e)))
                 if tap:
                     tap[1].close()
-            return self._measure(cell, marker, cell_dir, cg, sensor, tap, tag)
+            return self._measure(cell, marker, token, cell_dir, cg, sensor, tap, tag)
         except SensorFailed as e:
             return Outcome(status_rows(cell, "failed", str(e)))
         except WorkloadFailed as e:
@@ -151,12 +154,12 @@ class CellRunner:
                     s.close()
             cg.remove()
             shutil.rmtree(cell_dir, ignore_errors=True)
-            for f in self.tmp.glob(f"{marker}-*"):
+            for f in self.tmp.glob(f"{token}-*"):
                 f.unlink(missing_ok=True)
 
-    def _run_workload(self, cell: Cell, marker: str, cell_dir: Path, cg: WorkloadCgroup,
-                      tap, tag: str) -> tuple[truthmod.Truth, float]:
-        ledger_path = self.tmp / f"{marker}-ledger.npz"
+    def _run_workload(self, cell: Cell, marker: str, token: str, cell_dir: Path,
+                      cg: WorkloadCgroup, tap, tag: str) -> tuple[truthmod.Truth, float]:
+        ledger_path = self.tmp / f"{token}-ledger.npz"
         log = self.out / "logs" / f"{tag}-workload.log"
         cfg = {"name": cell.workload.name, "settings": cell.workload.settings, "rate": cell.rate, "duration": cell.duration,
                "marker": marker, "workdir": str(cell_dir), "ledger": str(ledger_path),
@@ -197,11 +200,11 @@ class CellRunner:
         truth.meta.update(json.loads(out.decode().strip().splitlines()[-1]))
         return truth, wl_cpu
 
-    def _measure(self, cell, marker, cell_dir, cg, sensor, tap, tag) -> Outcome:
+    def _measure(self, cell, marker, token, cell_dir, cg, sensor, tap, tag) -> Outcome:
         cpu = CpuWindow(sensor.pid) if sensor else None
         if cpu:
             cpu.start()
-        truth, wl_cpu = self._run_workload(cell, marker, cell_dir, cg, tap, tag)
+        truth, wl_cpu = self._run_workload(cell, marker, token, cell_dir, cg, tap, tag)
         stats: dict = {}
         events = None
         drained = True

@@ -60,13 +60,17 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     rows = []
     for name in backends.names():
         reason = backends.availability(name)
+        notes: list[str] = []
         try:
             cls = backends.get(name)
             mode, mech, kinds = cls.mode, cls.mechanism, sorted(k.name for k in cls.kinds)
-        except Exception:
+            if reason is None:
+                notes = list(cls.notes())
+        except Exception as e:  # a broken backend is reported, not a crash of doctor
             mode, mech, kinds = "?", "?", []
+            notes = [f"{type(e).__name__}: {e}"]
         rows.append({"name": name, "mode": mode, "mechanism": mech, "kinds": kinds,
-                     "available": reason is None, "reason": reason or ""})
+                     "available": reason is None, "reason": reason or "", "notes": notes})
     if as_json:
         print(json.dumps({"backends": rows, "machine": facts}, indent=2, default=str))
         return
@@ -75,8 +79,9 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         t.add_column(c)
     for r in rows:
         ok = "[green]yes[/]" if r["available"] else "[red]no[/]"
-        t.add_row(r["name"], r["mode"], r["mechanism"], ok,
-                  r["reason"] or ", ".join(r["kinds"]))
+        detail = r["reason"] or ", ".join(r["kinds"])
+        detail += "".join(f"\n[yellow]note:[/] {n}" for n in r["notes"])
+        t.add_row(r["name"], r["mode"], r["mechanism"], ok, detail)
     out.print(t)
     m = Table(title="machine", show_header=False)
     for k, v in facts.items():

@@ -120,6 +120,12 @@ class Backend:
         return None
 
     @classmethod
+    def notes(cls) -> list[str]:
+        """Lines for ``doctor`` about options that cannot work here although the backend
+        can (e.g. a hook type this kernel refuses)."""
+        return []
+
+    @classmethod
     def quiet_for(cls, settings: dict[str, Any]) -> float:
         return cls.quiet_s
 

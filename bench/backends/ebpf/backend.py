@@ -82,6 +82,13 @@ class EbpfBackend(Backend):
     def available(cls) -> str | None:
         return probe.missing()
 
+    @classmethod
+    def notes(cls) -> list[str]:
+        # Which optional hook types this kernel accepts: probed by loading (and at once
+        # releasing) a tiny program of each type.
+        return [f"hooks={hook}: {why}" for hook, why in probe.hook_support().items()
+                if why != "ok"]
+
     @property
     def fatal(self) -> str | None:
         return self.consumer.error if self.consumer else None
