@@ -15,7 +15,10 @@ None of them prints a kernel timestamp: ``execsnoop -t`` is user-space time sinc
 opensnoop reports opens, not creates: an open whose FLAGS (``-e``, octal) carry O_CREAT and
 that succeeded is a create. execsnoop without ``-x`` prints successful execs only. Lost
 perf-buffer samples are printed on stderr ("Lost N events on CPU #c") and summed into
-``self_reported_lost``.
+``self_reported_lost``. execsnoop prints argv raw: an argument containing a newline splits
+the line, and the second half is counted as a parse error (it could even imitate a line).
+opensnoop's ``scope=cell`` (default) keeps creates under the cell's directory only; the
+tool itself still traces every open on the machine.
 """
 
 from __future__ import annotations
