@@ -1,0 +1,148 @@
+"""compare: noise is not a regression, a deliberately slowed backend is; exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from bench.compare import METRICS, Side, parse_fail_on, quantile_ci, verdict, wilson
+from bench.errors import BadInput
+from tests.conftest import sensorbench
+from tests.report_runs import copy, results
+
+
+def run_compare(base, new, *args):
+    r = sensorbench("compare", str(base), str(new), *args)
+    return r, r.returncode
+
+
+def test_same_code_twice_is_not_a_regression(tmp_path):
+    out = tmp_path / "cmp.json"
+    r, code = run_compare(results("same_a"), results("same_b"), "--json", str(out))
+    assert code == 0, r.stdout + r.stderr
+    assert "no regression" in r.stdout
+    data = json.loads(out.read_text())
+    assert data["exit_code"] == 0 and data["problems"] == []
+    assert not [x for x in data["rows"] if x["verdict"] == "regression" and x["gated"]]
+    # Every gated metric was actually compared (not silently skipped).
+    compared = {x["metric"] for x in data["rows"]}
+    assert {"latency_p99", "drop_rate", "cpu_us_per_event", "slowdown"} <= compared
+
+
+def test_slowed_backend_is_a_regression(tmp_path):
+    out = tmp_path / "cmp.json"
+    r, code = run_compare(results("same_a"), results("slowed"), "--json", str(out))
+    assert code == 1, r.stdout + r.stderr
+    assert "paired by backend name: synthetic (BASE) with synthetic:delay_us=20000" in r.stderr
+    data = json.loads(out.read_text())
+    reg = [x for x in data["rows"] if x["verdict"] == "regression" and x["metric"] == "latency_p99"]
+    # 20 ms of injected delay shows on every network kind's p99, beyond both runs' noise.
+    assert {x["kind"] for x in reg} == {"net_connect", "net_accept", "net_send"}
+    for x in reg:
+        assert x["new"]["lo"] > x["base"]["hi"]
+        assert x["new"]["value"] > 20000 * 0.9   # µs: the injected 20 ms
+    # And the reverse direction is an improvement, not a regression.
+    r2, code2 = run_compare(results("slowed"), results("same_a"))
+    assert code2 == 0, r2.stdout + r2.stderr
+    assert "improvement" in r2.stdout
+
+
+def test_fail_on_selects_the_gate():
+    # Gating only on drops: the slowed run drops nothing, so it passes.
+    r, code = run_compare(results("same_a"), results("slowed"), "--fail-on", "drop_rate=0.1")
+    assert code == 0, r.stdout + r.stderr
+    # Gating on p99 with a minimum effect bigger than the change (20 ms on ~1 ms) passes too;
+    # with one that is smaller, it fails.
+    r, code = run_compare(results("same_a"), results("slowed"), "--fail-on", "latency_p99=50000%")
+    assert code == 0, r.stdout + r.stderr
+    r, code = run_compare(results("same_a"), results("slowed"), "--fail-on", "latency_p99=50%")
+    assert code == 1
+
+
+@pytest.mark.parametrize("arg", ["nope=1", "latency_p99", "drop_rate=abc", "slowdown=5%",
+                                 "drop_rate=-1"])
+def test_bad_fail_on_is_one_line(arg):
+    r, code = run_compare(results("same_a"), results("same_b"), "--fail-on", arg)
+    assert code == 2
+    assert "--fail-on" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_cells_cannot_compare(tmp_path):
+    d = copy("same_b", tmp_path / "partial")
+    cells = pd.read_parquet(d / "cells.parquet")
+    cells = cells[~((cells["backend"] == "synthetic") & (cells["kind"] == "net_send"))]
+    cells.to_parquet(d / "cells.parquet", index=False)
+    r, code = run_compare(results("same_a"), d)
+    assert code == 2, r.stdout + r.stderr
+    assert "net_send: not in NEW" in r.stderr and "--allow-missing" in r.stderr
+    r, code = run_compare(results("same_a"), d, "--allow-missing")
+    assert code == 0, r.stdout + r.stderr
+
+
+def test_different_machines_cannot_compare(tmp_path):
+    d = copy("same_b", tmp_path / "other")
+    meta = json.loads((d / "meta.json").read_text())
+    meta["machine"]["cpu_model"] = "Some Other CPU"
+    (d / "meta.json").write_text(json.dumps(meta))
+    r, code = run_compare(results("same_a"), d)
+    assert code == 2 and "different machines" in r.stderr and "cpu_model" in r.stderr
+    r, code = run_compare(results("same_a"), d, "--cross-machine")
+    assert code == 0, r.stdout + r.stderr
+    assert "different machines" in r.stderr   # still said, as a warning
+
+
+def test_failed_cell_in_new_is_a_regression(tmp_path):
+    d = copy("same_b", tmp_path / "failed")
+    cells = pd.read_parquet(d / "cells.parquet")
+    m = cells["backend"] == "synthetic"
+    cells.loc[m, "status"] = "failed"
+    cells.loc[m, "reason"] = "sensor exited with code 1"
+    cells.to_parquet(d / "cells.parquet", index=False)
+    r, code = run_compare(results("same_a"), d)
+    assert code == 1, r.stdout + r.stderr
+    assert "sensor exited with code 1" in r.stderr
+
+
+def test_not_a_folder_is_one_line(tmp_path):
+    r, code = run_compare(tmp_path / "x", results("same_a"))
+    assert code == 2 and "not a results folder" in r.stderr and "Traceback" not in r.stderr
+
+
+# -- the verdict rules, on numbers ----------------------------------------------------------
+P99 = METRICS["latency_p99"]
+
+
+@pytest.mark.parametrize("base,new,expect", [
+    (Side(1000, 900, 1100), Side(2000, 1800, 2200), "regression"),       # 2x, separated
+    (Side(1000, 500, 1900), Side(2000, 1200, 2600), "not significant"),  # 2x, overlapping
+    (Side(1000, 900, 1100), Side(1050, 1000, 1100), "same"),             # below the factor
+    (Side(10, 9, 11), Side(40, 39, 41), "same"),                         # 4x but 30 µs < floor
+    (Side(1000, math.nan, math.nan), Side(2000, math.nan, math.nan), "uncertain"),  # no noise
+    (Side(2000, 1800, 2200), Side(1000, 900, 1100), "improvement"),
+])
+def test_verdict_rules(base, new, expect):
+    assert verdict(P99, base, new, 1.10) == expect
+
+
+def test_slowdown_is_judged_in_points():
+    m = METRICS["slowdown"]
+    assert verdict(m, Side(0.5, -1, 2), Side(3, 2.5, 3.5), 1.1) == "same"          # 2.5 points
+    assert verdict(m, Side(0.5, -1, 2), Side(12, 10, 14), 1.1) == "regression"     # 11.5 points
+
+
+def test_noise_intervals():
+    lo, hi = wilson(0, 1000)
+    assert lo == 0 and 0 < hi < 0.01
+    x = pd.Series(range(1, 1001), dtype=float).to_numpy()
+    lo, hi = quantile_ci(x, 0.5)
+    assert lo < 500.5 < hi and hi - lo < 100
+
+
+def test_parse_fail_on():
+    assert parse_fail_on(["latency_p99=20%", "drop_rate=0.5"]) == {
+        "latency_p99": ("rel", 20.0), "drop_rate": ("abs", 0.5)}
+    with pytest.raises(BadInput):
+        parse_fail_on(["p42=1"])

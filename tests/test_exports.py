@@ -1,0 +1,73 @@
+"""CI exports: pytest-benchmark's own tool reads ours; the github file has the action's shape."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.report.data import RunData
+from tests.report_runs import results
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    return results("sweep")   # `run` wrote the exports at its end
+
+
+def test_github_benchmark_shape(sweep):
+    data = json.loads((sweep / "github-benchmark.json").read_text())
+    assert isinstance(data, list) and data
+    for e in data:
+        assert {"name", "unit", "value"} <= set(e)
+        assert isinstance(e["name"], str) and isinstance(e["unit"], str)
+        assert isinstance(e["value"], (int, float)) and math.isfinite(e["value"])
+    names = [e["name"] for e in data]
+    assert len(names) == len(set(names)), "names must be unique to be tracked over time"
+    # customSmallerIsBetter needs all four metrics for a backend that sees everything.
+    syn = [n for n in names if n.startswith("synthetic network @300")]
+    for metric in ("latency p99", "drop rate", "CPU per event", "time per op vs baseline"):
+        assert any(n.endswith(metric) for n in syn), metric
+    # Values are the run's numbers: the synthetic backend drops nothing.
+    drop = next(e for e in data if e["name"] == "synthetic network @300: drop rate")
+    assert drop["value"] == 0 and drop["unit"] == "%"
+
+
+def test_pytest_benchmark_stats_are_the_raw_latencies(sweep):
+    doc = json.loads((sweep / "pytest-benchmark.json").read_text())
+    assert {"machine_info", "commit_info", "benchmarks", "datetime", "version"} <= set(doc)
+    b = next(x for x in doc["benchmarks"] if x["extra_info"]["backend"] == "synthetic")
+    ev = pd.read_parquet(sweep / "events.parquet")
+    ex = b["extra_info"]
+    lat = ev[(ev["spec"] == ex["spec"]) & (ev["rate_target"] == ex["rate_target"])
+             & (ev["kind"].astype(str) == ex["kind"])]["latency_ns"].to_numpy() / 1e9
+    st = b["stats"]
+    assert st["rounds"] == len(lat) == ex["matched"]
+    assert st["median"] == pytest.approx(np.median(lat))
+    assert st["min"] == pytest.approx(lat.min()) and st["max"] == pytest.approx(lat.max())
+    assert ex["drop_rate"] == 0 and ex["latency_p99_us"] > 0
+
+
+def test_pytest_benchmark_compare_reads_it(sweep, tmp_path):
+    """Run pytest-benchmark's own `compare` on two copies of the export."""
+    exe = Path(sys.executable).with_name("pytest-benchmark")
+    if not exe.exists():
+        pytest.skip("pytest-benchmark CLI not installed")
+    a, b = tmp_path / "0001_a.json", tmp_path / "0002_b.json"
+    shutil.copy(sweep / "pytest-benchmark.json", a)
+    shutil.copy(sweep / "pytest-benchmark.json", b)
+    r = subprocess.run([str(exe), "compare", str(a), str(b), "--columns=min,median,max,rounds",
+                        "--group-by=group"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    run = RunData.load(sweep)
+    seen = run.kinds[(run.kinds["status"] == "ok") & (run.kinds["matched"] > 0)]
+    assert len(seen)
+    for _, k in seen.iterrows():
+        assert f"latency[{k['series']}-network-{k['rate_target']}-{k['kind']}]" in r.stdout

@@ -1,0 +1,62 @@
+"""merge: folders from several hosts in one plain-Parquet folder, a host per row."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from bench.report import generate
+from bench.report.data import RunData
+from tests.conftest import sensorbench
+from tests.report_runs import copy, results
+
+
+def _as_host(tmp_path, name, host):
+    d = copy(name, tmp_path / host)
+    meta = json.loads((d / "meta.json").read_text())
+    meta["machine"]["hostname"] = host
+    (d / "meta.json").write_text(json.dumps(meta))
+    return d
+
+
+def test_merge_two_hosts(tmp_path):
+    a, b = _as_host(tmp_path, "same_a", "alpha"), _as_host(tmp_path, "same_b", "beta")
+    out = tmp_path / "fleet"
+    sensorbench("merge", str(a), str(b), "--out", str(out), check=True)
+    cells = pd.read_parquet(out / "cells.parquet")        # plain Parquet
+    ca, cb = pd.read_parquet(a / "cells.parquet"), pd.read_parquet(b / "cells.parquet")
+    assert len(cells) == len(ca) + len(cb)
+    assert cells.groupby("host").size().to_dict() == {"alpha": len(ca), "beta": len(cb)}
+    assert {"source", "kernel", "cpu_model", "cpu_logical"} <= set(cells.columns)
+    ev = pd.read_parquet(out / "events.parquet")
+    assert set(ev["host"]) == {"alpha", "beta"}
+    assert len(ev) == len(pd.read_parquet(a / "events.parquet")) + len(
+        pd.read_parquet(b / "events.parquet"))
+    meta = json.loads((out / "meta.json").read_text())
+    assert [m["host"] for m in meta["merged_from"]] == ["alpha", "beta"]
+    assert meta["merged_from"][0]["meta"]["plan"]["backends"] == ["synthetic"]
+    # The merged folder is a results folder: the report shows one series per host.
+    run = RunData.load(out)
+    assert set(run.cells["series"]) == {"synthetic@alpha", "synthetic@beta"}
+    g = generate(out, exports=False)
+    text = g.report.read_text()
+    assert "synthetic@alpha" in text and "synthetic@beta" in text
+
+
+def test_same_hostname_twice_stays_apart(tmp_path):
+    out = tmp_path / "m"
+    sensorbench("merge", str(results("same_a")), str(results("same_b")), "--out", str(out),
+                check=True)
+    hosts = pd.read_parquet(out / "cells.parquet")["host"].unique()
+    assert len(hosts) == 2 and hosts[1] == f"{hosts[0]}#2"
+
+
+def test_merge_bad_input(tmp_path):
+    r = sensorbench("merge", str(results("same_a")), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "at least two" in r.stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    r = sensorbench("merge", str(results("same_a")), str(results("same_b")),
+                    "--out", str(tmp_path / "full"))
+    assert r.returncode == 2 and "not empty" in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,184 @@
+"""The report: charts from real runs, max sustainable rate, report.html in a real browser."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import struct
+
+import pandas as pd
+import pytest
+
+from bench.report import generate
+from bench.report.data import RunData
+from bench.report.sustainable import max_sustainable
+from bench.results import ResultsDir
+from tests.browser import Browser, find_chromium
+from tests.conftest import sensorbench
+from tests.report_runs import copy, results
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    """A real two-backend, two-rate run; `run` itself wrote the report at its end."""
+    return results("sweep")
+
+
+def test_run_writes_report_charts_and_exports(sweep):
+    for name in ("report.html", "pytest-benchmark.json", "github-benchmark.json"):
+        assert (sweep / name).stat().st_size > 0, name
+    charts = {p.name for p in (sweep / "charts").iterdir()}
+    expected = {"coverage", "sustainable", "saturation-network", "ecdf-network-300",
+                "ecdf-network-1500", "cpu-network", "slowdown-network"}
+    for stem in expected:
+        assert f"{stem}.png" in charts and f"{stem}.svg" in charts, stem
+    for p in (sweep / "charts").glob("*.png"):
+        w, h = png_size(p.read_bytes())
+        assert w >= 600 and h >= 250, f"{p.name} is {w}x{h}: too small for a slide"
+
+
+def test_report_command_is_self_contained(sweep, tmp_path):
+    d = copy("sweep", tmp_path / "r")
+    (d / "report.html").unlink()
+    r = sensorbench("report", str(d), check=True)
+    assert "report:" in r.stdout
+    text = (d / "report.html").read_text()
+    # No scripts, no external fetches: every src is a data URI, links only to local SVGs.
+    assert "<script" not in text
+    srcs = re.findall(r'src="([^"]+)"', text)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert not re.search(r'(src|href)="(https?:)?//', text)
+    for s in srcs:
+        png_size(base64.b64decode(s.split(",", 1)[1]))
+    run = RunData.load(d)
+    # Every backend, its settings, the machine and its warnings are in the report.
+    for spec, b in run.meta["backends"].items():
+        assert spec in text
+        for k, v in b["settings"].items():
+            assert f"{k}={v}" in text
+    assert run.meta["machine"]["kernel"] in text
+    for w in run.meta["warnings"]:
+        assert w.replace("'", "&#x27;") in text
+    # The per-kind table shows the numbers from the data, e.g. the synthetic backend's
+    # matched count for one kind.
+    k = run.kinds
+    row = k[(k["backend"] == "synthetic") & (k["status"] == "ok")].iloc[0]
+    assert f">{row['matched']}<" in text
+
+
+def test_numbers_agree_with_raw_events(sweep):
+    """Pooled percentiles are recomputed from raw events, not averaged; drops are pooled."""
+    run = RunData.load(sweep)
+    ev = pd.read_parquet(sweep / "events.parquet")
+    k = run.kinds
+    row = k[(k["status"] == "ok") & (k["matched"] > 0)].iloc[0]
+    raw = ev[(ev["spec"] == row["spec"]) & (ev["rate_target"] == row["rate_target"])
+             & (ev["kind"].astype(str) == row["kind"])]["latency_ns"] / 1e3
+    assert row["latency_p99_us"] == pytest.approx(raw.quantile(0.99), rel=1e-9)
+    cells = pd.read_parquet(sweep / "cells.parquet")
+    c = cells[(cells["spec"] == row["spec"]) & (cells["rate_target"] == row["rate_target"])
+              & (cells["kind"] == row["kind"])]
+    assert row["expected"] == c["expected"].sum()
+    assert row["drop_rate"] == pytest.approx(1 - c["matched"].sum() / c["expected"].sum())
+
+
+def test_single_rate_gets_no_saturation_curve(tmp_path):
+    """A folder with one offered rate: no saturation chart, and the report says why."""
+    d = copy("sweep", tmp_path / "one")
+    cells = pd.read_parquet(d / "cells.parquet")
+    cells[cells["rate_target"] == "300"].to_parquet(d / "cells.parquet", index=False)
+    ev = pd.read_parquet(d / "events.parquet")
+    ev[ev["rate_target"] == "300"].to_parquet(d / "events.parquet", index=False)
+    g = generate(d)
+    names = {p.stem for p in g.charts}
+    assert "saturation-network" not in names and "sustainable" not in names
+    assert "ecdf-network-300" in names and "ecdf-network-1500" not in names
+    text = g.report.read_text()
+    assert "one offered rate only" in text and "no max sustainable rate" in text
+
+
+def _rows(spec, drops: dict[str, float], slow: dict[str, float] | None = None):
+    """Rows of one backend over a rate sweep with the given drop rates (one kind)."""
+    rows = []
+    for rate, drop in drops.items():
+        for backend, sp in (("baseline", "baseline"), (spec.split(":")[0], spec)):
+            cell = f"{sp}|process|{rate}|0"
+            base = backend == "baseline"
+            rows.append({
+                "cell": cell, "backend": backend, "spec": sp, "mode": "none" if base else "user",
+                "mechanism": "test", "workload": "process", "workload_spec": "process",
+                "kind": "proc_exec", "rate_target": rate, "repeat": 0, "status": "ok",
+                "reason": "", "expected": 10000, "matched": None if base else round(10000 * (1 - drop)),
+                "drop_rate": None if base else drop, "rate_achieved": float(rate),
+                "sensor_cpu_pct": None if base else 1.0, "cpu_us_per_event": None if base else 5.0,
+                "slowdown_pct": None if base else (slow or {}).get(rate, 0.0),
+                "slowdown_ci_low_pct": None if base else (slow or {}).get(rate, 0.0) - 1,
+                "slowdown_ci_high_pct": None if base else (slow or {}).get(rate, 0.0) + 1,
+            })
+    return rows
+
+
+@pytest.mark.parametrize("drops,slow,label", [
+    ({"100": 0.0, "1000": 0.0005, "10000": 0.01}, None, "1000"),       # drops past 0.1 %
+    ({"100": 0.0, "1000": 0.01, "10000": 0.0}, None, "100"),           # a lucky pass above a failure
+    ({"100": 0.0, "1000": 0.0, "10000": 0.0}, None, "≥ 10000"),        # never saturated
+    ({"100": 0.5, "1000": 0.5, "10000": 0.5}, None, "< 100"),          # fails at once
+    ({"100": 0.0, "1000": 0.0, "10000": 0.0}, {"10000": 30.0}, "1000"),  # slows the workload
+])
+def test_max_sustainable_rate(tmp_path, drops, slow, label):
+    res = ResultsDir(tmp_path / "r")
+    res.replace_rows(_rows("psutil", drops, slow))
+    res.write_meta({"machine": {"hostname": "h"}})
+    (s,) = max_sustainable(RunData.load(tmp_path / "r"))
+    assert s.label == label
+    if label[0].isdigit():
+        assert s.limited_by in ("drops", "slows")
+
+
+def test_report_failure_keeps_results(sweep, tmp_path, monkeypatch, capsys):
+    """A report that cannot be written is a warning after `run`, never a lost run."""
+    from bench import cli, report
+
+    def boom(path, exports=True):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report, "generate", boom)
+    cli._report_quietly(sweep)   # must not raise
+    assert (sweep / "cells.parquet").exists()
+
+
+def test_report_bad_folder_is_one_line(tmp_path):
+    r = sensorbench("report", str(tmp_path / "nope"))
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "not a results folder" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_report_renders_in_headless_chromium(sweep, tmp_path):
+    """The report loads in a real browser with no console error, no network request, and
+    every chart image decoded; the screenshot is kept next to the test's temp files."""
+    exe = find_chromium()
+    if not exe:
+        pytest.skip("chromium not installed (Debian package `chromium`; `make setup` as root "
+                    "installs it)")
+    with Browser(exe) as b:
+        s = b.open((sweep / "report.html").resolve().as_uri())
+        imgs = b.evaluate(s, "[...document.images].map(i => ({alt: i.alt, complete: i.complete,"
+                             " w: i.naturalWidth, h: i.naturalHeight}))")
+        shot = b.screenshot(s, tmp_path / "report.png")
+        title = b.evaluate(s, "document.title")
+        problems = b.problems()
+    assert problems == [], problems
+    n_png = len(list((sweep / "charts").glob("*.png")))
+    assert len(imgs) == n_png, "every chart is in the report"
+    broken = [i for i in imgs if not i["complete"] or i["w"] < 100 or i["h"] < 100]
+    assert broken == [], f"images that did not render: {json.dumps(broken)}"
+    assert "sensorbench report" in title
+    w, h = png_size(shot.read_bytes())
+    assert w >= 1000 and h > 2000, "the screenshot shows the whole page"
