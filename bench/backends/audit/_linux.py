@@ -14,13 +14,17 @@ class ListenPorts:
 
     def __init__(self) -> None:
         self.by_inode: dict[int, int] = {}
+        self.by_fd: dict[tuple[int, int], int] = {}
         self.lookups = 0
 
     def __call__(self, pid: int, fd: int) -> int | None:
         try:
             link = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
-            return None
+            # The server is gone by the time we read its backlog of records: a listening
+            # fd we resolved before still names the same socket (it was never closed
+            # while accepting), so its last known port is the answer.
+            return self.by_fd.get((pid, fd))
         if not link.startswith("socket:["):
             return None
         ino = int(link[8:-1])
@@ -30,6 +34,8 @@ class ListenPorts:
             port = _port_of_inode(pid, ino)
             if port is not None:
                 self.by_inode[ino] = port
+        if port is not None:
+            self.by_fd[(pid, fd)] = port
         return port
 
 
