@@ -10,7 +10,7 @@ APT_STAMP := $(VENV)/.apt-stamp
 # System packages: compiler for the workload helper, clang/libbpf/bpftool for the eBPF
 # sensor, the third-party sensors we compare with, and tools the tests use.
 DEB_PACKAGES := build-essential clang llvm libbpf-dev libbpf1 bpftool libelf-dev zlib1g-dev \
-	python3-venv auditd bpftrace libbpf-tools fatrace forkstat inotify-tools stress-ng
+	python3-venv auditd bpftrace libbpf-tools fatrace forkstat inotify-tools stress-ng chromium
 
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
@@ -63,3 +63,16 @@ test: setup
 
 clean:
 	rm -rf $(VENV) workloads/native/sb-child .pytest_cache
+
+# The published reference run: every backend available here, a rate sweep, repeats, into
+# results/reference/ (report, charts, cells.csv; per-event files stay out of git) and
+# results/README.md. Run as root so the kernel-mode and audit backends can take part.
+REFERENCE_ARGS ?= -w file,process,network -r 200,1000,5000 -d 2 -n 2
+
+.PHONY: reference
+reference: setup
+	rm -rf results/reference.tmp
+	$(VENV)/bin/sensorbench run $(REFERENCE_ARGS) --no-report --out results/reference.tmp
+	rm -rf results/reference && mv results/reference.tmp results/reference
+	$(VENV)/bin/sensorbench report results/reference --markdown results/README.md \
+		--command "make reference"

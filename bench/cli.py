@@ -202,17 +202,24 @@ def _report_quietly(path: Path) -> None:
 def report(folder: Path = typer.Argument(..., help="results folder (from `run` or `merge`)"),
            exports: bool = typer.Option(True, "--exports/--no-exports",
                                         help="also write pytest-benchmark.json and "
-                                             "github-benchmark.json")):
+                                             "github-benchmark.json"),
+           markdown: Optional[Path] = typer.Option(
+               None, "--markdown", help="also write a Markdown summary (headline tables and "
+                                        "charts linked relative to it), e.g. results/README.md"),
+           command: Optional[str] = typer.Option(
+               None, "--command", help="the command the Markdown page says regenerates it")):
     """Write DIR/report.html (self-contained), DIR/charts/*.png|svg and the CI exports."""
     from bench.report import generate
 
-    g = generate(folder, exports=exports)
+    g = generate(folder, exports=exports, markdown=markdown, command=command)
     for n in g.notes:
         err.print(f"[dim]note: {n}[/]", highlight=False)
     out.print(f"report: {g.report}")
     out.print(f"charts: {len(g.charts) // 2} in {g.report.parent / 'charts'}")
     for p in g.exports:
         out.print(f"export: {p}")
+    if markdown:
+        out.print(f"markdown: {markdown}")
 
 
 @app.command()

@@ -19,9 +19,12 @@ class Generated:
     notes: list[str]
 
 
-def generate(folder: str | Path, exports: bool = True) -> Generated:
+def generate(folder: str | Path, exports: bool = True, markdown: Path | None = None,
+             command: str | None = None) -> Generated:
+    """Charts, report.html and exports of ``folder``; also a Markdown page at ``markdown``
+    (charts linked relative to it) that names ``command`` as the way to regenerate it."""
     from bench import export
-    from bench.report import charts as chartmod, html
+    from bench.report import charts as chartmod, html, markdown as mdmod
     from bench.report.data import RunData
 
     run = RunData.load(folder)
@@ -33,5 +36,7 @@ def generate(folder: str | Path, exports: bool = True) -> Generated:
     charts, skipped = chartmod.build(run, out)
     report = html.write(run, charts, skipped, run.path / "report.html")
     written = export.write_all(run) if exports else []
+    if markdown is not None:
+        mdmod.write(run, charts, Path(markdown), command or f"sensorbench report {run.path}")
     notes = list(run.notes) + [f"{s.section}: {s.what} not drawn: {s.reason}" for s in skipped]
     return Generated(report, [c.png for c in charts] + [c.svg for c in charts], written, notes)

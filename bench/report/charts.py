@@ -366,7 +366,7 @@ def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
         if paths is None:
             skipped.append(Skipped(section, title, reason))
         else:
-            charts.append(Chart(name, title, caption, section, *paths))
+            charts.append(Chart(name, title, " ".join(caption.split()), section, *paths))
 
     add("overview", "coverage", "Coverage", coverage.__doc__.strip(),
         coverage(run, styles, out))

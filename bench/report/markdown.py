@@ -1,0 +1,137 @@
+"""A Markdown page for a results folder (e.g. ``results/README.md`` of the published
+reference run): the headline tables and the charts, linked by relative path so the page
+renders on a git forge next to the committed charts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench.metrics import DROP_THRESHOLD, SLOW_THRESHOLD_PCT
+from bench.report import sustainable
+from bench.report.charts import Chart, slug
+from bench.report.data import RunData, rate_value
+
+
+def _n(v, fmt=".0f", scale=1.0) -> str:
+    try:
+        if v is None or v != v:
+            return "–"
+        return format(float(v) * scale, fmt)
+    except (TypeError, ValueError):
+        return "–"
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def headline_rate(run: RunData) -> str | None:
+    """The rate the headline table shows: the middle of the sweep (busy but not extreme)."""
+    rates = run.numeric_rates()
+    if not rates:
+        return run.rates()[0] if run.rates() else None
+    return rates[(len(rates) - 1) // 2]
+
+
+def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> str:
+    md_dir = md_path.parent.resolve()
+
+    def link(p: Path) -> str:
+        return os.path.relpath(p.resolve(), md_dir)
+
+    m = run.meta.get("machine") or {}
+    plan = run.meta.get("plan") or {}
+    parts = [
+        "# sensorbench reference run",
+        "",
+        f"What security sensing costs and loses, kernel vs user space, measured on "
+        f"**{m.get('cpu_model', '?')} × {m.get('cpu_logical', '?')} CPUs**, Linux "
+        f"`{m.get('kernel', '?')}`"
+        + (f" (virtual machine: {m['virtualized']})" if m.get("virtualized") else "")
+        + f", started {run.meta.get('started', '?')}. Matrix: backends "
+        f"`{', '.join(plan.get('backends', []))}`; workloads "
+        f"`{', '.join(plan.get('workloads', []))}`; rates `{', '.join(plan.get('rates', []))}` "
+        f"ops/s; {plan.get('duration_s', '?')} s per cell; {plan.get('repeat', '?')} repeats "
+        "with interleaved no-sensor baselines.",
+        "",
+        f"Regenerate (as root, on this machine): `{command}`. Full report: "
+        f"[{link(run.path / 'report.html')}]({link(run.path / 'report.html')}) "
+        "(self-contained HTML; download and open it). Per-cell numbers: "
+        f"[{link(run.path / 'cells.csv')}]({link(run.path / 'cells.csv')}). The per-event "
+        "latencies (`events.parquet`) are not committed: they are large and `make reference` "
+        "rebuilds them.",
+        "",
+    ]
+    warns = run.meta.get("warnings") or []
+    if warns:
+        parts += ["> **Noise warnings for this machine** — read small differences with care:"]
+        parts += [f"> - {w}" for w in warns]
+        parts.append("")
+    missing = [f"`{c['series']}` {c['workload_spec']} @{c['rate_target']}: {c['status']} "
+               f"({c['reason']})" for _, c in run.cells.iterrows()
+               if c["status"] in ("failed", "skipped")]
+    if missing:
+        parts += ["Cells that did not produce a measurement:", ""]
+        parts += [f"- {x}" for x in missing] + [""]
+
+    t = sustainable.table(run)
+    if not t.empty and len(run.numeric_rates()) >= 2:
+        info = run.series_info().set_index("series")
+        parts += ["## Max sustainable rate (ops/s)", "",
+                  f"Highest offered rate at which the backend (and every lower rate) kept "
+                  f"drops ≤ {DROP_THRESHOLD:.1%} for every kind it supports and did not slow "
+                  f"the workload by more than {SLOW_THRESHOLD_PCT:g} % (CI). `≥`: never "
+                  "saturated in the sweep; `<`: the lowest rate already failed; n/a: sees "
+                  "none of the workload's kinds.", "",
+                  _md_table(["backend", "mode"] + list(t.columns),
+                            [[f"`{s}`", info.loc[s, "mode"]] + list(t.loc[s]) for s in t.index]),
+                  ""]
+
+    rate = headline_rate(run)
+    c = run.cells
+    c = c[(c["rate_target"] == rate) & (c["status"] == "ok")]
+    if len(c):
+        rows = [[f"`{r['series']}`", r["mode"], r["workload_spec"],
+                 f"{r['kinds_seen']}/{r['kinds_supported']}/{r['kinds_total']}",
+                 _n(r["drop_rate"], ".2f", 100), _n(r["drop_rate_worst"], ".2f", 100),
+                 _n(r["latency_p50_us"]), _n(r["latency_p99_us"]), _n(r["sensor_cpu_pct"], ".1f"),
+                 _n(r["cpu_us_per_event"], ".1f"), _n(r["kernel_ns_per_event"]),
+                 (f"{r['slowdown_pct']:+.1f} [{r['slowdown_ci_low_pct']:+.0f}, "
+                  f"{r['slowdown_ci_high_pct']:+.0f}]") if r["slowdown_pct"] == r["slowdown_pct"]
+                 else "–"] for _, r in c.iterrows()]
+        parts += [f"## Headline at {rate} ops/s", "",
+                  "Repeats combined: drops pooled over repeats and supported kinds, latency "
+                  "percentiles (µs, `t_seen − t_issue`) from the raw events of all kinds, CPU "
+                  "is the sensor's process tree (kernel ns/event: in-kernel eBPF run time, "
+                  "separate), slowdown of the workload vs no sensor with its 95 % interval.",
+                  "",
+                  _md_table(["backend", "mode", "workload", "kinds seen/supp./all", "drop %",
+                             "worst kind drop %", "p50 µs", "p99 µs", "CPU %", "CPU µs/event",
+                             "kernel ns/event", "slowdown % [95 % CI]"], rows), ""]
+
+    parts += ["## Charts", "", "Kernel-mode backends are drawn in warm colours with solid "
+              "lines, user-mode in cool colours with dashed lines, the calibration backend in "
+              "grey (dotted). Every chart is also in SVG next to its PNG.", ""]
+    by_section: dict[str, list[Chart]] = {}
+    for ch in charts:
+        by_section.setdefault(ch.section, []).append(ch)
+    for section, chs in by_section.items():
+        if section != "overview":
+            parts += [f"### Workload `{section}`", ""]
+        for ch in chs:
+            if ch.name.startswith("ecdf-") and not ch.name.endswith(f"-{slug(str(rate))}"):
+                continue   # one ECDF per workload here; all rates are in report.html
+            parts += [f"**{ch.title}.** {ch.caption}", "",
+                      f"![{ch.title}]({link(ch.png)})", ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def write(run: RunData, charts: list[Chart], path: Path, command: str) -> Path:
+    path = Path(path)
+    tmp = path.with_suffix(".md.tmp")
+    tmp.write_text(render(run, charts, path, command), encoding="utf-8")
+    tmp.replace(path)
+    return path
