@@ -128,6 +128,8 @@ def test_audit_slows_the_workload_instead_of_dropping(tmp_path, audit_exclusive,
     cells = _stalled_run(tmp_path, "audit:backlog_limit=256,backlog_wait_time=15000",
                          "process", "1000", 3.0, 0.5, 1.5)
     ok = cells[cells["status"] == "ok"]
-    assert (ok["drop_rate"] == 0).all(), ok[["kind", "drop_rate"]]
+    # Mostly no loss: records made where the kernel cannot sleep are still dropped (and
+    # counted in 'lost'), we have seen one in 9000 here.
+    assert (ok["drop_rate"] < 0.005).all(), ok[["kind", "drop_rate"]]
     # The workload's syscalls waited for queue room: open-loop latency shows the stall.
     assert (ok["latency_intended_p99_us"] > 500_000).all(), ok["latency_intended_p99_us"]
