@@ -3,9 +3,12 @@
 File events are keyed by path (hashed to 64 bits), process events by pid, network events
 by the port pair. Within one (kind, key) the n-th event in time order matches the n-th
 expected row in time order, which handles keys that legitimately recur (a pid or port
-reused within a cell); events beyond what was expected for a key are duplicates. Events
-whose key matches nothing but which carry the run marker (in a path or argv) are counted
-as unmatched: false or mangled reports of our own activity.
+reused within a cell); events beyond what was expected for a key are duplicates. An event
+seen before the first operation with its key was issued cannot be ours (a pid or port that
+another process held earlier, on a machine whose pid space wraps within a cell): it is set
+aside as foreign rather than counted against the backend. Events whose key matches nothing
+but which carry the run marker (in a path or argv) are counted as unmatched: false or
+mangled reports of our own activity.
 """
 
 from __future__ import annotations
@@ -70,6 +73,17 @@ def correlate(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
     t_ck = _keys(truth["kind"], truth["key"], truth["path"])
     e_ck = _keys(events["kind"], events["key"], events["path"])
     t_order, t_sck, t_rank = _ranked(t_ck, truth["t_issue"])
+
+    # Causality: the earliest issue time per key (ledger sorted by key, then time).
+    causal = np.ones(len(e_ck), bool)
+    if len(t_sck) and len(e_ck):
+        first = np.searchsorted(t_sck, e_ck, side="left")
+        fc = np.minimum(first, len(t_sck) - 1)
+        known_key = (first < len(t_sck)) & (t_sck[fc] == e_ck)
+        earliest = truth["t_issue"][t_order][fc]
+        causal = ~known_key | (events["t_seen"] >= earliest)
+    # Non-causal events get a key no ledger row has, so they neither match nor rank.
+    e_ck = np.where(causal, e_ck, np.uint64(0))
     e_order, e_sck, e_rank = _ranked(e_ck, events["t_seen"])
 
     # Join on (ck, rank): fold the rank into the key, then one sorted search.
@@ -95,6 +109,7 @@ def correlate(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
     duplicate[e_order[~hit & known]] = True
     stray = np.zeros(len(e_ck), bool)
     stray[e_order[~hit & ~known]] = True
+    stray &= causal  # an earlier holder of our pid or port is not a false report of ours
     unmatched_marked = np.zeros(len(e_ck), bool)
     if stray.any():
         unmatched_marked[stray] = _has_marker(events["path"][stray], marker)

@@ -123,3 +123,14 @@ def test_per_kind_empty_cell_has_no_latency():
     t = truth([(0, Kind.net_send, port_pair(1, 2), None, 0)])
     rows = per_kind(t, events([]), correlate(t, events([]), M), frozenset({Kind.net_send}))
     assert rows[0]["drop_rate"] == 1.0 and np.isnan(rows[0]["latency_p50_us"])
+
+
+def test_event_before_the_operation_is_foreign_not_duplicate():
+    # pid 500 belonged to another process before our spawn got it (pid space wrapped).
+    t = truth([(0, Kind.proc_exec, 500, None, 10_000)])
+    e = events([(Kind.proc_exec, 500, "/usr/bin/other", 2_000),
+                (Kind.proc_exec, 500, f"/x/sb-child {M}-0", 10_400)])
+    c = correlate(t, e, M)
+    assert c.event_idx.tolist() == [1]
+    assert c.duplicate.tolist() == [False, False]
+    assert c.unmatched_marked.tolist() == [False, False]
