@@ -139,6 +139,11 @@ def test_max_sustainable_rate(tmp_path, drops, slow, label):
     assert s.label == label
     if label[0].isdigit():
         assert s.limited_by in ("drops", "slows")
+    if slow:   # slowdown was the limit: the drops-only (lossless) rate is shown next to it
+        assert s.limited_by == "slows" and s.lossless.label == "≥ 10000"
+        assert s.full_label == "1000 (lossless ≥ 10000)"
+    else:
+        assert s.full_label == label
 
 
 def test_report_failure_keeps_results(sweep, tmp_path, monkeypatch, capsys):

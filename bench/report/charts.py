@@ -98,7 +98,7 @@ def coverage(run: RunData, styles: Styles, out: Path):
             drop = 1 - seen
             state[i, j] = 3 if mat == 0 else (4 if drop > DROP_THRESHOLD else 5)
             text[i][j] = f"{seen * 100:.0f}" if seen < 0.995 or seen == 1 else f"{seen * 100:.1f}"
-        elif (g["status"] == "unsupported").all():
+        elif (g["status"] == "unsupported").any():   # support is static, see data._status
             state[i, j] = 1
             text[i][j] = "–"
         else:
@@ -341,16 +341,22 @@ def sustainable_chart(run: RunData, styles: Styles, out: Path):
                 v = it.rate or 0
                 ax.barh(i, v, color=styles(s)["color"],
                         hatch="//" if it.qualifier == ">=" else None, edgecolor="white")
-                ax.text(v, i, f" {it.label}", va="center", fontsize=8)
-            ax.set_xlim(0, top * 1.35)
+                ll = it.lossless
+                x_text = v
+                if ll is not None and ll.rate is not None and ll.rate != it.rate:
+                    ax.plot([ll.rate], [i], marker="D", markersize=7, markerfacecolor="none",
+                            markeredgecolor=styles(s)["color"], markeredgewidth=1.5)
+                    x_text = max(v, ll.rate) + top * 0.03
+                ax.text(x_text, i, f" {it.full_label}", va="center", fontsize=8)
+            ax.set_xlim(0, top * 1.7)
             ax.set_title(w)
             ax.set_xlabel("ops/s")
         axes[0][0].set_yticks(range(len(order)), [styles.label(s) for s in order])
         for lbl, s in zip(axes[0][0].get_yticklabels(), order):
             lbl.set_color(styles(s)["color"])
         axes[0][0].invert_yaxis()
-        fig.suptitle("Max sustainable rate (hatched: never saturated in the sweep; "
-                     "'<': lowest rate already failed)")
+        fig.suptitle("Max sustainable rate: drops ≤ 0.1 % and no slowdown (hatched: never "
+                     "saturated in the sweep; ◇: lossless rate, drops only)")
         fig.tight_layout()
         return _save(fig, out, "sustainable"), ""
 

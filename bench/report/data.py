@@ -319,8 +319,10 @@ def _status(g: pd.DataFrame) -> tuple[str, str]:
     st = g["status"].fillna("failed")
     if (st == "ok").any():
         return "ok", ""
-    if (st == "unsupported").all():
-        return "unsupported", str(g["reason"].iloc[0] or "")
+    if (st == "unsupported").any():
+        # Support is a property of the backend, not of one repeat: a repeat skipped for a
+        # busy resource does not make an unsupported kind "skipped".
+        return "unsupported", str(g.loc[st == "unsupported", "reason"].iloc[0] or "")
     bad = g[st.isin(["failed", "skipped"])]
     first = bad.iloc[0] if len(bad) else g.iloc[0]
     return str(first["status"]), str(first["reason"] if first["reason"] is not pd.NA else "")

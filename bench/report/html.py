@@ -116,7 +116,8 @@ def sustainable_section(run: RunData) -> str:
             f"for every kind it supports and did not slow the workload (slowdown CI not above "
             f"{SLOW_THRESHOLD_PCT:g} %, achieved rate ≥ 95 % of baseline). ≥: never saturated "
             "in this sweep; &lt;: the lowest rate already failed; n/a: sees none of the "
-            "workload's kinds.</p>" + table(["backend"] + [str(c) for c in t.columns], rows))
+            "workload's kinds; <i>lossless</i>: the same judged on drops alone, shown when "
+            "the slowdown was the limit.</p>" + table(["backend"] + [str(c) for c in t.columns], rows))
 
 
 def workload_section(run: RunData, wl: str, charts: list[Chart], skipped: list[Skipped]) -> str:

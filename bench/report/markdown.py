@@ -85,7 +85,8 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
                   f"drops ≤ {DROP_THRESHOLD:.1%} for every kind it supports and did not slow "
                   f"the workload by more than {SLOW_THRESHOLD_PCT:g} % (CI). `≥`: never "
                   "saturated in the sweep; `<`: the lowest rate already failed; n/a: sees "
-                  "none of the workload's kinds.", "",
+                  "none of the workload's kinds; *lossless*: the same judged on drops alone, "
+                  "shown when the slowdown was the limit.", "",
                   _md_table(["backend", "mode"] + list(t.columns),
                             [[f"`{s}`", info.loc[s, "mode"]] + list(t.loc[s]) for s in t.index]),
                   ""]

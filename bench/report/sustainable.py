@@ -9,8 +9,9 @@ A rate *passes* when, with repetitions combined (see ``data``):
   per-row ``saturation`` column, from ``bench.metrics``.
 
 The max sustainable rate is the highest tested rate such that it *and every lower tested
-rate* pass: a lucky pass above a failure is noise, not capacity. When every rate passes the
-answer is "at least the highest rate tested" (``>=``); when the lowest fails, "below the
+rate* pass: a lucky pass above a failure is noise, not capacity. The same scan on drops alone
+gives the *lossless* rate, shown next to it when slowdown was the limit. When every rate
+passes the answer is "at least the highest rate tested" (``>=``); when the lowest fails, "below the
 lowest rate tested" (``<``). Closed-loop ``max`` cells have no offered rate and are left out.
 """
 
@@ -33,6 +34,8 @@ class Sustainable:
     qualifier: str            # '' exact, '>=' never saturated in the sweep, '<' lowest failed
     limited_by: str           # what stopped it at the next rate: 'drops', 'slows', ...
     rates_tested: int
+    lowest: float = math.nan  # the lowest rate tested
+    lossless: "Sustainable | None" = None   # the same, judged on drops alone
 
     @property
     def label(self) -> str:
@@ -42,11 +45,19 @@ class Sustainable:
             return f"< {self.lowest:g}"
         return f"{'≥' if self.qualifier == '>=' else ''} {self.rate:g}".strip()
 
-    lowest: float = math.nan  # the lowest rate tested
+    @property
+    def full_label(self) -> str:
+        """The label, plus the drops-only rate when slowdown is what limited it: on a
+        small or noisy machine every sensor slows the workload, and the capacity to keep
+        up with events is still worth reading."""
+        if self.lossless is None or self.lossless.label == self.label:
+            return self.label
+        return f"{self.label} (lossless {self.lossless.label})"
 
 
-def passes(row: pd.Series) -> tuple[bool, str]:
-    """Whether one combined cell (a row of ``RunData.cells``) keeps up, and why not."""
+def passes(row: pd.Series, slowdown: bool = True) -> tuple[bool, str]:
+    """Whether one combined cell (a row of ``RunData.cells``) keeps up, and why not;
+    ``slowdown=False`` judges drops only."""
     if row["status"] != "ok":
         return False, row["status"]
     why = []
@@ -58,9 +69,28 @@ def passes(row: pd.Series) -> tuple[bool, str]:
     ach, base = row["rate_achieved"], row["baseline_rate_achieved"]
     if ach == ach and base == base and base > 0 and ach < RATE_SHORTFALL * base:
         slow = True
-    if slow:
+    if slow and slowdown:
         why.append("slows")
     return not why, "+".join(why)
+
+
+def _scan(series: str, wl: str, g: pd.DataFrame, slowdown: bool) -> Sustainable:
+    best, limited = None, ""
+    for _, row in g.iterrows():
+        ok, why = passes(row, slowdown)
+        if not ok:
+            limited = why
+            break
+        best = row["_r"]
+    n = len(g)
+    if n and best is None:
+        qual = "<"
+    elif n and best == g["_r"].max() and not limited:
+        qual = ">="
+    else:
+        qual = ""
+    return Sustainable(series, wl, best, qual, limited, n,
+                       float(g["_r"].min()) if n else math.nan)
 
 
 def max_sustainable(run: RunData) -> list[Sustainable]:
@@ -74,22 +104,8 @@ def max_sustainable(run: RunData) -> list[Sustainable]:
         if g["kinds_supported"].max() == 0 and (g["status"] == "unsupported").all():
             continue   # the backend sees nothing of this workload: no capacity to speak of
         g = g.assign(_r=g["rate_target"].map(rate_value)).sort_values("_r")
-        best, limited = None, ""
-        for _, row in g.iterrows():
-            ok, why = passes(row)
-            if not ok:
-                limited = why
-                break
-            best = row["_r"]
-        n = len(g)
-        if n and best is None:
-            qual = "<"
-        elif n and best == g["_r"].max() and not limited:
-            qual = ">="
-        else:
-            qual = ""
-        s = Sustainable(series, wl, best, qual, limited, n)
-        s.lowest = float(g["_r"].min()) if n else math.nan
+        s = _scan(series, wl, g, slowdown=True)
+        s.lossless = _scan(series, wl, g, slowdown=False)
         out.append(s)
     return out
 
@@ -99,7 +115,7 @@ def table(run: RunData) -> pd.DataFrame:
     items = max_sustainable(run)
     if not items:
         return pd.DataFrame()
-    df = pd.DataFrame([{"series": s.series, "workload": s.workload_spec, "label": s.label}
+    df = pd.DataFrame([{"series": s.series, "workload": s.workload_spec, "label": s.full_label}
                        for s in items])
     order = list(run.series_info()["series"])
     t = df.pivot(index="series", columns="workload", values="label").fillna("n/a")
