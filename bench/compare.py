@@ -29,8 +29,8 @@ whose noise cannot be judged (one repeat and no CI) is ``uncertain`` and never f
 gate — run with ``--repeat 2`` or more. Improvements are judged the same way.
 
 Exit codes: 0 no regression; 1 a gated metric regressed or a cell that was ``ok`` in BASE
-failed in NEW; 2 could not compare — nothing in common, cells missing on either side
-(unless ``allow_missing``) or the two runs come from different machines (CPU model, CPU
+failed in NEW; 2 could not compare — nothing in common, cells missing on either side or
+skipped in NEW (unless ``allow_missing``) or the two runs come from different machines (CPU model, CPU
 count or kernel differ; unless ``cross_machine``). Exit 2 wins over 1: a partial
 comparison is not a pass.
 """
@@ -337,6 +337,10 @@ def compare(base: RunData, new: RunData, factor: float = DEFAULT_FACTOR,
             continue
         matched_new.add(nkey)
         n = nc.loc[nkey]
+        if b["status"] == "ok" and n["status"] == "skipped":
+            # The backend could not run in NEW (not root, tool missing): nothing to judge.
+            cmp.missing.append(f"{nkey[0]} {wl} @{rate}: skipped in NEW ({n['reason']})")
+            continue
         if b["status"] == "ok" and n["status"] != "ok":
             nan = Side(math.nan, math.nan, math.nan)
             cmp.rows.append(Row(s, nkey[0], wl, rate, "", "status", nan, nan,
@@ -371,7 +375,7 @@ def compare(base: RunData, new: RunData, factor: float = DEFAULT_FACTOR,
         cmp.problems.append("BASE and NEW have no cell in common (same backends, workloads "
                             "and rates?)")
     elif cmp.missing and not allow_missing:
-        cmp.problems.append(f"{len(cmp.missing)} cells or kinds are in only one run: pass "
+        cmp.problems.append(f"{len(cmp.missing)} cells or kinds are in only one run (or skipped in NEW): pass "
                             "--allow-missing to compare the rest")
     order = {"failed": 0, "regression": 1, "improvement": 2, "not significant": 3,
              "uncertain": 4, "same": 5}
