@@ -18,11 +18,13 @@ from bench.report.data import RunData
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
-max-width:1200px;padding:0 1rem;color:#222;line-height:1.45}
+max-width:1400px;padding:0 1rem;color:#222;line-height:1.45}
+.scroll{overflow-x:auto;max-width:100%}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:2px solid #ddd}
 h3{margin-top:1.5rem}.sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.6rem 0;font-size:.86rem}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right;vertical-align:top}
+td{white-space:nowrap}td.l{white-space:normal}
 th{background:#f4f4f4}td.l,th.l{text-align:left}
 tr.kernel td:first-child{border-left:4px solid #c0392b}
 tr.user td:first-child{border-left:4px solid #1f5fa8}
@@ -57,7 +59,8 @@ def table(headers: list[str], rows: list[list], row_class: list[str] | None = No
         cls = f' class="{e(row_class[n])}"' if row_class else ""
         cells = "".join(f'<td class="{"l" if i < left else ""}">{c}</td>' for i, c in enumerate(r))
         body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{h}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f"<div class=scroll><table><thead><tr>{h}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def figure(c: Chart) -> str:
@@ -77,10 +80,13 @@ def _slowdown(r) -> str:
 
 def summary_section(run: RunData) -> str:
     c = run.cells
+    blind = c[c["status"] == "unsupported"]
+    c = c[c["status"] != "unsupported"]
     rows, cls = [], []
     for _, r in c.iterrows():
+        # The reason is in the warnings box at the top; here it is a tooltip.
         status = e(r["status"]) if r["status"] == "ok" else \
-            f'<span class=bad>{e(r["status"])}</span>: {e(r["reason"])}'
+            f'<span class=bad title="{e(r["reason"])}">{e(r["status"])}</span>'
         sat = r["saturation"]
         rows.append([e(r["series"]), e(r["mode"]), e(r["workload_spec"]), e(r["rate_target"]),
                      status, f'{r["kinds_seen"]}/{r["kinds_supported"]}/{r["kinds_total"]}',
@@ -98,8 +104,10 @@ def summary_section(run: RunData) -> str:
             "of all repeats and kinds; CPU averaged; slowdown averaged with an interval that "
             "also covers the spread between repeats. <i>limit</i> says whether any repeat "
             f"dropped more than {DROP_THRESHOLD:.1%} of a kind or slowed the workload "
-            f"(CI above {SLOW_THRESHOLD_PCT:g} %, or achieved rate short of the baseline's).</p>"
-            + table(head, rows, cls, left=5))
+            f"(CI above {SLOW_THRESHOLD_PCT:g} %, or achieved rate short of the baseline's)."
+            + (f" Left out: {len(blind)} backend × workload × rate cells where the backend "
+               "sees none of the workload's kinds (see the coverage chart)." if len(blind) else "")
+            + "</p>" + table(head, rows, cls, left=5))
 
 
 def sustainable_section(run: RunData) -> str:
@@ -110,14 +118,17 @@ def sustainable_section(run: RunData) -> str:
                 "several rates (<code>-r 200,1000,5000</code>) to get one.</p>")
     if t.empty:
         return ""
-    rows = [[e(s)] + [e(v) for v in t.loc[s]] for s in t.index]
+    modes = run.series_info().set_index("series")["mode"]
+    rows = [[e(s), e(modes.get(s, ""))] + [e(v) for v in t.loc[s]] for s in t.index]
     return ("<h2 id=sustainable>Max sustainable rate (ops/s)</h2><p class=note>Highest offered "
             f"rate at which the backend — and every lower rate — kept drops ≤ {DROP_THRESHOLD:.1%} "
             f"for every kind it supports and did not slow the workload (slowdown CI not above "
             f"{SLOW_THRESHOLD_PCT:g} %, achieved rate ≥ 95 % of baseline). ≥: never saturated "
             "in this sweep; &lt;: the lowest rate already failed; n/a: sees none of the "
             "workload's kinds; <i>lossless</i>: the same judged on drops alone, shown when "
-            "the slowdown was the limit.</p>" + table(["backend"] + [str(c) for c in t.columns], rows))
+            "the slowdown was the limit.</p>"
+            + table(["backend", "mode"] + [str(c) for c in t.columns], rows,
+                    [modes.get(s, "") for s in t.index], left=2))
 
 
 def workload_section(run: RunData, wl: str, charts: list[Chart], skipped: list[Skipped]) -> str:
