@@ -180,7 +180,8 @@ def ecdf(run: RunData, styles: Styles, out: Path, workload: str, rate: str):
 
 # -- saturation curve -------------------------------------------------------------------------
 def saturation(run: RunData, styles: Styles, out: Path, workload: str):
-    """Worst-kind drop rate vs offered rate, max sustainable rate starred."""
+    """Worst-kind drop rate vs offered rate, max sustainable rate starred (series are
+    dodged sideways a little so that those sitting on 0 stay visible)."""
     c = run.cells
     c = c[(c["workload_spec"] == workload) & (c["status"] == "ok")
           & c["rate_target"].map(lambda r: not math.isnan(rate_value(r)))]
@@ -188,27 +189,48 @@ def saturation(run: RunData, styles: Styles, out: Path, workload: str):
     if len(rates) < 2:
         return None, "one offered rate only: a saturation curve needs a rate sweep (-r A,B,...)"
     sus = {s.series: s for s in max_sustainable(run) if s.workload_spec == workload}
+    order = [x for x in run.series_info()["series"] if x in set(c["series"])]
+    # Many backends drop nothing: dodge the series sideways (a few % of the rate, so the
+    # position still reads as the rate) so that lines sitting on 0 stay distinguishable.
+    log_x = max(rates) / min(rates) >= 10
+    span = (math.log(max(rates) / min(rates)) if log_x else max(rates) - min(rates)) or 1.0
+    width = 0.06 * span
+
+    def dodge(x: np.ndarray, k: int) -> np.ndarray:
+        off = (k - (len(order) - 1) / 2) * width / max(len(order), 1)
+        return x * math.exp(off) if log_x else x + off
+
+    lossless_all = []
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(9, 5))
-        for s in [x for x in run.series_info()["series"] if x in set(c["series"])]:
+        for k, s in enumerate(order):
             g = c[c["series"] == s].assign(_r=lambda d: d["rate_target"].map(rate_value)) \
                 .sort_values("_r")
             y = g["drop_rate_worst"].to_numpy(float) * 100
             if np.isnan(y).all():
                 continue
+            if (y == 0).all():
+                lossless_all.append(s)
             st = styles(s)
-            ax.plot(g["_r"], y, color=st["color"], linestyle=st["linestyle"],
+            x = dodge(g["_r"].to_numpy(float), k)
+            ax.plot(x, y, color=st["color"], linestyle=st["linestyle"],
                     marker=st["marker"], label=styles.label(s), linewidth=1.8)
             m = sus.get(s)
             if m and m.rate is not None:
-                yv = float(y[np.where(g["_r"].to_numpy() == m.rate)[0][0]])
-                ax.plot([m.rate], [yv], marker="*", markersize=17, color=st["color"],
+                i = int(np.where(g["_r"].to_numpy() == m.rate)[0][0])
+                ax.plot([x[i]], [y[i]], marker="*", markersize=17, color=st["color"],
                         markeredgecolor="black", linestyle="none", zorder=5)
+        if lossless_all:   # under the legend: the one place no data point can be
+            import textwrap
+
+            ax.text(1.02, 0.0, textwrap.fill("No drops at any rate: " + ", ".join(lossless_all),
+                                             32),
+                    transform=ax.transAxes, fontsize=8, va="bottom", ha="left", color="#333")
         ax.axhline(DROP_THRESHOLD * 100, color="black", linewidth=1, linestyle="-.")
         ax.text(rates[0], DROP_THRESHOLD * 100 * 1.15, f"  drop threshold {DROP_THRESHOLD:.1%}",
                 fontsize=8, va="bottom")
         ax.set_yscale("symlog", linthresh=0.01, linscale=0.5)
-        ax.set_ylim(-0.003, 130)
+        ax.set_ylim(-0.004, 130)
         ax.set_yticks([0, 0.01, 0.1, 1, 10, 100], ["0", "0.01", "0.1", "1", "10", "100"])
         _rate_axis(ax, rates)
         ax.set_xlabel("offered rate (ops/s)")

@@ -21,7 +21,7 @@ MODE_COLOUR = {"kernel": KERNEL[0], "user": USER[0], "calibration": CALIBRATION[
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">"]
 
 RC = {
-    "figure.dpi": 100, "savefig.dpi": 150, "font.size": 11, "axes.titlesize": 12,
+    "figure.dpi": 100, "savefig.dpi": 130, "font.size": 11, "axes.titlesize": 12,
     "axes.labelsize": 11, "legend.fontsize": 9, "axes.grid": True, "grid.alpha": 0.3,
     "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "none",
 }
