@@ -11,6 +11,8 @@ skipped with their reason. ``make test`` skips this file (``--benchmark-skip``).
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bench import backends
@@ -42,7 +44,7 @@ def test_matrix(benchmark, tmp_path, backend, workload):
     run = RunData.load(out)
     (c,) = [r for _, r in run.cells.iterrows()]
     kinds = run.kinds[run.kinds["status"] == "ok"]
-    benchmark.extra_info.update({
+    info = {
         "backend": backend, "mode": c["mode"], "workload": workload, "rate": RATE,
         "status": c["status"], "drop_rate": c["drop_rate"], "drop_rate_worst": c["drop_rate_worst"],
         "latency_p50_us": c["latency_p50_us"], "latency_p99_us": c["latency_p99_us"],
@@ -53,6 +55,18 @@ def test_matrix(benchmark, tmp_path, backend, workload):
         "per_kind": {k["kind"]: {"drop_rate": k["drop_rate"], "p99_us": k["latency_p99_us"]}
                      for _, k in kinds.iterrows()},
         "timed": "wall time of the whole cell (sensor start, workload, drain, stop)",
-    })
+    }
+    # Strict JSON for CI tools (jq, dashboards): no NaN, no numpy scalars.
+    benchmark.extra_info.update(_plain(info))
     assert c["status"] == "ok", c["reason"]
     assert len(kinds) > 0
+
+
+def _plain(v):
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if hasattr(v, "item"):      # numpy / pandas scalar
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return None if v is None or str(v) == "<NA>" else v
