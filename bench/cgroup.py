@@ -54,14 +54,19 @@ class WorkloadCgroup:
         if root is None:
             self.why = "no cgroup v2 hierarchy mounted"
             return
-        try:
-            parent = root / PARENT
-            parent.mkdir(exist_ok=True)
-            p = parent / f"{os.getpid()}-{name}"
-            p.mkdir()
-            self.path = p
-        except OSError as e:
-            self.why = f"cannot create a cgroup under {root}: {e.strerror}"
+        parent = root / PARENT
+        for attempt in range(2):
+            try:
+                parent.mkdir(exist_ok=True)
+                p = parent / f"{os.getpid()}-{name}"
+                p.mkdir()
+                self.path = p
+                return
+            except FileNotFoundError:
+                continue  # another run removed the empty parent just now: make it again
+            except OSError as e:
+                self.why = f"cannot create a cgroup under {root}: {e.strerror}"
+                return
 
     @property
     def id(self) -> int | None:
@@ -97,6 +102,17 @@ def clean_stale() -> int:
             _remove(child)
             n += 1
     return n
+
+
+def remove_parent_if_empty() -> None:
+    """At the end of a run: leave no empty ``sensorbench`` cgroup behind (another run still
+    going keeps it, since a cgroup with children cannot be removed)."""
+    root = v2_root()
+    if root is not None:
+        try:
+            (root / PARENT).rmdir()
+        except OSError:
+            pass
 
 
 def _alive(pid: int) -> bool:

@@ -22,7 +22,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from bench import machine
 from bench.cell import Cell, CellRunner
-from bench.cgroup import clean_stale
+from bench.cgroup import clean_stale, remove_parent_if_empty
 from bench.errors import BadInput
 from bench.metrics import saturation, slowdown
 from bench.results import ResultsDir
@@ -160,6 +160,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
         res.write_meta({"backend_stats": stats, "interrupted": interrupted,
                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         shutil.rmtree(res.parts / "tmp", ignore_errors=True)
+        remove_parent_if_empty()
         if made_workdir:
             try:
                 workdir.rmdir()  # only if empty: every cell removes its own directory
