@@ -187,3 +187,18 @@ def test_report_renders_in_headless_chromium(sweep, tmp_path):
     assert "sensorbench report" in title
     w, h = png_size(shot.read_bytes())
     assert w >= 1000 and h > 2000, "the screenshot shows the whole page"
+
+
+def test_markdown_page_links_existing_charts(sweep, tmp_path):
+    """The page `make reference` writes as results/README.md: tables and charts that exist."""
+    d = copy("sweep", tmp_path / "run")
+    page = tmp_path / "README.md"
+    r = sensorbench("report", str(d), "--markdown", str(page), "--command", "make reference",
+                    "--no-exports", check=True)
+    assert "markdown:" in r.stdout
+    text = page.read_text()
+    assert "`make reference`" in text and "## Max sustainable rate" in text
+    assert "| `synthetic` | calibration |" in text and "| `psutil` | user |" in text
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert links and all((page.parent / link).is_file() for link in links)
+    assert any("saturation-network.png" in link for link in links)
