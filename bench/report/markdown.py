@@ -10,7 +10,7 @@ from pathlib import Path
 from bench.metrics import DROP_THRESHOLD, SLOW_THRESHOLD_PCT
 from bench.report import sustainable
 from bench.report.charts import Chart, slug
-from bench.report.data import RunData, rate_value
+from bench.report.data import RunData
 
 
 def _n(v, fmt=".0f", scale=1.0) -> str:
