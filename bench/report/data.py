@@ -146,16 +146,24 @@ class RunData:
         ev["series"] = (ev["spec"] + "@" + ev["host"]) if self.multi_host else ev["spec"]
         return ev
 
+    @cached_property
+    def _latency_groups(self) -> dict[tuple, np.ndarray]:
+        # One pass over the events instead of a boolean mask per lookup: a reference run
+        # holds millions of events and the report looks up hundreds of groups.
+        ev = self.events
+        if ev is None or not len(ev):
+            return {}
+        return {key: g.to_numpy(np.float64) / 1e3
+                for key, g in ev.groupby(KIND_KEY, sort=False, observed=True)["latency_ns"]}
+
     def latencies_us(self, series: str, workload: str, rate: str,
                      kind: str | None = None) -> np.ndarray:
         """Raw latencies (µs) of one series x workload x rate (one kind or all), all repeats."""
-        ev = self.events
-        if ev is None:
-            return np.empty(0)
-        m = (ev["series"] == series) & (ev["workload_spec"] == workload) & (ev["rate_target"] == rate)
+        groups = self._latency_groups
         if kind is not None:
-            m &= ev["kind"] == kind
-        return ev.loc[m, "latency_ns"].to_numpy(np.float64) / 1e3
+            return groups.get((series, workload, rate, kind), np.empty(0))
+        parts = [v for k, v in groups.items() if k[:3] == (series, workload, rate)]
+        return np.concatenate(parts) if parts else np.empty(0)
 
     # -- aggregated views --------------------------------------------------------------
     @cached_property
@@ -204,16 +212,12 @@ class RunData:
         return _sort(out)
 
     def _pooled_percentiles(self) -> dict:
-        ev = self.events
-        if ev is None or not len(ev):
-            return {}
         out = {}
         qs = {"p50": 50, "p90": 90, "p99": 99, "p999": 99.9}
-        for key, g in ev.groupby(KIND_KEY, sort=False, observed=True):
-            v = g["latency_ns"].to_numpy(np.float64)
-            q = np.percentile(v, list(qs.values())) / 1e3
+        for key, v in self._latency_groups.items():
+            q = np.percentile(v, list(qs.values()))
             d = {f"latency_{k}_us": float(x) for k, x in zip(qs, q)}
-            d["latency_max_us"] = float(v.max()) / 1e3
+            d["latency_max_us"] = float(v.max())
             out[key] = d
         return out
 
