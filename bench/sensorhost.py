@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "count":
-            _say({"count": len(sink), "error": getattr(backend, "fatal", None)})
+            _say({"count": len(sink), "error": backend.fatal})
         elif cmd == "stop":
             break
     _say(stop_once())

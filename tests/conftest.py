@@ -81,7 +81,8 @@ def leaves_nothing():
 
     root = v2_root()
     cg_dir = root / PARENT if root else None
-    before = {p.name for p in cg_dir.iterdir()} if cg_dir and cg_dir.is_dir() else set()
+    before = ({p.name for p in cg_dir.iterdir() if p.is_dir()}
+              if cg_dir and cg_dir.is_dir() else set())
     yield
     assert bpf_prog_ids() <= progs, "BPF programs left loaded"
     assert audit_rules() == rules, "audit rules changed"
@@ -89,7 +90,7 @@ def leaves_nothing():
     if cg_dir and cg_dir.is_dir():
         # New cgroups whose owning harness is gone were left behind (a cgroup of a run
         # still going on, possibly not ours, is not).
-        left = [p.name for p in cg_dir.iterdir() if p.name not in before
+        left = [p.name for p in cg_dir.iterdir() if p.is_dir() and p.name not in before
                 and not _pid_alive(p.name.split("-", 1)[0])]
         assert left == [], f"cgroups left: {left}"
 

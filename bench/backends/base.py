@@ -119,6 +119,12 @@ class Backend:
         """None when the backend can run here, else one line saying why not."""
         return None
 
+    @property
+    def fatal(self) -> str | None:
+        """Why collection died mid-cell (the harness then fails the cell), else None. By
+        default the ``error`` of the backend's ``reader`` thread, when it has one."""
+        return getattr(getattr(self, "reader", None), "error", None)
+
     @classmethod
     def notes(cls) -> list[str]:
         """Lines for ``doctor`` about options that cannot work here although the backend

@@ -131,10 +131,6 @@ class AuditBackend(Backend):
         self.reader = ReaderThread(self.ev.sock.fileno(), self._drain, "audit")
         self.reader.start()
 
-    @property
-    def fatal(self) -> str | None:
-        return self.reader.error if getattr(self, "reader", None) else None
-
     def _emit(self, events) -> None:
         add, off, now = self.sink.add, self.offset_ns, time.monotonic_ns()
         for ev in events:

@@ -83,10 +83,6 @@ class FanotifyBackend(Backend):
         self.reader = ReaderThread(self.fd, self._drain, "fanotify")
         self.reader.start()
 
-    @property
-    def fatal(self) -> str | None:
-        return self.reader.error if getattr(self, "reader", None) else None
-
     def _drain(self) -> None:
         read, decode, add, resolve = os.read, self.decoder.decode, self.sink.add, \
             self.resolver.path

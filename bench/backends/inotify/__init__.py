@@ -59,10 +59,6 @@ class InotifyBackend(Backend):
         wd = _linux.add_watch(self.fd, path, WATCH_MASK)
         self.decoder.dirs[wd] = path
 
-    @property
-    def fatal(self) -> str | None:
-        return self.reader.error if getattr(self, "reader", None) else None
-
     def _drain(self) -> None:
         read, decode, add = os.read, self.decoder.decode, self.sink.add
         clock = time.monotonic_ns

@@ -71,10 +71,6 @@ class ProcConnectorBackend(Backend):
         self.reader = ReaderThread(self.sock.fileno(), self._drain, "cn_proc")
         self.reader.start()
 
-    @property
-    def fatal(self) -> str | None:
-        return self.reader.error if getattr(self, "reader", None) else None
-
     def _drain(self) -> None:
         recv, decode, add = self.sock.recv, self.decoder.decode, self.sink.add
         argv = self.cfg["argv"]
