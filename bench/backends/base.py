@@ -119,11 +119,18 @@ class Backend:
         """None when the backend can run here, else one line saying why not."""
         return None
 
+    _fatal: str | None = None
+
     @property
     def fatal(self) -> str | None:
-        """Why collection died mid-cell (the harness then fails the cell), else None. By
-        default the ``error`` of the backend's ``reader`` thread, when it has one."""
-        return getattr(getattr(self, "reader", None), "error", None)
+        """Why collection died mid-cell (the harness then fails the cell), else None: what
+        the backend set itself, else the ``error`` of its ``reader`` thread, when it has one."""
+        return self._fatal or getattr(getattr(self, "reader", None), "error", None)
+
+    @fatal.setter
+    def fatal(self, reason: str | None) -> None:
+        # backends that watch a child tool (peers) record its failure directly
+        self._fatal = reason
 
     @classmethod
     def notes(cls) -> list[str]:
