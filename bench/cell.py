@@ -26,6 +26,7 @@ from bench.cgroup import WorkloadCgroup
 from bench.correlate import correlate
 from bench.cpu import CpuWindow, tree_rss_mb
 from bench.errors import SensorFailed, WorkloadFailed
+from bench.janitor import Janitor
 from bench.kinds import Kind
 from bench.metrics import matched_latencies, op_times, per_kind
 from bench.sensorproc import SensorProcess, tail
@@ -91,13 +92,25 @@ def status_rows(cell: Cell, status: str, reason: str) -> list[dict]:
     return rows
 
 
+class _NoJanitor:
+    """Cells run without a janitor (tests driving CellRunner directly)."""
+
+    def watch(self, what: str, **item) -> str:
+        return ""
+
+    def forget(self, handle: str | None) -> None:
+        pass
+
+
 class CellRunner:
     """Runs cells with shared settings: where to write logs and workload files."""
 
-    def __init__(self, out: Path, workdir: Path, drain_max_s: float = 10.0):
+    def __init__(self, out: Path, workdir: Path, drain_max_s: float = 10.0,
+                 janitor: Janitor | None = None):
         self.out = out
         self.workdir = workdir
         self.drain_max_s = drain_max_s
+        self.janitor = janitor or _NoJanitor()
         (out / "logs").mkdir(parents=True, exist_ok=True)
         self.tmp = out / ".parts" / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -117,6 +130,10 @@ class CellRunner:
         cell_dir = self.workdir / marker
         cell_dir.mkdir(parents=True)
         cg = WorkloadCgroup(token)
+        jan = self.janitor
+        watched = [jan.watch("path", path=str(cell_dir))]
+        if cg.path:
+            watched.append(jan.watch("cgroup", path=str(cg.path)))
         sensor: SensorProcess | None = None
         tap = None
         try:
@@ -135,6 +152,7 @@ class CellRunner:
                                        self.tmp / f"{token}-events.npz",
                                        self.out / "logs" / f"{tag}-sensor.log",
                                        pass_fds=(tap[1].fileno(),) if tap else ())
+                watched.append(jan.watch("process", pid=sensor.pid, group=True, sensor=True))
                 try:
                     sensor.wait_ready()
                 except SensorFailed as e:
@@ -149,6 +167,9 @@ class CellRunner:
         finally:
             if sensor is not None:
                 sensor.kill()
+                if sensor.died_uncleanly:
+                    # What it set up outside its fds (audit rules) is still there.
+                    backends.get(cell.spec.name).recover_stale()
             if tap:
                 for s in tap:
                     s.close()
@@ -156,6 +177,8 @@ class CellRunner:
             shutil.rmtree(cell_dir, ignore_errors=True)
             for f in self.tmp.glob(f"{token}-*"):
                 f.unlink(missing_ok=True)
+            for h in watched:
+                jan.forget(h)
 
     def _run_workload(self, cell: Cell, marker: str, token: str, cell_dir: Path,
                       cg: WorkloadCgroup, tap, tag: str) -> tuple[truthmod.Truth, float]:
@@ -177,6 +200,7 @@ class CellRunner:
             proc = subprocess.Popen([sys.executable, "-m", "workloads", "-"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf,
                                     pass_fds=fds)
+            handle = self.janitor.watch("process", pid=proc.pid)
             try:
                 out, _ = proc.communicate(json.dumps(cfg).encode(),
                                           timeout=cell.duration * 5 + 60)
@@ -188,11 +212,16 @@ class CellRunner:
                 proc.kill()
                 proc.wait()
                 raise
+            finally:
+                self.janitor.forget(handle)
         if tap:
             tap[0].close()  # the sensor sees end of stream once the workload is done
         if proc.returncode != 0 or not ledger_path.exists():
-            raise WorkloadFailed(f"workload {cell.workload.text} exited with {proc.returncode}: "
-                                 f"{tail(log)}")
+            how = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0
+                   else f"exited with {proc.returncode}")
+            detail = tail(log)
+            raise WorkloadFailed(f"workload {cell.workload.text} {how}"
+                                 + (f": {detail}" if detail else ""))
         truth = truthmod.load(ledger_path)
         cpu1 = cg.cpu_usage_us()
         wall = time.monotonic() - t0

@@ -29,11 +29,17 @@ def v2_root() -> Path | None:
     return None
 
 
-def _remove(path: Path) -> None:
+def kill(path: Path) -> None:
+    """SIGKILL every process in the cgroup (``cgroup.kill``, kernel 5.14+)."""
     try:
         (path / "cgroup.kill").write_text("1")
     except OSError:
         pass
+
+
+def remove(path: Path) -> None:
+    """Kill what is inside, then remove the cgroup (waiting up to 1 s for it to empty)."""
+    kill(path)
     for _ in range(50):  # processes take a moment to leave after cgroup.kill
         try:
             path.rmdir()
@@ -86,7 +92,7 @@ class WorkloadCgroup:
 
     def remove(self) -> None:
         if self.path is not None:
-            _remove(self.path)
+            remove(self.path)
             self.path = None
 
 
@@ -99,7 +105,7 @@ def clean_stale() -> int:
     for child in (root / PARENT).iterdir():
         owner = child.name.split("-", 1)[0]
         if child.is_dir() and not (owner.isdigit() and _alive(int(owner))):
-            _remove(child)
+            remove(child)
             n += 1
     return n
 

@@ -9,9 +9,9 @@ is computed against all baseline cells of the same workload and rate.
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import tempfile
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +20,11 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench import machine
+from bench import machine, workdir
 from bench.cell import Cell, CellRunner
 from bench.cgroup import clean_stale, remove_parent_if_empty
 from bench.errors import BadInput
+from bench.janitor import Janitor
 from bench.metrics import saturation, slowdown
 from bench.results import ResultsDir
 from bench.settings import Spec
@@ -54,13 +55,6 @@ def plan(cfg: RunConfig) -> list[Cell]:
                 for spec in group:
                     cells.append(Cell(len(cells), r, w, rate, cfg.duration, spec, cfg.arrivals))
     return cells
-
-
-def _default_workdir() -> Path:
-    # On the root filesystem rather than a tmpfs: that is where real files live, and
-    # fanotify filesystem marks need a filesystem that reports file handles.
-    base = Path("/var/tmp") if os.path.isdir("/var/tmp") else Path(tempfile.gettempdir())
-    return base / "sensorbench"
 
 
 def apply_slowdown(res: ResultsDir) -> None:
@@ -102,6 +96,8 @@ def apply_slowdown(res: ResultsDir) -> None:
 
 def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
     console = console or Console(stderr=True)
+    # Everything the user can get wrong is checked before anything is set up.
+    base, made_base = workdir.prepare_base(cfg.workdir)
     res = ResultsDir(cfg.out)
     if res.done() and not cfg.resume:
         raise BadInput(f"{cfg.out} already holds results: pass --resume to continue that run, "
@@ -110,6 +106,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
         res.write_meta({"resumed_at": [*res.meta().get("resumed_at", []),
                                        time.strftime("%Y-%m-%dT%H:%M:%S%z")]})
     stale = clean_stale()
+    stale_dirs = workdir.clean_stale(base)
     facts = machine.facts()
     warnings = machine.noise_warnings(facts)
     for w in warnings:
@@ -118,6 +115,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
 
     res.write_meta({
         "machine": facts, "warnings": warnings, "stale_cgroups_cleaned": stale,
+        "stale_workdirs_cleaned": stale_dirs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "plan": {"backends": [s.text for s in cfg.specs], "workloads": [w.text for w in cfg.workloads],
                  "rates": cfg.rates, "duration_s": cfg.duration, "repeat": cfg.repeat,
@@ -131,14 +129,18 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
     cells = plan(cfg)
     done = res.done() if cfg.resume else set()
     todo = [c for c in cells if c.id not in done]
-    workdir = cfg.workdir or _default_workdir()
-    made_workdir = not workdir.exists()
-    workdir.mkdir(parents=True, exist_ok=True)
-    runner = CellRunner(res.path, workdir)
+    # Should the harness itself be killed, the janitor undoes what the cell left.
+    janitor = Janitor(res.path / "logs" / "janitor.log")
+    janitor.backends([s.name for s in cfg.specs])
+    rundir = workdir.RunDir(base)
+    janitor.watch("path", path=str(rundir.path))
+    runner = CellRunner(res.path, rundir.path, janitor=janitor)
+    janitor.watch("path", path=str(runner.tmp))
     stats: dict[str, dict] = {}
     interrupted = False
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    old_term = _term_as_interrupt()
     try:
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("cells", total=len(todo))
@@ -155,17 +157,36 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
         console.print("[yellow]interrupted:[/] finished cells are kept; "
                       "run again with --resume to continue")
     finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean-up, not two
         apply_slowdown(res)
         res.finalize()
         res.write_meta({"backend_stats": stats, "interrupted": interrupted,
                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         shutil.rmtree(res.parts / "tmp", ignore_errors=True)
+        rundir.remove()
         remove_parent_if_empty()
-        if made_workdir:
+        if made_base:
             try:
-                workdir.rmdir()  # only if empty: every cell removes its own directory
+                base.rmdir()  # only if empty: every run removes its own directory
             except OSError:
                 pass
+        janitor.close()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     if interrupted:
         raise KeyboardInterrupt
     return res
+
+
+def _term_as_interrupt():
+    """SIGTERM (kill, systemd, a CI timeout) stops the run like Ctrl-C: finished cells are
+    kept and the cell under way is undone. Returns the previous handler (None off the main
+    thread, where Python cannot install one)."""
+    def on_term(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, on_term)

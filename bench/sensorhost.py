@@ -6,32 +6,40 @@ count so the harness can tell when the sensor has drained) and ``stop`` (the bac
 events go to the ``events`` path of the config, stats are printed, exit 0). End of stdin,
 SIGTERM, and the death of the harness (PR_SET_PDEATHSIG) also stop the backend, so that
 whatever it set up in the kernel is undone.
+
+Stopping happens once, however many of those arrive and in whatever order: signal handlers
+never run the stop themselves (a handler runs on the main thread, possibly in the middle of
+that very stop), they only wake the main loop. Every stop is bounded in time by a watchdog:
+if the backend has not stopped by the deadline, the watchdog calls ``backend.abort()``
+(undo kernel state without waiting for anything) and ends the process with ``os._exit``;
+an alarm a little later ends it even if the watchdog cannot run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import selectors
 import signal
 import sys
 import threading
+import time
 import traceback
 
-from bench import eventfile
+from bench import _linux, eventfile
 from bench.backends import get
 from bench.backends.base import EventSink, SensorContext
 
+# How long a stop may take: asked for by a live harness (it waits 60 s for the answer), or
+# forced (harness gone, or SIGTERM): everything of ours must be gone within 5 s of the
+# harness's death, and the run's janitor kills what is left after 3.5 s.
+STOP_DEADLINE_S = 30.0
+FORCED_DEADLINE_S = 2.5
+EXIT_WATCHDOG = 70   # the watchdog ended a stop that did not finish
 
-def _die_with_parent() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+class Terminate(BaseException):
+    """A signal arrived while the backend was starting: abandon the start."""
 
 
 def _say(obj: dict) -> None:
@@ -44,60 +52,146 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
 
 
+def _log(msg: str) -> None:
+    try:
+        sys.stderr.write(f"sensorhost: {msg}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+class Host:
+    """One backend's life in this process: start, answer the harness, stop exactly once."""
+
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+        self.backend = get(cfg["backend"])(cfg["settings"], SensorContext(**cfg["ctx"]))
+        self.sink = EventSink()
+        self.phase = "starting"          # starting -> running -> stopping
+        self.signals: list[int] = []
+        self._stopped = threading.Event()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    # -- signals ------------------------------------------------------------------------
+    def install_signals(self) -> None:
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_signal)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the harness
+
+    def _on_signal(self, signum, frame) -> None:
+        self.signals.append(signum)
+        if self.phase == "starting":
+            raise Terminate(signum)
+        # running: the wakeup fd wakes the main loop, which stops. stopping: nothing to
+        # do, the stop under way finishes (or its watchdog ends it).
+
+    # -- stopping -----------------------------------------------------------------------
+    def _arm_watchdog(self, deadline_s: float) -> None:
+        def watchdog():
+            if self._stopped.wait(deadline_s):
+                return
+            _log(f"stop did not finish in {deadline_s:g} s: aborting")
+            try:
+                self.backend.abort()
+            except BaseException as e:  # noqa: BLE001 - exiting regardless
+                _log(f"abort failed: {_one_line(e)}")
+            os._exit(EXIT_WATCHDOG)
+
+        threading.Thread(target=watchdog, name="stop-watchdog", daemon=True).start()
+        # If the watchdog itself cannot run (the GIL held by a stuck C call), the default
+        # action of SIGALRM ends the process; what a kill leaves, the janitor undoes.
+        signal.alarm(int(deadline_s) + 2)
+
+    def stop(self, deadline_s: float, save: bool = True) -> dict:
+        """Stop the backend and hand over what it collected. Called once, on the main
+        thread, after ``phase`` has become ``stopping``."""
+        self._arm_watchdog(deadline_s)
+        error = None
+        try:
+            self.backend.stop()
+        except Exception as e:  # report it, but still hand over what was collected
+            error = _one_line(e)
+        try:
+            st = self.backend.stats()
+        except Exception as e:
+            st, error = {"self_reported_lost": None}, error or _one_line(e)
+        cols = self.sink.columns()
+        if save:
+            eventfile.save(self.cfg["events"], cols)
+        self._stopped.set()
+        signal.alarm(0)
+        return {"stopped": True, "events": len(cols["kind"]), "stats": st, "error": error}
+
+    # -- the conversation with the harness ----------------------------------------------
+    def serve(self) -> str:
+        """Answer ``count`` until ``stop``, end of stdin or a signal; returns which."""
+        sel = selectors.DefaultSelector()
+        stdin = sys.stdin.buffer.fileno()
+        sel.register(stdin, selectors.EVENT_READ, "stdin")
+        sel.register(self._wake_r, selectors.EVENT_READ, "signal")
+        buf = b""
+        while True:
+            if self.signals:
+                return "signal"
+            for key, _ in sel.select():
+                if key.data == "signal":
+                    try:
+                        os.read(self._wake_r, 512)
+                    except BlockingIOError:
+                        pass
+                    continue
+                chunk = os.read(stdin, 4096)
+                if not chunk:
+                    return "eof"
+                buf += chunk
+                while b"\n" in buf:
+                    line, _, buf = buf.partition(b"\n")
+                    cmd = line.decode(errors="replace").strip()
+                    if cmd == "count":
+                        _say({"count": len(self.sink), "error": self.backend.fatal})
+                    elif cmd == "stop":
+                        return "stop"
+
+
 def main(argv: list[str]) -> int:
     cfg = json.loads(argv[0])
-    _die_with_parent()
-    cls = get(cfg["backend"])
-    ctx = SensorContext(**cfg["ctx"])
-    sink = EventSink()
-    backend = cls(cfg["settings"], ctx)
-    stopping = threading.Lock()
-    stopped = {"done": False}
-
-    def stop_once() -> dict:
-        with stopping:
-            if stopped["done"]:
-                return {}
-            stopped["done"] = True
-            error = None
-            try:
-                backend.stop()
-            except Exception as e:  # report it, but still hand over what was collected
-                error = _one_line(e)
-            try:
-                st = backend.stats()
-            except Exception as e:
-                st, error = {"self_reported_lost": None}, error or _one_line(e)
-            cols = sink.columns()
-            eventfile.save(cfg["events"], cols)
-            return {"stopped": True, "events": len(cols["kind"]), "stats": st, "error": error}
-
-    def on_term(signum, frame):
-        stop_once()
-        os._exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the harness
+    _linux.die_with_parent(signal.SIGTERM, cfg.get("parent"))
+    host = Host(cfg)
+    host.install_signals()
     try:
-        backend.start(sink)
-    except Exception as e:
+        host.backend.start(host.sink)
+    except (Exception, Terminate) as e:
+        host.phase = "stopping"
+        host._arm_watchdog(FORCED_DEADLINE_S)
         try:
-            backend.stop()
+            host.backend.stop()
         except Exception:
             pass
+        host._stopped.set()
+        if isinstance(e, Terminate):
+            return 128 + e.args[0]
         if os.environ.get("SENSORBENCH_DEBUG"):
             traceback.print_exc()
         _say({"error": _one_line(e)})
         return 3
+    host.phase = "running"
     _say({"ready": True, "pid": os.getpid()})
-    for line in sys.stdin:
-        cmd = line.strip()
-        if cmd == "count":
-            _say({"count": len(sink), "error": backend.fatal})
-        elif cmd == "stop":
-            break
-    _say(stop_once())
-    return 0
+    why = host.serve()
+    host.phase = "stopping"
+    if why == "stop":
+        _say(host.stop(STOP_DEADLINE_S))
+        return 0
+    # Harness gone (end of stdin) or told to go (a signal): stop fast, keep the events.
+    t0 = time.monotonic()
+    result = host.stop(FORCED_DEADLINE_S)
+    _log(f"stopped on {why} in {time.monotonic() - t0:.2f} s")
+    try:
+        _say(result)
+    except (BrokenPipeError, OSError, ValueError):
+        # Nobody is listening; keep the interpreter's final flush from failing too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + host.signals[0] if host.signals else 0
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ def tail(path: Path | None, n: int = 3) -> str:
 class SensorProcess:
     def __init__(self, backend: str, settings: dict, ctx: dict, events_path: Path,
                  log_path: Path, pass_fds: tuple[int, ...] = ()):
-        cfg = {"backend": backend, "settings": settings, "ctx": ctx, "events": str(events_path)}
+        cfg = {"backend": backend, "settings": settings, "ctx": ctx, "events": str(events_path),
+               "parent": os.getpid()}
         self.events_path = events_path
         self.log_path = log_path
         self._log = open(log_path, "ab")
@@ -112,31 +113,38 @@ class SensorProcess:
             stats["stop_error"] = msg["error"]
         return events, stats
 
+    @property
+    def died_uncleanly(self) -> bool:
+        """The host ended without undoing its own state: killed by a signal other than the
+        SIGTERM it handles, or ended by its stop watchdog."""
+        from bench.sensorhost import EXIT_WATCHDOG
+
+        code = self.proc.returncode
+        return code is not None and (code == EXIT_WATCHDOG or (code < 0 and code != -15))
+
     def kill(self) -> None:
-        """Make sure nothing of the sensor survives: TERM (it cleans up), then KILL."""
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait()
-        else:
-            # The host is gone; its helpers (an external tool's children) may not be.
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        for f in (self.proc.stdin, self.proc.stdout):
+        """Make sure nothing of the sensor survives. End of stdin makes the host stop on
+        its own, bounded by its watchdog (it undoes its kernel state); a host that is still
+        there after that, and whatever it started in its group, gets SIGKILL."""
+        for f in (self.proc.stdin,):
             try:
                 f.close()
             except OSError:
                 pass
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                pass
+        # The host may be gone while its helpers (an external tool's children) are not.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        try:
+            self.proc.stdout.close()
+        except OSError:
+            pass
         self._sel.close()
         self._log.close()

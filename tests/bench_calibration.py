@@ -6,7 +6,7 @@ with ``delay_us=0`` (target 500 us within 10 %) and the drop rate (target 2 % wi
 
 import pandas as pd
 
-from tests.conftest import sensorbench
+from tests.helpers import sensorbench
 
 
 def test_calibration_accuracy(benchmark, tmp_path):

@@ -17,7 +17,7 @@ import pytest
 
 from bench import backends
 from bench.report.data import RunData
-from tests.conftest import sensorbench
+from tests.helpers import sensorbench
 
 RATE = "1000"
 DURATION = "2"

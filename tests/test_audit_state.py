@@ -12,8 +12,7 @@ import sys
 
 import pytest
 
-from tests.audit_lock import audit_exclusive  # noqa: F401  (fixture)
-from tests.conftest import ROOT, needs_root, run_cells
+from tests.helpers import ROOT, needs_root, run_cells
 
 pytestmark = needs_root
 

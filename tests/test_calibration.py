@@ -6,7 +6,7 @@ scheduling) is measured in the same run with ``delay_us=0``.
 
 import pytest
 
-from tests.conftest import run_cells
+from tests.helpers import run_cells
 
 RATE = "2000"
 DURATION = "3"

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from tests.conftest import sensorbench
-from tests.plugin_backends import PLUGINS
+from tests.helpers import sensorbench
+from tests.helpers.plugin_backends import PLUGINS
 
 
 @pytest.mark.parametrize("args,msg", [

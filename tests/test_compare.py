@@ -10,8 +10,8 @@ import pytest
 
 from bench.compare import METRICS, Side, parse_fail_on, quantile_ci, verdict, wilson
 from bench.errors import BadInput
-from tests.conftest import sensorbench
-from tests.report_runs import copy, results
+from tests.helpers import sensorbench
+from tests.helpers.report_runs import copy, results
 
 
 def run_compare(base, new, *args):

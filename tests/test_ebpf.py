@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, needs_root, run_cells, sensorbench
+from tests.helpers import ROOT, needs_root, run_cells, sensorbench
 
 pytestmark = [pytest.mark.integration, needs_root]
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from bench.report.data import RunData
-from tests.report_runs import results
+from tests.helpers.report_runs import results
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pandas as pd
 
 from bench.report import generate
 from bench.report.data import RunData
-from tests.conftest import sensorbench
-from tests.report_runs import copy, results
+from tests.helpers import sensorbench
+from tests.helpers.report_runs import copy, results
 
 
 def _as_host(tmp_path, name, host):

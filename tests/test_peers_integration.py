@@ -18,9 +18,8 @@ import time
 import psutil
 import pytest
 
-from tests.audit_lock import audit_exclusive  # noqa: F401  (fixture)
-from tests.conftest import ROOT, needs_root, run_cells, sensorbench
-from tests.peers_plugin import PLUGINS
+from tests.helpers import ROOT, needs_root, run_cells, sensorbench
+from tests.helpers.peers_plugin import PLUGINS
 
 pytestmark = [needs_root, pytest.mark.integration]
 

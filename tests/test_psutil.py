@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import needs_root, run_cells
+from tests.helpers import needs_root, run_cells
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ from bench.report import generate
 from bench.report.data import RunData
 from bench.report.sustainable import max_sustainable
 from bench.results import ResultsDir
-from tests.browser import Browser, find_chromium
-from tests.conftest import sensorbench
-from tests.report_runs import copy, results
+from tests.helpers.browser import Browser, find_chromium
+from tests.helpers import sensorbench
+from tests.helpers.report_runs import copy, results
 
 
 def png_size(data: bytes) -> tuple[int, int]:

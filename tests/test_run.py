@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from bench.results import CELL_COLUMNS
-from tests.conftest import ROOT, needs_root, run_cells, sensor_processes
-from tests.plugin_backends import PLUGINS
+from tests.helpers import ROOT, needs_root, run_cells, sensor_processes
+from tests.helpers.plugin_backends import PLUGINS
 
 
 @needs_root

@@ -14,8 +14,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from tests.conftest import ROOT, needs_root, run_cells
-from tests.audit_lock import audit_exclusive  # noqa: F401  (fixture)
+from tests.helpers import ROOT, needs_root, run_cells
 
 pytestmark = needs_root
 

@@ -148,6 +148,22 @@ class Backend:
     def stop(self) -> None:
         raise NotImplementedError
 
+    def abort(self) -> None:
+        """Undo what this sensor set up outside its own file descriptors, at once: called by
+        the sensor host's watchdog when ``stop`` did not finish in time, from another
+        thread while ``stop`` may still be stuck, just before the process exits. It must not
+        wait for the backend's threads or locks. What fds own (BPF programs and links,
+        fanotify and inotify marks, sockets) the kernel releases at exit anyway, so the
+        default does nothing."""
+
+    @classmethod
+    def recover_stale(cls) -> str | None:
+        """Undo what a sensor of this backend that was killed (SIGKILL, power loss aside)
+        left behind outside its process, e.g. audit rules. Called by the harness after a
+        sensor died uncleanly and by the run's janitor after the harness died. Returns
+        what was undone (None: nothing to do). Must be safe while other runs are going."""
+        return None
+
     def stats(self) -> dict[str, Any]:
         """What the sensor says about the cell. Keys the harness puts in ``cells.csv``:
         ``self_reported_lost`` (int, or None when the facility has no loss counter),

@@ -188,6 +188,17 @@ class AuditBackend(Backend):
         if errors:
             raise BenchError("; ".join(errors))
 
+    def abort(self) -> None:
+        claim = getattr(self, "claim", None)
+        if claim is not None:
+            claim.abort()
+
+    @classmethod
+    def recover_stale(cls) -> str | None:
+        from bench.backends.audit import state
+
+        return state.recover_quietly()
+
     def stats(self) -> dict:
         s0, s1 = getattr(self, "status0", None), getattr(self, "status1", None)
         a = getattr(self, "asm", None)

@@ -139,6 +139,18 @@ class Claim:
             os.close(self._fd)  # closing drops the flock
             self._fd = -1
 
+    def abort(self) -> None:
+        """Restore the saved state over a connection of its own, for a process about to
+        exit whose ``release`` may be stuck on another thread. The lock stays held until
+        the process exits (then the state file is gone, or the next claim restores it)."""
+        if self._fd < 0:
+            return
+        restore(self.state)
+        try:
+            os.unlink(STATE_FILE)
+        except FileNotFoundError:
+            pass
+
 
 def _lock() -> int:
     os.makedirs(STATE_DIR, mode=0o700, exist_ok=True)
@@ -193,6 +205,18 @@ def recover_stale() -> AuditState | None:
         return stale
     finally:
         os.close(fd)
+
+
+def recover_quietly() -> str | None:
+    """``recover_stale`` for clean-up paths: what was restored, or None when there was
+    nothing to do or another live sensor holds audit (then it is theirs to restore)."""
+    if not os.path.exists(STATE_FILE):
+        return None
+    try:
+        stale = recover_stale()
+    except BackendUnavailable:
+        return None
+    return f"audit state restored ({stale.describe()})" if stale else None
 
 
 def claim() -> Claim:

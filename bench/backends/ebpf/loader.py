@@ -12,25 +12,21 @@ import os
 import time
 from pathlib import Path
 
+from bench import _linux
 from bench.backends.ebpf import libbpf as lb
 from bench.errors import BackendUnavailable
 
-TRACEFS = Path("/sys/kernel/tracing")
+TRACEFS = Path(_linux.TRACEFS)
 
 
 def ensure_tracefs() -> str:
-    """Syscall tracepoints are attached by id, read from tracefs. Mount it when it is
-    missing and we are root. Returns what was found / done (goes to meta.json)."""
-    if (TRACEFS / "events").is_dir():
-        return "mounted"
-    if os.geteuid() != 0:
-        raise BackendUnavailable("tracefs is not mounted at /sys/kernel/tracing and we are "
-                                 "not root to mount it")
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.mount(b"nodev", str(TRACEFS).encode(), b"tracefs", 0, None) != 0:
-        e = ctypes.get_errno()
-        raise BackendUnavailable(f"cannot mount tracefs at {TRACEFS}: {os.strerror(e)}")
-    return "mounted by the sensor"
+    """Syscall tracepoints are attached by id, read from tracefs: mounted when missing, in
+    the sensor's private mount namespace (``bench._linux.ensure_tracefs``). Returns what
+    was found / done (goes to meta.json)."""
+    try:
+        return _linux.ensure_tracefs()
+    except OSError as e:
+        raise BackendUnavailable(e.strerror) from None
 
 
 class BpfSensor:

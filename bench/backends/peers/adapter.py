@@ -234,6 +234,15 @@ class ToolBackend(Backend):
             self._cleaned = True
             self.cleanup()
 
+    def abort(self) -> None:
+        # The watchdog's last resort: the whole tool group, at once.
+        proc = getattr(self, "proc", None)
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
     def _signal_group(self, proc: subprocess.Popen) -> None:
         steps = [(sig, self.stop_grace_s if i == 0 else 2.0)
                  for i, sig in enumerate(self.stop_signals)] + [(signal.SIGKILL, 5.0)]

@@ -49,10 +49,14 @@ import subprocess
 import tempfile
 import time
 
+import psutil
+
 from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend, tail_lines
 from bench.errors import BackendUnavailable, SensorFailed
 from bench.kinds import Kind
 from bench.settings import Setting, non_negative
+
+_CONF_PREFIX = "sb-auditd-"
 
 # Record type names auditd prints -> numbers (the Assembler works on numbers). Names not
 # listed are decoded from "UNKNOWN[nnnn]" or treated as records we do not need.
@@ -208,7 +212,8 @@ class AuditdBackend(ToolBackend):
         if saved.pid or _linux.auditd_running():
             raise SensorFailed(f"an audit consumer is active (audit pid {saved.pid}): "
                                "not replacing it")
-        self.confdir = tempfile.mkdtemp(prefix=f"sb-auditd-{self.ctx.marker}-")
+        # Named after this process, so a dead host's directory can be told from a live one's.
+        self.confdir = tempfile.mkdtemp(prefix=f"{_CONF_PREFIX}{os.getpid()}-")
         os.mkdir(os.path.join(self.confdir, "plugins"), 0o700)
         conf = os.path.join(self.confdir, "auditd.conf")
         with open(os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
@@ -285,6 +290,27 @@ class AuditdBackend(ToolBackend):
             shutil.rmtree(self.confdir, ignore_errors=True)
         if errors:
             raise SensorFailed("; ".join(errors))
+
+    def abort(self) -> None:
+        super().abort()   # auditd gone first, so it cannot re-register
+        claim = getattr(self, "claim", None)
+        if claim is not None:
+            claim.abort()
+        if getattr(self, "confdir", None):
+            shutil.rmtree(self.confdir, ignore_errors=True)
+
+    @classmethod
+    def recover_stale(cls) -> str | None:
+        from bench.backends.audit import state
+
+        done = [state.recover_quietly()]
+        tmp = tempfile.gettempdir()
+        for name in os.listdir(tmp):
+            pid = name[len(_CONF_PREFIX):].split("-", 1)[0]
+            if name.startswith(_CONF_PREFIX) and pid.isdigit() and not psutil.pid_exists(int(pid)):
+                shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+                done.append(f"removed {name}")
+        return "; ".join(d for d in done if d) or None
 
     def extra_stats(self) -> dict:
         s0, s1 = getattr(self, "status0", None), getattr(self, "status1", None)

@@ -1,33 +1,28 @@
-"""Make sure tracefs is mounted: tracepoint-based tools (libbpf-tools, bpftrace) need it.
+"""Make sure tracefs is there: tracepoint-based tools (libbpf-tools, bpftrace) need it.
 
 On a minimal system (a container, a VM without systemd's sys-kernel-tracing.mount) tracefs
-is not mounted and every tracepoint attach fails with "No such file or directory". Root can
-mount it; the mount is left in place afterwards because other sensors running at the same
-time may use it, and it is the normal state of a systemd machine.
+is not mounted and every tracepoint attach fails with "No such file or directory". The
+sensor host then mounts it in a mount namespace of its own, which the tool it starts
+inherits (``bench._linux.ensure_tracefs``): the host's mount table never changes, and the
+mount disappears with the sensor, also when it is killed.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 
-TRACEFS = "/sys/kernel/tracing"
+from bench import _linux
 
-
-def mounted() -> bool:
-    return os.path.isdir(os.path.join(TRACEFS, "events"))
+TRACEFS = _linux.TRACEFS
 
 
 def ensure() -> str | None:
-    """Mount tracefs when missing; returns None when usable, else a one-line reason."""
-    if mounted():
-        return None
-    if os.geteuid() != 0:
-        return f"tracefs is not mounted at {TRACEFS} and mounting it needs root"
-    r = subprocess.run(["mount", "-t", "tracefs", "nodev", TRACEFS],
-                       capture_output=True, text=True)
-    if r.returncode != 0 and not mounted():
-        return f"cannot mount tracefs at {TRACEFS}: {r.stderr.strip() or r.returncode}"
+    """None when tracefs is usable (mounting it privately if needed), else a one-line
+    reason."""
+    try:
+        _linux.ensure_tracefs()
+    except OSError as e:
+        return f"cannot use tracefs: {e.strerror}"
     return None
 
 

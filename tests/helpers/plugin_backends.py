@@ -7,9 +7,10 @@ from bench.backends.base import Backend
 from bench.kinds import ALL_KINDS
 
 PLUGINS = ";".join([
-    "crashy=tests.plugin_backends:CrashingBackend",
-    "refuses=tests.plugin_backends:RefusingBackend",
-    "absent=tests.plugin_backends:AbsentBackend",
+    "crashy=tests.helpers.plugin_backends:CrashingBackend",
+    "refuses=tests.helpers.plugin_backends:RefusingBackend",
+    "absent=tests.helpers.plugin_backends:AbsentBackend",
+    "hangs=tests.helpers.plugin_backends:HangingBackend",
 ])
 
 
@@ -49,3 +50,19 @@ class AbsentBackend(Backend):
 
     def stop(self):
         pass
+
+
+class HangingBackend(Backend):
+    """Its stop never returns (a sensor stuck on a lock or a syscall): the sensor host's
+    watchdog must call ``abort`` and end the process. ``abort`` leaves a file saying so."""
+
+    name, mode, mechanism, kinds = "hangs", "user", "test", ALL_KINDS
+
+    def start(self, sink):
+        pass
+
+    def stop(self):
+        threading.Event().wait()
+
+    def abort(self):
+        open(os.path.join(self.ctx.workdir, "aborted"), "w").close()

@@ -8,10 +8,10 @@ from bench.backends.peers.forkstat import ForkstatBackend
 from bench.backends.peers.libbpf_tools import ExecsnoopBackend, ExitsnoopBackend
 
 PLUGINS = ";".join([
-    "forkstat_dies=tests.peers_plugin:ForkstatDies",
-    "execsnoop_badflag=tests.peers_plugin:ExecsnoopBadFlag",
-    "exitsnoop_newformat=tests.peers_plugin:ExitsnoopNewFormat",
-    "forkstat_slow=tests.peers_plugin:ForkstatSlow",
+    "forkstat_dies=tests.helpers.peers_plugin:ForkstatDies",
+    "execsnoop_badflag=tests.helpers.peers_plugin:ExecsnoopBadFlag",
+    "exitsnoop_newformat=tests.helpers.peers_plugin:ExitsnoopNewFormat",
+    "forkstat_slow=tests.helpers.peers_plugin:ForkstatSlow",
 ])
 
 

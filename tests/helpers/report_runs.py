@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tests.conftest import sensorbench
+from tests.helpers import sensorbench
 
 _ROOT: Path | None = None
 _DONE: dict[str, Path] = {}

@@ -1,0 +1,85 @@
+"""Linux process plumbing shared by the harness, the sensor host, backends and workloads:
+libc through ctypes (loaded once), the parent-death signal, and a private mount namespace.
+
+Kept apart so the rest imports nothing Linux-only at import time: every function here is a
+no-op (or says why it cannot work) on other systems.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+IS_LINUX = sys.platform.startswith("linux")
+
+_PR_SET_PDEATHSIG = 1
+_CLONE_NEWNS = 0x00020000
+_MS_REC = 0x4000
+_MS_PRIVATE = 1 << 18
+
+_libc = None
+
+
+def libc():
+    """The C library (errno kept), loaded once."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def errno_error(what: str) -> OSError:
+    """The OSError for the errno a failed libc call left, naming the call."""
+    e = ctypes.get_errno()
+    return OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def check(ret: int, what: str) -> int:
+    """A libc return value, or the OSError its errno describes."""
+    if ret < 0:
+        raise errno_error(what)
+    return ret
+
+
+def die_with_parent(sig: int, parent: int | None = None) -> None:
+    """Ask the kernel to send ``sig`` when the parent goes away (PR_SET_PDEATHSIG).
+
+    The kernel sends it when the *thread* that forked us exits, so a process whose parent
+    has several threads may get it more than once while they die: handlers must be
+    idempotent. A parent that died before this call (``parent`` is the pid we were started
+    by) sends nothing, so then the signal is raised here.
+    """
+    if not IS_LINUX:
+        return
+    libc().prctl(_PR_SET_PDEATHSIG, sig)
+    if os.getppid() != (parent if parent is not None else os.getppid()) or os.getppid() == 1:
+        os.kill(os.getpid(), sig)
+
+
+def private_mount_namespace() -> None:
+    """Give the calling thread (and what it starts) a mount namespace of its own in which
+    nothing propagates back to the host: mounts made after this vanish with the last
+    process that uses them, also after SIGKILL. Call it before starting threads."""
+    L = libc()
+    check(L.unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    check(L.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
+
+
+TRACEFS = "/sys/kernel/tracing"
+
+
+def ensure_tracefs() -> str:
+    """Tracepoints are attached by id, read from tracefs, and tracepoint tools read their
+    formats there. Returns ``"mounted"`` when the host has it; otherwise mounts it in a
+    private mount namespace of this process (``"mounted by the sensor, private"``), so the
+    host's mount table is never changed and nothing is left when the sensor ends, however
+    it ends. Raises OSError with a one-line reason when that cannot be done."""
+    if os.path.isdir(os.path.join(TRACEFS, "events")):
+        return "mounted"
+    if not IS_LINUX or os.geteuid() != 0:
+        raise OSError(1, f"tracefs is not mounted at {TRACEFS} and mounting it needs root")
+    private_mount_namespace()
+    check(libc().mount(b"nodev", TRACEFS.encode(), b"tracefs", 0, None),
+          f"mount tracefs at {TRACEFS}")
+    return "mounted by the sensor, private"

@@ -1,0 +1,105 @@
+"""Where workloads write: one directory per user, one per run inside it.
+
+The default is ``/var/tmp/sensorbench-<uid>`` (on the root filesystem, not a tmpfs: that is
+where real files live, and fanotify filesystem marks need a filesystem that reports file
+handles), created 0700 so users never share or trip over each other's directory. Each run
+works in ``run-<pid>-<hex>/`` there and holds an exclusive lock on its ``.lock`` file for its
+whole life. A run that died (kill -9, power loss) leaves its directory with a lock nobody
+holds: the next run removes it. Cell directories (named by the cell's run marker) live
+inside the run's directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+from bench.errors import BadInput
+
+LOCK = ".lock"
+
+
+def default_base() -> Path:
+    base = Path("/var/tmp") if os.path.isdir("/var/tmp") else Path(tempfile.gettempdir())
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return base / f"sensorbench-{uid}"
+
+
+def _check_writable(path: Path, what: str) -> None:
+    probe = path / f".write-test-{os.getpid()}"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise BadInput(f"cannot write to {what} {path}: {e.strerror}") from None
+
+
+def prepare_base(path: Path | None) -> tuple[Path, bool]:
+    """The base directory, made if missing; (path, whether we made it). Raises BadInput in
+    one line when it cannot be made or written, or (the default one) is not ours."""
+    default = path is None
+    path = default_base() if default else path
+    what = "the work directory" if default else "--workdir"
+    made = not path.exists()
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInput(f"cannot create {what} {path}: {e.strerror}") from None
+    if not path.is_dir():
+        raise BadInput(f"{what} {path} is not a directory")
+    if default and hasattr(os, "getuid"):
+        st = path.stat()
+        if st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o077:
+            raise BadInput(f"the work directory {path} belongs to uid {st.st_uid} or is open "
+                           f"to others (mode {stat.S_IMODE(st.st_mode):o}): remove it, or "
+                           "choose one with --workdir")
+    _check_writable(path, what)
+    return path, made
+
+
+def clean_stale(base: Path) -> list[str]:
+    """Remove run directories whose run is gone (their lock is free); returns their names."""
+    removed = []
+    for d in base.glob("run-*"):
+        lock = d / LOCK
+        if not d.is_dir() or d.is_symlink():
+            continue
+        try:
+            fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            fd = None  # made and killed before its lock existed: nobody owns it
+        except OSError:
+            continue
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live run
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return removed
+
+
+class RunDir:
+    """This run's directory under the base, locked while the run lives."""
+
+    def __init__(self, base: Path):
+        self.path = base / f"run-{os.getpid()}-{secrets.token_hex(3)}"
+        self.path.mkdir(mode=0o700)
+        self._fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def remove(self) -> None:
+        if self._fd >= 0:
+            shutil.rmtree(self.path, ignore_errors=True)
+            os.close(self._fd)
+            self._fd = -1

@@ -1,0 +1,186 @@
+"""Nothing survives us: kill -9 the harness, a sensor host or a workload in the middle of a
+cell, for every backend that can run here, and check what is left.
+
+Contract (README, "What is guaranteed after kill -9"): within 5 s of the harness's death no
+process of ours runs, no BPF program of ours is loaded, the host's audit state (enabled,
+failure, pid, limits, every rule) is what it was, no mount and no cgroup of ours remains,
+and the run's work directory is gone. A killed sensor host or workload fails its cell with
+a reason and the run goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import psutil
+import pytest
+
+from tests.helpers import ROOT, Snapshot, needs_root, sensor_processes
+
+pytestmark = [pytest.mark.integration, needs_root]
+
+# Every real backend, with a workload it sees. Each cell is long (30 s): it is killed well
+# before its end.
+MATRIX = {
+    "ebpf": "file", "audit": "process", "fanotify": "file", "inotify": "file",
+    "proc_connector": "process", "psutil": "process", "synthetic": "network",
+    "auditd": "process", "fatrace": "file", "bpftrace": "process", "execsnoop": "process",
+    "exitsnoop": "process", "opensnoop": "file", "forkstat": "process",
+    "inotifywait": "file",
+}
+LIMIT_S = 5.0
+
+
+def _start(out, workdir, *args) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.cli", "run", "--out", str(out), "--workdir", str(workdir),
+         "--no-baseline", "--no-report", *args],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _children(pid: int, needle: str) -> list[psutil.Process]:
+    found = []
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return found
+    for c in kids:
+        try:
+            if needle in " ".join(c.cmdline()):
+                found.append(c)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _wait_for_workload(proc: subprocess.Popen, timeout: float = 90.0) -> psutil.Process:
+    """The workload process of the running cell: it starts once the sensor is ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended early: {proc.stderr.read().decode()[-2000:]}")
+        found = _children(proc.pid, "-m workloads")
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError("the cell's workload never started")
+
+
+def _available(name: str) -> None:
+    from bench.backends import availability
+
+    why = availability(name)
+    if why:
+        pytest.skip(f"{name}: {why}")
+
+
+@pytest.mark.parametrize("backend", list(MATRIX))
+def test_harness_killed_mid_cell_leaves_nothing(tmp_path, audit_exclusive, backend):
+    _available(backend)
+    before = Snapshot()
+    workdir = tmp_path / "wd"
+    proc = _start(tmp_path / "out", workdir, "-b", backend, "-w", MATRIX[backend],
+                  "-r", "500", "-d", "30")
+    try:
+        _wait_for_workload(proc)
+        assert _children(proc.pid, "bench.sensorhost"), "no sensor host under the harness"
+        time.sleep(0.5)  # in the middle of the cell
+    finally:
+        proc.kill()  # SIGKILL: none of the harness's own clean-up runs
+        proc.wait()
+    took, left = before.wait_clean(LIMIT_S, owners_gone={proc.pid})
+    print(f"clean {took:.2f} s after kill -9")
+    assert left == [], f"{took:.1f} s after kill -9: " + "; ".join(left)
+    runs = list(workdir.glob("run-*")) if workdir.exists() else []
+    assert runs == [], f"work directory left: {runs}"
+
+
+def _cells(out) -> pd.DataFrame:
+    return pd.read_csv(out / "cells.csv")
+
+
+@pytest.mark.parametrize("backend", ["audit", "ebpf"])
+def test_sensor_host_killed_fails_its_cell_and_the_run_goes_on(tmp_path, audit_exclusive,
+                                                               leaves_nothing, backend):
+    _available(backend)
+    out = tmp_path / "out"
+    proc = _start(out, tmp_path / "wd", "-b", f"{backend},synthetic", "-w", "process",
+                  "-r", "300", "-d", "3")
+    try:
+        _wait_for_workload(proc)
+        host = _children(proc.pid, "bench.sensorhost")
+        assert host and backend in " ".join(host[0].cmdline())[:200]
+        host[0].send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    cells = _cells(out)
+    mine = cells[cells["backend"] == backend]
+    assert (mine["status"] == "failed").all(), mine[["kind", "status", "reason"]]
+    assert mine["reason"].str.contains("killed by signal 9").all(), mine["reason"].iloc[0]
+    other = cells[cells["backend"] == "synthetic"]
+    assert (other["status"] == "ok").all(), other[["kind", "status", "reason"]]
+
+
+def test_workload_killed_fails_its_cell_and_the_sensor_stops_cleanly(tmp_path, audit_exclusive,
+                                                                     leaves_nothing):
+    _available("audit")
+    out = tmp_path / "out"
+    proc = _start(out, tmp_path / "wd", "-b", "audit,synthetic", "-w", "process",
+                  "-r", "300", "-d", "3")
+    try:
+        wl = _wait_for_workload(proc)
+        time.sleep(0.3)
+        wl.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    cells = _cells(out)
+    audit = cells[cells["backend"] == "audit"]
+    assert (audit["status"] == "failed").all()
+    assert audit["reason"].str.contains("workload process was killed by signal 9").all(), \
+        audit["reason"].iloc[0]
+    assert (cells[cells["backend"] == "synthetic"]["status"] == "ok").all()
+    # The audit sensor was stopped the normal way (it undid its rules itself), not killed.
+    log = next((out / "logs").glob("*-audit-*sensor.log")).read_text()
+    assert "stopped on eof" in log and "aborting" not in log, log
+
+
+def test_killed_run_keeps_its_cells_and_resume_completes_it(tmp_path, leaves_nothing):
+    out = tmp_path / "out"
+    args = ("-b", "synthetic", "-w", "network", "-r", "200", "-d", "1", "-n", "3")
+    proc = _start(out, tmp_path / "wd", *args)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            csv = out / "cells.csv"
+            if csv.exists() and _cells(out)["cell"].nunique() >= 1:
+                break
+            time.sleep(0.05)
+        _wait_for_workload(proc)  # the next cell is under way
+    finally:
+        proc.kill()
+        proc.wait()
+    kept = _cells(out)
+    assert 1 <= kept["cell"].nunique() < 3 and (kept["status"] == "ok").all()
+    assert pd.read_parquet(out / "cells.parquet")["cell"].nunique() == kept["cell"].nunique()
+    r = subprocess.run([sys.executable, "-m", "bench.cli", "run", "--out", str(out),
+                        "--workdir", str(tmp_path / "wd"), "--no-baseline", "--no-report",
+                        "--resume", *args], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    done = _cells(out)
+    assert done["cell"].nunique() == 3 and not done.duplicated(["cell", "kind"]).any()
+    assert (done["status"] == "ok").all()
+    assert sensor_processes() == []
