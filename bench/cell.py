@@ -281,6 +281,12 @@ class CellRunner:
             sensor_rss_mb=rss,
             drained=drained,
         )
+        # What the ground truth says was missed, next to what the backend says it lost: a
+        # positive gap is loss its own counter did not see (counters have been wrong).
+        missed = sum(int(k["expected"]) - int(k["matched"]) for k in kinds
+                     if k.get("status") == "ok")
+        lost = stats.get("self_reported_lost")
+        common["counter_gap"] = missed - int(lost) if lost is not None else NAN
         rows = []
         for k in kinds:
             r = dict(common)

@@ -98,10 +98,15 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
     console = console or Console(stderr=True)
     # Everything the user can get wrong is checked before anything is set up.
     base, made_base = workdir.prepare_base(cfg.workdir)
-    res = ResultsDir(cfg.out)
-    if res.done() and not cfg.resume:
-        raise BadInput(f"{cfg.out} already holds results: pass --resume to continue that run, "
-                       "or choose another --out")
+    try:
+        res = ResultsDir(cfg.out)
+        if res.done() and not cfg.resume:
+            raise BadInput(f"{cfg.out} already holds results: pass --resume to continue that "
+                           "run, or choose another --out")
+    except BadInput:
+        if made_base:
+            base.rmdir()
+        raise
     if cfg.resume and (res.path / "meta.json").exists():
         res.write_meta({"resumed_at": [*res.meta().get("resumed_at", []),
                                        time.strftime("%Y-%m-%dT%H:%M:%S%z")]})

@@ -3,8 +3,10 @@
 The user-mode backends (audit, fanotify, inotify, proc connector) all consume a kernel
 queue behind one fd. They block in poll(2) on that fd and on an eventfd that ``stop()``
 writes to, so an idle sensor costs no wake-ups (a receive timeout would) and stopping is
-immediate. An exception in the drain callback does not vanish with the thread: it is kept
-in ``error`` and the backend reports it as ``fatal`` (the harness fails the cell).
+immediate. What is still queued on the fd when ``stop()`` is called is drained once more
+before the thread ends: those events are late, not lost. An exception in the drain callback
+does not vanish with the thread: it is kept in ``error`` and the backend reports it as
+``fatal`` (the harness fails the cell). The fd must be non-blocking.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class ReaderThread:
             while True:
                 ready = poller.poll()
                 if any(fd == self._efd for fd, _ in ready):
+                    if select.select([self._fd], [], [], 0)[0]:
+                        self._drain()  # what arrived before the stop is still ours
                     return
                 self._drain()
         except Exception as e:  # kept for the harness: a dead reader must fail the cell

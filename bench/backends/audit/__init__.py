@@ -45,6 +45,7 @@ class AuditBackend(Backend):
                        Kind.file_rename, Kind.file_delete, Kind.net_accept})
     description = "audit syscall rules; the sensor is the registered audit daemon"
     quiet_s = 0.5
+    enobufs = 0
     settings = {
         "backlog_limit": Setting(int, 8192, "kernel queue of records waiting for us",
                                  non_negative),
@@ -147,7 +148,7 @@ class AuditBackend(Backend):
                 import errno
 
                 if e.errno == errno.ENOBUFS:  # cannot happen with a blocking kauditd; count
-                    self.enobufs = getattr(self, "enobufs", 0) + 1
+                    self.enobufs += 1
                     continue
                 raise
             out = feed(buf)
@@ -158,6 +159,21 @@ class AuditBackend(Backend):
             self._last_flush = now
             self._emit(self.asm.flush(now))
 
+    def _quiesce(self, ctl, timeout_s: float = 1.0) -> None:
+        """Before unregistering: no new records (our rules out), and give kauditd up to
+        ``timeout_s`` to hand over what it still queues. Records queued when we
+        unregister are dropped by the kernel without counting them as ``lost``; how many
+        that was is ``lost_at_stop``."""
+        from bench.backends.audit import state
+
+        saved = self.claim.state.rules
+        for rule in state.save(ctl).rules:
+            if rule not in saved:
+                ctl.del_rule(rule)
+        deadline = time.monotonic() + timeout_s
+        while ctl.status().backlog and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def stop(self) -> None:
         from bench.backends.audit import _linux
 
@@ -165,6 +181,8 @@ class AuditBackend(Backend):
         ctl = getattr(self, "ctl", None)
         if ctl is not None and getattr(self, "status1", None) is None:
             try:
+                if getattr(self, "claim", None) is not None:
+                    self._quiesce(ctl)
                 self.status1 = ctl.status()
             except OSError as e:
                 errors.append(f"AUDIT_GET: {e}")
@@ -177,7 +195,7 @@ class AuditBackend(Backend):
                 errors.append(str(e))
             self.claim = None
         if getattr(self, "reader", None) is not None:
-            self.reader.stop()
+            self.reader.stop()  # reads what is still in our socket first
             self.reader = None
             self._emit(self.asm.flush(everything=True))
         for name in ("ev", "ctl"):
@@ -202,9 +220,21 @@ class AuditBackend(Backend):
     def stats(self) -> dict:
         s0, s1 = getattr(self, "status0", None), getattr(self, "status1", None)
         a = getattr(self, "asm", None)
+        lost_kernel = (s1.lost - s0.lost) if s0 and s1 else None
+        lost_at_stop = s1.backlog if s1 else None
         out = {
-            "self_reported_lost": (s1.lost - s0.lost) if s0 and s1 else None,
-            "self_reported_lost_source": "growth of the kernel audit 'lost' counter",
+            # Every path on which a record can go missing between the kernel and us, each
+            # counted apart (meta.json), summed here: the kernel's own 'lost' counter
+            # (queue full, rate limit), records still queued when we unregistered (the
+            # kernel drops those silently), and our socket's overruns (ENOBUFS; kauditd
+            # blocks instead, so 0 is expected: a count says that changed). In records,
+            # not events: one lost event may be several lost records.
+            "self_reported_lost": (lost_kernel + lost_at_stop + self.enobufs
+                                   if lost_kernel is not None else None),
+            "self_reported_lost_source": "records: kernel 'lost' growth + queued at stop "
+                                         "+ socket overruns",
+            "lost_by_path": {"kernel_lost": lost_kernel, "queued_at_stop": lost_at_stop,
+                             "socket_overruns": self.enobufs},
             "helper_cpu_s": (getattr(self, "kauditd_cpu1", float("nan"))
                              - getattr(self, "kauditd_cpu0", float("nan"))),
             "parse_errors": a.parse_errors if a else 0,
