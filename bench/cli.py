@@ -143,6 +143,11 @@ def run(
         raise BadInput(f"bad duration {duration}: must be > 0 seconds")
     if repeat < 1:
         raise BadInput(f"bad repeat {repeat}: must be >= 1")
+    # An option given but naming nothing (``-b ,,,``) is a mistake, not "use the default".
+    for opt, given in (("--backend/-b", backend), ("--workload/-w", workload),
+                       ("--rate/-r", rate)):
+        if given is not None and not _split(given):
+            raise BadInput(f"{opt} names nothing: give at least one value")
     workloads = [specmod.parse_workload(w)
                  for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
     rates = parse_rates(_split(rate) or DEFAULT_RATES)
@@ -254,9 +259,9 @@ def compare(
     for a, b in c.pairs:
         err.print(f"[dim]paired by backend name: {a} (BASE) with {b} (NEW)[/]", highlight=False)
     for w in c.warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     for m in c.missing[:20]:
-        err.print(f"[yellow]missing:[/] {m}", highlight=False)
+        err.print(f"[yellow]missing:[/] {m}", highlight=False, soft_wrap=True)
     if len(c.missing) > 20:
         err.print(f"[yellow]missing:[/] ... and {len(c.missing) - 20} more", highlight=False)
     rows = c.rows if show_all else [r for r in c.rows if r.verdict != "same"]
@@ -281,7 +286,7 @@ def compare(
         json_out.write_text(json.dumps(cmpmod.to_json(c), indent=2, default=str) + "\n")
     code = c.exit_code()
     for p in c.problems:
-        err.print(f"[red]could not compare:[/] {p}", highlight=False)
+        err.print(f"[red]could not compare:[/] {p}", highlight=False, soft_wrap=True)
     if code == 1:
         err.print(f"[red]regression:[/] {len(c.regressions)} gated metric(s) got worse beyond "
                   "the noise", highlight=False)

@@ -65,7 +65,10 @@ def merge(folders: list[Path], out: Path) -> Path:
         frames.append(df)
         ev = res.path / "events.parquet"
         if ev.exists():
-            e = pd.read_parquet(ev)
+            try:
+                e = pd.read_parquet(ev)
+            except Exception as err:  # noqa: BLE001 - the user's file
+                raise BadInput(f"cannot read {ev}: {type(err).__name__}: {err}") from None
             if "host" not in e.columns:
                 e["host"] = host
             events.append(e)

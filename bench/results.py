@@ -3,7 +3,12 @@
 Layout: ``cells.parquet`` and ``cells.csv`` (one row per cell x kind), ``events.parquet``
 (one row per matched event), ``meta.json``, ``logs/``. Per-cell pieces live in ``.parts/``
 until the run finishes, so a run killed halfway keeps every finished cell and ``--resume``
-continues from there.
+continues from there. ``.parts/cells.jsonl`` gets a cell's rows followed by a line that
+commits them: a run killed while writing a cell leaves rows without their commit, which
+the next reader ignores (that cell runs again). Every file is replaced atomically.
+
+Files that cannot be read (empty, truncated, not what they should be) are a ``BadInput``
+naming the file, never a traceback.
 """
 
 from __future__ import annotations
@@ -55,21 +60,22 @@ class ResultsDir:
         elif not (self.path / "cells.parquet").exists() and not (self.path / "cells.csv").exists():
             raise BadInput(f"{self.path} is not a sensorbench results folder (no cells.parquet)")
         self._rows: list[dict] = []
+        self.dropped_rows = 0   # rows of a cell whose writing was cut off (not committed)
         jl = self.parts / "cells.jsonl"
         if create and jl.exists():
-            self._rows = [json.loads(ln) for ln in jl.read_text().splitlines() if ln.strip()]
+            self._rows, self.dropped_rows = _read_committed(jl)
 
     # -- writing ------------------------------------------------------------------------
     def write_meta(self, meta: dict) -> None:
         path = self.path / "meta.json"
-        old = json.loads(path.read_text()) if path.exists() else {}
+        old = self.meta()
         if old:
             merged = dict(old)
             for k, v in meta.items():
                 # Dicts merge one level deep so a resumed run keeps earlier cells' stats.
                 merged[k] = {**old[k], **v} if isinstance(v, dict) and isinstance(old.get(k), dict) else v
             meta = merged
-        path.write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        _replace(path, json.dumps(meta, indent=2, default=str) + "\n")
 
     def done(self) -> set[str]:
         return {r["cell"] for r in self._rows}
@@ -77,28 +83,46 @@ class ResultsDir:
     def add_cell(self, rows: list[dict], events: pd.DataFrame | None,
                  op_times: np.ndarray | None, cell_id: str) -> None:
         slug = _slug(cell_id)
+        # Pieces first, atomically, then the rows and their commit: a kill at any point
+        # leaves either a whole cell or one that runs again.
         if events is not None and len(events):
-            events.to_parquet(self.parts / f"events-{slug}.parquet", index=False)
+            tmp = self.parts / f"events-{slug}.parquet.tmp"
+            events.to_parquet(tmp, index=False)
+            os.replace(tmp, self.parts / f"events-{slug}.parquet")
         if op_times is not None:
-            np.save(self.parts / f"optimes-{slug}.npy", op_times)
+            tmp = self.parts / f"optimes-{slug}.tmp.npy"
+            np.save(tmp, op_times)
+            os.replace(tmp, self.parts / f"optimes-{slug}.npy")
+        lines = [json.dumps(r, default=_json_default) for r in rows]
+        lines.append(json.dumps({_COMMIT: cell_id}))
         with open(self.parts / "cells.jsonl", "a") as f:
-            for r in rows:
-                f.write(json.dumps(r, default=_json_default) + "\n")
+            f.write("\n".join(lines) + "\n")
         self._rows.extend(rows)
         self.write_cells()
 
     def op_times(self, cell_id: str) -> np.ndarray | None:
+        """A cell's per-operation times; None when missing or unreadable (no slowdown for
+        that cell rather than no run)."""
         p = self.parts / f"optimes-{_slug(cell_id)}.npy"
-        return np.load(p) if p.exists() else None
+        try:
+            return np.load(p) if p.exists() else None
+        except (OSError, ValueError, EOFError):
+            return None
 
     def rows(self) -> list[dict]:
         return list(self._rows)
 
     def replace_rows(self, rows: list[dict]) -> None:
         self._rows = rows
-        with open(self.parts / "cells.jsonl", "w") as f:
-            for r in rows:
-                f.write(json.dumps(r, default=_json_default) + "\n")
+        lines, last = [], None
+        for r in rows:  # rows of a cell are adjacent: commit each cell after its rows
+            if last is not None and r.get("cell") != last:
+                lines.append(json.dumps({_COMMIT: last}))
+            lines.append(json.dumps(r, default=_json_default))
+            last = r.get("cell")
+        if last is not None:
+            lines.append(json.dumps({_COMMIT: last}))
+        _replace(self.parts / "cells.jsonl", "".join(ln + "\n" for ln in lines))
         self.write_cells()
 
     def write_cells(self) -> None:
@@ -106,29 +130,104 @@ class ResultsDir:
         tmp = self.path / "cells.parquet.tmp"
         df.to_parquet(tmp, index=False)
         os.replace(tmp, self.path / "cells.parquet")
-        df.to_csv(self.path / "cells.csv", index=False)
+        _replace(self.path / "cells.csv", df.to_csv(index=False))
 
     def finalize(self) -> None:
-        """Gather per-cell event files into ``events.parquet``."""
-        parts = sorted(self.parts.glob("events-*.parquet"))
-        if parts:
-            import pyarrow.parquet as pq
+        """Gather the per-cell event files of the cells in the table into
+        ``events.parquet``."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-            tables = [pq.read_table(p) for p in parts]
-            import pyarrow as pa
-
-            pq.write_table(pa.concat_tables(tables, promote_options="default"),
-                           self.path / "events.parquet")
+        tables = []
+        for slug in sorted({_slug(c) for c in self.done()}):
+            p = self.parts / f"events-{slug}.parquet"
+            if p.exists():
+                tables.append(pq.read_table(p))
+        if tables:
+            tmp = self.path / "events.parquet.tmp"
+            pq.write_table(pa.concat_tables(tables, promote_options="default"), tmp)
+            os.replace(tmp, self.path / "events.parquet")
 
     # -- reading ------------------------------------------------------------------------
     def cells(self) -> pd.DataFrame:
-        if (self.path / "cells.parquet").exists():
-            return pd.read_parquet(self.path / "cells.parquet")
-        return pd.read_csv(self.path / "cells.csv")
+        p = self.path / "cells.parquet"
+        if not p.exists():
+            p = self.path / "cells.csv"
+        try:
+            df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input
+            raise BadInput(f"cannot read {p}: {_why(e)}") from None
+        missing = [c for c in ("cell", "backend", "spec", "workload_spec", "kind", "status",
+                               "rate_target", "repeat") if c not in df.columns]
+        if missing:
+            raise BadInput(f"{p} is not a sensorbench cells table (no column "
+                           f"{', '.join(missing)})")
+        return df
 
     def meta(self) -> dict:
+        """meta.json as a dict ({} when there is none); BadInput when it is unreadable."""
         p = self.path / "meta.json"
-        return json.loads(p.read_text()) if p.exists() else {}
+        if not p.exists():
+            return {}
+        try:
+            meta = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise BadInput(f"cannot read {p}: {_why(e)}") from None
+        if not isinstance(meta, dict):
+            raise BadInput(f"cannot read {p}: a JSON object was expected, found "
+                           f"{type(meta).__name__}")
+        for key, typ in _META_TYPES.items():
+            if key in meta and not isinstance(meta[key], typ):
+                raise BadInput(f"cannot read {p}: {key!r} should be a {typ.__name__}, found "
+                               f"{type(meta[key]).__name__}")
+        return meta
+
+
+_COMMIT = "_committed_cell"
+# The parts of meta.json that readers rely on, and what each must be.
+_META_TYPES = {"machine": dict, "warnings": list, "plan": dict, "plans": list,
+               "backends": dict, "backend_stats": dict, "merged_from": list,
+               "resumed_at": list}
+_ROW_KEYS = ("cell", "backend", "spec", "workload", "workload_spec", "kind", "status",
+             "rate_target")
+
+
+def _why(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a kill leaves the old file or the new)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _read_committed(path: Path) -> tuple[list[dict], int]:
+    """Rows of cells whose commit line was written; (rows, rows dropped). A folder written
+    before commit lines existed has none: all its rows count."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError as e:
+        raise BadInput(f"cannot read {path}: {e.strerror}") from None
+    parsed: list[dict] = []
+    for ln in lines:
+        if not ln.strip():
+            continue
+        try:
+            obj = json.loads(ln)
+        except ValueError:
+            continue  # a line cut off by a kill: its cell has no commit and is redone
+        if isinstance(obj, dict):
+            parsed.append(obj)
+    committed = {o[_COMMIT] for o in parsed if _COMMIT in o}
+    rows = [o for o in parsed if _COMMIT not in o
+            and all(isinstance(o.get(k), str) for k in _ROW_KEYS)]
+    if not committed:
+        return rows, 0
+    kept = [r for r in rows if r["cell"] in committed]
+    return kept, len(rows) - len(kept)
 
 
 def _json_default(o):

@@ -57,6 +57,36 @@ def plan(cfg: RunConfig) -> list[Cell]:
     return cells
 
 
+def plan_meta(cfg: RunConfig) -> dict:
+    """The plan as meta.json records it."""
+    return {"backends": [s.text for s in cfg.specs], "workloads": [w.text for w in cfg.workloads],
+            "rates": cfg.rates, "duration_s": cfg.duration, "repeat": cfg.repeat,
+            "arrivals": cfg.arrivals, "baseline": cfg.baseline}
+
+
+def plan_change(old: dict, new: dict) -> tuple[str, list[str]]:
+    """How a resumed run's plan relates to the one in the folder: ``same``, ``extends``
+    (only adds cells: more backends, workloads, rates or repeats) or ``differs`` (cells
+    of the two would not be comparable, or some would be dropped); and what changed."""
+    differs, adds = [], []
+    for key in ("duration_s", "arrivals", "baseline"):
+        if old.get(key) != new.get(key):
+            differs.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
+    for key in ("backends", "workloads", "rates"):
+        o, n = list(old.get(key) or []), list(new.get(key) or [])
+        gone, added = [x for x in o if x not in n], [x for x in n if x not in o]
+        if gone:
+            differs.append(f"{key} without {', '.join(map(str, gone))}")
+        if added:
+            adds.append(f"{key} + {', '.join(map(str, added))}")
+    o, n = old.get("repeat"), new.get("repeat")
+    if isinstance(o, int) and isinstance(n, int) and n != o:
+        (adds if n > o else differs).append(f"repeat {o} -> {n}")
+    if differs:
+        return "differs", differs
+    return ("extends", adds) if adds else ("same", [])
+
+
 def apply_slowdown(res: ResultsDir) -> None:
     """(Re)compute slowdown for every measured cell against its pooled baselines, and say
     for each whether the backend dropped events or slowed the workload (``saturation``)."""
@@ -107,8 +137,22 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
         if made_base:
             base.rmdir()
         raise
-    if cfg.resume and (res.path / "meta.json").exists():
-        res.write_meta({"resumed_at": [*res.meta().get("resumed_at", []),
+    plan_now = plan_meta(cfg)
+    plans = [plan_now]
+    if cfg.resume:
+        old_meta = res.meta()
+        old_plan = old_meta.get("plan")
+        if isinstance(old_plan, dict):
+            how, what = plan_change(old_plan, plan_now)
+            if how == "differs":
+                raise BadInput(f"--resume {cfg.out} with another plan ({'; '.join(what)}): "
+                               "resume with the same options, or choose another --out")
+            if how == "extends":
+                console.print(f"[yellow]note:[/] extending the run in {cfg.out}: "
+                              + "; ".join(what), highlight=False)
+            plans = [*(old_meta.get("plans") or [old_plan]), plan_now] if how == "extends" \
+                else (old_meta.get("plans") or [old_plan])
+        res.write_meta({"resumed_at": [*old_meta.get("resumed_at", []),
                                        time.strftime("%Y-%m-%dT%H:%M:%S%z")]})
     stale = clean_stale()
     stale_dirs = workdir.clean_stale(base)
@@ -122,10 +166,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
         "machine": facts, "warnings": warnings, "stale_cgroups_cleaned": stale,
         "stale_workdirs_cleaned": stale_dirs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "plan": {"backends": [s.text for s in cfg.specs], "workloads": [w.text for w in cfg.workloads],
-                 "rates": cfg.rates, "duration_s": cfg.duration, "repeat": cfg.repeat,
-                 "arrivals": cfg.arrivals,
-                 "baseline": cfg.baseline},
+        "plan": plan_now, "plans": plans,
         "backends": {s.text: {"name": s.name, "settings": s.settings,
                               "mode": backends.get(s.name).mode,
                               "mechanism": backends.get(s.name).mechanism}

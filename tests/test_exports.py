@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -13,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.report.data import RunData
-from tests.helpers.report_runs import results
+from tests.helpers import sensorbench
+from tests.helpers.report_runs import copy, results
 
 
 @pytest.fixture(scope="module")
@@ -55,19 +56,31 @@ def test_pytest_benchmark_stats_are_the_raw_latencies(sweep):
     assert ex["drop_rate"] == 0 and ex["latency_p99_us"] > 0
 
 
-def test_pytest_benchmark_compare_reads_it(sweep, tmp_path):
-    """Run pytest-benchmark's own `compare` on two copies of the export."""
+def test_pytest_benchmark_compare_reads_it(tmp_path):
+    """pytest-benchmark's own `compare` on the exports of two different runs: the same
+    backend with and without 20 ms of injected delay. What it reads back must be our
+    numbers, so the slowed run's median latency is 20 ms higher."""
     exe = Path(sys.executable).with_name("pytest-benchmark")
     if not exe.exists():
         pytest.skip("pytest-benchmark CLI not installed")
-    a, b = tmp_path / "0001_a.json", tmp_path / "0002_b.json"
-    shutil.copy(sweep / "pytest-benchmark.json", a)
-    shutil.copy(sweep / "pytest-benchmark.json", b)
-    r = subprocess.run([str(exe), "compare", str(a), str(b), "--columns=min,median,max,rounds",
-                        "--group-by=group"], capture_output=True, text=True, timeout=60)
+    files = []
+    for i, name in enumerate(("same_a", "slowed")):
+        d = copy(name, tmp_path / name)
+        sensorbench("report", str(d), check=True)
+        files.append(tmp_path / f"000{i + 1}_{name}.json")
+        shutil.copy(d / "pytest-benchmark.json", files[-1])
+    r = subprocess.run([str(exe), "compare", *map(str, files), "--columns=median,rounds",
+                        "--group-by=name", "--csv", str(tmp_path / "cmp")],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    run = RunData.load(sweep)
-    seen = run.kinds[(run.kinds["status"] == "ok") & (run.kinds["matched"] > 0)]
-    assert len(seen)
-    for _, k in seen.iterrows():
-        assert f"latency[{k['series']}-network-{k['rate_target']}-{k['kind']}]" in r.stdout
+    table = pd.read_csv(next(tmp_path.glob("cmp*.csv")))
+    med = {}
+    for _, row in table.iterrows():
+        m = re.search(r"latency\[(synthetic[^-]*)-network-500-(\w+)\]", row["name"])
+        if m:
+            med[(m.group(1), m.group(2))] = float(row["median"])
+    kinds = {k for _, k in med}
+    assert kinds >= {"net_connect", "net_accept", "net_send"}, med
+    for kind in kinds:
+        base, slow = med[("synthetic", kind)], med[("synthetic:delay_us=20000", kind)]
+        assert 0.019 < slow - base < 0.025, (kind, base, slow)  # the CSV is in seconds

@@ -73,20 +73,30 @@ def test_report_command_is_self_contained(sweep, tmp_path):
     assert f">{row['matched']}<" in text
 
 
-def test_numbers_agree_with_raw_events(sweep):
-    """Pooled percentiles are recomputed from raw events, not averaged; drops are pooled."""
-    run = RunData.load(sweep)
-    ev = pd.read_parquet(sweep / "events.parquet")
+def test_numbers_agree_with_raw_events():
+    """Pooled percentiles are recomputed from the raw events of all repeats, not averaged
+    from the per-repeat values; drops are pooled. Two repeats, so the two can differ."""
+    folder = results("same_a")
+    run = RunData.load(folder)
+    ev = pd.read_parquet(folder / "events.parquet")
+    cells = pd.read_parquet(folder / "cells.parquet")
     k = run.kinds
-    row = k[(k["status"] == "ok") & (k["matched"] > 0)].iloc[0]
-    raw = ev[(ev["spec"] == row["spec"]) & (ev["rate_target"] == row["rate_target"])
-             & (ev["kind"].astype(str) == row["kind"])]["latency_ns"] / 1e3
-    assert row["latency_p99_us"] == pytest.approx(raw.quantile(0.99), rel=1e-9)
-    cells = pd.read_parquet(sweep / "cells.parquet")
-    c = cells[(cells["spec"] == row["spec"]) & (cells["rate_target"] == row["rate_target"])
-              & (cells["kind"] == row["kind"])]
-    assert row["expected"] == c["expected"].sum()
-    assert row["drop_rate"] == pytest.approx(1 - c["matched"].sum() / c["expected"].sum())
+    told_apart = 0
+    for _, row in k[(k["status"] == "ok") & (k["matched"] > 0)].iterrows():
+        raw = ev[(ev["spec"] == row["spec"]) & (ev["rate_target"] == row["rate_target"])
+                 & (ev["kind"].astype(str) == row["kind"])]
+        assert raw["repeat"].nunique() == 2
+        lat = raw["latency_ns"] / 1e3
+        assert row["latency_p99_us"] == pytest.approx(lat.quantile(0.99), rel=1e-9)
+        c = cells[(cells["spec"] == row["spec"]) & (cells["rate_target"] == row["rate_target"])
+                  & (cells["kind"] == row["kind"])]
+        assert len(c) == 2
+        per_repeat = c["latency_p99_us"].astype(float)
+        if abs(row["latency_p99_us"] - per_repeat.mean()) > 1e-6 * per_repeat.mean():
+            told_apart += 1
+        assert row["expected"] == c["expected"].sum()
+        assert row["drop_rate"] == pytest.approx(1 - c["matched"].sum() / c["expected"].sum())
+    assert told_apart, "pooled and averaged p99 coincide for every kind: nothing was shown"
 
 
 def test_single_rate_gets_no_saturation_curve(tmp_path):
@@ -155,8 +165,13 @@ def test_report_failure_keeps_results(sweep, tmp_path, monkeypatch, capsys):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(report, "generate", boom)
+    before = (sweep / "cells.parquet").read_bytes()
+    capsys.readouterr()
     cli._report_quietly(sweep)   # must not raise
-    assert (sweep / "cells.parquet").exists()
+    err = capsys.readouterr().err
+    assert "report not written" in err and "disk full" in err, err
+    assert f"sensorbench report {sweep}" in " ".join(err.split()), err
+    assert (sweep / "cells.parquet").read_bytes() == before
 
 
 def test_report_bad_folder_is_one_line(tmp_path):

@@ -4,6 +4,7 @@ harness reports, with the facility's own counter agreeing where it has one."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -36,22 +37,22 @@ def _skip_unavailable(*names):
             pytest.skip(f"{n}: {why}")
 
 
-def test_all_four_at_1000_per_second(tmp_path, audit_exclusive, leaves_nothing):
-    _skip_unavailable(*SUPPORTED)
-    cells = run_cells(tmp_path, "-b", ",".join(SUPPORTED), "-w", "file,process,network",
+@pytest.mark.parametrize("backend", list(SUPPORTED))
+def test_each_at_1000_per_second(tmp_path, audit_exclusive, leaves_nothing, backend):
+    _skip_unavailable(backend)  # each backend skips on its own, with its own reason
+    kinds = SUPPORTED[backend]
+    cells = run_cells(tmp_path, "-b", backend, "-w", "file,process,network",
                       "-r", "1000", "-d", "1", "--no-baseline")
-    for backend, kinds in SUPPORTED.items():
-        rows = cells[cells["backend"] == backend]
-        ok = rows[rows["status"] == "ok"]
-        assert set(ok["kind"]) == kinds, (backend, rows[["kind", "status", "reason"]])
-        assert (rows[~rows["kind"].isin(kinds)]["status"] == "unsupported").all()
-        assert (ok["drop_rate"] < 0.01).all(), ok[["kind", "drop_rate"]]
-        assert ok["latency_p50_us"].notna().all() and ok["latency_p99_us"].notna().all()
-        assert (ok["sensor_cpu_pct"] > 0).all()
-        assert (ok["parse_errors"] == 0).all()
-        assert (ok["self_reported_lost"] == 0).all()
-    audit = cells[(cells["backend"] == "audit") & (cells["status"] == "ok")]
-    assert (audit["helper_cpu_s"] >= 0).all()  # kauditd was found and measured
+    ok = cells[cells["status"] == "ok"]
+    assert set(ok["kind"]) == kinds, cells[["kind", "status", "reason"]]
+    assert (cells[~cells["kind"].isin(kinds)]["status"] == "unsupported").all()
+    assert (ok["drop_rate"] < 0.01).all(), ok[["kind", "drop_rate"]]
+    assert ok["latency_p50_us"].notna().all() and ok["latency_p99_us"].notna().all()
+    assert (ok["sensor_cpu_pct"] > 0).all()
+    assert (ok["parse_errors"] == 0).all()
+    assert (ok["self_reported_lost"] == 0).all()
+    if backend == "audit":
+        assert (ok["helper_cpu_s"] >= 0).all()  # kauditd was found and measured
 
 
 def _stalled_run(tmp_path, spec: str, workload: str, rate: str, duration: float,
@@ -117,8 +118,21 @@ def test_a_stopped_consumer_loses_events_and_says_so(tmp_path, audit_exclusive,
         # Sequence gaps count every lost message, ours and the rest of the machine's.
         assert lost >= missed
     else:
-        # Audit counts lost records; a lost event is at least one lost record.
-        assert lost >= missed
+        # Audit: the sum of its loss paths (kernel 'lost' + queued at stop) is in records;
+        # the kernel gives up on an event at its first lost record, so it is mostly one per
+        # event, and the process rules are machine-wide: other processes' lost records
+        # count too (lost > missed, by up to ~100 here while other work ran). What the
+        # counter does not see is the other side: in 38 stalled cells on this machine
+        # missed - lost was at most +6 of ~4400 misses (events missed with no record
+        # counted, and no kernel log line either). counter_gap reports it, always.
+        meta = json.loads((tmp_path / "results" / "meta.json").read_text())
+        st = next(iter(meta["backend_stats"].values()))
+        paths = st["lost_by_path"]
+        assert set(paths) == {"kernel_lost", "queued_at_stop", "socket_overruns"}
+        assert lost == paths["kernel_lost"] + paths["queued_at_stop"]
+        gap = int(ok["counter_gap"].iloc[0])
+        assert gap == missed - lost
+        assert gap <= 10, (missed, lost, paths)
 
 
 def test_audit_slows_the_workload_instead_of_dropping(tmp_path, audit_exclusive,

@@ -27,7 +27,7 @@ def generate(folder: str | Path, exports: bool = True, markdown: Path | None = N
     from bench.report import charts as chartmod, html, markdown as mdmod
     from bench.report.data import RunData
 
-    run = RunData.load(folder)
+    run = RunData.load(folder, strict_meta=False)  # the cells are worth showing anyway
     out = run.path / "charts"
     # Old charts of an earlier report would linger next to new ones: start clean.
     if out.is_dir():

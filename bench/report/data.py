@@ -79,24 +79,32 @@ class RunData:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: str | Path) -> "RunData":
+    def load(cls, path: str | Path, strict_meta: bool = True) -> "RunData":
+        """Read a results folder. An unreadable ``meta.json`` is a BadInput, or with
+        ``strict_meta=False`` (a report can still show the cells) a note."""
         path = Path(path)
         if not path.is_dir():
             raise BadInput(f"{path} is not a results folder (no such directory)")
         res = ResultsDir(path, create=False)
+        df = res.cells().copy()
+        notes = []
         try:
-            df = res.cells()
-        except Exception as e:   # unreadable parquet/csv: the user's folder, not our bug
-            raise BadInput(f"cannot read results in {path}: {e}") from None
-        df = df.copy()
+            meta = res.meta()
+        except BadInput as e:
+            if strict_meta:
+                raise
+            meta = {}
+            notes.append(f"{e}: machine facts and settings are not shown")
+        if not isinstance(meta.get("machine", {}), dict):
+            meta["machine"] = {}
         if "host" not in df.columns:
-            df["host"] = (res.meta().get("machine") or {}).get("hostname") or ""
+            df["host"] = (meta.get("machine") or {}).get("hostname") or ""
         df["host"] = df["host"].astype("string").fillna("")
         multi_host = df["host"].nunique() > 1
         df["series"] = (df["spec"] + "@" + df["host"]) if multi_host else df["spec"]
         df["rate_target"] = df["rate_target"].astype("string")
         df["kind"] = df["kind"].astype("string")
-        return cls(path, df, res.meta())
+        return cls(path, df, meta, notes)
 
     # -- basic views -------------------------------------------------------------------
     @property
@@ -136,8 +144,15 @@ class RunData:
         cols = ["spec", "workload_spec", "rate_target", "repeat", "kind", "latency_ns"]
         import pyarrow.parquet as pq
 
-        have = set(pq.read_schema(p).names)
-        ev = pd.read_parquet(p, columns=[c for c in cols + ["host"] if c in have])
+        try:
+            have = set(pq.read_schema(p).names)
+            if not set(cols) <= have:
+                raise ValueError(f"columns missing: {', '.join(sorted(set(cols) - have))}")
+            ev = pd.read_parquet(p, columns=[c for c in cols + ["host"] if c in have])
+        except Exception as e:  # noqa: BLE001 - an unreadable file: report without it
+            self.notes.append(f"cannot read {p} ({type(e).__name__}: {e}): latency "
+                              "percentiles are the per-repeat medians of cells.parquet")
+            return None
         if "host" not in ev.columns:
             hosts = self.raw["host"].unique()
             ev["host"] = hosts[0] if len(hosts) else ""
@@ -246,6 +261,8 @@ class RunData:
                                          "kernel_ns_per_event", "slowdown_pct",
                                          "slowdown_ci_low_pct", "slowdown_ci_high_pct",
                                          "sensor_rss_mb", "saturation"]},
+                "self_reported_lost": first.get("self_reported_lost", pd.NA),
+                "counter_gap": first.get("counter_gap", math.nan),
             })
         return pd.DataFrame(rows)
 
@@ -287,6 +304,9 @@ class RunData:
                 kernel_ns_per_event=ok["kernel_ns_per_event"].mean(),
                 sensor_rss_mb=ok["sensor_rss_mb"].mean(),
                 saturation=_saturation_summary(ok["saturation"]),
+                # missed events minus the backend's own loss count, summed over repeats
+                counter_gap=(float(ok["counter_gap"].astype(float).sum())
+                             if ok["counter_gap"].notna().any() else math.nan),
             )
             row.update(combine_slowdown(ok["slowdown_pct"], ok["slowdown_ci_low_pct"],
                                         ok["slowdown_ci_high_pct"]))

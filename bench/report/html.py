@@ -93,21 +93,32 @@ def summary_section(run: RunData) -> str:
                      num(r["drop_rate"], ".2f", 100), num(r["drop_rate_worst"], ".2f", 100),
                      num(r["latency_p50_us"], ".0f"), num(r["latency_p99_us"], ".0f"),
                      num(r["sensor_cpu_pct"], ".1f"), num(r["cpu_us_per_event"], ".1f"),
-                     num(r["kernel_ns_per_event"], ".0f"), _slowdown(r),
+                     num(r["kernel_ns_per_event"], ".0f"),
+                     _gap(r["counter_gap"]), _slowdown(r),
                      f'<span class=bad>{e(sat)}</span>' if sat else "", str(r["repeats"])])
         cls.append(r["mode"])
     head = ["backend", "mode", "workload", "rate", "status", "kinds seen/supp./all",
             "drop %", "worst kind drop %", "p50 µs", "p99 µs", "CPU %", "CPU µs/event",
-            "kernel ns/event", "slowdown % [95 % CI]", "limit", "repeats"]
+            "kernel ns/event", "missed − self-reported", "slowdown % [95 % CI]", "limit",
+            "repeats"]
     return ("<h2 id=summary>Summary</h2><p class=note>Repetitions combined: drops pooled over "
             "repeats and supported kinds; latency percentiles from the raw per-event latencies "
             "of all repeats and kinds; CPU averaged; slowdown averaged with an interval that "
             "also covers the spread between repeats. <i>limit</i> says whether any repeat "
             f"dropped more than {DROP_THRESHOLD:.1%} of a kind or slowed the workload "
-            f"(CI above {SLOW_THRESHOLD_PCT:g} %, or achieved rate short of the baseline's)."
+            f"(CI above {SLOW_THRESHOLD_PCT:g} %, or achieved rate short of the baseline's). "
+            "<i>missed − self-reported</i>: events the ground truth says were missed minus "
+            "what the backend's own loss counter says it lost; above 0, losses its counter "
+            "did not see (counters count in their own units: audit in records)."
             + (f" Left out: {len(blind)} backend × workload × rate cells where the backend "
                "sees none of the workload's kinds (see the coverage chart)." if len(blind) else "")
             + "</p>" + table(head, rows, cls, left=5))
+
+
+def _gap(v) -> str:
+    if v != v:
+        return "–"
+    return f'<span class=bad>{v:+.0f}</span>' if v > 0 else f"{v:+.0f}"
 
 
 def sustainable_section(run: RunData) -> str:

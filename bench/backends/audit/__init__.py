@@ -223,16 +223,16 @@ class AuditBackend(Backend):
         lost_kernel = (s1.lost - s0.lost) if s0 and s1 else None
         lost_at_stop = s1.backlog if s1 else None
         out = {
-            # Every path on which a record can go missing between the kernel and us, each
-            # counted apart (meta.json), summed here: the kernel's own 'lost' counter
-            # (queue full, rate limit), records still queued when we unregistered (the
-            # kernel drops those silently), and our socket's overruns (ENOBUFS; kauditd
-            # blocks instead, so 0 is expected: a count says that changed). In records,
-            # not events: one lost event may be several lost records.
-            "self_reported_lost": (lost_kernel + lost_at_stop + self.enobufs
+            # Every path on which a record can go missing between the kernel and us,
+            # counted apart (meta.json: lost_by_path): the kernel's 'lost' counter (queue
+            # full, rate limit, no memory) and records still queued when we unregistered
+            # (the kernel drops those without counting them) are summed here, in records
+            # (the kernel gives up on an event at its first lost record, so mostly one per
+            # event). Socket overruns (ENOBUFS) are kept apart: kauditd's send timed out
+            # and it queued the record for a retry, so an overrun is a stall, not a loss.
+            "self_reported_lost": (lost_kernel + lost_at_stop
                                    if lost_kernel is not None else None),
-            "self_reported_lost_source": "records: kernel 'lost' growth + queued at stop "
-                                         "+ socket overruns",
+            "self_reported_lost_source": "records: kernel 'lost' growth + queued at stop",
             "lost_by_path": {"kernel_lost": lost_kernel, "queued_at_stop": lost_at_stop,
                              "socket_overruns": self.enobufs},
             "helper_cpu_s": (getattr(self, "kauditd_cpu1", float("nan"))
