@@ -42,6 +42,17 @@ def check(ret: int, what: str) -> int:
     return ret
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
 def die_with_parent(sig: int, parent: int | None = None) -> None:
     """Ask the kernel to send ``sig`` when the parent goes away (PR_SET_PDEATHSIG).
 

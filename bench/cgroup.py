@@ -13,6 +13,8 @@ import os
 import time
 from pathlib import Path
 
+from bench._linux import pid_alive
+
 PARENT = "sensorbench"
 
 
@@ -104,7 +106,7 @@ def clean_stale() -> int:
     n = 0
     for child in (root / PARENT).iterdir():
         owner = child.name.split("-", 1)[0]
-        if child.is_dir() and not (owner.isdigit() and _alive(int(owner))):
+        if child.is_dir() and not (owner.isdigit() and pid_alive(int(owner))):
             remove(child)
             n += 1
     return n
@@ -119,13 +121,3 @@ def remove_parent_if_empty() -> None:
             (root / PARENT).rmdir()
         except OSError:
             pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True

@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench._linux import pid_alive
+
 SENSOR_GRACE_S = 3.5
 
 
@@ -97,13 +99,7 @@ def _pidfd(pid: int) -> int | None:
 def _alive(fd: int | None, pid: int) -> bool:
     if fd is not None:
         return not select.select([fd], [], [], 0)[0]  # readable once the process exited
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    return pid_alive(pid)
 
 
 def _kill(item: dict) -> None:

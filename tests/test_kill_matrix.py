@@ -104,24 +104,36 @@ def _cells(out) -> pd.DataFrame:
     return pd.read_csv(out / "cells.csv")
 
 
-@pytest.mark.parametrize("backend", ["audit", "ebpf"])
-def test_sensor_host_killed_fails_its_cell_and_the_run_goes_on(tmp_path, audit_exclusive,
-                                                               leaves_nothing, backend):
-    _available(backend)
-    out = tmp_path / "out"
-    proc = _start(out, tmp_path / "wd", "-b", f"{backend},synthetic", "-w", "process",
-                  "-r", "300", "-d", "3")
+def _kill_mid_cell(out, workdir, victim, *args) -> subprocess.Popen:
+    """Run the harness; once a cell's workload runs, SIGKILL ``victim(harness, workload)``
+    (a psutil process) and let the run finish; returns the finished harness."""
+    proc = _start(out, workdir, *args)
     try:
-        _wait_for_workload(proc)
-        host = _children(proc.pid, "bench.sensorhost")
-        assert host and backend in " ".join(host[0].cmdline())[:200]
-        host[0].send_signal(signal.SIGKILL)
+        wl = _wait_for_workload(proc)
+        time.sleep(0.3)
+        victim(proc, wl).send_signal(signal.SIGKILL)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err.decode()[-2000:]
+    return proc
+
+
+@pytest.mark.parametrize("backend", ["audit", "ebpf"])
+def test_sensor_host_killed_fails_its_cell_and_the_run_goes_on(tmp_path, audit_exclusive,
+                                                               leaves_nothing, backend):
+    _available(backend)
+    out = tmp_path / "out"
+
+    def sensor_host(harness, workload):
+        host = _children(harness.pid, "bench.sensorhost")
+        assert host and backend in " ".join(host[0].cmdline())[:200]
+        return host[0]
+
+    _kill_mid_cell(out, tmp_path / "wd", sensor_host, "-b", f"{backend},synthetic",
+                   "-w", "process", "-r", "300", "-d", "3")
     cells = _cells(out)
     mine = cells[cells["backend"] == backend]
     assert (mine["status"] == "failed").all(), mine[["kind", "status", "reason"]]
@@ -134,18 +146,8 @@ def test_workload_killed_fails_its_cell_and_the_sensor_stops_cleanly(tmp_path, a
                                                                      leaves_nothing):
     _available("audit")
     out = tmp_path / "out"
-    proc = _start(out, tmp_path / "wd", "-b", "audit,synthetic", "-w", "process",
-                  "-r", "300", "-d", "3")
-    try:
-        wl = _wait_for_workload(proc)
-        time.sleep(0.3)
-        wl.send_signal(signal.SIGKILL)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err.decode()[-2000:]
+    _kill_mid_cell(out, tmp_path / "wd", lambda harness, workload: workload,
+                   "-b", "audit,synthetic", "-w", "process", "-r", "300", "-d", "3")
     cells = _cells(out)
     audit = cells[cells["backend"] == "audit"]
     assert (audit["status"] == "failed").all()
