@@ -268,7 +268,12 @@ class CellRunner:
         lat = matched_latencies(truth.cols, events, corr)
         kinds = per_kind(truth.cols, events, corr, cls.kinds, lat)
         n_matched = len(corr.event_idx)
+        expected_kinds = np.unique(truth.cols["kind"])
+        other = ~np.isin(events["kind"], expected_kinds)
         common.update(
+            # reports of kinds this workload never produces, carrying our marker: false
+            # reports, counted here since no per-kind row exists for them
+            unmatched_other_kinds=int((corr.unmatched_marked & other).sum()),
             events_total=len(events["kind"]),
             sensor_cpu_pct=cpu.pct_of_core,
             sensor_cpu_s=cpu.cpu_s,

@@ -1,14 +1,15 @@
 """Match a backend's events to the ground truth on (kind, key), vectorized.
 
 File events are keyed by path (hashed to 64 bits), process events by pid, network events
-by the port pair. Within one (kind, key) the n-th event in time order matches the n-th
-expected row in time order, which handles keys that legitimately recur (a pid or port
-reused within a cell); events beyond what was expected for a key are duplicates. An event
-seen before the first operation with its key was issued cannot be ours (a pid or port that
-another process held earlier, on a machine whose pid space wraps within a cell): it is set
-aside as foreign rather than counted against the backend. Events whose key matches nothing
-but which carry the run marker (in a path or argv) are counted as unmatched: false or
-mangled reports of our own activity.
+by the port pair. Keys may recur within a cell (a pid reused, a port picked again), so an
+event matches the *latest* operation of its key issued before it was seen (an as-of join
+per key): an event cannot report what had not happened yet. The earliest event assigned
+to an operation is its match; later ones assigned to the same operation are duplicates,
+and an operation no event was assigned to is a drop. An event seen before the first
+operation of its key cannot be ours (the pid or port belonged to another process earlier):
+it is set aside as foreign, counted against nobody. Events whose key matches nothing but
+which carry the run marker (in a path or argv) are unmatched: false or mangled reports of
+our own activity.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Correlation:
     event_idx: np.ndarray      # event of each match
     duplicate: np.ndarray      # bool per event: its key was expected, but already matched
     unmatched_marked: np.ndarray  # bool per event: no match, but carries the run marker
+    foreign: np.ndarray | None = None  # bool per event: its key, but before its first op
 
 
 def _keys(kind: np.ndarray, key: np.ndarray, path: np.ndarray) -> np.ndarray:
@@ -49,18 +51,6 @@ def _keys(kind: np.ndarray, key: np.ndarray, path: np.ndarray) -> np.ndarray:
     return mixed ^ (mixed >> np.uint64(31))
 
 
-def _ranked(ck: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sort by (ck, t); return order, sorted ck, and each row's rank within its ck."""
-    order = np.lexsort((t, ck))
-    sck = ck[order]
-    n = len(sck)
-    if n == 0:
-        return order, sck, np.empty(0, np.int64)
-    starts = np.r_[True, sck[1:] != sck[:-1]]
-    group_start = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-    return order, sck, np.arange(n) - group_start
-
-
 def _has_marker(path: np.ndarray, marker: str) -> np.ndarray:
     if len(path) == 0 or not marker:
         return np.zeros(len(path), bool)
@@ -72,45 +62,49 @@ def correlate(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
               marker: str = "") -> Correlation:
     t_ck = _keys(truth["kind"], truth["key"], truth["path"])
     e_ck = _keys(events["kind"], events["key"], events["path"])
-    t_order, t_sck, t_rank = _ranked(t_ck, truth["t_issue"])
+    n_t, n_e = len(t_ck), len(e_ck)
+    t_issue = truth["t_issue"].astype(np.int64, copy=False)
+    t_seen = events["t_seen"].astype(np.int64, copy=False)
 
-    # Causality: the earliest issue time per key (ledger sorted by key, then time).
-    causal = np.ones(len(e_ck), bool)
-    if len(t_sck) and len(e_ck):
-        first = np.searchsorted(t_sck, e_ck, side="left")
-        fc = np.minimum(first, len(t_sck) - 1)
-        known_key = (first < len(t_sck)) & (t_sck[fc] == e_ck)
-        earliest = truth["t_issue"][t_order][fc]
-        causal = ~known_key | (events["t_seen"] >= earliest)
-    # Non-causal events get a key no ledger row has, so they neither match nor rank.
-    e_ck = np.where(causal, e_ck, np.uint64(0))
-    e_order, e_sck, e_rank = _ranked(e_ck, events["t_seen"])
+    # One sequence of operations and events, sorted by key, then time, operations before
+    # events at the same instant. Carrying the position of the last operation forward
+    # gives each event the latest operation issued at or before it; it is of the event's
+    # key only if that operation has the same key.
+    ck = np.concatenate([t_ck, e_ck])
+    t = np.concatenate([t_issue, t_seen])
+    is_event = np.r_[np.zeros(n_t, np.int8), np.ones(n_e, np.int8)]
+    order = np.lexsort((is_event, t, ck))
+    src = np.where(order < n_t, order, -1)          # truth row at this position, or -1
+    last = np.maximum.accumulate(np.where(src >= 0, np.arange(len(order)), -1)) \
+        if len(order) else np.empty(0, np.int64)
+    ev_pos = np.flatnonzero(order >= n_t)
+    ev_idx = order[ev_pos] - n_t                    # event index at those positions
+    cand_pos = last[ev_pos] if len(ev_pos) else np.empty(0, np.int64)
+    has_cand = cand_pos >= 0
+    same_key = np.zeros(len(ev_pos), bool)
+    same_key[has_cand] = ck[order[cand_pos[has_cand]]] == e_ck[ev_idx[has_cand]]
+    cand = np.full(n_e, -1, np.int64)
+    cand[ev_idx[same_key]] = order[cand_pos[same_key]]
 
-    # Join on (ck, rank): fold the rank into the key, then one sorted search.
-    with np.errstate(over="ignore"):
-        t_j = t_sck ^ (t_rank.astype(np.uint64) * _GOLDEN)
-        e_j = e_sck ^ (e_rank.astype(np.uint64) * _GOLDEN)
-    j_order = np.argsort(t_j, kind="stable")
-    t_js = t_j[j_order]
-    pos = np.searchsorted(t_js, e_j)
-    pos_c = np.minimum(pos, max(len(t_js) - 1, 0))
-    hit = (pos < len(t_js)) & (t_js[pos_c] == e_j) if len(t_js) else np.zeros(len(e_j), bool)
+    # Is the event's key expected at all (foreign if seen before its first operation)?
+    sorted_ck = np.sort(t_ck)
+    known = np.zeros(n_e, bool)
+    if n_t and n_e:
+        p = np.searchsorted(sorted_ck, e_ck)
+        known = (p < n_t) & (sorted_ck[np.minimum(p, n_t - 1)] == e_ck)
 
-    truth_idx = t_order[j_order[pos_c[hit]]]
-    event_idx = e_order[hit]
-
-    # Not matched: a duplicate if its (kind, key) was expected at all, else unmatched.
-    known = np.zeros(len(e_sck), bool)
-    if len(t_sck):
-        p2 = np.searchsorted(t_sck, e_sck)
-        p2c = np.minimum(p2, len(t_sck) - 1)
-        known = (p2 < len(t_sck)) & (t_sck[p2c] == e_sck)
-    duplicate = np.zeros(len(e_ck), bool)
-    duplicate[e_order[~hit & known]] = True
-    stray = np.zeros(len(e_ck), bool)
-    stray[e_order[~hit & ~known]] = True
-    stray &= causal  # an earlier holder of our pid or port is not a false report of ours
-    unmatched_marked = np.zeros(len(e_ck), bool)
+    # Per operation, the earliest event assigned to it matches; the rest are duplicates.
+    assigned = np.flatnonzero(cand >= 0)
+    by_op = assigned[np.lexsort((t_seen[assigned], cand[assigned]))]
+    first = np.r_[True, cand[by_op][1:] != cand[by_op][:-1]] if len(by_op) else \
+        np.empty(0, bool)
+    event_idx = by_op[first]
+    truth_idx = cand[event_idx]
+    duplicate = np.zeros(n_e, bool)
+    duplicate[by_op[~first]] = True
+    stray = ~known  # a key we never used; known keys seen too early are foreign
+    unmatched_marked = np.zeros(n_e, bool)
     if stray.any():
         unmatched_marked[stray] = _has_marker(events["path"][stray], marker)
-    return Correlation(truth_idx, event_idx, duplicate, unmatched_marked)
+    foreign = known & (cand < 0)
+    return Correlation(truth_idx, event_idx, duplicate, unmatched_marked, foreign)

@@ -33,7 +33,7 @@ CELL_COLUMNS = [
 ]
 EXTRA_COLUMNS = [
     "latency_intended_p50_us", "latency_intended_p99_us", "delivery_p50_us",
-    "delivery_p99_us", "counter_gap", "events_total", "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct", "ops",
+    "delivery_p99_us", "counter_gap", "unmatched_other_kinds", "events_total", "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct", "ops",
     "workload_errors", "duration_s", "drained", "cgroup", "marker", "cell", "workload_spec",
     "arrivals",
 ]

@@ -134,3 +134,55 @@ def test_event_before_the_operation_is_foreign_not_duplicate():
     assert c.event_idx.tolist() == [1]
     assert c.duplicate.tolist() == [False, False]
     assert c.unmatched_marked.tolist() == [False, False]
+
+
+def test_recurring_key_with_one_lost_and_one_duplicated():
+    # The same pid twice in a cell: A at t=1000 and B at t=9000. A is reported twice (at
+    # 1200 and 1300) and B is lost: one duplicate, one drop, no negative latency.
+    t = truth([(0, Kind.proc_exec, 77, None, 1000), (1, Kind.proc_exec, 77, None, 9000)])
+    e = events([(Kind.proc_exec, 77, None, 1200), (Kind.proc_exec, 77, None, 1300)])
+    c = correlate(t, e, M)
+    assert c.truth_idx.tolist() == [0] and c.event_idx.tolist() == [0]
+    assert c.duplicate.tolist() == [False, True]
+    rows = {r["kind"]: r for r in per_kind(t, e, c, frozenset({Kind.proc_exec}))}
+    assert rows["proc_exec"]["matched"] == 1 and rows["proc_exec"]["duplicates"] == 1
+    assert rows["proc_exec"]["drop_rate"] == 0.5
+    assert rows["proc_exec"]["latency_p50_us"] == 0.2   # 200 ns, never -7.7 µs
+
+
+def test_recurring_key_late_report_of_the_second_matches_the_second():
+    # A is lost; B's report comes long after A: it is B's, not a very late A.
+    t = truth([(0, Kind.net_send, 5, None, 1000), (1, Kind.net_send, 5, None, 9000)])
+    e = events([(Kind.net_send, 5, None, 9100)])
+    c = correlate(t, e, M)
+    assert c.truth_idx.tolist() == [1]
+    assert (e["t_seen"][c.event_idx] - t["t_issue"][c.truth_idx]).tolist() == [100]
+
+
+def test_drops_and_duplicates_at_scale():
+    """The assertions of the kept benchmark (bench_correlate.py) on 20,000 operations, with
+    recurring pids: every dropped op is a drop, every extra report a duplicate."""
+    rng = np.random.default_rng(1)
+    n = 20_000
+    i = np.arange(n)
+    is_file = i % 2 == 0
+    kind = np.where(is_file, Kind.file_write, Kind.proc_exec).astype(np.int64)
+    paths = np.array([f"/tmp/w/{M}-{k:07d}.new" if f else None for k, f in zip(i, is_file)],
+                     dtype=object)
+    pid = 300 + (i // 2) % 4000   # pids recur: every 8000 operations, 4 ms apart
+    tr = {"op": i, "kind": kind, "key": np.where(is_file, 0, pid), "path": paths,
+          "t_intended": i * 500, "t_issue": i * 500 + 10, "t_done": i * 500 + 20}
+    keep = rng.random(n) > 0.01
+    order = rng.permutation(np.flatnonzero(keep))
+    dup = order[: n // 100]
+    idx = np.concatenate([order, dup])
+    m = len(idx)
+    ev = {"kind": kind[idx].astype(np.int16), "key": tr["key"][idx], "path": paths[idx],
+          "pid": np.zeros(m, np.int64),
+          "t_seen": tr["t_issue"][idx] + rng.integers(1_000, 100_000, m),
+          "t_kernel": np.full(m, -1, np.int64)}
+    c = correlate(tr, ev, M)
+    assert len(c.truth_idx) == keep.sum()
+    assert c.duplicate.sum() == n // 100
+    assert (c.truth_idx == idx[c.event_idx]).all()   # each event with its own operation
+    assert not c.unmatched_marked.any()

@@ -4,10 +4,16 @@ Even operations open a TCP connection to our listener and accept it (expected ev
 ``net_connect`` and ``net_accept``); odd ones send one UDP datagram from a fresh socket
 (``net_send``). Both are keyed by the (client port, server port) pair. Client sockets close
 with SO_LINGER 0 so that closed connections do not pile up in TIME_WAIT and exhaust ports.
+
+UDP senders bind their source port themselves, walking up a block below the kernel's
+ephemeral range from a random start, so a port pair does not recur within a cell (the
+kernel picks UDP source ports at random, so with thousands of sends some pairs would
+repeat and two operations would share a key).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import time
@@ -17,6 +23,7 @@ from workloads.base import Workload
 
 _LINGER_RST = struct.pack("ii", 1, 0)
 _PAYLOAD = b"sensorbench-udp"
+_UDP_PORTS = range(10_000, 32_768)  # below the default ephemeral range (32768-60999)
 
 
 class NetworkWorkload(Workload):
@@ -35,6 +42,20 @@ class NetworkWorkload(Workload):
         self.receiver.bind(("127.0.0.1", 0))
         self.receiver.setblocking(False)
         self.udp_addr = self.receiver.getsockname()
+        self._udp_next = int.from_bytes(os.urandom(2), "little") % len(_UDP_PORTS)
+
+    def _udp_socket(self) -> socket.socket:
+        """A UDP socket bound to the next free port of the block."""
+        for _ in range(64):
+            port = _UDP_PORTS[self._udp_next % len(_UDP_PORTS)]
+            self._udp_next += 1
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                u.bind(("127.0.0.1", port))
+                return u
+            except OSError:  # taken by someone else: the next one
+                u.close()
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the kernel's choice
 
     def op(self, i: int, t_intended: int) -> None:
         clock = time.monotonic_ns
@@ -52,7 +73,7 @@ class NetworkWorkload(Workload):
                 self.ledger.record(i, Kind.net_connect, key, None, t_intended, t0, t1)
                 self.ledger.record(i, Kind.net_accept, key, None, t_intended, t0, t1)
             else:
-                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                u = self._udp_socket()
                 t0 = clock()
                 u.sendto(_PAYLOAD, self.udp_addr)
                 t1 = clock()

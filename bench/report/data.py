@@ -29,24 +29,11 @@ import pandas as pd
 from bench.errors import BadInput
 from bench.kinds import Kind
 from bench.results import ResultsDir
+from bench.stats import t_quantile
 
 CELL_KEY = ["series", "workload_spec", "rate_target"]
 KIND_KEY = CELL_KEY + ["kind"]
 MODE_ORDER = {"kernel": 0, "user": 1, "calibration": 2}
-
-# Two-sided 95 % Student t quantiles for small repeat counts (df = n - 1); normal beyond.
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
-
-
-def t95(df: int) -> float:
-    if df <= 0:
-        return math.nan
-    for k in sorted(_T95):
-        if df <= k:
-            return _T95[k]
-    return 1.96
-
 
 def rate_value(rate: str) -> float:
     """Offered rate as a number; NaN for closed loop ('max')."""
@@ -331,7 +318,7 @@ def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> di
     mean = float(p.mean())
     lo, hi = float(lows.dropna().mean()), float(highs.dropna().mean())
     if len(p) >= 2:
-        half = t95(len(p) - 1) * float(p.std(ddof=1)) / math.sqrt(len(p))
+        half = t_quantile(len(p) - 1) * float(p.std(ddof=1)) / math.sqrt(len(p))
         lo = min(lo, mean - half) if lo == lo else mean - half
         hi = max(hi, mean + half) if hi == hi else mean + half
     # Time per operation cannot go below zero, so neither can the slowdown below -100 %.
