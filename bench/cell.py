@@ -121,7 +121,8 @@ class CellRunner:
             reason = backends.availability(cell.spec.name)
             if reason:
                 return Outcome(status_rows(cell, "skipped", reason))
-            if not (get_workload(cell.workload.name).kinds & cls.kinds):
+            if not (get_workload(cell.workload.name).kinds & cls.kinds) \
+                    and not cls.runs_without_kinds:
                 return Outcome(status_rows(cell, "unsupported", ""))
         marker = "sb" + secrets.token_hex(4)
         # The harness's own files must not carry the marker: a sensor watching the machine

@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.integration, needs_root]
 MATRIX = {
     "ebpf": "file", "audit": "process", "fanotify": "file", "inotify": "file",
     "proc_connector": "process", "psutil": "process", "synthetic": "network",
+    "null_sensor": "file",
     "auditd": "process", "fatrace": "file", "bpftrace": "process", "execsnoop": "process",
     "exitsnoop": "process", "opensnoop": "file", "forkstat": "process",
     "inotifywait": "file",

@@ -25,7 +25,7 @@ pytestmark = [needs_root, pytest.mark.skipif(not shutil.which("setpriv"),
                                              reason="setpriv (util-linux) not installed")]
 
 NOBODY = 65534
-UNPRIVILEGED = {"synthetic", "psutil", "inotify"}
+UNPRIVILEGED = {"synthetic", "null_sensor", "psutil", "inotify"}
 
 
 def _as_nobody(home, *args: str) -> subprocess.CompletedProcess:

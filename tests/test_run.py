@@ -107,3 +107,15 @@ def test_harness_killed_leaves_no_sensor(tmp_path):
     from bench.cgroup import clean_stale
 
     clean_stale()  # what the next run does first
+
+
+def test_null_backend_runs_its_cells_and_reports_no_kind(tmp_path, leaves_nothing):
+    cells = run_cells(tmp_path, "-b", "null_sensor", "-w", "file,network", "-r", "300",
+                      "-d", "1")
+    null = cells[cells["backend"] == "null_sensor"]
+    assert set(null["workload"]) == {"file", "network"}
+    assert (null["status"] == "unsupported").all()
+    assert (null["mode"] == "calibration").all()
+    # The cell ran: a sensor process was measured and the workload compared to baseline.
+    assert null["sensor_cpu_s"].notna().all() and null["slowdown_pct"].notna().all()
+    assert (null["events_total"] == 0).all() and (null["rate_achieved"] > 250).all()

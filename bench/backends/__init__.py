@@ -15,6 +15,7 @@ from bench.errors import BadInput
 # name -> "module:Class"
 REGISTRY: dict[str, str] = {
     "synthetic": "bench.backends.synthetic:SyntheticBackend",
+    "null_sensor": "bench.backends.null:NullBackend",
     "psutil": "bench.backends.polling:PsutilBackend",
     # kernel mode: our reference eBPF sensor
     "ebpf": "bench.backends.ebpf:EbpfBackend",

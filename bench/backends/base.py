@@ -105,6 +105,9 @@ class Backend:
     kinds: frozenset[Kind] = frozenset()
     settings: dict[str, Setting] = {}
     needs_tap = False       # wants the ground-truth side channel (calibration only)
+    # A control that reports no kind but whose cells run anyway, for their cost columns
+    # (the null backend); any other backend with no kind of the workload is not run.
+    runs_without_kinds = False
     # How long the event count must stay unchanged after the workload ends for the sensor
     # to count as drained; polling backends need a few intervals.
     quiet_s = 0.3
