@@ -28,7 +28,7 @@ from bench.cpu import CpuWindow, tree_rss_mb
 from bench.errors import SensorFailed, WorkloadFailed
 from bench.janitor import Janitor
 from bench.kinds import Kind
-from bench.metrics import matched_latencies, op_times, per_kind
+from bench.metrics import matched_latencies, op_times, per_kind, schedule_lag_growth_ms
 from bench.sensorproc import SensorProcess, tail
 from bench.settings import Spec
 from workloads import get_workload
@@ -45,6 +45,7 @@ class Cell:
     duration: float
     spec: Spec | None         # None: the no-sensor baseline
     arrivals: str = "poisson"
+    pair: Spec | None = None  # a baseline's sensor: the two cells form one block
 
     @property
     def backend(self) -> str:
@@ -55,8 +56,16 @@ class Cell:
         return self.spec.text if self.spec else "baseline"
 
     @property
+    def block(self) -> str:
+        """The block this cell belongs to: its sensor spec x workload x rate x repetition
+        (a baseline cell's is its pair's); '' for a baseline paired with nothing."""
+        spec = self.spec or self.pair
+        return f"{spec.text}|{self.workload.text}|{self.rate}|{self.repeat}" if spec else ""
+
+    @property
     def id(self) -> str:
-        return f"{self.spec_text}|{self.workload.text}|{self.rate}|{self.repeat}"
+        tag = f"baseline~{self.pair.text}" if self.spec is None and self.pair else self.spec_text
+        return f"{tag}|{self.workload.text}|{self.rate}|{self.repeat}"
 
 
 @dataclass
@@ -74,6 +83,7 @@ def _base_row(cell: Cell) -> dict:
         "mode": cls.mode if cls else "none", "mechanism": cls.mechanism if cls else "none",
         "workload": cell.workload.name, "workload_spec": cell.workload.text,
         "rate_target": cell.rate, "repeat": cell.repeat, "duration_s": cell.duration,
+        "block": cell.block,
         "arrivals": cell.arrivals if cell.rate != "max" else "closed-loop",
     }
 
@@ -256,6 +266,7 @@ class CellRunner:
             rate_achieved=m.get("rate_achieved", NAN), ops=m.get("ops", 0),
             workload_errors=m.get("errors", 0), workload_cpu_pct=wl_cpu,
             cgroup=bool(m.get("cgroup")), marker=marker,
+            schedule_lag_growth_ms=schedule_lag_growth_ms(truth.cols, closed),
         )
         if events is None:  # baseline: no sensor, ground truth only
             rows = []

@@ -19,7 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import backends
+from bench.blocks import MIN_OPS
 from bench.errors import BadInput, BenchError
+from bench.metrics import OVERHEAD_LIMIT_PCT
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure what security sensing costs and loses, kernel vs user space.")
@@ -29,6 +31,7 @@ err = Console(stderr=True)
 
 DEFAULT_RATES = ["200", "1000"]
 DEFAULT_DURATION = 2.0
+DEFAULT_BLOCKS = 3
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -122,7 +125,10 @@ def run(
     rate: Optional[List[str]] = typer.Option(
         None, "--rate", "-r", help="target ops/s, or 'max' for closed loop (default: 200,1000)"),
     duration: float = typer.Option(DEFAULT_DURATION, "--duration", "-d", help="seconds per cell"),
-    repeat: int = typer.Option(1, "--repeat", "-n", help="repetitions of every cell"),
+    repeat: Optional[int] = typer.Option(
+        None, "--repeat", "-n",
+        help=f"blocks: repetitions of every cell, each next to a baseline cell of its own "
+             f"(at least 2; default {DEFAULT_BLOCKS}, or 1 with --no-baseline)"),
     out_dir: Optional[Path] = typer.Option(None, "--out", "-o",
                                            help="results folder (default results/runs/<time>)"),
     resume: bool = typer.Option(False, "--resume", help="skip cells already in --out"),
@@ -134,6 +140,10 @@ def run(
                                  help="open-loop arrivals: poisson (default) or uniform"),
     report_after: bool = typer.Option(True, "--report/--no-report",
                                       help="write report.html, charts and CI exports at the end"),
+    overhead_limit: float = typer.Option(
+        OVERHEAD_LIMIT_PCT, "--overhead-limit",
+        help="slowdown (%) whose block interval, lying wholly above it, counts as failing "
+             "to keep up; below it overhead is a cost, not saturation"),
 ):
     """Run the benchmark matrix: backends x workloads x rates x repetitions."""
     from bench import runner, spec as specmod
@@ -141,8 +151,12 @@ def run(
 
     if duration <= 0 or not math.isfinite(duration):
         raise BadInput(f"bad duration {duration}: must be > 0 seconds")
+    if repeat is None:
+        repeat = DEFAULT_BLOCKS if baseline else 1
     if repeat < 1:
         raise BadInput(f"bad repeat {repeat}: must be >= 1")
+    if not math.isfinite(overhead_limit) or overhead_limit < 0:
+        raise BadInput(f"bad --overhead-limit {overhead_limit}: a percentage >= 0")
     # An option given but naming nothing (``-b ,,,``) is a mistake, not "use the default".
     for opt, given in (("--backend/-b", backend), ("--workload/-w", workload),
                        ("--rate/-r", rate)):
@@ -151,6 +165,17 @@ def run(
     workloads = [specmod.parse_workload(w)
                  for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
     rates = parse_rates(_split(rate) or DEFAULT_RATES)
+    if baseline:
+        # Overhead comes from paired blocks: an interval needs two, a block needs cells
+        # long enough to say something.
+        if repeat < 2:
+            raise BadInput(f"-n {repeat}: overhead needs at least 2 blocks (-n 2), or run "
+                           "--no-baseline")
+        short = [r for r in rates if r != "max" and float(r) * duration < MIN_OPS]
+        if short:
+            raise BadInput(f"-r {short[0]} -d {duration:g} gives {float(short[0]) * duration:.0f} "
+                           f"operations a cell: a block needs at least {MIN_OPS} (longer -d, "
+                           "higher -r, or --no-baseline)")
     if arrivals not in ("poisson", "uniform"):
         raise BadInput(f"bad arrivals {arrivals!r}: poisson or uniform")
     if backend:
@@ -177,7 +202,7 @@ def run(
         raise BadInput(f"--out {out_dir} exists and is not a directory")
     cfg = runner.RunConfig(specs, workloads, rates, duration, repeat, out_dir,
                            baseline=baseline, resume=resume, workdir=workdir,
-                           arrivals=arrivals)
+                           arrivals=arrivals, overhead_limit_pct=overhead_limit)
     try:
         res = runner.run(cfg, err)
     except KeyboardInterrupt:
@@ -328,11 +353,22 @@ def pd_na():
     return pd.NA
 
 
+def _overhead(r) -> str:
+    """Overhead per operation in µs with its block interval, e.g. '+2.1 [+0.4, +3.8]'."""
+    v = r.get("overhead_ns_per_op")
+    if v is None or v != v or v is pd_na():
+        return "-"
+    lo, hi = r.get("overhead_ci_low_ns"), r.get("overhead_ci_high_ns")
+    ci = (f" [{lo / 1e3:+.1f}, {hi / 1e3:+.1f}]"
+          if lo is not None and lo == lo and hi == hi else "")
+    return f"{v / 1e3:+.1f}{ci}"
+
+
 def summary_table(df) -> None:
     """One line per measured cell and kind; one line per skipped or failed cell."""
     t = Table(title="results", title_justify="left")
     for c in ("backend", "workload", "rate", "kind", "status", "drop %", "p50 us", "p99 us",
-              "cpu %", "us/event", "slowdown %", "limit"):
+              "cpu %", "us/event", "overhead us/op [CI]", "limit"):
         t.add_column(c, overflow="fold")
     df = df[df["backend"] != "baseline"]
     for cell, g in df.groupby("cell", sort=False):
@@ -347,7 +383,7 @@ def summary_table(df) -> None:
                       r["status"], _fmt(drop * 100 if drop == drop else None, ".2f"),
                       _fmt(r["latency_p50_us"]), _fmt(r["latency_p99_us"]),
                       _fmt(r["sensor_cpu_pct"], ".1f"), _fmt(r["cpu_us_per_event"], ".1f"),
-                      _fmt(r["slowdown_pct"], "+.1f"), str(r["saturation"] or "")
+                      _overhead(r), str(r["saturation"] or "")
                       if r["saturation"] is not pd_na() else "")
     out.print(t)
 

@@ -98,60 +98,77 @@ def op_times(truth: dict, closed_loop: bool) -> np.ndarray:
     return (truth["t_done"] - truth["t_issue"])[first]
 
 
-def slowdown(sensor: np.ndarray, baseline: np.ndarray, n_boot: int = 1000,
-             seed: int = 0) -> tuple[float, float, float]:
-    """(slowdown %, CI low %, CI high %) of mean time per operation, sensor vs baseline.
-
-    95 % CI by bootstrap: both samples resampled independently. Means of large samples are
-    computed from resampled bins so memory stays bounded for a million operations.
-    """
-    if len(sensor) < 2 or len(baseline) < 2:
-        return NAN, NAN, NAN
-    point = (sensor.mean() / baseline.mean() - 1) * 100
-    rng = np.random.default_rng(seed)
-    ms = _boot_means(sensor.astype(np.float64), n_boot, rng)
-    mb = _boot_means(baseline.astype(np.float64), n_boot, rng)
-    ratios = (ms / mb - 1) * 100
-    lo, hi = np.percentile(ratios, [2.5, 97.5])
-    return float(point), float(lo), float(hi)
+# -- keeping up: the one saturation rule ------------------------------------------------
+# A backend is saturated only when it fails to keep up. A per-operation overhead is a cost,
+# shown as cost; it counts as saturation only when its block interval lies wholly above a
+# material limit (the workload runs 1.5x as long per operation), which `--overhead-limit`
+# changes.
+DROP_THRESHOLD = 0.001      # drop rate above 0.1 % of a supported kind
+RATE_SHORTFALL = 0.95       # achieved rate below 95 % of the target (and of the baseline's)
+LAG_GROWTH_MS = 20.0        # the schedule lag grew this much over the cell (queueing)
+OVERHEAD_LIMIT_PCT = 50.0   # slowdown whose block CI lies wholly above this
+SLOW_THRESHOLD_PCT = 5.0    # compare: the smallest slowdown change (points) that can count
 
 
-def _boot_means(x: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    # Multinomial counts over the sample give a bootstrap mean without materializing
-    # n_boot copies. Big samples draw from 4096 bins of the sorted values, each drawn with
-    # its share of the sample and standing in with its mean (the within-bin spread lost is
-    # tiny next to the CI).
-    n = len(x)
-    if n > 4096:
-        edges = np.linspace(0, len(x), 4097).astype(np.int64)
-        xs = np.sort(x)
-        sums = np.add.reduceat(xs, edges[:-1])
-        sizes = np.diff(edges)
-        x, weights = sums / sizes, sizes / sizes.sum()
-    else:
-        weights = np.full(n, 1 / n)
-    counts = rng.multinomial(n, weights, size=n_boot)
-    return counts @ x / n
+def limits(drop_rate: float | None, achieved: float | None, target: float | None,
+           base_achieved: float | None, lag_growth_ms: float | None,
+           base_lag_growth_ms: float | None, slowdown_lo_pct: float | None,
+           overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> list[str]:
+    """Which limits a cell (or a combined series cell) hit, in order: ``drops`` (lost more
+    than the threshold), ``behind`` (achieved rate short of the target while its baseline
+    was not), ``queues`` (the workload fell further behind its schedule over the cell, as
+    audit backpressure makes it, while its baseline did not), ``slows`` (the overhead's
+    block interval lies wholly above the material limit). Missing values count as fine."""
+    def v(x):
+        return x if x is not None and x == x else None
+
+    out = []
+    if (v(drop_rate) or 0) > DROP_THRESHOLD:
+        out.append("drops")
+    a, t, ba = v(achieved), v(target), v(base_achieved)
+    if a is not None and t and a < RATE_SHORTFALL * t and (ba is None or a < RATE_SHORTFALL * ba):
+        out.append("behind")
+    g, bg = v(lag_growth_ms), v(base_lag_growth_ms)
+    if g is not None and g > LAG_GROWTH_MS and (bg is None or g > bg + LAG_GROWTH_MS):
+        out.append("queues")
+    lo = v(slowdown_lo_pct)
+    if lo is not None and lo > overhead_limit_pct:
+        out.append("slows")
+    return out
 
 
-# Where a backend stops keeping up: it loses events, or it holds the workload back.
-DROP_THRESHOLD = 0.001      # drop rate above 0.1 %
-SLOW_THRESHOLD_PCT = 5.0    # slowdown whose CI lies wholly above 5 %
-RATE_SHORTFALL = 0.95       # achieved rate below 95 % of the baseline's at the same target
+def _target(rate: str) -> float | None:
+    try:
+        return float(rate)
+    except (TypeError, ValueError):
+        return None  # closed loop: no target
 
 
-def saturation(row: dict, baseline_rate: float | None) -> str:
-    """'drops', 'slows', 'drops+slows' or '' for one measured row.
-
-    Audit-style backpressure shows as 'slows' (the sensor made syscalls wait), buffer
-    overruns as 'drops'; both can happen at once.
-    """
+def saturation(row: dict, base: dict | None,
+               overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> str:
+    """``limits`` of one measured row against its block's baseline cell (``base``, or a
+    stand-in with the series' median values), joined: '' when it kept up."""
     if row.get("status") != "ok":
         return ""
-    drops = (row.get("drop_rate") or 0) > DROP_THRESHOLD
-    lo = row.get("slowdown_ci_low_pct")
-    slows = lo is not None and lo == lo and lo > SLOW_THRESHOLD_PCT
-    achieved = row.get("rate_achieved")
-    if baseline_rate and achieved == achieved and achieved is not None:
-        slows = slows or achieved < RATE_SHORTFALL * baseline_rate
-    return "+".join(name for name, hit in (("drops", drops), ("slows", slows)) if hit)
+    base = base or {}
+    return "+".join(limits(row.get("drop_rate"), row.get("rate_achieved"),
+                           _target(row.get("rate_target")), base.get("rate_achieved"),
+                           row.get("schedule_lag_growth_ms"),
+                           base.get("schedule_lag_growth_ms"),
+                           row.get("slowdown_ci_low_pct"), overhead_limit_pct))
+
+
+def schedule_lag_growth_ms(truth: dict, closed_loop: bool) -> float:
+    """How much further behind its open-loop schedule the workload was at the end of the
+    cell than at its start: median lag (t_issue - t_intended) of the last fifth of the
+    operations minus that of the first fifth, in ms. Steady lag is not growth; a workload
+    held up by its sensor (backpressure) falls further behind all the time."""
+    if closed_loop:
+        return NAN
+    ops, first = np.unique(truth["op"], return_index=True)
+    if len(ops) < 10:
+        return NAN
+    order = np.argsort(truth["t_intended"][first])
+    lag = (truth["t_issue"] - truth["t_intended"])[first][order]
+    k = max(1, len(lag) // 5)
+    return float(np.median(lag[-k:]) - np.median(lag[:k])) / 1e6

@@ -31,6 +31,11 @@ CELL_COLUMNS = [
     "cpu_us_per_event", "kernel_ns_per_event", "slowdown_pct", "slowdown_ci_low_pct",
     "slowdown_ci_high_pct", "sensor_rss_mb", "saturation",
 ]
+# Overhead from paired blocks (bench.blocks): the primary cost number, per operation.
+BLOCK_COLUMNS = [
+    "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns", "blocks_used",
+    "blocks_dropped", "block", "block_overhead_ns", "schedule_lag_growth_ms",
+]
 EXTRA_COLUMNS = [
     "latency_intended_p50_us", "latency_intended_p99_us", "delivery_p50_us",
     "delivery_p99_us", "counter_gap", "unmatched_other_kinds", "events_total", "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct", "ops",
@@ -185,7 +190,7 @@ class ResultsDir:
 
 _COMMIT = "_committed_cell"
 # The parts of meta.json that readers rely on, and what each must be.
-_META_TYPES = {"machine": dict, "warnings": list, "plan": dict, "plans": list,
+_META_TYPES = {"machine": dict, "warnings": list, "plan": dict, "plans": list, "rules": dict,
                "backends": dict, "backend_stats": dict, "merged_from": list,
                "resumed_at": list}
 _ROW_KEYS = ("cell", "backend", "spec", "workload", "workload_spec", "kind", "status",
@@ -242,17 +247,19 @@ def _json_default(o):
 
 def cells_frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
-    for c in CELL_COLUMNS + EXTRA_COLUMNS:
+    known = CELL_COLUMNS + BLOCK_COLUMNS + EXTRA_COLUMNS
+    for c in known:
         if c not in df.columns:
             df[c] = np.nan
-    rest = [c for c in df.columns if c not in CELL_COLUMNS and c not in EXTRA_COLUMNS]
-    df = df[CELL_COLUMNS + EXTRA_COLUMNS + rest]
+    rest = [c for c in df.columns if c not in known]
+    df = df[known + rest]
     for c in ("rate_target", "reason", "status", "spec", "backend", "kind", "mode", "saturation",
-              "mechanism", "workload", "workload_spec", "cell", "marker"):
+              "mechanism", "workload", "workload_spec", "cell", "marker", "block"):
         df[c] = df[c].astype("string")
     for c in ("drained", "cgroup"):
         df[c] = df[c].astype("boolean")
     for c in ("self_reported_lost", "expected", "matched", "duplicates", "unmatched",
-              "events_total", "ops", "workload_errors", "repeat"):
+              "events_total", "ops", "workload_errors", "repeat", "blocks_used",
+              "blocks_dropped"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
     return df

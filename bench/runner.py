@@ -1,13 +1,14 @@
 """Plan cells, run them in order with a progress bar, write results cell by cell.
 
-For every (repetition, workload, rate) a no-sensor baseline cell runs next to the sensor
-cells, and the order of backends rotates between repetitions, so slow drift of a noisy
-machine spreads over all backends instead of landing on one (interleaved A/B). Slowdown
-is computed against all baseline cells of the same workload and rate.
+Every sensor cell has a no-sensor baseline cell of its own next to it, in random order:
+the two form a block, and overhead comes from the blocks' paired differences
+(``bench.blocks``), never from operations pooled across cells. The order of backends
+rotates between repetitions, so slow drift of a noisy machine spreads over all backends.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import shutil
 import signal
@@ -25,7 +26,9 @@ from bench.cell import Cell, CellRunner
 from bench.cgroup import clean_stale, remove_parent_if_empty
 from bench.errors import BadInput
 from bench.janitor import Janitor
-from bench.metrics import saturation, slowdown
+from bench.blocks import NO_ESTIMATE
+from bench.metrics import (DROP_THRESHOLD, LAG_GROWTH_MS, OVERHEAD_LIMIT_PCT,
+                           RATE_SHORTFALL, saturation)
 from bench.results import ResultsDir
 from bench.settings import Spec
 
@@ -42,18 +45,49 @@ class RunConfig:
     resume: bool = False
     workdir: Path | None = None
     arrivals: str = "poisson"
+    overhead_limit_pct: float = OVERHEAD_LIMIT_PCT
+
+
+def _measurable(spec: Spec, workload: Spec) -> bool:
+    """Whether a sensor cell of ``spec`` on ``workload`` will run (and so needs a
+    baseline): the backend is available and sees one of the workload's kinds."""
+    from bench import backends
+    from workloads import get_workload
+
+    cls = backends.get(spec.name)
+    if backends.availability(spec.name):
+        return False
+    return bool(get_workload(workload.name).kinds & cls.kinds) or cls.runs_without_kinds
+
+
+def _coin(text: str) -> bool:
+    """A fair coin that gives the same answer for the same text (so a resumed run plans
+    the same order)."""
+    return hashlib.sha256(text.encode()).digest()[0] & 1 == 1
 
 
 def plan(cfg: RunConfig) -> list[Cell]:
+    """Cells in the order they run. With baselines, every measurable sensor cell is paired
+    with a no-sensor cell of its own, the two adjacent in time and in random order (a
+    block); repetition r is block r of every spec x workload x rate. The order of specs
+    rotates between repetitions, so slow drift spreads over every backend."""
     cells: list[Cell] = []
     specs = list(cfg.specs)
+
+    def add(spec: Spec | None, r: int, w: Spec, rate: str, pair: Spec | None = None):
+        cells.append(Cell(len(cells), r, w, rate, cfg.duration, spec, cfg.arrivals, pair))
+
     for r in range(cfg.repeat):
         rot = specs[r % len(specs):] + specs[:r % len(specs)] if specs else []
         for w in cfg.workloads:
             for rate in cfg.rates:
-                group: list[Spec | None] = ([None] if cfg.baseline else []) + rot
-                for spec in group:
-                    cells.append(Cell(len(cells), r, w, rate, cfg.duration, spec, cfg.arrivals))
+                for spec in rot:
+                    if not (cfg.baseline and _measurable(spec, w)):
+                        add(spec, r, w, rate)
+                        continue
+                    sensor_first = _coin(f"{spec.text}|{w.text}|{rate}|{r}")
+                    for is_sensor in ((True, False) if sensor_first else (False, True)):
+                        add(spec if is_sensor else None, r, w, rate, None if is_sensor else spec)
     return cells
 
 
@@ -87,40 +121,55 @@ def plan_change(old: dict, new: dict) -> tuple[str, list[str]]:
     return ("extends", adds) if adds else ("same", [])
 
 
-def apply_slowdown(res: ResultsDir) -> None:
-    """(Re)compute slowdown for every measured cell against its pooled baselines, and say
-    for each whether the backend dropped events or slowed the workload (``saturation``)."""
+def apply_blocks(res: ResultsDir, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> None:
+    """(Re)compute every measured row's overhead from its blocks, and say for each whether
+    the backend failed to keep up (``saturation``)."""
     import numpy as np
 
+    from bench.blocks import cell_mean, paired
+
     rows = res.rows()
-    base_ids: dict[tuple, list[str]] = {}
+    means: dict[str, float] = {}
+    for r in rows:
+        if r["cell"] not in means:
+            ok = r.get("status") in ("ok", "unsupported")
+            means[r["cell"]] = cell_mean(res.op_times(r["cell"])) if ok else math.nan
+    # block -> (sensor cell mean, baseline cell mean); and the baseline's row
+    pairs: dict[str, list[float]] = {}
+    base_rows: dict[str, dict] = {}
+    for r in rows:
+        if r.get("block"):
+            side = 1 if r["backend"] == "baseline" else 0
+            pairs.setdefault(r["block"], [math.nan, math.nan])[side] = means[r["cell"]]
+            if side:
+                base_rows.setdefault(r["block"], r)
+    series: dict[tuple, list[str]] = {}
+    for r in rows:
+        if r["backend"] != "baseline" and r.get("block"):
+            blocks = series.setdefault((r["spec"], r["workload_spec"], r["rate_target"]), [])
+            if r["block"] not in blocks:
+                blocks.append(r["block"])
+    estimates = {key: paired([pairs[b][0] for b in bl], [pairs[b][1] for b in bl])
+                 for key, bl in series.items()}
+    # A sensor cell without a block of its own (--no-baseline) is judged against the
+    # median of whatever baselines of its workload and rate there are.
+    stand_in: dict[tuple, dict] = {}
     for r in rows:
         if r["backend"] == "baseline":
-            ids = base_ids.setdefault((r["workload_spec"], r["rate_target"]), [])
-            if r["cell"] not in ids:
-                ids.append(r["cell"])
-    cache: dict[str, tuple] = {}
+            stand_in.setdefault((r["workload_spec"], r["rate_target"]), []).append(r)
+    for key, rs in stand_in.items():
+        stand_in[key] = {c: float(np.nanmedian([x.get(c, math.nan) for x in rs] or [math.nan]))
+                         for c in ("rate_achieved", "schedule_lag_growth_ms")}
     for r in rows:
-        if r["backend"] == "baseline" or r.get("status") not in ("ok", "unsupported"):
+        if r["backend"] == "baseline":
             continue
-        if r["cell"] not in cache:
-            mine = res.op_times(r["cell"])
-            bases = [res.op_times(c) for c in base_ids.get((r["workload_spec"], r["rate_target"]), [])]
-            bases = [b for b in bases if b is not None and len(b)]
-            if mine is None or not bases:
-                cache[r["cell"]] = (math.nan,) * 3
-            else:
-                cache[r["cell"]] = slowdown(mine, np.concatenate(bases))
-        r["slowdown_pct"], r["slowdown_ci_low_pct"], r["slowdown_ci_high_pct"] = cache[r["cell"]]
-    base_rate: dict[tuple, list[float]] = {}
-    for r in rows:
-        if r["backend"] == "baseline" and r.get("rate_achieved") is not None:
-            base_rate.setdefault((r["workload_spec"], r["rate_target"]), []).append(
-                r["rate_achieved"])
-    for r in rows:
-        if r["backend"] != "baseline":
-            rates = base_rate.get((r["workload_spec"], r["rate_target"]))
-            r["saturation"] = saturation(r, float(np.median(rates)) if rates else None)
+        est = estimates.get((r["spec"], r["workload_spec"], r["rate_target"]))
+        r.update((est or NO_ESTIMATE).as_row())
+        s_b = pairs.get(r.get("block") or "", [math.nan, math.nan])
+        r["block_overhead_ns"] = s_b[0] - s_b[1]
+        base = base_rows.get(r.get("block") or "") or \
+            stand_in.get((r["workload_spec"], r["rate_target"]))
+        r["saturation"] = saturation(r, base, overhead_limit_pct)
     res.replace_rows(rows)
 
 
@@ -167,6 +216,10 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
         "stale_workdirs_cleaned": stale_dirs,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "plan": plan_now, "plans": plans,
+        # the saturation rule's limits, so a report judges the run the way it ran
+        "rules": {"drop_threshold": DROP_THRESHOLD, "rate_shortfall": RATE_SHORTFALL,
+                  "lag_growth_ms": LAG_GROWTH_MS,
+                  "overhead_limit_pct": cfg.overhead_limit_pct},
         "backends": {s.text: {"name": s.name, "settings": s.settings,
                               "mode": backends.get(s.name).mode,
                               "mechanism": backends.get(s.name).mechanism}
@@ -205,7 +258,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
     finally:
         if old_term is not None:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean-up, not two
-        apply_slowdown(res)
+        apply_blocks(res, cfg.overhead_limit_pct)
         res.finalize()
         res.write_meta({"backend_stats": stats, "interrupted": interrupted,
                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})

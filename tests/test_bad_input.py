@@ -110,7 +110,7 @@ def test_empty_or_absurd_lists_say_so_in_one_line(capsys, monkeypatch, args, msg
 def good_run(tmp_path_factory):
     """A small finished run (kept as it was: each test works on a copy)."""
     out = tmp_path_factory.mktemp("good") / "run"
-    sensorbench("run", "-b", "synthetic", "-w", "network", "-r", "200", "-d", "0.5",
+    sensorbench("run", "-b", "synthetic", "-w", "network", "-r", "200", "-d", "0.5", "-n", "2",
                 "--out", str(out), "--no-report", check=True)
     return out
 
@@ -168,7 +168,7 @@ def test_damaged_file_never_tracebacks(capsys, monkeypatch, good_run, tmp_path, 
         args = ["merge", str(_copy(good_run, tmp_path, "good")), str(bad),
                 "--out", str(tmp_path / "merged")]
     else:
-        args = ["run", "-b", "synthetic", "-w", "network", "-r", "200", "-d", "0.5",
+        args = ["run", "-b", "synthetic", "-w", "network", "-r", "200", "-d", "0.5", "-n", "2",
                 "--out", str(bad), "--no-report", "--resume"]
     code, out, err = cli(capsys, monkeypatch, *args)
     assert "Traceback" not in out + err
@@ -214,17 +214,19 @@ def test_a_cell_cut_off_while_being_written_runs_again_on_resume(capsys, monkeyp
     # The last cell's rows made it to disk but its commit line did not (and one row is cut).
     jl.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:20])
     code, _, err = cli(capsys, monkeypatch, "run", "-b", "synthetic", "-w", "network",
-                       "-r", "200", "-d", "0.5", "--out", str(run), "--no-report", "--resume")
+                       "-r", "200", "-d", "0.5", "-n", "2", "--out", str(run), "--no-report",
+                       "--resume")
     assert code == 0, err
     import pandas as pd
 
     cells = pd.read_csv(run / "cells.csv")
-    assert cells["cell"].nunique() == 2 and not cells.duplicated(["cell", "kind"]).any()
+    assert cells["cell"].nunique() == 4 and not cells.duplicated(["cell", "kind"]).any()
 
 
 # -- resume with another plan -------------------------------------------------------------
 
-RESUME = ["run", "-b", "synthetic", "-w", "network", "-d", "0.5", "--no-report", "--resume"]
+RESUME = ["run", "-b", "synthetic", "-w", "network", "-d", "0.5", "-n", "2", "--no-report",
+          "--resume"]
 
 
 @pytest.mark.parametrize("change,what", [

@@ -22,6 +22,9 @@ from tests.helpers.plugin_backends import PLUGINS
     (["run", "-b", "synthetic", "--out", "/proc/sensorbench-results"], "cannot write results"),
     (["run", "-b", "synthetic", "--resume"], "--resume needs --out"),
     (["run", "-b", "absent"], "backend absent is unavailable: needs a facility"),
+    (["run", "-b", "synthetic", "-n", "1"], "overhead needs at least 2 blocks"),
+    (["run", "-b", "synthetic", "-r", "100", "-d", "0.5"], "a block needs at least 100"),
+    (["run", "-b", "synthetic", "--overhead-limit", "-1"], "bad --overhead-limit"),
 ])
 def test_bad_input_one_line_exit_2(args, msg):
     r = sensorbench(*args, env={"SENSORBENCH_BACKENDS": PLUGINS})
@@ -40,7 +43,7 @@ def test_existing_results_need_resume(tmp_path):
     sensorbench("run", "-b", "synthetic", "-w", "network", "-r", "100", "-d", "0.3",
                 "--no-baseline", "--out", str(out), check=True)
     r = sensorbench("run", "-b", "synthetic", "-w", "network", "-r", "100", "-d", "0.3",
-                    "--out", str(out))
+                    "--no-baseline", "--out", str(out))
     assert r.returncode == 2 and "pass --resume" in r.stderr
 
 

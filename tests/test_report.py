@@ -140,7 +140,9 @@ def _rows(spec, drops: dict[str, float], slow: dict[str, float] | None = None):
     ({"100": 0.0, "1000": 0.01, "10000": 0.0}, None, "100"),           # a lucky pass above a failure
     ({"100": 0.0, "1000": 0.0, "10000": 0.0}, None, "≥ 10000"),        # never saturated
     ({"100": 0.5, "1000": 0.5, "10000": 0.5}, None, "< 100"),          # fails at once
-    ({"100": 0.0, "1000": 0.0, "10000": 0.0}, {"10000": 30.0}, "1000"),  # slows the workload
+    # overhead is a cost: +30 % per operation keeps up; past the material limit it does not
+    ({"100": 0.0, "1000": 0.0, "10000": 0.0}, {"10000": 30.0}, "≥ 10000"),
+    ({"100": 0.0, "1000": 0.0, "10000": 0.0}, {"10000": 80.0}, "1000"),
 ])
 def test_max_sustainable_rate(tmp_path, drops, slow, label):
     res = ResultsDir(tmp_path / "r")
@@ -150,11 +152,23 @@ def test_max_sustainable_rate(tmp_path, drops, slow, label):
     assert s.label == label
     if label[0].isdigit():
         assert s.limited_by in ("drops", "slows")
-    if slow:   # slowdown was the limit: the drops-only (lossless) rate is shown next to it
-        assert s.limited_by == "slows" and s.lossless.label == "≥ 10000"
+    if s.limited_by == "slows":   # overhead was the limit: the drops-only rate is shown too
+        assert s.lossless.label == "≥ 10000"
         assert s.full_label == "1000 (lossless ≥ 10000)"
     else:
         assert s.full_label == label
+
+
+def test_falling_behind_the_target_rate_is_saturation(tmp_path):
+    rows = _rows("psutil", {"100": 0.0, "1000": 0.0, "10000": 0.0})
+    for r in rows:
+        if r["rate_target"] == "10000" and r["backend"] != "baseline":
+            r["rate_achieved"] = 8000.0   # its baseline reached 10000: the sensor held it back
+    res = ResultsDir(tmp_path / "r")
+    res.replace_rows(rows)
+    res.write_meta({"machine": {"hostname": "h"}})
+    (s,) = max_sustainable(RunData.load(tmp_path / "r"))
+    assert s.label == "1000" and s.limited_by == "behind"
 
 
 def test_report_failure_keeps_results(sweep, tmp_path, monkeypatch, capsys):

@@ -8,9 +8,10 @@ want one row per *series* x workload x rate (x kind): repetitions combined. How 
   (percentiles are never averaged); without that file, the median of the per-repeat values,
   and the report says so;
 - CPU: mean over repeats (each repeat is one sample of the same quantity);
-- slowdown: mean of the per-repeat points; its 95 % interval is the wider of the mean
-  within-cell bootstrap CI and the between-repeat t-interval, so drift between repetitions
-  widens the interval instead of hiding in it.
+- overhead and slowdown: the paired-block estimate every cell of the series carries
+  (``bench.blocks``: a t-interval over blocks); folders from before blocks existed fall back
+  to the mean of per-repeat points with the wider of their CIs and the between-repeat
+  t-interval.
 
 A *series* is what one line in a chart is: the backend spec, plus ``@host`` when a merged
 folder holds several hosts.
@@ -250,6 +251,7 @@ class RunData:
                                          "sensor_rss_mb", "saturation"]},
                 "self_reported_lost": first.get("self_reported_lost", pd.NA),
                 "counter_gap": first.get("counter_gap", math.nan),
+                **{c: first.get(c, math.nan) for c in BLOCK_FIELDS},
             })
         return pd.DataFrame(rows)
 
@@ -284,6 +286,8 @@ class RunData:
                 kok["latency_p99_us"].max() if len(kok) else math.nan,
                 rate_achieved=ok["rate_achieved"].mean(),
                 baseline_rate_achieved=base.get((first["host"], key[1], key[2]), math.nan),
+                baseline_lag_growth_ms=self._baseline_lag().get((first["host"], key[1], key[2]),
+                                                                math.nan),
                 sensor_cpu_pct=ok["sensor_cpu_pct"].mean(),
                 cpu_us_per_event=ok["cpu_us_per_event"].mean(),
                 cpu_us_per_event_min=ok["cpu_us_per_event"].min(),
@@ -295,10 +299,33 @@ class RunData:
                 counter_gap=(float(ok["counter_gap"].astype(float).sum())
                              if ok["counter_gap"].notna().any() else math.nan),
             )
-            row.update(combine_slowdown(ok["slowdown_pct"], ok["slowdown_ci_low_pct"],
-                                        ok["slowdown_ci_high_pct"]))
+            # Cost columns come from every cell whose sensor ran, including a control that
+            # reports no kind (null_sensor, all rows 'unsupported').
+            ran = g[(g["status"] == "ok") | g["sensor_cpu_s"].notna()]
+            if len(ran) and len(ok) == 0:
+                row.update(sensor_cpu_pct=ran["sensor_cpu_pct"].mean(),
+                           rate_achieved=ran["rate_achieved"].mean())
+            row.update(block_estimate(ran))
+            row["schedule_lag_growth_ms"] = (ran["schedule_lag_growth_ms"].max()
+                                             if len(ran) else math.nan)
             rows.append(row)
         return _sort(pd.DataFrame(rows))
+
+    def _baseline_lag(self) -> dict:
+        b = self.baseline
+        if not len(b) or "schedule_lag_growth_ms" not in b.columns:
+            return {}
+        b = b.drop_duplicates(["host", "cell"])
+        return (b.groupby(["host", "workload_spec", "rate_target"])["schedule_lag_growth_ms"]
+                .median().to_dict())
+
+    @property
+    def overhead_limit_pct(self) -> float:
+        """The material overhead limit the run was judged with (meta.json rules)."""
+        from bench.metrics import OVERHEAD_LIMIT_PCT
+
+        v = (self.meta.get("rules") or {}).get("overhead_limit_pct", OVERHEAD_LIMIT_PCT)
+        return float(v) if isinstance(v, (int, float)) else OVERHEAD_LIMIT_PCT
 
     def _baseline_rates(self) -> dict:
         b = self.baseline
@@ -306,6 +333,28 @@ class RunData:
             return {}
         b = b.drop_duplicates(["host", "cell"])
         return b.groupby(["host", "workload_spec", "rate_target"])["rate_achieved"].mean().to_dict()
+
+
+BLOCK_FIELDS = ("overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns",
+                "blocks_used", "blocks_dropped", "block_overhead_ns", "schedule_lag_growth_ms")
+
+
+def block_estimate(cells: pd.DataFrame) -> dict:
+    """The overhead of one series x workload x rate. Every cell of the series carries the
+    same paired-block estimate (``bench.blocks``), so it is read, not recombined. Folders
+    written before blocks existed fall back to ``combine_slowdown``."""
+    has = "overhead_ns_per_op" in cells.columns and cells["blocks_used"].notna().any()
+    if not has:
+        out = combine_slowdown(cells["slowdown_pct"], cells["slowdown_ci_low_pct"],
+                               cells["slowdown_ci_high_pct"])
+        out.update(overhead_ns_per_op=math.nan, overhead_ci_low_ns=math.nan,
+                   overhead_ci_high_ns=math.nan, blocks_used=math.nan, blocks_dropped=math.nan)
+        return out
+    first = cells[cells["blocks_used"].notna()].iloc[0]
+    return {c: first[c] for c in ("slowdown_pct", "slowdown_ci_low_pct",
+                                  "slowdown_ci_high_pct", "overhead_ns_per_op",
+                                  "overhead_ci_low_ns", "overhead_ci_high_ns",
+                                  "blocks_used", "blocks_dropped")}
 
 
 def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> dict:

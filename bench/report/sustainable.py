@@ -1,18 +1,22 @@
 """Max sustainable rate: the highest offered rate a backend keeps up with, per workload.
 
-A rate *passes* when, with repetitions combined (see ``data``):
+A rate *passes* when, with repetitions combined (see ``data``), none of the limits of
+``bench.metrics.limits`` is hit — the same rule as the per-row ``saturation`` column:
 
 - the worst supported kind drops at most ``DROP_THRESHOLD`` (0.1 %) of its events,
-- the workload is not slowed: the slowdown's 95 % interval does not lie wholly above
-  ``SLOW_THRESHOLD_PCT`` (5 %), and the achieved rate is at least ``RATE_SHORTFALL`` (95 %)
-  of what the no-sensor baseline achieved at the same target — the same rules as the
-  per-row ``saturation`` column, from ``bench.metrics``.
+- the achieved rate is at least ``RATE_SHORTFALL`` (95 %) of the target (unless the
+  baseline fell short too: then the machine, not the sensor, is the limit),
+- the workload's lag behind its schedule does not grow by more than ``LAG_GROWTH_MS``
+  over a cell (queueing, backpressure) beyond what the baseline's did,
+- the overhead's block interval does not lie wholly above the material limit (50 % by
+  default, ``run --overhead-limit``). Below it, overhead is a cost, shown as cost.
 
 The max sustainable rate is the highest tested rate such that it *and every lower tested
 rate* pass: a lucky pass above a failure is noise, not capacity. The same scan on drops alone
-gives the *lossless* rate, shown next to it when slowdown was the limit. When every rate
-passes the answer is "at least the highest rate tested" (``>=``); when the lowest fails, "below the
-lowest rate tested" (``<``). Closed-loop ``max`` cells have no offered rate and are left out.
+gives the *lossless* rate, shown next to it when something else was the limit. When every
+rate passes the answer is "at least the highest rate tested" (``>=``); when the lowest fails,
+"below the lowest rate tested" (``<``). Closed-loop ``max`` cells have no offered rate and are
+left out.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.metrics import DROP_THRESHOLD, RATE_SHORTFALL, SLOW_THRESHOLD_PCT
+from bench.metrics import OVERHEAD_LIMIT_PCT, limits
 from bench.report.data import RunData, rate_value
 
 
@@ -55,29 +59,26 @@ class Sustainable:
         return f"{self.label} (lossless {self.lossless.label})"
 
 
-def passes(row: pd.Series, slowdown: bool = True) -> tuple[bool, str]:
+def passes(row: pd.Series, slowdown: bool = True,
+           overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> tuple[bool, str]:
     """Whether one combined cell (a row of ``RunData.cells``) keeps up, and why not;
     ``slowdown=False`` judges drops only."""
     if row["status"] != "ok":
         return False, row["status"]
-    why = []
-    worst = row["drop_rate_worst"]
-    if worst == worst and worst > DROP_THRESHOLD:
-        why.append("drops")
-    lo = row["slowdown_ci_low_pct"]
-    slow = lo == lo and lo > SLOW_THRESHOLD_PCT
-    ach, base = row["rate_achieved"], row["baseline_rate_achieved"]
-    if ach == ach and base == base and base > 0 and ach < RATE_SHORTFALL * base:
-        slow = True
-    if slow and slowdown:
-        why.append("slows")
+    why = limits(row["drop_rate_worst"], row["rate_achieved"], rate_value(row["rate_target"]),
+                 row["baseline_rate_achieved"], row.get("schedule_lag_growth_ms"),
+                 row.get("baseline_lag_growth_ms"), row["slowdown_ci_low_pct"],
+                 overhead_limit_pct)
+    if not slowdown:
+        why = [w for w in why if w == "drops"]
     return not why, "+".join(why)
 
 
-def _scan(series: str, wl: str, g: pd.DataFrame, slowdown: bool) -> Sustainable:
+def _scan(series: str, wl: str, g: pd.DataFrame, slowdown: bool,
+          overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> Sustainable:
     best, limited = None, ""
     for _, row in g.iterrows():
-        ok, why = passes(row, slowdown)
+        ok, why = passes(row, slowdown, overhead_limit_pct)
         if not ok:
             limited = why
             break
@@ -104,8 +105,8 @@ def max_sustainable(run: RunData) -> list[Sustainable]:
         if g["kinds_supported"].max() == 0 and (g["status"] == "unsupported").all():
             continue   # the backend sees nothing of this workload: no capacity to speak of
         g = g.assign(_r=g["rate_target"].map(rate_value)).sort_values("_r")
-        s = _scan(series, wl, g, slowdown=True)
-        s.lossless = _scan(series, wl, g, slowdown=False)
+        s = _scan(series, wl, g, True, run.overhead_limit_pct)
+        s.lossless = _scan(series, wl, g, False, run.overhead_limit_pct)
         out.append(s)
     return out
 

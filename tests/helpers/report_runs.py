@@ -26,7 +26,7 @@ RUNS = {
     "slowed": ["-b", "synthetic:delay_us=20000", "-w", "network", "-r", "500", "-d", "1",
                "-n", "2"],
     "sweep": ["-b", "synthetic,psutil", "-w", "network", "-r", "300,1500", "-d", "1",
-              "-n", "1"],
+              "-n", "2"],
 }
 
 
