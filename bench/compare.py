@@ -18,7 +18,7 @@ interval:
 - drop rate: pooled; interval the hull of per-repeat rates and the Wilson 95 % CI;
 - CPU (µs/event, % of a core): mean of repeats; interval the hull of the repeats, each
   widened by the resolution of process CPU time (two clock ticks over the cell);
-- slowdown: combined point and 95 % interval (bootstrap CIs widened by repeat spread).
+- slowdown: the paired-block point and its 95 % t-interval over blocks (bench.blocks).
 
 A change is a **regression** when it is (1) at least the minimum effect — the ratio
 new/base is at least ``factor`` (default 1.10, like asv's ``--factor``) *and* the absolute

@@ -142,7 +142,7 @@ def _rows(spec, drops: dict[str, float], slow: dict[str, float] | None = None):
     ({"100": 0.5, "1000": 0.5, "10000": 0.5}, None, "< 100"),          # fails at once
     # overhead is a cost: +30 % per operation keeps up; past the material limit it does not
     ({"100": 0.0, "1000": 0.0, "10000": 0.0}, {"10000": 30.0}, "≥ 10000"),
-    ({"100": 0.0, "1000": 0.0, "10000": 0.0}, {"10000": 80.0}, "1000"),
+    ({"100": 0.0, "1000": 0.0, "10000": 0.0}, {"10000": 150.0}, "1000"),
 ])
 def test_max_sustainable_rate(tmp_path, drops, slow, label):
     res = ResultsDir(tmp_path / "r")

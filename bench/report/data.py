@@ -358,7 +358,7 @@ def block_estimate(cells: pd.DataFrame) -> dict:
 
 
 def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> dict:
-    """Slowdown of several repeats: mean point; interval the wider of the mean bootstrap CI
+    """Slowdown of several repeats (folders from before blocks): mean point; interval the wider of the mean bootstrap CI
     and the t-interval of the repeats (see module docstring)."""
     p = points.dropna().astype(float)
     if not len(p):

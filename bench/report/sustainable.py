@@ -8,7 +8,7 @@ A rate *passes* when, with repetitions combined (see ``data``), none of the limi
   baseline fell short too: then the machine, not the sensor, is the limit),
 - the workload's lag behind its schedule does not grow by more than ``LAG_GROWTH_MS``
   over a cell (queueing, backpressure) beyond what the baseline's did,
-- the overhead's block interval does not lie wholly above the material limit (50 % by
+- the overhead's block interval does not lie wholly above the material limit (100 % by
   default, ``run --overhead-limit``). Below it, overhead is a cost, shown as cost.
 
 The max sustainable rate is the highest tested rate such that it *and every lower tested
