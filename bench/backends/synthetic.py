@@ -2,7 +2,9 @@
 
 It receives the workload's ground-truth rows as they are recorded (through the ledger's
 side channel), and re-emits each one ``delay_us`` after it arrived (plus an exponential
-jitter of mean ``jitter_us``), dropping each with probability ``drop``. The delay counts
+jitter of mean ``jitter_us``, plus a uniform ``0..reorder_us`` that delivers events out of
+order), dropping each with probability ``drop`` and reporting each with probability
+``dup`` a second time (1 µs after the first). The delay counts
 from arrival, not from the operation's issue, so it adds to the side channel's own latency
 (which ``delay_us=0`` measures: the floor) instead of hiding inside it. The harness must
 recover exactly what was injected: the drop count it computes must equal the count this
@@ -48,6 +50,9 @@ class SyntheticBackend(Backend):
         "jitter_us": Setting(float, 0.0, "mean of an exponential jitter added to the delay (us)",
                              non_negative),
         "drop": Setting(float, 0.0, "probability of dropping each event", probability),
+        "dup": Setting(float, 0.0, "probability of reporting an event twice", probability),
+        "reorder_us": Setting(float, 0.0, "uniform extra delay 0..N us: events arrive out of "
+                              "order", non_negative),
         "seed": Setting(int, 1, "random seed for drop and jitter"),
         "spin_us": Setting(float, 100.0, "busy-wait this long before a due time instead of "
                            "sleeping, so wake-up latency does not add to the delay (us)",
@@ -61,6 +66,7 @@ class SyntheticBackend(Backend):
         self.sock.setblocking(False)
         self.sink = sink
         self.dropped = 0
+        self.duplicated = 0
         self.received = 0
         self.malformed = 0
         self._stop = threading.Event()
@@ -73,6 +79,8 @@ class SyntheticBackend(Backend):
         delay = int(self.cfg["delay_us"] * 1000)
         jitter_mean = self.cfg["jitter_us"] * 1000
         drop = self.cfg["drop"]
+        dup = self.cfg["dup"]
+        reorder = self.cfg["reorder_us"] * 1000
         heap: list[tuple[int, int, tuple]] = []
         seq = 0
         clock = time.monotonic_ns
@@ -113,9 +121,15 @@ class SyntheticBackend(Backend):
                 due = clock() + delay
                 if jitter_mean:
                     due += int(rng.expovariate(1.0 / jitter_mean))
+                if reorder:
+                    due += int(rng.uniform(0, reorder))
                 path = msg[hsize:].decode() if kind in PATH_KEYED else None
                 heapq.heappush(heap, (due, seq, (kind, key, path)))
                 seq += 1
+                if dup and rng.random() < dup:
+                    self.duplicated += 1
+                    heapq.heappush(heap, (due + 1000, seq, (kind, key, path)))
+                    seq += 1
 
     def stop(self) -> None:
         if getattr(self, "_thread", None) is not None:
@@ -126,5 +140,6 @@ class SyntheticBackend(Backend):
 
     def stats(self) -> dict:
         return {"self_reported_lost": getattr(self, "dropped", None),
+                "duplicated": getattr(self, "duplicated", 0),
                 "received": getattr(self, "received", 0),
                 "malformed": getattr(self, "malformed", 0)}
