@@ -264,7 +264,8 @@ def compare(
         help="METRIC=N (absolute, metric's unit) or METRIC=N% (relative): gate only on the "
              "metrics named, with that minimum effect. Metrics: latency_p50, latency_p99, "
              "drop_rate (percentage points), cpu_us_per_event, sensor_cpu_pct, slowdown "
-             "(points). Default gate: latency_p99, drop_rate, cpu_us_per_event, slowdown"),
+             "(points), overhead (µs per operation). Default gate: latency_p99, drop_rate, "
+             "cpu_us_per_event, slowdown, overhead"),
     min_effect: float = typer.Option(10.0, "--min-effect",
                                      help="smallest relative change (%) that can count, like "
                                           "asv's --factor 1.1"),

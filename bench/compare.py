@@ -72,6 +72,8 @@ METRICS = {
     "cpu_us_per_event": Metric("CPU per event", "µs", "cell", 1.0),
     "sensor_cpu_pct": Metric("sensor CPU", "% core", "cell", 1.0, gate=False),
     "slowdown": Metric("slowdown", "%", "cell", SLOW_THRESHOLD_PCT, relative=False),
+    # time added per operation, with its paired-block interval: the primary cost number
+    "overhead": Metric("overhead per op", "µs", "cell", 1.0, relative=False),
 }
 DEFAULT_FACTOR = 1.10
 
@@ -181,12 +183,15 @@ def kind_side(run: RunData, k: pd.Series, metric: str) -> Side:
 
 
 def cell_side(run: RunData, key: tuple, metric: str) -> Side:
-    if metric == "slowdown":
+    if metric in ("slowdown", "overhead"):
         c = run.cells
         r = c[(c["series"] == key[0]) & (c["workload_spec"] == key[1]) & (c["rate_target"] == key[2])]
         if not len(r):
             return Side(math.nan, math.nan, math.nan)
         r = r.iloc[0]
+        if metric == "overhead":   # block interval, in µs
+            return Side(*(float(r[c]) / 1e3 for c in ("overhead_ns_per_op", "overhead_ci_low_ns",
+                                                      "overhead_ci_high_ns")))
         return Side(r["slowdown_pct"], r["slowdown_ci_low_pct"], r["slowdown_ci_high_pct"])
     pc = run.per_cell
     g = pc[(pc["series"] == key[0]) & (pc["workload_spec"] == key[1])

@@ -17,7 +17,7 @@ from tests.helpers.plugin_backends import PLUGINS
 @needs_root
 def test_full_run_writes_the_promised_folder(tmp_path, leaves_nothing):
     cells = run_cells(tmp_path, "-b", "synthetic:delay_us=100", "-w", "file,process,network",
-                      "-r", "300", "-d", "1")
+                      "-r", "300", "-d", "1", "-n", "2")
     out = tmp_path / "results"
     for name in ("cells.parquet", "cells.csv", "events.parquet", "meta.json"):
         assert (out / name).exists(), name
@@ -111,7 +111,7 @@ def test_harness_killed_leaves_no_sensor(tmp_path):
 
 def test_null_backend_runs_its_cells_and_reports_no_kind(tmp_path, leaves_nothing):
     cells = run_cells(tmp_path, "-b", "null_sensor", "-w", "file,network", "-r", "300",
-                      "-d", "1")
+                      "-d", "0.5", "-n", "2")
     null = cells[cells["backend"] == "null_sensor"]
     assert set(null["workload"]) == {"file", "network"}
     assert (null["status"] == "unsupported").all()
