@@ -103,9 +103,18 @@ class Host:
         # action of SIGALRM ends the process; what a kill leaves, the janitor undoes.
         signal.alarm(int(deadline_s) + 2)
 
+    def begin_stop(self) -> None:
+        """From here on, signals change nothing: the stop runs to its end (or its watchdog
+        ends it). Ignored rather than handled, so that one arriving while the interpreter
+        exits (its handlers are gone by then) cannot turn a clean exit into death by
+        signal: PR_SET_PDEATHSIG keeps sending them while the harness's threads die."""
+        self.phase = "stopping"
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+
     def stop(self, deadline_s: float, save: bool = True) -> dict:
         """Stop the backend and hand over what it collected. Called once, on the main
-        thread, after ``phase`` has become ``stopping``."""
+        thread, after ``begin_stop``."""
         self._arm_watchdog(deadline_s)
         error = None
         try:
@@ -162,7 +171,7 @@ def main(argv: list[str]) -> int:
     try:
         host.backend.start(host.sink)
     except (Exception, Terminate) as e:
-        host.phase = "stopping"
+        host.begin_stop()
         host._arm_watchdog(FORCED_DEADLINE_S)
         try:
             host.backend.stop()
@@ -178,7 +187,7 @@ def main(argv: list[str]) -> int:
     host.phase = "running"
     _say({"ready": True, "pid": os.getpid()})
     why = host.serve()
-    host.phase = "stopping"
+    host.begin_stop()
     if why == "stop":
         _say(host.stop(STOP_DEADLINE_S))
         return 0
