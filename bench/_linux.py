@@ -18,27 +18,21 @@ _CLONE_NEWNS = 0x00020000
 _MS_REC = 0x4000
 _MS_PRIVATE = 1 << 18
 
-_libc = None
+# Loaded at import, before any fork: a child's preexec hook (die_with_parent) must not
+# dlopen between fork and exec.
+_libc = ctypes.CDLL(None, use_errno=True) if IS_LINUX else None
 
 
 def libc():
-    """The C library (errno kept), loaded once."""
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
+    """The C library (errno kept)."""
     return _libc
 
 
-def errno_error(what: str) -> OSError:
-    """The OSError for the errno a failed libc call left, naming the call."""
-    e = ctypes.get_errno()
-    return OSError(e, f"{what}: {os.strerror(e)}")
-
-
 def check(ret: int, what: str) -> int:
-    """A libc return value, or the OSError its errno describes."""
+    """A libc return value, or the OSError (naming the call) its errno describes."""
     if ret < 0:
-        raise errno_error(what)
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
     return ret
 
 

@@ -33,7 +33,6 @@ class Correlation:
     event_idx: np.ndarray      # event of each match
     duplicate: np.ndarray      # bool per event: its key was expected, but already matched
     unmatched_marked: np.ndarray  # bool per event: no match, but carries the run marker
-    foreign: np.ndarray | None = None  # bool per event: its key, but before its first op
 
 
 def _keys(kind: np.ndarray, key: np.ndarray, path: np.ndarray) -> np.ndarray:
@@ -74,8 +73,7 @@ def correlate(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
     t = np.concatenate([t_issue, t_seen])
     is_event = np.r_[np.zeros(n_t, np.int8), np.ones(n_e, np.int8)]
     order = np.lexsort((is_event, t, ck))
-    src = np.where(order < n_t, order, -1)          # truth row at this position, or -1
-    last = np.maximum.accumulate(np.where(src >= 0, np.arange(len(order)), -1)) \
+    last = np.maximum.accumulate(np.where(order < n_t, np.arange(len(order)), -1)) \
         if len(order) else np.empty(0, np.int64)
     ev_pos = np.flatnonzero(order >= n_t)
     ev_idx = order[ev_pos] - n_t                    # event index at those positions
@@ -106,5 +104,4 @@ def correlate(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
     unmatched_marked = np.zeros(n_e, bool)
     if stray.any():
         unmatched_marked[stray] = _has_marker(events["path"][stray], marker)
-    foreign = known & (cand < 0)
-    return Correlation(truth_idx, event_idx, duplicate, unmatched_marked, foreign)
+    return Correlation(truth_idx, event_idx, duplicate, unmatched_marked)

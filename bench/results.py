@@ -65,10 +65,9 @@ class ResultsDir:
         elif not (self.path / "cells.parquet").exists() and not (self.path / "cells.csv").exists():
             raise BadInput(f"{self.path} is not a sensorbench results folder (no cells.parquet)")
         self._rows: list[dict] = []
-        self.dropped_rows = 0   # rows of a cell whose writing was cut off (not committed)
         jl = self.parts / "cells.jsonl"
         if create and jl.exists():
-            self._rows, self.dropped_rows = _read_committed(jl)
+            self._rows = _read_committed(jl)
 
     # -- writing ------------------------------------------------------------------------
     def write_meta(self, meta: dict) -> None:
@@ -209,9 +208,10 @@ def _replace(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _read_committed(path: Path) -> tuple[list[dict], int]:
-    """Rows of cells whose commit line was written; (rows, rows dropped). A folder written
-    before commit lines existed has none: all its rows count."""
+def _read_committed(path: Path) -> list[dict]:
+    """Rows of cells whose commit line was written (a cell cut off mid-write is left out
+    and runs again). A folder written before commit lines existed has none: all its rows
+    count."""
     try:
         lines = path.read_text(errors="replace").splitlines()
     except OSError as e:
@@ -230,9 +230,8 @@ def _read_committed(path: Path) -> tuple[list[dict], int]:
     rows = [o for o in parsed if _COMMIT not in o
             and all(isinstance(o.get(k), str) for k in _ROW_KEYS)]
     if not committed:
-        return rows, 0
-    kept = [r for r in rows if r["cell"] in committed]
-    return kept, len(rows) - len(kept)
+        return rows
+    return [r for r in rows if r["cell"] in committed]
 
 
 def _json_default(o):

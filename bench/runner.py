@@ -17,16 +17,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from bench import machine, workdir
+from bench.blocks import NO_ESTIMATE, cell_mean, paired
 from bench.cell import Cell, CellRunner
 from bench.cgroup import clean_stale, remove_parent_if_empty
 from bench.errors import BadInput
 from bench.janitor import Janitor
-from bench.blocks import NO_ESTIMATE
 from bench.metrics import (DROP_THRESHOLD, LAG_GROWTH_MS, OVERHEAD_LIMIT_PCT,
                            RATE_SHORTFALL, saturation)
 from bench.results import ResultsDir
@@ -124,10 +125,6 @@ def plan_change(old: dict, new: dict) -> tuple[str, list[str]]:
 def apply_blocks(res: ResultsDir, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> None:
     """(Re)compute every measured row's overhead from its blocks, and say for each whether
     the backend failed to keep up (``saturation``)."""
-    import numpy as np
-
-    from bench.blocks import cell_mean, paired
-
     rows = res.rows()
     means: dict[str, float] = {}
     for r in rows:

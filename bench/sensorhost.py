@@ -112,7 +112,18 @@ class Host:
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
 
-    def stop(self, deadline_s: float, save: bool = True) -> dict:
+    def abandon_start(self) -> None:
+        """The backend's start failed or was interrupted: undo what it got to, bounded."""
+        self.begin_stop()
+        self._arm_watchdog(FORCED_DEADLINE_S)
+        try:
+            self.backend.stop()
+        except Exception:
+            pass
+        self._stopped.set()
+        signal.alarm(0)
+
+    def stop(self, deadline_s: float) -> dict:
         """Stop the backend and hand over what it collected. Called once, on the main
         thread, after ``begin_stop``."""
         self._arm_watchdog(deadline_s)
@@ -126,8 +137,7 @@ class Host:
         except Exception as e:
             st, error = {"self_reported_lost": None}, error or _one_line(e)
         cols = self.sink.columns()
-        if save:
-            eventfile.save(self.cfg["events"], cols)
+        eventfile.save(self.cfg["events"], cols)
         self._stopped.set()
         signal.alarm(0)
         return {"stopped": True, "events": len(cols["kind"]), "stats": st, "error": error}
@@ -171,13 +181,7 @@ def main(argv: list[str]) -> int:
     try:
         host.backend.start(host.sink)
     except (Exception, Terminate) as e:
-        host.begin_stop()
-        host._arm_watchdog(FORCED_DEADLINE_S)
-        try:
-            host.backend.stop()
-        except Exception:
-            pass
-        host._stopped.set()
+        host.abandon_start()
         if isinstance(e, Terminate):
             return 128 + e.args[0]
         if os.environ.get("SENSORBENCH_DEBUG"):

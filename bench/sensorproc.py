@@ -126,11 +126,10 @@ class SensorProcess:
         """Make sure nothing of the sensor survives. End of stdin makes the host stop on
         its own, bounded by its watchdog (it undoes its kernel state); a host that is still
         there after that, and whatever it started in its group, gets SIGKILL."""
-        for f in (self.proc.stdin,):
-            try:
-                f.close()
-            except OSError:
-                pass
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
         if self.proc.poll() is None:
             try:
                 self.proc.wait(timeout=8)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats as _st
-
 
 def t_quantile(df: float, level: float = 0.95) -> float:
     """Two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom (NaN for
     df <= 0)."""
     if not df > 0:
         return math.nan
-    return float(_st.t.ppf(0.5 + level / 2, df))
+    # Imported here: scipy.stats takes most of a second to load, which every command
+    # (doctor, list, a bad option) would pay at start-up.
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + level / 2, df))
 
 
 def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:

@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 
+from bench._linux import die_with_parent
 from bench.truth import Ledger
 from workloads.base import get_workload
 from workloads.pacing import ARRIVALS, schedule
@@ -59,10 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM from the harness (Ctrl-C, kill) must still run teardown; so must the
     # harness's own death, which PR_SET_PDEATHSIG turns into a SIGTERM.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    die_with_parent(signal.SIGTERM)
     rate = None if a.rate == "max" else float(a.rate)
     cls = get_workload(a.name)
     cgroup = _join_cgroup(a.cgroup)

@@ -30,7 +30,7 @@ import pandas as pd
 from bench.errors import BadInput
 from bench.kinds import Kind
 from bench.results import ResultsDir
-from bench.stats import t_quantile
+from bench.stats import t_interval
 
 CELL_KEY = ["series", "workload_spec", "rate_target"]
 KIND_KEY = CELL_KEY + ["kind"]
@@ -364,12 +364,11 @@ def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> di
     if not len(p):
         return {"slowdown_pct": math.nan, "slowdown_ci_low_pct": math.nan,
                 "slowdown_ci_high_pct": math.nan}
-    mean = float(p.mean())
+    mean, t_lo, t_hi = t_interval(p)
     lo, hi = float(lows.dropna().mean()), float(highs.dropna().mean())
-    if len(p) >= 2:
-        half = t_quantile(len(p) - 1) * float(p.std(ddof=1)) / math.sqrt(len(p))
-        lo = min(lo, mean - half) if lo == lo else mean - half
-        hi = max(hi, mean + half) if hi == hi else mean + half
+    if t_lo == t_lo:
+        lo = min(lo, t_lo) if lo == lo else t_lo
+        hi = max(hi, t_hi) if hi == hi else t_hi
     # Time per operation cannot go below zero, so neither can the slowdown below -100 %.
     lo = max(lo, -100.0) if lo == lo else lo
     return {"slowdown_pct": mean, "slowdown_ci_low_pct": lo, "slowdown_ci_high_pct": hi}

@@ -11,6 +11,8 @@ import ctypes
 import os
 import struct
 
+from bench._linux import check, libc
+
 FAN_CLOEXEC = 0x1
 FAN_NONBLOCK = 0x2
 FAN_CLASS_NOTIF = 0x0
@@ -22,7 +24,7 @@ MARKS = {"inode": 0x0, "mount": 0x10, "filesystem": 0x100}
 AT_FDCWD = -100
 MAX_HANDLE_SZ = 128
 
-_libc = ctypes.CDLL(None, use_errno=True)
+_libc = libc()
 _libc.fanotify_init.argtypes = [ctypes.c_uint, ctypes.c_uint]
 _libc.fanotify_mark.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int,
                                 ctypes.c_char_p]
@@ -31,23 +33,16 @@ _libc.name_to_handle_at.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void
 _libc.open_by_handle_at.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 
 
-def _check(ret: int, what: str) -> int:
-    if ret < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"{what}: {os.strerror(e)}")
-    return ret
-
-
 def init(unlimited_queue: bool) -> int:
     flags = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME
     if unlimited_queue:
         flags |= FAN_UNLIMITED_QUEUE
-    return _check(_libc.fanotify_init(flags, os.O_RDONLY | os.O_LARGEFILE), "fanotify_init")
+    return check(_libc.fanotify_init(flags, os.O_RDONLY | os.O_LARGEFILE), "fanotify_init")
 
 
 def mark(fd: int, how: str, mask: int, path: str, remove: bool = False) -> None:
     flags = (FAN_MARK_REMOVE if remove else FAN_MARK_ADD) | MARKS[how]
-    _check(_libc.fanotify_mark(fd, flags, mask, AT_FDCWD, os.fsencode(path)),
+    check(_libc.fanotify_mark(fd, flags, mask, AT_FDCWD, os.fsencode(path)),
            f"fanotify_mark ({how}) {path}")
 
 
@@ -56,7 +51,7 @@ def dir_id(path: str) -> bytes:
     buf = ctypes.create_string_buffer(8 + MAX_HANDLE_SZ)
     struct.pack_into("=I", buf, 0, MAX_HANDLE_SZ)
     mount_id = ctypes.c_int()
-    _check(_libc.name_to_handle_at(AT_FDCWD, os.fsencode(path), buf, ctypes.byref(mount_id), 0),
+    check(_libc.name_to_handle_at(AT_FDCWD, os.fsencode(path), buf, ctypes.byref(mount_id), 0),
            f"name_to_handle_at {path}")
     hbytes = struct.unpack_from("=I", buf, 0)[0]
     st = os.statvfs(path)
@@ -82,7 +77,7 @@ class DirResolver:
         self.lookups += 1
         handle = ctypes.create_string_buffer(dir_id[8:], len(dir_id) - 8)
         try:
-            fd = _check(_libc.open_by_handle_at(self.mount_fd, handle, os.O_PATH | os.O_CLOEXEC),
+            fd = check(_libc.open_by_handle_at(self.mount_fd, handle, os.O_PATH | os.O_CLOEXEC),
                         "open_by_handle_at")
             try:
                 p = os.readlink(f"/proc/self/fd/{fd}")

@@ -5,27 +5,22 @@ from __future__ import annotations
 import ctypes
 import os
 
+from bench._linux import check, libc
+
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
 
-_libc = ctypes.CDLL(None, use_errno=True)
+_libc = libc()
 _libc.inotify_init1.argtypes = [ctypes.c_int]
 _libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
 
 
-def _check(ret: int, what: str) -> int:
-    if ret < 0:
-        e = ctypes.get_errno()
-        raise OSError(e, f"{what}: {os.strerror(e)}")
-    return ret
-
-
 def init() -> int:
-    return _check(_libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC), "inotify_init1")
+    return check(_libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC), "inotify_init1")
 
 
 def add_watch(fd: int, path: str, mask: int) -> int:
-    return _check(_libc.inotify_add_watch(fd, os.fsencode(path), mask),
+    return check(_libc.inotify_add_watch(fd, os.fsencode(path), mask),
                   f"inotify_add_watch {path}")
 
 

@@ -21,7 +21,6 @@ What every tool needs, done once:
 from __future__ import annotations
 
 import collections
-import ctypes
 import os
 import re
 import shutil
@@ -33,6 +32,7 @@ from typing import Iterable, NamedTuple
 
 import psutil
 
+from bench._linux import die_with_parent
 from bench.backends.base import NO_TIME, Backend, EventSink, is_root
 from bench.errors import SensorFailed
 from bench.kinds import FILE_KINDS, Kind
@@ -51,15 +51,10 @@ def _scope(v: str) -> str:
 SCOPE_SETTING = Setting(_scope, "cell", "file events kept: 'cell' (under the cell's "
                         "directory) or 'all'")
 
-_LIBC = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
-_PR_SET_PDEATHSIG = 1
-
-
 def _child_setup() -> None:
     # Runs in the forked child before exec: the tool must not outlive the sensor host,
     # even when the host is SIGKILLed and cannot clean up.
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent(signal.SIGKILL)
     # The sensor host ignores SIGINT (Ctrl-C belongs to the harness) and an ignored signal
     # stays ignored across exec: tools without their own handler would never stop on it.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
