@@ -179,8 +179,7 @@ class CellRunner:
             if sensor is not None:
                 sensor.kill()
                 if sensor.died_uncleanly:
-                    # What it set up outside its fds (audit rules) is still there.
-                    backends.get(cell.spec.name).recover_stale()
+                    self._recover(cell, sensor)
             if tap:
                 for s in tap:
                     s.close()
@@ -190,6 +189,19 @@ class CellRunner:
                 f.unlink(missing_ok=True)
             for h in watched:
                 jan.forget(h)
+
+    @staticmethod
+    def _recover(cell: Cell, sensor: SensorProcess) -> None:
+        """Undo what a sensor that died uncleanly left outside its fds (audit rules). A
+        failure here must not take the run down with a traceback: it goes into the cell's
+        sensor log, and the backend's next availability check tries again."""
+        try:
+            done = backends.get(cell.spec.name).recover_stale()
+        except Exception as e:  # noqa: BLE001 - any failure is reported, not raised
+            done = f"could not undo what the sensor left: {type(e).__name__}: {e}"
+        if done:
+            with open(sensor.log_path, "a") as f:
+                f.write(f"harness: {done}\n")
 
     def _run_workload(self, cell: Cell, marker: str, token: str, cell_dir: Path,
                       cg: WorkloadCgroup, tap, tag: str) -> tuple[truthmod.Truth, float]:
