@@ -9,6 +9,12 @@ from arrival, not from the operation's issue, so it adds to the side channel's o
 (which ``delay_us=0`` measures: the floor) instead of hiding inside it. The harness must
 recover exactly what was injected: the drop count it computes must equal the count this
 backend reports, and latency must sit at the injected delay above the floor.
+
+Its stats say what it really did, so a check need not trust a floor measured in another
+cell: ``own_latency`` (per kind, the count, sum and quantiles of ``t_seen - t_issue`` of
+every first report, which the harness's matched latencies must equal exactly),
+``held_p50_ns`` (arrival to report: the delay as injected), ``emit_late_*`` (report after
+its due time) and ``tap_*`` (the side channel's own latency).
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ import select
 import socket
 import threading
 import time
+from array import array
 
 from bench.backends.base import Backend, EventSink
 from bench.settings import Setting, non_negative, probability
-from bench.kinds import ALL_KINDS, PATH_KEYED
+from bench.kinds import ALL_KINDS, PATH_KEYED, Kind
 from bench.truth import TAP_HEADER
 
 
@@ -69,6 +76,15 @@ class SyntheticBackend(Backend):
         self.duplicated = 0
         self.received = 0
         self.malformed = 0
+        # The injection as it was realized: how late each emission was against its due
+        # time, and how long the side channel took (arrival - t_issue), in ns. They tell
+        # a user what the machine let this instrument do.
+        self._late = array("q")
+        self._tap = array("q")
+        self._held = array("q")  # arrival -> report of first reports: the delay as injected
+        # kind -> t_seen - t_issue of every first report: the latencies the harness must
+        # find, exactly, if it pairs each report with its operation
+        self._own: dict[int, array] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="synthetic", daemon=True)
         self._thread.start()
@@ -87,49 +103,65 @@ class SyntheticBackend(Backend):
         hsize = TAP_HEADER.size
         add = self.sink.add
         spin = int(self.cfg["spin_us"] * 1000)
-        while not self._stop.is_set():
-            now = clock()
-            while heap and heap[0][0] - spin <= now:
-                # Close to due: spin rather than sleep, since waking from a sleep costs
-                # tens of microseconds on a busy machine, and that would add to the delay.
-                due = heap[0][0]
-                while now < due:
-                    now = clock()
-                _, _, (kind, key, path) = heapq.heappop(heap)
-                add(kind, key, path, 0, clock())
+        late, tap, held = self._late, self._tap, self._held
+        recv = self.sock.recv
+        own = self._own
+
+        def emit_due(now: int) -> None:
+            while heap and heap[0][0] <= now:
+                due, _, (kind, key, path, t_issue, arrived, first) = heapq.heappop(heap)
+                add(kind, key, path, 0, now)
+                late.append(now - due)
+                if first:
+                    own.setdefault(kind, array("q")).append(now - t_issue)
+                    held.append(now - arrived)
                 now = clock()
-            timeout = 0.05 if not heap else max(0.0, (heap[0][0] - spin - now) / 1e9)
-            r, _, _ = select.select([self.sock], [], [], timeout)
-            if not r:
-                continue
+
+        while not self._stop.is_set():
+            emit_due(clock())
+            # Take in whatever arrived before waiting again, and while spinning towards a
+            # due time: an arrival left waiting would be stamped late, and since the delay
+            # counts from arrival, every injected event would carry that wait on top.
             while True:
                 try:
-                    msg = self.sock.recv(4096)
+                    msg = recv(4096)
                 except BlockingIOError:
                     break
                 except OSError:
                     return
+                arrived = clock()
                 if len(msg) < hsize:
                     self.malformed += 1
                     continue
                 self.received += 1
-                kind, _op, key, _t_issue = TAP_HEADER.unpack_from(msg)
+                kind, _op, key, t_issue = TAP_HEADER.unpack_from(msg)
+                tap.append(arrived - t_issue)
                 # Randomness is drawn in arrival order, so a seed reproduces the same drops.
                 if drop and rng.random() < drop:
                     self.dropped += 1
                     continue
-                due = clock() + delay
+                due = arrived + delay
                 if jitter_mean:
                     due += int(rng.expovariate(1.0 / jitter_mean))
                 if reorder:
                     due += int(rng.uniform(0, reorder))
                 path = msg[hsize:].decode() if kind in PATH_KEYED else None
-                heapq.heappush(heap, (due, seq, (kind, key, path)))
+                heapq.heappush(heap, (due, seq, (kind, key, path, t_issue, arrived, True)))
                 seq += 1
                 if dup and rng.random() < dup:
                     self.duplicated += 1
-                    heapq.heappush(heap, (due + 1000, seq, (kind, key, path)))
+                    heapq.heappush(heap, (due + 1000, seq, (kind, key, path, t_issue, arrived, False)))
                     seq += 1
+                # What is due now (all of it with delay_us=0: the floor) goes out before
+                # the next arrival is read, so the floor holds the side channel and not
+                # the time spent on the events queued behind it.
+                emit_due(clock())
+            if heap and heap[0][0] - spin <= clock():
+                # Close to due: spin rather than sleep, since waking from a sleep costs
+                # tens of microseconds on a busy machine, and that would add to the delay.
+                continue
+            timeout = 0.05 if not heap else max(0.0, (heap[0][0] - spin - clock()) / 1e9)
+            select.select([self.sock], [], [], timeout)
 
     def stop(self) -> None:
         if getattr(self, "_thread", None) is not None:
@@ -139,7 +171,19 @@ class SyntheticBackend(Backend):
             self._thread = None
 
     def stats(self) -> dict:
-        return {"self_reported_lost": getattr(self, "dropped", None),
+        import numpy as np
+
+        def q(a, p):
+            return float(np.percentile(np.frombuffer(a, np.int64), p)) if len(a) else None
+
+        late, tap, held = (getattr(self, a, array("q")) for a in ("_late", "_tap", "_held"))
+        own = {Kind(k).name: {"n": len(a), "sum_ns": int(sum(a)), "p50_ns": q(a, 50),
+                              "p99_ns": q(a, 99)}
+               for k, a in sorted(getattr(self, "_own", {}).items())}
+        return {"own_latency": own, "held_p50_ns": q(held, 50),
+"emit_late_p50_ns": q(late, 50), "emit_late_p99_ns": q(late, 99),
+                "tap_p50_ns": q(tap, 50), "tap_p99_ns": q(tap, 99),
+"self_reported_lost": getattr(self, "dropped", None),
                 "duplicated": getattr(self, "duplicated", 0),
                 "received": getattr(self, "received", 0),
                 "malformed": getattr(self, "malformed", 0)}
