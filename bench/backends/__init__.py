@@ -16,6 +16,7 @@ from bench.errors import BadInput
 REGISTRY: dict[str, str] = {
     "synthetic": "bench.backends.synthetic:SyntheticBackend",
     "null_sensor": "bench.backends.null:NullBackend",
+    "injected_cost": "bench.backends.ebpf.cost:InjectedCostBackend",
     "psutil": "bench.backends.polling:PsutilBackend",
     # kernel mode: our reference eBPF sensor
     "ebpf": "bench.backends.ebpf:EbpfBackend",

@@ -17,7 +17,7 @@ from bench.backends.base import Backend, EventSink, SensorContext
 from bench.backends.ebpf import libbpf as lb
 from bench.backends.ebpf import probe
 from bench.backends.ebpf.consumer import Consumer
-from bench.backends.ebpf.loader import BpfSensor, ensure_tracefs
+from bench.backends.ebpf.loader import BpfSensor, cgroup_id, drop_empty_log, ensure_tracefs
 from bench.errors import BackendUnavailable
 from bench.kinds import ALL_KINDS, Kind
 from bench.settings import Setting, non_negative, positive
@@ -93,14 +93,6 @@ class EbpfBackend(Backend):
     def fatal(self) -> str | None:
         return self.consumer.error if self.consumer else None
 
-    def _cgroup_id(self) -> int | None:
-        if not self.ctx.cgroup:
-            return None
-        try:
-            return os.stat(self.ctx.cgroup).st_ino  # = bpf_get_current_cgroup_id() on 64-bit
-        except OSError:
-            return None
-
     def _check_hooks(self) -> frozenset[str]:
         """Programs to leave out for the chosen hook type, or BackendUnavailable saying why
         that hook type cannot be used here."""
@@ -120,7 +112,7 @@ class EbpfBackend(Backend):
         if why:
             raise BackendUnavailable(why)
         skip = self._check_hooks()
-        cgid = self._cgroup_id()
+        cgid = cgroup_id(self.ctx.cgroup)
         if self.cfg["filter"] == "cgroup":
             if cgid is None:
                 raise BackendUnavailable("filter=cgroup needs the workload's cgroup v2 and this "
@@ -146,15 +138,7 @@ class EbpfBackend(Backend):
                                  self.cfg["poll_ms"])
         self.consumer.start()
         self.bpf.attach()
-        self._drop_empty_log()
-
-    def _drop_empty_log(self) -> None:
-        if self.log_path is not None:
-            try:
-                if self.log_path.stat().st_size == 0:
-                    self.log_path.unlink()
-            except OSError:
-                pass
+        drop_empty_log(self.log_path)
 
     def stop(self) -> None:
         if self.bpf is None:
@@ -169,7 +153,7 @@ class EbpfBackend(Backend):
                 self.consumer.close()
             self.bpf.close()
             self.bpf = None
-            self._drop_empty_log()
+            drop_empty_log(self.log_path)
 
     def _collect(self) -> dict:
         lost = self.bpf.percpu_sums("lost", len(Kind) + 1)

@@ -21,6 +21,7 @@ BUILD = HERE / "build"
 # test that proves a verifier rejection fails the cell with its log saved).
 BPF_OBJECT = Path(os.environ.get("SENSORBENCH_EBPF_OBJECT") or BUILD / "sensor.bpf.o")
 PROBE_OBJECT = BUILD / "probe.bpf.o"
+COST_OBJECT = BUILD / "cost.bpf.o"
 SHIM = BUILD / "libsbring.so"
 
 BPF_STATS_RUN_TIME = 0
@@ -45,11 +46,15 @@ class Libbpf:
         self.close = _fn(lib, "bpf_object__close", None, c_void_p)
         self.find_map = _fn(lib, "bpf_object__find_map_by_name", c_void_p, c_void_p, c_char_p)
         self.next_program = _fn(lib, "bpf_object__next_program", c_void_p, c_void_p, c_void_p)
+        self.find_program = _fn(lib, "bpf_object__find_program_by_name", c_void_p, c_void_p,
+                                c_char_p)
         self.prog_name = _fn(lib, "bpf_program__name", c_char_p, c_void_p)
         self.prog_section = _fn(lib, "bpf_program__section_name", c_char_p, c_void_p)
         self.prog_fd = _fn(lib, "bpf_program__fd", c_int, c_void_p)
         self.set_autoload = _fn(lib, "bpf_program__set_autoload", c_int, c_void_p, ctypes.c_bool)
         self.attach = _fn(lib, "bpf_program__attach", c_void_p, c_void_p)
+        self.attach_tracepoint = _fn(lib, "bpf_program__attach_tracepoint", c_void_p, c_void_p,
+                                     c_char_p, c_char_p)
         self.link_destroy = _fn(lib, "bpf_link__destroy", c_int, c_void_p)
         self.map_fd = _fn(lib, "bpf_map__fd", c_int, c_void_p)
         self.map_set_max_entries = _fn(lib, "bpf_map__set_max_entries", c_int, c_void_p,

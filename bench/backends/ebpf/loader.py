@@ -1,4 +1,7 @@
-"""Open, configure, load and attach the BPF object through libbpf; read its counters.
+"""Open, configure, load and attach BPF objects through libbpf; read their counters.
+
+``BpfObject`` is what every object file needs (the sensor's, and the injected-cost
+calibration's in ``cost.py``); ``BpfSensor`` adds what sensor.bpf.o needs.
 
 Everything the kernel holds for us is owned by file descriptors of this process (program
 fds, link fds, the bpf_stats fd, map fds); nothing is pinned. However the sensor process
@@ -29,49 +32,59 @@ def ensure_tracefs() -> str:
         raise BackendUnavailable(e.strerror) from None
 
 
-class BpfSensor:
-    """One loaded instance of sensor.bpf.o."""
+def cgroup_id(path: str | None) -> int | None:
+    """The id bpf_get_current_cgroup_id() gives for tasks in the cgroup v2 at ``path``
+    (its inode number, on 64-bit), or None when there is no such cgroup."""
+    if not path:
+        return None
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
 
-    def __init__(self, obj_path: Path, ringbuf_bytes: int, target_cgid: int, self_tgid: int,
-                 log_path: Path | None, wakeup_bytes: int = 0,
-                 skip: frozenset[str] = frozenset()):
+
+def drop_empty_log(path: Path | None) -> None:
+    """Remove a libbpf log that stayed empty: only logs that say something are kept."""
+    if path is not None:
+        try:
+            if path.stat().st_size == 0:
+                path.unlink()
+        except OSError:
+            pass
+
+
+class BpfObject:
+    """One BPF object file through libbpf: open, write its loader-set constants (.rodata),
+    load (libbpf's and the verifier's log to ``log_path``), attach links, read per-CPU
+    counters, close. What is specific to one object lives in a subclass or its backend."""
+
+    def __init__(self, obj_path: Path, log_path: Path | None):
         self.L = lb.libbpf()
         self.S = lb.shim()
         self.obj = None
-        self.links: list[tuple[str, int]] = []
-        self.progs: dict[str, int] = {}  # program name -> fd
-        self.stats_fd = -1
+        self.name = obj_path.name
+        self.links: list[tuple[str, int]] = []  # (what, struct bpf_link *)
         self.log_path = log_path
-        self.load_s = self.attach_s = 0.0
-        self._open(obj_path, ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes)
-        self._select(skip)
+        self.load_s = 0.0
+        if log_path is not None:
+            self.S.log_to(str(log_path).encode())
+        try:
+            self.obj = lb.check_ptr(self.L.open_file(str(obj_path).encode(), None),
+                                    f"cannot open {obj_path.name}")
+        except OSError:
+            self.close()
+            raise
 
-    def _open(self, obj_path, ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes) -> None:
-        L = self.L
-        if self.log_path is not None:
-            self.S.log_to(str(self.log_path).encode())
-        self.obj = lb.check_ptr(L.open_file(str(obj_path).encode(), None),
-                                f"cannot open {obj_path.name}")
-        rb = lb.check_ptr(L.find_map(self.obj, b"events"), "no ring buffer map in the object")
-        lb.check_int(L.map_set_max_entries(rb, ringbuf_bytes), "cannot size the ring buffer")
-        # .rodata holds exactly struct sb_config (event.h): check the size before writing.
-        ro = lb.check_ptr(L.find_map(self.obj, b".rodata"), "no .rodata in the object")
+    def write_rodata(self, data: bytes, what: str) -> None:
+        """Set the object's .rodata, which must hold exactly ``what`` (``len(data)`` bytes):
+        a size mismatch means the object was built from another version of the header."""
+        ro = lb.check_ptr(self.L.find_map(self.obj, b".rodata"), "no .rodata in the object")
         size = ctypes.c_size_t(0)
-        ptr = lb.check_ptr(L.map_initial_value(ro, ctypes.byref(size)), "no .rodata data")
-        if size.value != 16:
-            raise BackendUnavailable(f"sensor.bpf.o .rodata is {size.value} bytes, expected 16 "
-                                     "(struct sb_config): rebuild with make")
-        cfg = (target_cgid.to_bytes(8, "little") + self_tgid.to_bytes(4, "little")
-               + wakeup_bytes.to_bytes(4, "little"))
-        ctypes.memmove(ptr, cfg, 16)
-
-    def _select(self, skip: frozenset[str]) -> None:
-        """Leave the programs named in ``skip`` out of the load (the other hook flavour)."""
-        prog = self.L.next_program(self.obj, None)
-        while prog:
-            if self.L.prog_name(prog).decode() in skip:
-                self.L.set_autoload(prog, False)
-            prog = self.L.next_program(self.obj, prog)
+        ptr = lb.check_ptr(self.L.map_initial_value(ro, ctypes.byref(size)), "no .rodata data")
+        if size.value != len(data):
+            raise BackendUnavailable(f"{self.name} .rodata is {size.value} bytes, expected "
+                                     f"{len(data)} ({what}): rebuild with make")
+        ctypes.memmove(ptr, data, len(data))
 
     def load(self) -> None:
         t0 = time.monotonic()
@@ -81,7 +94,6 @@ class BpfSensor:
             where = f" (libbpf and verifier log: {self.log_path})" if self.log_path else ""
             raise BackendUnavailable(f"BPF load failed: {self._culprit()}{lb.errno_text(ret)}"
                                      f"{where}")
-        self.ringbuf_fd = self.L.map_fd(self.L.find_map(self.obj, b"events"))
 
     def _culprit(self) -> str:
         """'program X: ' from libbpf's log when it names the program that failed to load."""
@@ -96,6 +108,73 @@ class BpfSensor:
             return ""
         verifier = "-- END PROG LOAD LOG --" in text
         return f"program {found[-1]}{' rejected by the verifier' if verifier else ''}: "
+
+    def detach(self) -> None:
+        for _, link in self.links:
+            self.L.link_destroy(link)
+        self.links = []
+
+    def percpu_sums(self, map_name: str, n_keys: int) -> list[int]:
+        """Sum over CPUs of each slot of a per-CPU u64 array."""
+        m = self.L.find_map(self.obj, map_name.encode())
+        fd = self.L.map_fd(m)
+        ncpu = self.L.num_possible_cpus()
+        vals = (ctypes.c_uint64 * ncpu)()
+        out = []
+        for k in range(n_keys):
+            key = ctypes.c_uint32(k)
+            if self.L.map_lookup_elem(fd, ctypes.byref(key), vals) != 0:
+                out.append(0)
+            else:
+                out.append(int(sum(vals)))
+        return out
+
+    def close(self) -> None:
+        self.detach()
+        if self.obj:
+            self.L.close(self.obj)
+            self.obj = None
+        if self.log_path is not None:
+            self.S.log_to(None)
+
+
+class BpfSensor(BpfObject):
+    """One loaded instance of sensor.bpf.o."""
+
+    def __init__(self, obj_path: Path, ringbuf_bytes: int, target_cgid: int, self_tgid: int,
+                 log_path: Path | None, wakeup_bytes: int = 0,
+                 skip: frozenset[str] = frozenset()):
+        super().__init__(obj_path, log_path)
+        self.progs: dict[str, int] = {}  # program name -> fd
+        self.stats_fd = -1
+        self.attach_s = 0.0
+        try:
+            self._configure(ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes)
+            self._select(skip)
+        except BaseException:
+            self.close()
+            raise
+
+    def _configure(self, ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes) -> None:
+        rb = lb.check_ptr(self.L.find_map(self.obj, b"events"),
+                          "no ring buffer map in the object")
+        lb.check_int(self.L.map_set_max_entries(rb, ringbuf_bytes),
+                     "cannot size the ring buffer")
+        # struct sb_config (event.h)
+        self.write_rodata(target_cgid.to_bytes(8, "little") + self_tgid.to_bytes(4, "little")
+                          + wakeup_bytes.to_bytes(4, "little"), "struct sb_config")
+
+    def _select(self, skip: frozenset[str]) -> None:
+        """Leave the programs named in ``skip`` out of the load (the other hook flavour)."""
+        prog = self.L.next_program(self.obj, None)
+        while prog:
+            if self.L.prog_name(prog).decode() in skip:
+                self.L.set_autoload(prog, False)
+            prog = self.L.next_program(self.obj, prog)
+
+    def load(self) -> None:
+        super().load()
+        self.ringbuf_fd = self.L.map_fd(self.L.find_map(self.obj, b"events"))
 
     def attach(self) -> None:
         L = self.L
@@ -124,26 +203,6 @@ class BpfSensor:
             raise OSError(-fd, f"bpf_enable_stats: {lb.errno_text(fd)}")
         self.stats_fd = fd
 
-    def detach(self) -> None:
-        for _, link in self.links:
-            self.L.link_destroy(link)
-        self.links = []
-
-    def percpu_sums(self, map_name: str, n_keys: int) -> list[int]:
-        """Sum over CPUs of each slot of a per-CPU u64 array."""
-        m = self.L.find_map(self.obj, map_name.encode())
-        fd = self.L.map_fd(m)
-        ncpu = self.L.num_possible_cpus()
-        vals = (ctypes.c_uint64 * ncpu)()
-        out = []
-        for k in range(n_keys):
-            key = ctypes.c_uint32(k)
-            if self.L.map_lookup_elem(fd, ctypes.byref(key), vals) != 0:
-                out.append(0)
-            else:
-                out.append(int(sum(vals)))
-        return out
-
     def prog_stats(self) -> dict[str, dict]:
         out = {}
         buf = (ctypes.c_uint64 * 3)()
@@ -159,8 +218,4 @@ class BpfSensor:
         if self.stats_fd >= 0:
             os.close(self.stats_fd)
             self.stats_fd = -1
-        if self.obj:
-            self.L.close(self.obj)
-            self.obj = None
-        if self.log_path is not None:
-            self.S.log_to(None)
+        super().close()

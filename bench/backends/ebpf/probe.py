@@ -33,8 +33,9 @@ def _cap_eff() -> int:
     return 0
 
 
-def missing() -> str | None:
-    """One line naming what stops the sensor here, or None."""
+def missing(objects: tuple[Path, ...] | None = None) -> str | None:
+    """One line naming what stops the sensor here, or None. ``objects``: the BPF object
+    files needed (default: the sensor's)."""
     if not sys.platform.startswith("linux"):
         return "needs Linux (eBPF)"
     caps = _cap_eff()
@@ -47,7 +48,7 @@ def missing() -> str | None:
         lb.libbpf()
     except OSError as e:
         return f"libbpf.so.1 not loadable ({e}); install libbpf1"
-    for f in (lb.BPF_OBJECT, lb.SHIM):
+    for f in (*(objects or (lb.BPF_OBJECT,)), lb.SHIM):
         if not f.exists():
             return f"{f.name} not built: run `make` (needs clang, bpftool, libbpf-dev)"
     try:
