@@ -42,6 +42,9 @@ def test_run_writes_report_charts_and_exports(sweep):
     for p in (sweep / "charts").glob("*.png"):
         w, h = png_size(p.read_bytes())
         assert w >= 600 and h >= 250, f"{p.name} is {w}x{h}: too small for a slide"
+    cells = pd.read_parquet(sweep / "cells.parquet")
+    if "machine_cpu_us_per_op" in cells and cells["machine_cpu_us_per_op"].notna().any():
+        assert "overview.png" in charts and "overview.svg" in charts
 
 
 def test_report_command_is_self_contained(sweep, tmp_path):
@@ -232,3 +235,161 @@ def test_markdown_page_links_existing_charts(sweep, tmp_path):
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert links and all((page.parent / link).is_file() for link in links)
     assert any("saturation-network.png" in link for link in links)
+    if (d / "charts" / "overview.png").exists():   # runs that measured machine CPU
+        assert links[0].endswith("charts/overview.png")
+
+
+# -- the overview chart: cost vs loss vs lateness at a glance ------------------------------
+NAN = float("nan")
+# series -> mode, {workload: (machine CPU µs/op, CI low, CI high, drop rate, p99 µs) at the
+# headline rate, or "unsupported"}. psutil has no cost estimate; fanotify sees no process
+# kind (but, like the null sensor, has a cost).
+OVERVIEW = {
+    "ebpf": ("kernel", {"file": (1.5, 1.25, 1.75, 0.0, 40.0),
+                        "process": (12.0, 10.5, 13.5, 0.0005, 60.0)}),
+    "audit": ("user", {"file": (9.0, 7.5, 10.5, 0.02, 900.0),
+                       "process": (30.0, 25.0, 35.0, 0.0, 2500.0)}),
+    "fanotify": ("user", {"file": (3.0, 2.0, 4.0, 0.0, 150.0), "process": "unsupported"}),
+    "synthetic": ("calibration", {"file": (0.25, -0.5, 1.0, 0.25, 500.0),
+                                  "process": (-0.125, -0.5, 0.25, 0.25, 500.0)}),
+    "psutil": ("user", {"file": (NAN, NAN, NAN, 0.5, 100000.0),
+                        "process": (NAN, NAN, NAN, 0.75, 200000.0)}),
+}
+OVERVIEW_KIND = {"file": "file_create", "process": "proc_exec"}
+
+
+def _overview_folder(path, machine_cpu=True):
+    """A results folder of 5 backends x 2 workloads x 3 rates (one kind, one repeat each)
+    whose middle rate carries the values of OVERVIEW; the other rates carry ten times the
+    cost and latency, so a chart at the wrong rate shows wrong numbers."""
+    rows = []
+    for w, kind in OVERVIEW_KIND.items():
+        for rate in ("100", "1000", "10000"):
+            k = 1 if rate == "1000" else 10
+            rows.append({"cell": f"baseline|{w}|{rate}|0", "backend": "baseline",
+                         "spec": "baseline", "mode": "none", "mechanism": "none",
+                         "workload": w, "workload_spec": w, "kind": kind, "rate_target": rate,
+                         "repeat": 0, "status": "ok", "reason": "", "expected": 10000,
+                         "rate_achieved": float(rate)})
+            for spec, (mode, per_wl) in OVERVIEW.items():
+                v = per_wl[w]
+                if v == "unsupported":
+                    cost, lo, hi, drop, p99 = 0.5, 0.0, 1.0, NAN, NAN
+                else:
+                    cost, lo, hi, drop, p99 = v
+                status = "unsupported" if v == "unsupported" else "ok"
+                rows.append({
+                    "cell": f"{spec}|{w}|{rate}|0", "backend": spec, "spec": spec, "mode": mode,
+                    "mechanism": "test", "workload": w, "workload_spec": w, "kind": kind,
+                    "rate_target": rate, "repeat": 0, "status": status, "reason": "",
+                    "expected": 10000,
+                    "matched": None if status != "ok" else round(10000 * (1 - drop)),
+                    "drop_rate": None if status != "ok" else drop,
+                    "latency_p99_us": p99 * k, "rate_achieved": float(rate),
+                    "sensor_cpu_pct": 1.0, "sensor_cpu_s": 0.01, "cpu_us_per_event": 5.0,
+                    "slowdown_pct": 1.0, "slowdown_ci_low_pct": 0.0, "slowdown_ci_high_pct": 2.0,
+                    "overhead_ns_per_op": 100.0, "overhead_ci_low_ns": 50.0,
+                    "overhead_ci_high_ns": 150.0, "blocks_used": 2, "blocks_dropped": 0,
+                    "machine_cpu_us_per_op": cost * k, "machine_cpu_ci_low_us": lo * k,
+                    "machine_cpu_ci_high_us": hi * k,
+                })
+    res = ResultsDir(path)
+    res.replace_rows(rows)
+    res.write_meta({"machine": {"hostname": "h"}})
+    if not machine_cpu:   # a folder from before the column existed
+        cells = pd.read_parquet(path / "cells.parquet")
+        cells.drop(columns=[c for c in cells.columns if c.startswith("machine_cpu")]) \
+            .to_parquet(path / "cells.parquet", index=False)
+    return path
+
+
+def _expected_points():
+    return {(s, w): v for s, (_, per_wl) in OVERVIEW.items() for w, v in per_wl.items()
+            if v != "unsupported" and v[0] == v[0]}
+
+
+def test_overview_points_are_the_numbers_drawn():
+    """The pure point preparation on a constructed cells frame: exactly the given cost,
+    interval, drop rate and p99 per series and workload at the chosen rate; a series with
+    no cost estimate and one that sees none of the kinds are left out and named."""
+    from bench.report.overview import NO_COST, SEES_NONE, overview_points
+
+    rows = []
+    for (s, w), v in {(s, w): v for s, (_, pw) in OVERVIEW.items() for w, v in pw.items()}.items():
+        for rate, k in (("1000", 1), ("5000", 10)):
+            unsup = v == "unsupported"
+            cost, lo, hi, drop, p99 = (0.5, 0.0, 1.0, NAN, NAN) if unsup else v
+            rows.append({"series": s, "mode": OVERVIEW[s][0], "workload_spec": w,
+                         "rate_target": rate, "status": "unsupported" if unsup else "ok",
+                         "machine_cpu_us_per_op": cost * k, "machine_cpu_ci_low_us": lo * k,
+                         "machine_cpu_ci_high_us": hi * k, "drop_rate": drop,
+                         "latency_p99_us": p99 * k})
+    ov = overview_points(pd.DataFrame(rows), {"file": "1000", "process": "1000"})
+    got = {(r.series, r.workload_spec): (r.cost_us, r.cost_lo_us, r.cost_hi_us, r.drop_rate,
+                                         r.p99_us) for r in ov.points.itertuples()}
+    assert got == _expected_points()
+    assert set(ov.points["rate_target"]) == {"1000"}
+    assert dict(zip(ov.points["series"], ov.points["mode"]))["ebpf"] == "kernel"
+    assert ov.left_out == {NO_COST: {"file": ["psutil"], "process": ["psutil"]},
+                           SEES_NONE: {"process": ["fanotify"]}}
+    text = ov.left_out_text()
+    assert "no cost estimate: psutil;" in text and "fanotify (process)" in text
+    # A frame without the cost columns at all (an older folder): every series is named.
+    old = pd.DataFrame(rows).drop(columns=["machine_cpu_us_per_op", "machine_cpu_ci_low_us",
+                                           "machine_cpu_ci_high_us"])
+    ov = overview_points(old, {"file": "1000"})
+    assert ov.points.empty
+    assert sorted(ov.left_out[NO_COST]["file"]) == sorted(OVERVIEW)
+
+
+def test_machine_cpu_is_carried_to_the_combined_rows(tmp_path):
+    """RunData.cells carries the paired-block machine CPU estimate per series x workload x
+    rate like the overhead; a folder without the columns gives NaN."""
+    from bench.report.figure import headline_rate
+    from bench.report.overview import overview_points
+
+    run = RunData.load(_overview_folder(tmp_path / "r"))
+    assert headline_rate(run) == headline_rate(run, "file") == "1000"
+    c = run.cells.set_index(["series", "workload_spec", "rate_target"])
+    assert c.loc[("ebpf", "process", "1000"), "machine_cpu_us_per_op"] == 12.0
+    assert c.loc[("ebpf", "process", "10000"), "machine_cpu_ci_high_us"] == 135.0
+    assert c.loc[("fanotify", "process", "1000"), "machine_cpu_us_per_op"] == 0.5
+    ov = overview_points(run.cells, {w: headline_rate(run, w) for w in run.workloads()})
+    got = {(r.series, r.workload_spec): (r.cost_us, r.cost_lo_us, r.cost_hi_us, r.drop_rate,
+                                         r.p99_us) for r in ov.points.itertuples()}
+    assert got == _expected_points()
+
+    old = RunData.load(_overview_folder(tmp_path / "old", machine_cpu=False))
+    for col in ("machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us"):
+        assert old.cells[col].isna().all(), col
+    assert (old.cells["overhead_ns_per_op"] == 100.0).all()
+
+
+def test_overview_chart_comes_first(tmp_path):
+    """charts/overview.png is the first chart of report.html and of the Markdown page, with
+    a caption naming the series it leaves out; without cost columns it is not drawn and
+    the report says why."""
+    d = _overview_folder(tmp_path / "r")
+    page = tmp_path / "README.md"
+    g = generate(d, exports=False, markdown=page)
+    png = d / "charts" / "overview.png"
+    assert png in g.charts and (d / "charts" / "overview.svg") in g.charts
+    w, h = png_size(png.read_bytes())
+    assert w >= 600 and h >= 250
+    text = g.report.read_text()
+    figures = re.findall(r'<figure id="([^"]+)"', text)
+    assert figures[0] == "overview" and figures.count("overview") == 1
+    assert text.index('<figure id="overview"') < text.index("id=summary")
+    cap = re.search(r'<figure id="overview">.*?<figcaption>(.*?)</figcaption>', text, re.S)[1]
+    assert "1000 ops/s" in cap and "95 % CI over paired blocks" in cap
+    assert "no cost estimate: psutil" in cap and "fanotify (process)" in cap
+    md = page.read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert links[0].endswith("charts/overview.png") and (page.parent / links[0]).is_file()
+    assert sum(link.endswith("overview.png") for link in links) == 1
+    assert md.index("overview.png") < md.index("## Headline at 1000 ops/s")
+
+    old = _overview_folder(tmp_path / "old", machine_cpu=False)
+    g = generate(old, exports=False)
+    assert not (old / "charts" / "overview.png").exists()
+    assert "no backend has a cost estimate" in g.report.read_text()

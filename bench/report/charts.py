@@ -3,20 +3,22 @@
 Each chart function draws only what the data has and returns ``None`` with a reason when
 there is nothing to draw (e.g. a single offered rate has no saturation curve); ``build``
 collects the charts and those reasons, which the report shows.
+
+The first chart, the overview (``bench.report.overview``), answers the benchmark's
+question at a glance.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from bench.metrics import DROP_THRESHOLD
-from bench.report import style  # noqa: F401  (selects the Agg backend before pyplot)
 from bench.report.data import RunData, kind_order, rate_value
+from bench.report.figure import Chart, Skipped, save, slug
+from bench.report.overview import overview
 from bench.report.style import MODE_COLOUR, RC, Styles
 from bench.report.sustainable import max_sustainable
 
@@ -24,37 +26,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 ECDF_POINTS = 400   # points per ECDF line: smooth to the eye, small in SVG
-
-
-@dataclass
-class Chart:
-    name: str          # file stem under charts/
-    title: str
-    caption: str
-    section: str       # 'overview' or a workload spec
-    png: Path
-    svg: Path
-
-
-@dataclass
-class Skipped:
-    section: str
-    what: str
-    reason: str
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
-
-
-def _save(fig, out: Path, name: str) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    png, svg = out / f"{name}.png", out / f"{name}.svg"
-    # Fixed metadata keeps regenerated files byte-stable when nothing changed (git diffs).
-    fig.savefig(png, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
-    return png, svg
 
 
 def _rate_axis(ax, rates: list[float]) -> None:
@@ -127,7 +98,7 @@ def coverage(run: RunData, styles: Styles, out: Path):
         ax.legend(handles=[Patch(facecolor=c, edgecolor="#999", label=n)
                            for n, c in COVERAGE_STATES], loc="upper left",
                   bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8)
-        return _save(fig, out, "coverage"), ""
+        return save(fig, out, "coverage"), ""
 
 
 # -- latency ECDF --------------------------------------------------------------------------
@@ -175,7 +146,7 @@ def ecdf(run: RunData, styles: Styles, out: Path, workload: str, rate: str):
         fig.suptitle(f"{workload} @ {rate} ops/s: event latency ECDF (t_seen − t_issue; "
                      "dotted line = p99)")
         fig.tight_layout()
-        return _save(fig, out, f"ecdf-{slug(workload)}-{slug(rate)}"), ""
+        return save(fig, out, f"ecdf-{slug(workload)}-{slug(rate)}"), ""
 
 
 # -- saturation curve -------------------------------------------------------------------------
@@ -238,7 +209,7 @@ def saturation(run: RunData, styles: Styles, out: Path, workload: str):
         ax.set_title(f"{workload}: saturation (★ = max sustainable rate: drops ≤ "
                      f"{DROP_THRESHOLD:.1%}, kept up)")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-        return _save(fig, out, f"saturation-{slug(workload)}"), ""
+        return save(fig, out, f"saturation-{slug(workload)}"), ""
 
 
 # -- CPU ------------------------------------------------------------------------------------
@@ -295,7 +266,7 @@ def cpu(run: RunData, styles: Styles, out: Path, workload: str):
             fig.suptitle(f"{workload}: sensor CPU vs offered rate (user-space process tree; "
                          "in-kernel eBPF cost dotted)")
         fig.tight_layout()
-        return _save(fig, out, f"cpu-{slug(workload)}"), ""
+        return save(fig, out, f"cpu-{slug(workload)}"), ""
 
 
 # -- slowdown -----------------------------------------------------------------------------
@@ -338,7 +309,7 @@ def slowdown(run: RunData, styles: Styles, out: Path, workload: str):
                                 label=f"{run.overhead_limit_pct:g} % limit")],
                   loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
         ax.set_title(f"{workload}: workload slowdown (time per operation vs baseline)")
-        return _save(fig, out, f"slowdown-{slug(workload)}"), ""
+        return save(fig, out, f"slowdown-{slug(workload)}"), ""
 
 
 # -- max sustainable rate -----------------------------------------------------------------
@@ -380,7 +351,7 @@ def sustainable_chart(run: RunData, styles: Styles, out: Path):
         fig.suptitle("Max sustainable rate: drops ≤ 0.1 % and no slowdown (hatched: never "
                      "saturated in the sweep; ◇: lossless rate, drops only)")
         fig.tight_layout()
-        return _save(fig, out, "sustainable"), ""
+        return save(fig, out, "sustainable"), ""
 
 
 def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
@@ -396,6 +367,9 @@ def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
         else:
             charts.append(Chart(name, title, " ".join(caption.split()), section, *paths))
 
+    # The overview goes first: the report and the Markdown page open with it.
+    paths, text = overview(run, styles, out)
+    add("headline", "overview", "Cost vs loss at a glance", text, (paths, text))
     add("overview", "coverage", "Coverage", coverage.__doc__.strip(),
         coverage(run, styles, out))
     add("overview", "sustainable", "Max sustainable rate", sustainable_chart.__doc__.strip(),

@@ -336,25 +336,33 @@ class RunData:
 
 
 BLOCK_FIELDS = ("overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns",
+                "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
                 "blocks_used", "blocks_dropped", "block_overhead_ns", "schedule_lag_growth_ms")
+# Whole-machine CPU per operation (sensor cell minus its paired baseline): a paired-block
+# estimate like the overhead, carried through the same way; NaN in folders without it.
+MACHINE_CPU_FIELDS = ("machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us")
 
 
 def block_estimate(cells: pd.DataFrame) -> dict:
-    """The overhead of one series x workload x rate. Every cell of the series carries the
-    same paired-block estimate (``bench.blocks``), so it is read, not recombined. Folders
-    written before blocks existed fall back to ``combine_slowdown``."""
+    """The overhead and whole-machine CPU cost of one series x workload x rate. Every cell
+    of the series carries the same paired-block estimate (``bench.blocks``), so it is read,
+    not recombined. Folders written before blocks existed fall back to
+    ``combine_slowdown``; folders without the machine CPU columns give NaN for them."""
     has = "overhead_ns_per_op" in cells.columns and cells["blocks_used"].notna().any()
     if not has:
         out = combine_slowdown(cells["slowdown_pct"], cells["slowdown_ci_low_pct"],
                                cells["slowdown_ci_high_pct"])
         out.update(overhead_ns_per_op=math.nan, overhead_ci_low_ns=math.nan,
                    overhead_ci_high_ns=math.nan, blocks_used=math.nan, blocks_dropped=math.nan)
+        out.update({c: math.nan for c in MACHINE_CPU_FIELDS})
         return out
     first = cells[cells["blocks_used"].notna()].iloc[0]
-    return {c: first[c] for c in ("slowdown_pct", "slowdown_ci_low_pct",
-                                  "slowdown_ci_high_pct", "overhead_ns_per_op",
-                                  "overhead_ci_low_ns", "overhead_ci_high_ns",
-                                  "blocks_used", "blocks_dropped")}
+    out = {c: first[c] for c in ("slowdown_pct", "slowdown_ci_low_pct",
+                                 "slowdown_ci_high_pct", "overhead_ns_per_op",
+                                 "overhead_ci_low_ns", "overhead_ci_high_ns",
+                                 "blocks_used", "blocks_dropped")}
+    out.update({c: first.get(c, math.nan) for c in MACHINE_CPU_FIELDS})
+    return out
 
 
 def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> dict:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from bench.metrics import DROP_THRESHOLD
 from bench.report import sustainable
-from bench.report.charts import Chart, Skipped
+from bench.report.figure import Chart, Skipped
 from bench.report.data import RunData
 
 CSS = """
@@ -237,7 +237,8 @@ def warnings_section(run: RunData, skipped: list[Skipped]) -> str:
     for _, r in (bad.iterrows() if len(bad) else []):
         warns.append(f"{r['series']} {r['workload_spec']} @ {r['rate_target']}: "
                      f"{r['status']}: {r['reason']}")
-    notes = list(run.notes) + [f"{s.what}: {s.reason}" for s in skipped if s.section == "overview"]
+    notes = list(run.notes) + [f"{s.what}: {s.reason}" for s in skipped
+                               if s.section in ("headline", "overview")]
     out = []
     if warns:
         out.append("<div class=warn><b>Warnings</b> (fine differences may be noise):<ul>"
@@ -254,7 +255,9 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
            f"{m.get('hostname', '?')} · Linux {m.get('kernel', '?')} · {m.get('cpu_model', '?')} "
            f"× {m.get('cpu_logical', '?')} · started {run.meta.get('started', '?')}")
     wls = run.workloads()
-    nav = " · ".join(['<a href="#summary">summary</a>', '<a href="#sustainable">max rate</a>']
+    top = [c for c in charts if c.section == "headline"]
+    nav = " · ".join([f'<a href="#{e(c.name)}">at a glance</a>' for c in top]
+                     + ['<a href="#summary">summary</a>', '<a href="#sustainable">max rate</a>']
                      + [f'<a href="#wl-{e(w)}">{e(w)}</a>' for w in wls]
                      + ['<a href="#backends">backends</a>', '<a href="#machine">machine</a>'])
     body = [
@@ -264,6 +267,8 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
         "(sensor code in the kernel: eBPF), <b style='color:#1f5fa8'>user</b> (user-space "
         "consumer of what the OS offers, or polling), <b style='color:#777'>calibration</b> "
         "(synthetic: injected delay and drops the harness must recover).</p>",
+        # The chart that answers the question comes before everything else.
+        "\n".join(figure(c) for c in top),
         warnings_section(run, skipped),
         sustainable_section(run),
         summary_section(run),

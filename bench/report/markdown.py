@@ -1,6 +1,6 @@
 """A Markdown page for a results folder (e.g. ``results/README.md`` of the published
-reference run): the headline tables and the charts, linked by relative path so the page
-renders on a git forge next to the committed charts."""
+reference run): the overview chart first, then the headline tables and the other charts,
+linked by relative path so the page renders on a git forge next to the committed charts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 from bench.metrics import DROP_THRESHOLD
 from bench.report import sustainable
-from bench.report.charts import Chart, slug
+# headline_rate is shared with the charts: the overview chart shows the same rate as the table.
+from bench.report.figure import Chart, headline_rate, slug
 from bench.report.data import RunData
 
 
@@ -26,14 +27,6 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(out)
-
-
-def headline_rate(run: RunData) -> str | None:
-    """The rate the headline table shows: the middle of the sweep (busy but not extreme)."""
-    rates = run.numeric_rates()
-    if not rates:
-        return run.rates()[0] if run.rates() else None
-    return rates[(len(rates) - 1) // 2]
 
 
 def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> str:
@@ -65,6 +58,10 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
         "rebuilds them.",
         "",
     ]
+    for ch in charts:   # the one chart that answers the question, before any table
+        if ch.section == "headline":
+            parts += [f"## {ch.title}", "", f"![{ch.title}]({link(ch.png)})", "", ch.caption,
+                      ""]
     warns = run.meta.get("warnings") or []
     if warns:
         parts += ["> **Noise warnings for this machine** — read small differences with care:"]
@@ -119,7 +116,8 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
               "grey (dotted). Every chart is also in SVG next to its PNG.", ""]
     by_section: dict[str, list[Chart]] = {}
     for ch in charts:
-        by_section.setdefault(ch.section, []).append(ch)
+        if ch.section != "headline":   # already at the top of the page
+            by_section.setdefault(ch.section, []).append(ch)
     for section, chs in by_section.items():
         if section != "overview":
             parts += [f"### Workload `{section}`", ""]

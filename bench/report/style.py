@@ -2,7 +2,8 @@
 
 Kernel-mode backends get warm colours and solid lines, user-mode backends cool colours and
 dashed lines, the calibration backend greys and dotted lines. Within a mode, colours and
-markers cycle, so each series stays distinct on a slide and in greyscale print.
+markers cycle, so each series stays distinct on a slide and in greyscale print. Charts that
+name every point instead (the overview) use one colour and one marker shape per mode.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ PALETTE = {"kernel": KERNEL, "user": USER, "calibration": CALIBRATION}
 LINESTYLE = {"kernel": "-", "user": "--", "calibration": ":"}
 MODE_COLOUR = {"kernel": KERNEL[0], "user": USER[0], "calibration": CALIBRATION[0]}
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">"]
+# Charts that draw one point per backend and tell modes apart by the point alone (the
+# overview) use one colour and one marker shape per mode: shape survives greyscale print.
+MODE_MARKER = {"kernel": "s", "user": "o", "calibration": "D"}
+MODE_NAME = {"kernel": "kernel mode (sensor code in the kernel: eBPF)",
+             "user": "user mode (OS facility or polling)",
+             "calibration": "calibration (synthetic)"}
 
 RC = {
     "figure.dpi": 100, "savefig.dpi": 130, "font.size": 11, "axes.titlesize": 12,

@@ -1,0 +1,62 @@
+"""What every chart of a report shares: where a chart goes (``Chart``), why one is missing
+(``Skipped``), saving it as PNG and SVG, and the rate the headline shows."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.report import style  # noqa: F401  (selects the Agg backend before pyplot)
+from bench.report.data import RunData, rate_order, rate_value
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@dataclass
+class Chart:
+    name: str          # file stem under charts/
+    title: str
+    caption: str
+    section: str       # 'overview' or a workload spec
+    png: Path
+    svg: Path
+
+
+@dataclass
+class Skipped:
+    section: str
+    what: str
+    reason: str
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
+
+
+def save(fig, out: Path, name: str) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    png, svg = out / f"{name}.png", out / f"{name}.svg"
+    # Fixed metadata keeps regenerated files byte-stable when nothing changed (git diffs).
+    fig.savefig(png, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return png, svg
+
+
+# -- the rate the headline shows ------------------------------------------------------------
+def headline_rate(run: RunData, workload: str | None = None) -> str | None:
+    """The rate the headline table and the overview chart show: the middle of the sweep
+    (busy but not extreme); closed loop only when no offered rate was run. With
+    ``workload``, the middle of that workload's own sweep, which is the run's sweep except
+    in a merged folder whose hosts ran different rates."""
+    if workload is None:
+        rates, numeric = run.rates(), run.numeric_rates()
+    else:
+        m = run.measured
+        rates = rate_order(m.loc[m["workload_spec"] == workload, "rate_target"].dropna().unique())
+        numeric = [r for r in rates if not math.isnan(rate_value(r))]
+    if not numeric:
+        return rates[0] if rates else None
+    return numeric[(len(numeric) - 1) // 2]
