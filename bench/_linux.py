@@ -1,5 +1,6 @@
 """Linux process plumbing shared by the harness, the sensor host, backends and workloads:
-libc through ctypes (loaded once), the parent-death signal, and a private mount namespace.
+libc through ctypes (loaded once), the parent-death signal, joining a cgroup, and a
+private mount namespace.
 
 Kept apart so the rest imports nothing Linux-only at import time: every function here is a
 no-op (or says why it cannot work) on other systems.
@@ -60,6 +61,20 @@ def die_with_parent(sig: int, parent: int | None = None) -> None:
     libc().prctl(_PR_SET_PDEATHSIG, sig)
     if os.getppid() != (parent if parent is not None else os.getppid()) or os.getppid() == 1:
         os.kill(os.getpid(), sig)
+
+
+def join_cgroup(path: str | None) -> bool:
+    """Move the calling process into the cgroup v2 at ``path`` (what it starts later follows
+    it). Writes ``0`` (the writer itself), so it also works in a forked child before exec.
+    False without a path or when the move is refused."""
+    if not path:
+        return False
+    try:
+        with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            f.write("0")
+        return True
+    except OSError:
+        return False
 
 
 def private_mount_namespace() -> None:

@@ -10,6 +10,10 @@ built from the per-block paired differences, never from operations pooled across
 - ``slowdown_pct``: the geometric mean of the blocks' ratios, with a t-interval on the log
   ratios, shown as a percentage.
 
+The same pairing gives the CPU costs per operation (``paired_difference``): the whole
+machine's CPU (the total cost of sensing) and the workload cgroup's own CPU, sensor cell
+minus its block's baseline cell, with a t-interval over blocks.
+
 A block whose sensor or baseline cell failed (or has too few operations) is dropped and
 counted. Fewer than two usable blocks give a point without an interval.
 """
@@ -79,3 +83,13 @@ def paired(sensor_means, baseline_means, level: float = 0.95) -> PairedEstimate:
         return (math.exp(x) - 1) * 100 if x == x else math.nan
 
     return PairedEstimate(d, dlo, dhi, pct(lr), pct(llo), pct(lhi), used, dropped)
+
+
+def paired_difference(sensor_values, baseline_values,
+                      level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of the blocks' differences sensor - baseline of any per-operation
+    quantity (NaN on either side drops that block), by the t-interval over blocks."""
+    s = np.asarray(sensor_values, dtype=float)
+    b = np.asarray(baseline_values, dtype=float)
+    ok = np.isfinite(s) & np.isfinite(b)
+    return t_interval(s[ok] - b[ok], level)

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from bench import backends, truth as truthmod
-from bench.cgroup import WorkloadCgroup
+from bench.accounting import CellCpu, SensorMeter, columns as cost_columns
+from bench.cgroup import CellCgroup
 from bench.correlate import correlate
-from bench.cpu import CpuWindow, tree_rss_mb
+from bench.cpu import MachineCpu, tree_rss_mb
 from bench.errors import SensorFailed, WorkloadFailed
 from bench.janitor import Janitor
 from bench.kinds import Kind
@@ -76,6 +77,39 @@ class Outcome:
     stats: dict = field(default_factory=dict)
 
 
+def _converse(proc: subprocess.Popen, request: bytes, timeout: float, on_line) -> bytes:
+    """Send the workload its settings, then read its output to the end, calling
+    ``on_line`` with each line as it comes; returns all of it. TimeoutExpired past
+    ``timeout`` s."""
+    import selectors
+
+    proc.stdin.write(request)
+    proc.stdin.close()
+    deadline = time.monotonic() + timeout
+    fd = proc.stdout.fileno()
+    out = b""
+    seen = 0
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout)
+            if not sel.select(left):
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            out += chunk
+            while b"\n" in out[seen:]:
+                end = out.index(b"\n", seen)
+                on_line(out[seen:end].decode(errors="replace").strip())
+                seen = end + 1
+    proc.stdout.close()
+    proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    return out
+
+
 def _base_row(cell: Cell) -> dict:
     cls = backends.get(cell.spec.name) if cell.spec else None
     return {
@@ -91,11 +125,16 @@ def _base_row(cell: Cell) -> dict:
 def status_rows(cell: Cell, status: str, reason: str) -> list[dict]:
     """Rows for a cell that produced no measurement (skipped / failed / unsupported)."""
     kinds = sorted(get_workload(cell.workload.name).kinds)
-    supported = backends.get(cell.spec.name).kinds if cell.spec else frozenset()
+    cls = backends.get(cell.spec.name) if cell.spec else None
+    supported = cls.kinds if cls else frozenset()
+    # A kind the backend cannot see stays "unsupported" whatever became of the cell, except
+    # for a backend that sees no kind at all (the controls): there every row would read
+    # "unsupported" and hide that the cell failed.
+    hide_ok = cls is not None and not cls.runs_without_kinds
     rows = []
     for k in kinds:
         row = _base_row(cell)
-        st = "unsupported" if status != "skipped" and k not in supported and cell.spec else status
+        st = "unsupported" if status != "skipped" and k not in supported and hide_ok else status
         row.update(kind=Kind(k).name, status=st,
                    reason="backend does not report this kind" if st == "unsupported" else reason)
         rows.append(row)
@@ -116,10 +155,11 @@ class CellRunner:
     """Runs cells with shared settings: where to write logs and workload files."""
 
     def __init__(self, out: Path, workdir: Path, drain_max_s: float = 10.0,
-                 janitor: Janitor | None = None):
+                 janitor: Janitor | None = None, idle_s: float = 0.1):
         self.out = out
         self.workdir = workdir
         self.drain_max_s = drain_max_s
+        self.idle_s = idle_s  # how long a sensor's idle cost is read after its drain
         self.janitor = janitor or _NoJanitor()
         (out / "logs").mkdir(parents=True, exist_ok=True)
         self.tmp = out / ".parts" / "tmp"
@@ -140,15 +180,18 @@ class CellRunner:
         token = f"cell{cell.index:04d}-{secrets.token_hex(3)}"
         cell_dir = self.workdir / marker
         cell_dir.mkdir(parents=True)
-        cg = WorkloadCgroup(token)
+        cg = CellCgroup(token)
         jan = self.janitor
         watched = [jan.watch("path", path=str(cell_dir))]
         if cg.path:
             watched.append(jan.watch("cgroup", path=str(cg.path)))
+        # The sensor's own cgroup: its CPU to the microsecond, a tool's apart from ours.
+        scg = CellCgroup(token + "-sensor") if cell.spec is not None else None
+        if scg is not None and scg.path:
+            watched.append(jan.watch("cgroup", path=str(scg.path), sensor=True))
         sensor: SensorProcess | None = None
         tap = None
         try:
-            tap_fds: tuple[int, ...] = ()
             if cell.spec is not None and backends.get(cell.spec.name).needs_tap:
                 tap = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
                 for s in tap:
@@ -156,7 +199,8 @@ class CellRunner:
             ctx = {"marker": marker, "workdir": str(cell_dir),
                    "cgroup": str(cg.path) if cg.path else None,
                    "tap_fd": tap[1].fileno() if tap else -1,
-                   "results_dir": str(self.out / "logs")}
+                   "results_dir": str(self.out / "logs"),
+                   "sensor_cgroup": str(scg.path) if scg is not None and scg.path else None}
             tag = f"{cell.index:04d}-{cell.backend}-{cell.workload.name}"
             if cell.spec is not None:
                 sensor = SensorProcess(cell.spec.name, cell.spec.settings, ctx,
@@ -170,7 +214,8 @@ class CellRunner:
                     return Outcome(status_rows(cell, "failed", str(e)))
                 if tap:
                     tap[1].close()
-            return self._measure(cell, marker, token, cell_dir, cg, sensor, tap, tag)
+            return self._measure(cell, marker, token, cell_dir, cg, sensor, tap, tag,
+                                 ctx["sensor_cgroup"])
         except SensorFailed as e:
             return Outcome(status_rows(cell, "failed", str(e)))
         except WorkloadFailed as e:
@@ -184,6 +229,8 @@ class CellRunner:
                 for s in tap:
                     s.close()
             cg.remove()
+            if scg is not None:
+                scg.remove()
             shutil.rmtree(cell_dir, ignore_errors=True)
             for f in self.tmp.glob(f"{token}-*"):
                 f.unlink(missing_ok=True)
@@ -204,7 +251,10 @@ class CellRunner:
                 f.write(f"harness: {done}\n")
 
     def _run_workload(self, cell: Cell, marker: str, token: str, cell_dir: Path,
-                      cg: WorkloadCgroup, tap, tag: str) -> tuple[truthmod.Truth, float]:
+                      cg: CellCgroup, tap, tag: str, acct: CellCpu,
+                      on_mark=None) -> truthmod.Truth:
+        """Run the workload to its end; ``on_mark('start'|'done')`` is called when its
+        schedule starts and when its last operation is done."""
         ledger_path = self.tmp / f"{token}-ledger.npz"
         log = self.out / "logs" / f"{tag}-workload.log"
         cfg = {"name": cell.workload.name, "settings": cell.workload.settings, "rate": cell.rate, "duration": cell.duration,
@@ -217,16 +267,23 @@ class CellRunner:
         if tap:
             cfg["tap_fd"] = tap[0].fileno()
             fds = (tap[0].fileno(),)
-        cpu0 = cg.cpu_usage_us()
-        t0 = time.monotonic()
+        machine = MachineCpu()
+        marks: dict[str, tuple] = {}
+
+        def mark(line: str) -> None:
+            # The workload says when its schedule starts and when its last operation is
+            # done: cost is read over exactly that stretch, not over its start-up.
+            if line in ("start", "done") and line not in marks:
+                marks[line] = (machine.snapshot(), cg.cpu_usage_us(),
+                               on_mark(line) if on_mark else None)
+
         with open(log, "ab") as errf:
             proc = subprocess.Popen([sys.executable, "-m", "workloads", "-"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf,
                                     pass_fds=fds)
             handle = self.janitor.watch("process", pid=proc.pid)
             try:
-                out, _ = proc.communicate(json.dumps(cfg).encode(),
-                                          timeout=cell.duration * 5 + 60)
+                out = _converse(proc, json.dumps(cfg).encode(), cell.duration * 5 + 60, mark)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -245,18 +302,28 @@ class CellRunner:
             detail = tail(log)
             raise WorkloadFailed(f"workload {cell.workload.text} {how}"
                                  + (f": {detail}" if detail else ""))
+        if "start" in marks and "done" in marks:
+            (m0, cpu0, _), (m1, cpu1, _) = marks["start"], marks["done"]
+            acct.machine, acct.machine_source = MachineCpu.delta(m0, m1), machine.source
+            acct.run_s = (m1.wall_ns - m0.wall_ns) / 1e9
+            if cpu0 is not None and cpu1 is not None:
+                acct.workload_us = float(cpu1 - cpu0)
         truth = truthmod.load(ledger_path)
-        cpu1 = cg.cpu_usage_us()
-        wall = time.monotonic() - t0
-        wl_cpu = (cpu1 - cpu0) / 1e6 / wall * 100 if cpu0 is not None and cpu1 is not None else NAN
         truth.meta.update(json.loads(out.decode().strip().splitlines()[-1]))
-        return truth, wl_cpu
+        return truth
 
-    def _measure(self, cell, marker, token, cell_dir, cg, sensor, tap, tag) -> Outcome:
-        cpu = CpuWindow(sensor.pid) if sensor else None
-        if cpu:
-            cpu.start()
-        truth, wl_cpu = self._run_workload(cell, marker, token, cell_dir, cg, tap, tag)
+    def _measure(self, cell, marker, token, cell_dir, cg, sensor, tap, tag,
+                 sensor_cgroup) -> Outcome:
+        acct = CellCpu()
+        meter = SensorMeter(sensor.pid, sensor_cgroup) if sensor else None
+
+        def on_mark(phase: str) -> None:
+            if meter is not None:
+                setattr(acct, "start" if phase == "start" else "run_end", meter.read())
+
+        if meter:
+            acct.source = meter.source
+        truth = self._run_workload(cell, marker, token, cell_dir, cg, tap, tag, acct, on_mark)
         stats: dict = {}
         events = None
         drained = True
@@ -264,23 +331,27 @@ class CellRunner:
         if sensor is not None:
             cls = backends.get(cell.spec.name)
             _, drained = sensor.drain(cls.quiet_for(cell.spec.settings), self.drain_max_s)
-            cpu.stop()
+            acct.end = meter.read()
+            # The sensor's fixed cost: a stretch with nothing to do and nobody asking.
+            time.sleep(self.idle_s)
+            acct.idle_end = meter.read()
             rss = tree_rss_mb(sensor.pid)
             events, stats = sensor.stop()
-        return self._summarize(cell, marker, truth, events, stats, cpu, rss, wl_cpu, drained, cg)
+        return self._summarize(cell, marker, truth, events, stats, acct, rss, drained)
 
-    def _summarize(self, cell, marker, truth, events, stats, cpu, rss, wl_cpu, drained,
-                   cg) -> Outcome:
+    def _summarize(self, cell, marker, truth, events, stats, acct, rss, drained) -> Outcome:
         m = truth.meta
         closed = cell.rate == "max"
         common = _base_row(cell)
         common.update(
             rate_achieved=m.get("rate_achieved", NAN), ops=m.get("ops", 0),
-            workload_errors=m.get("errors", 0), workload_cpu_pct=wl_cpu,
+            workload_errors=m.get("errors", 0),
+            workload_cpu_pct=100 * acct.workload_us / 1e6 / acct.run_s if acct.run_s else NAN,
             cgroup=bool(m.get("cgroup")), marker=marker,
             schedule_lag_growth_ms=schedule_lag_growth_ms(truth.cols, closed),
         )
         if events is None:  # baseline: no sensor, ground truth only
+            common.update(cost_columns(acct, int(m.get("ops", 0)), None))
             rows = []
             for k in sorted(set(int(x) for x in np.unique(truth.cols["kind"]))):
                 r = dict(common, kind=Kind(k).name, status="ok", reason="",
@@ -299,9 +370,7 @@ class CellRunner:
             # reports, counted here since no per-kind row exists for them
             unmatched_other_kinds=int((corr.unmatched_marked & other).sum()),
             events_total=len(events["kind"]),
-            sensor_cpu_pct=cpu.pct_of_core,
-            sensor_cpu_s=cpu.cpu_s,
-            cpu_us_per_event=cpu.cpu_s * 1e6 / n_matched if n_matched else NAN,
+            **cost_columns(acct, int(m.get("ops", 0)), n_matched),
             kernel_ns_per_event=stats.get("kernel_ns_per_event", NAN),
             # CPU of kernel-side helpers that are not in the sensor's process tree (kauditd).
             helper_cpu_s=stats.get("helper_cpu_s", NAN),

@@ -1,10 +1,16 @@
-"""cgroup v2 for workloads: one cgroup per cell under ``<v2 root>/sensorbench/``.
+"""cgroup v2 for cells: a workload cgroup, and a sensor cgroup, under ``<v2 root>/sensorbench/``.
 
 A workload joins its cell's cgroup so its CPU can be read from ``cpu.stat`` and so kernel
-sensors can tell its events from the rest of the machine. Each cgroup is named
-``<harness pid>-<marker>``: stale cgroups left by a killed run are cleaned at the next start
-(their processes killed through ``cgroup.kill``), while those of another run still going
-on the same machine are left alone.
+sensors can tell its events from the rest of the machine. A sensor host joins a cgroup of
+its own so that its CPU, helpers and reaped children included, is read to the microsecond
+(``usage_usec`` comes from the scheduler's runtime, unlike per-process times, which are
+clock ticks); an external tool goes one level down, into ``<sensor cgroup>/tool``, so its
+own CPU is told apart from our adapter's. Only ``cpu.stat``'s core fields are used: no
+controller is enabled, so processes may live in a cgroup that has children.
+
+Each cgroup is named ``<harness pid>-<token>[-sensor]``: stale cgroups left by a killed run
+are cleaned at the next start (their processes killed through ``cgroup.kill``), while those
+of another run still going on the same machine are left alone.
 """
 
 from __future__ import annotations
@@ -40,8 +46,15 @@ def kill(path: Path) -> None:
 
 
 def remove(path: Path) -> None:
-    """Kill what is inside, then remove the cgroup (waiting up to 1 s for it to empty)."""
+    """Kill what is inside, then remove the cgroup and any below it (waiting up to 1 s for
+    each to empty)."""
     kill(path)
+    try:
+        children = [c for c in path.iterdir() if c.is_dir()]
+    except OSError:
+        children = []
+    for child in children:
+        remove(child)
     for _ in range(50):  # processes take a moment to leave after cgroup.kill
         try:
             path.rmdir()
@@ -52,7 +65,22 @@ def remove(path: Path) -> None:
             time.sleep(0.02)
 
 
-class WorkloadCgroup:
+def usage_us(path: Path | str | None) -> int | None:
+    """CPU time (µs) the processes of a cgroup and of those below it have used so far:
+    ``usage_usec`` of ``cpu.stat``. None without a cgroup or when it cannot be read."""
+    if path is None:
+        return None
+    try:
+        with open(os.path.join(path, "cpu.stat")) as f:
+            for line in f:
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class CellCgroup:
     """A cgroup made for one cell; ``path`` is None when none could be made (and ``why``)."""
 
     def __init__(self, name: str):
@@ -82,15 +110,7 @@ class WorkloadCgroup:
         return os.stat(self.path).st_ino if self.path else None
 
     def cpu_usage_us(self) -> int | None:
-        if self.path is None:
-            return None
-        try:
-            for line in (self.path / "cpu.stat").read_text().splitlines():
-                if line.startswith("usage_usec "):
-                    return int(line.split()[1])
-        except OSError:
-            pass
-        return None
+        return usage_us(self.path)
 
     def remove(self) -> None:
         if self.path is not None:

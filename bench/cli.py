@@ -169,16 +169,7 @@ def run(
                  for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
     rates = parse_rates(_split(rate) or DEFAULT_RATES)
     if baseline:
-        # Overhead comes from paired blocks: an interval needs two, a block needs cells
-        # long enough to say something.
-        if repeat < 2:
-            raise BadInput(f"-n {repeat}: overhead needs at least 2 blocks (-n 2), or run "
-                           "--no-baseline")
-        short = [r for r in rates if r != "max" and float(r) * duration < MIN_OPS]
-        if short:
-            raise BadInput(f"-r {short[0]} -d {duration:g} gives {float(short[0]) * duration:.0f} "
-                           f"operations a cell: a block needs at least {MIN_OPS} (longer -d, "
-                           "higher -r, or --no-baseline)")
+        _check_blocks(repeat, rates, duration, "-n", "or run --no-baseline")
     if arrivals not in ("poisson", "uniform"):
         raise BadInput(f"bad arrivals {arrivals!r}: poisson or uniform")
     if backend:
@@ -214,6 +205,104 @@ def run(
     if report_after:
         _report_quietly(res.path)
     out.print(f"results: {res.path}")
+
+
+def _check_blocks(blocks: int, rates: list[str], duration: float, opt: str,
+                  alternative: str) -> None:
+    """Overhead comes from paired blocks: an interval needs two, a block needs cells long
+    enough to say something."""
+    if blocks < 2:
+        raise BadInput(f"{opt} {blocks}: overhead needs at least 2 blocks ({opt} 2), "
+                       f"{alternative}")
+    short = [r for r in rates if r != "max" and float(r) * duration < MIN_OPS]
+    if short:
+        raise BadInput(f"-r {short[0]} -d {duration:g} gives {float(short[0]) * duration:.0f} "
+                       f"operations a cell: a block needs at least {MIN_OPS} (longer -d, "
+                       f"higher -r, {alternative})")
+
+
+@app.command()
+def calibrate(
+    workload: Optional[List[str]] = typer.Option(
+        None, "--workload", "-w", help="workloads to calibrate on (default: all)"),
+    rate: str = typer.Option(DEFAULT_RATES[0], "--rate", "-r",
+                             help="target ops/s the real runs use"),
+    duration: float = typer.Option(DEFAULT_DURATION, "--duration", "-d",
+                                   help="seconds per cell, as the real runs use"),
+    blocks: int = typer.Option(DEFAULT_BLOCKS, "--blocks", "-n",
+                               help="blocks per run, as the real runs use (-n of run)"),
+    runs: int = typer.Option(20, "--runs", help="runs of each control: how many intervals "
+                                                "are checked against the truth"),
+    inject: Optional[List[str]] = typer.Option(
+        None, "--inject", help="injected costs in ns per operation (default 2000,10000)"),
+    effect: Optional[float] = typer.Option(
+        None, "--effect", help="the overhead (µs per operation) the real runs must resolve: "
+                               "exit 1 when the A/A interval is wider"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o",
+                                           help="results folder (default results/calibrate/<time>)"),
+    workdir: Optional[Path] = typer.Option(None, "--workdir",
+                                           help="where the file workload writes"),
+):
+    """Check this machine before trusting its overhead numbers: A/A (null sensor) and injected
+    cost runs; coverage of the truth, resolution, steal. Exit 1 when it falls short."""
+    from bench import calibrate as cal, runner, spec as specmod
+    from workloads import WORKLOADS
+
+    if duration <= 0 or not math.isfinite(duration):
+        raise BadInput(f"bad duration {duration}: must be > 0 seconds")
+    rates = parse_rates([rate])
+    if rates == ["max"]:
+        raise BadInput("calibrate needs an open-loop rate (ops/s), not 'max'")
+    _check_blocks(blocks, rates, duration, "--blocks", "or fewer runs")
+    if runs < 1:
+        raise BadInput(f"bad --runs {runs}: must be >= 1")
+    if effect is not None and not (effect > 0 and math.isfinite(effect)):
+        raise BadInput(f"bad --effect {effect}: µs per operation > 0")
+    try:
+        inject_ns = [float(x) for x in _split(inject)] if inject else [2000.0, 10000.0]
+    except ValueError:
+        raise BadInput(f"bad --inject {','.join(_split(inject))}: ns per operation") from None
+    if any(not (x > 0 and math.isfinite(x)) for x in inject_ns):
+        raise BadInput("bad --inject: ns per operation > 0")
+    workloads = [specmod.parse_workload(w)
+                 for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
+    specs = [specmod.parse_backend(s) for s in cal.control_specs(inject_ns)]
+    why = backends.availability(cal.NULL)
+    if why:
+        raise BadInput(f"the A/A control {cal.NULL} cannot run here: {why}")
+    why = backends.availability(cal.INJECT)
+    if why:
+        err.print(f"[yellow]warning:[/] no injected-cost check: {cal.INJECT} cannot run here "
+                  f"({why})", highlight=False)
+        specs = specs[:1]
+    out_dir = out_dir or Path("results/calibrate") / time.strftime("%Y%m%d-%H%M%S")
+    cfg = runner.RunConfig(specs, workloads, rates, duration, runs * blocks, out_dir,
+                           workdir=workdir)
+    try:
+        res = runner.run(cfg, err)
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+    summaries = cal.analyse(res.path, blocks)
+    t = Table(title=f"calibration: {runs} runs of {blocks} blocks, {duration:g} s cells at "
+                    f"{rates[0]} ops/s", title_justify="left")
+    for c in ("workload", "control", "truth µs/op", "covered", "estimate µs/op", "bias µs",
+              "± half-width µs", "steal max %"):
+        t.add_column(c)
+    for s in summaries:
+        t.add_row(s.workload, s.control, f"{s.truth_us:.2f}", f"{s.covered}/{s.runs}",
+                  f"{s.estimate_us:+.2f}", f"{s.bias_us:+.2f}", f"{s.half_width_us:.2f}",
+                  _fmt(s.steal_pct_max, ".1f"))
+    out.print(t)
+    notes, ok = cal.findings(summaries, effect)
+    for n in notes:
+        err.print(f"[yellow]warning:[/] {n}", highlight=False, soft_wrap=True)
+    path = cal.save(res.path, summaries, {"rate": rates[0], "duration_s": duration,
+                                          "blocks": blocks, "runs": runs,
+                                          "inject_ns": inject_ns, "effect_us": effect})
+    out.print(f"calibration: {path}")
+    if not ok:
+        raise typer.Exit(1)
+    out.print("calibrated: overhead intervals hold their truth on this machine")
 
 
 def _report_quietly(path: Path) -> None:

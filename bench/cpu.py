@@ -1,11 +1,27 @@
-"""CPU and memory accounting of sensor process trees (psutil) and cgroups.
+"""CPU and memory accounting: sensor process trees (psutil), and the whole machine.
 
 A sensor's cost is its whole process tree: an external tool may fork helpers. CPU is read
 as user+system of the process and its live descendants, plus what reaped children left in
-``children_user/system``; the cell's number is the difference of two snapshots.
+``children_user/system``; the cell's number is the difference of two snapshots. (Where a
+sensor has a cgroup of its own, ``bench.cgroup.usage_us`` is read instead: microseconds of
+scheduler runtime rather than clock ticks.)
+
+The whole machine (``MachineCpu``): the total cost of sensing includes what no process
+tree shows (kernel threads such as kauditd, IPIs, softirqs). ``/proc/stat`` splits it into
+user, system, irq, softirq and steal, but only in clock ticks (10 ms: on a 0.5 s cell of
+500 operations one tick is 20 µs per operation) and, on a tick-accounting kernel, sampled
+at the scheduler tick. Where cpuidle exposes per-state idle residency (microseconds), busy
+time is read from there instead: wall time minus idle time, per CPU. The residency of an
+idle period is only added when the CPU leaves it, so each CPU is read from a thread moved
+onto that CPU (which wakes it): the read then includes every idle period so far.
 """
 
 from __future__ import annotations
+
+import glob
+import os
+import time
+from dataclasses import dataclass
 
 import psutil
 
@@ -62,3 +78,96 @@ class CpuWindow:
     @property
     def pct_of_core(self) -> float:
         return 100 * self.cpu_s / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+# /proc/stat's cpu line: user nice system idle iowait irq softirq steal (guest is in user)
+_STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+try:
+    _TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+except (AttributeError, ValueError, OSError):
+    _TICK_US = 1e4
+
+
+def _proc_stat_us() -> dict[str, float]:
+    try:
+        with open("/proc/stat") as f:
+            parts = f.readline().split()
+    except OSError:
+        return {}
+    return {k: int(v) * _TICK_US for k, v in zip(_STAT_FIELDS, parts[1:])}
+
+
+def _idle_paths() -> dict[int, list[str]]:
+    """cpu -> its cpuidle residency files; {} when any online CPU has none."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return {}
+    out = {k: glob.glob(f"/sys/devices/system/cpu/cpu{k}/cpuidle/state*/time") for k in cpus}
+    return out if out and all(out.values()) else {}
+
+
+@dataclass(frozen=True)
+class MachineSnapshot:
+    stat_us: dict          # /proc/stat fields, µs (tick resolution)
+    per_cpu: dict          # cpu -> (monotonic ns when read, idle residency µs)
+    wall_ns: int
+
+
+class MachineCpu:
+    """Whole-machine CPU between two snapshots: ``snapshot()`` then ``delta(a, b)``."""
+
+    def __init__(self) -> None:
+        self._idle = _idle_paths()
+        self.source = "cpuidle" if self._idle else "proc/stat"
+
+    def _read_idle(self) -> dict[int, tuple[int, int]]:
+        out: dict[int, tuple[int, int]] = {}
+        if not self._idle:
+            return out
+        try:
+            home = os.sched_getaffinity(0)
+        except OSError:
+            return out
+        try:
+            for cpu, paths in self._idle.items():
+                os.sched_setaffinity(0, {cpu})  # now running there: the CPU is not idle
+                t = time.monotonic_ns()
+                total = 0
+                for p in paths:
+                    with open(p) as f:
+                        total += int(f.read())
+                out[cpu] = (t, total)
+        except OSError:
+            return {}
+        finally:
+            try:
+                os.sched_setaffinity(0, home)
+            except OSError:
+                pass
+        return out
+
+    def snapshot(self) -> MachineSnapshot:
+        return MachineSnapshot(_proc_stat_us(), self._read_idle(), time.monotonic_ns())
+
+    @staticmethod
+    def delta(a: MachineSnapshot, b: MachineSnapshot) -> dict[str, float]:
+        """µs of machine CPU between ``a`` and ``b``: ``busy`` (every CPU's time not idle,
+        hypervisor steal included: a vCPU that wanted to run was not idle), and the
+        /proc/stat split ``user`` (with nice), ``system``, ``irq`` (with softirq), ``steal``
+        (tick resolution). ``busy`` comes from cpuidle residency when both snapshots have
+        it, else from /proc/stat."""
+        d = {k: b.stat_us.get(k, 0.0) - a.stat_us.get(k, 0.0) for k in _STAT_FIELDS} \
+            if a.stat_us and b.stat_us else {}
+        out = {"user": d.get("user", float("nan")) + d.get("nice", 0.0),
+               "system": d.get("system", float("nan")),
+               "irq": d.get("irq", float("nan")) + d.get("softirq", 0.0),
+               "steal": d.get("steal", float("nan"))}
+        if a.per_cpu and b.per_cpu and a.per_cpu.keys() == b.per_cpu.keys():
+            out["busy"] = sum((b.per_cpu[c][0] - a.per_cpu[c][0]) / 1e3
+                              - (b.per_cpu[c][1] - a.per_cpu[c][1]) for c in a.per_cpu)
+        elif d:
+            out["busy"] = out["user"] + out["system"] + out["irq"] + out["steal"]
+        else:
+            out["busy"] = float("nan")
+        return out

@@ -7,13 +7,14 @@ directories and files, and which backends the run uses. When the run ends normal
 harness says ``done`` and the janitor exits. When the harness dies without saying it
 (kill -9, OOM killer, a crash), the janitor sees end of file and, within 5 s:
 
-1. kills the workloads (``cgroup.kill`` on each cell cgroup; registered pids too);
+1. kills the workloads (``cgroup.kill`` on each workload cgroup; registered pids too);
 2. gives each sensor host up to ``SENSOR_GRACE_S`` to stop on its own (they see end of
    stdin and their parent-death signal, and undo their kernel state), then SIGKILLs the
    process groups still there;
 3. asks every backend of the run to undo what a killed sensor left (``recover_stale``,
    e.g. audit rules and settings);
-4. removes the cgroups, directories and files, and the empty ``sensorbench`` cgroup.
+4. removes the cgroups (a sensor's included, killing whatever is still in it), directories
+   and files, and the empty ``sensorbench`` cgroup.
 
 ``python -m bench.janitor`` is the janitor side; ``Janitor`` the harness side.
 """
@@ -124,7 +125,8 @@ def cleanup(items: dict[str, dict], backend_names: list[str], log=print) -> None
     procs = [i for i in items.values() if i["watch"] == "process"]
     cgroups = [i for i in items.values() if i["watch"] == "cgroup"]
     for cg in cgroups:  # workloads first: sensors do not need them to stop
-        cgroup.kill(Path(cg["path"]))
+        if not cg.get("sensor"):  # a sensor's own cgroup goes last: it must stop itself
+            cgroup.kill(Path(cg["path"]))
     for p in procs:
         if not p.get("sensor"):
             _kill(p)

@@ -75,7 +75,22 @@ def facts() -> dict:
     }
 
 
-def noise_warnings(f: dict, busy_sample_s: float = 0.5) -> list[str]:
+# Steal above this share of the machine's CPU time during a cell is a warning: the
+# hypervisor took enough to move that cell's numbers.
+STEAL_WARN_PCT = 5.0
+
+
+def steal_warning(cells: list[tuple[str, float]]) -> str | None:
+    """One warning for the cells (id, steal %) whose steal passed ``STEAL_WARN_PCT``."""
+    high = [(c, p) for c, p in cells if isinstance(p, (int, float)) and p > STEAL_WARN_PCT]
+    if not high:
+        return None
+    worst = max(high, key=lambda x: x[1])
+    return (f"hypervisor steal above {STEAL_WARN_PCT:g} % of CPU time in {len(high)} cell(s) "
+            f"(worst {worst[1]:.0f} % in {worst[0]}): their blocks are noisier")
+
+
+def noise_warnings(f: dict, busy_sample_s: float = 0.25) -> list[str]:
     """Reasons to distrust fine differences in this run (printed and kept in meta.json)."""
     out = []
     ncpu = f.get("cpu_logical") or 1

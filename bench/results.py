@@ -35,6 +35,19 @@ CELL_COLUMNS = [
 BLOCK_COLUMNS = [
     "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns", "blocks_used",
     "blocks_dropped", "block", "block_overhead_ns", "schedule_lag_growth_ms",
+    # the total cost of sensing: whole-machine CPU per operation, sensor minus baseline
+    "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
+    # in-context cost: the workload cgroup's own CPU per operation, sensor minus baseline
+    "workload_cpu_added_us_per_op", "workload_cpu_added_ci_low_us",
+    "workload_cpu_added_ci_high_us",
+]
+# What each cell read of CPU (bench.accounting): the inputs of the paired costs above, and
+# the sensor's own CPU split into its fixed and its per-event part.
+COST_COLUMNS = [
+    "sensor_idle_cpu_pct", "sensor_marginal_us_per_event", "sensor_startup_cpu_s",
+    "adapter_cpu_s", "sensor_cpu_source", "workload_cpu_us_per_op", "machine_busy_us_per_op",
+    "machine_user_us_per_op", "machine_system_us_per_op", "machine_irq_us_per_op",
+    "machine_steal_us_per_op", "machine_steal_pct", "machine_cpu_source",
 ]
 EXTRA_COLUMNS = [
     "latency_intended_p50_us", "latency_intended_p99_us", "delivery_p50_us",
@@ -246,14 +259,15 @@ def _json_default(o):
 
 def cells_frame(rows: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
-    known = CELL_COLUMNS + BLOCK_COLUMNS + EXTRA_COLUMNS
+    known = CELL_COLUMNS + BLOCK_COLUMNS + COST_COLUMNS + EXTRA_COLUMNS
     for c in known:
         if c not in df.columns:
             df[c] = np.nan
     rest = [c for c in df.columns if c not in known]
     df = df[known + rest]
     for c in ("rate_target", "reason", "status", "spec", "backend", "kind", "mode", "saturation",
-              "mechanism", "workload", "workload_spec", "cell", "marker", "block"):
+              "mechanism", "workload", "workload_spec", "cell", "marker", "block",
+              "sensor_cpu_source", "machine_cpu_source"):
         df[c] = df[c].astype("string")
     for c in ("drained", "cgroup"):
         df[c] = df[c].astype("boolean")

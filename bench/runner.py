@@ -23,7 +23,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from bench import machine, workdir
-from bench.blocks import NO_ESTIMATE, cell_mean, paired
+from bench.blocks import NO_ESTIMATE, cell_mean, paired, paired_difference
 from bench.cell import Cell, CellRunner
 from bench.cgroup import clean_stale, remove_parent_if_empty
 from bench.errors import BadInput
@@ -122,32 +122,57 @@ def plan_change(old: dict, new: dict) -> tuple[str, list[str]]:
     return ("extends", adds) if adds else ("same", [])
 
 
+# Per-operation costs paired like the overhead: (per-cell column, estimate column prefix)
+PAIRED_COSTS = (("machine_busy_us_per_op", "machine_cpu"),
+                ("workload_cpu_us_per_op", "workload_cpu_added"))
+
+
 def apply_blocks(res: ResultsDir, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> None:
-    """(Re)compute every measured row's overhead from its blocks, and say for each whether
-    the backend failed to keep up (``saturation``)."""
+    """(Re)compute every measured row's overhead and paired CPU costs from its blocks, and
+    say for each whether the backend failed to keep up (``saturation``)."""
     rows = res.rows()
     means: dict[str, float] = {}
+    first_row: dict[str, dict] = {}
     for r in rows:
         if r["cell"] not in means:
             ok = r.get("status") in ("ok", "unsupported")
             means[r["cell"]] = cell_mean(res.op_times(r["cell"])) if ok else math.nan
-    # block -> (sensor cell mean, baseline cell mean); and the baseline's row
-    pairs: dict[str, list[float]] = {}
+            first_row[r["cell"]] = r
+    # block -> [sensor cell, baseline cell]; and the baseline's row
+    cells_of: dict[str, list[str | None]] = {}
     base_rows: dict[str, dict] = {}
     for r in rows:
         if r.get("block"):
             side = 1 if r["backend"] == "baseline" else 0
-            pairs.setdefault(r["block"], [math.nan, math.nan])[side] = means[r["cell"]]
+            cells_of.setdefault(r["block"], [None, None])[side] = r["cell"]
             if side:
                 base_rows.setdefault(r["block"], r)
+
+    def value(cell: str | None, column: str | None = None) -> float:
+        if cell is None:
+            return math.nan
+        if column is None:
+            return means[cell]
+        r = first_row[cell]
+        v = r.get(column) if r.get("status") in ("ok", "unsupported") else None
+        return float(v) if isinstance(v, (int, float)) else math.nan
+
     series: dict[tuple, list[str]] = {}
     for r in rows:
         if r["backend"] != "baseline" and r.get("block"):
             blocks = series.setdefault((r["spec"], r["workload_spec"], r["rate_target"]), [])
             if r["block"] not in blocks:
                 blocks.append(r["block"])
-    estimates = {key: paired([pairs[b][0] for b in bl], [pairs[b][1] for b in bl])
-                 for key, bl in series.items()}
+    estimates: dict[tuple, dict] = {}
+    for key, bl in series.items():
+        est = paired([value(cells_of[b][0]) for b in bl],
+                     [value(cells_of[b][1]) for b in bl]).as_row()
+        for column, name in PAIRED_COSTS:
+            m, lo, hi = paired_difference([value(cells_of[b][0], column) for b in bl],
+                                          [value(cells_of[b][1], column) for b in bl])
+            est.update({f"{name}_us_per_op": m, f"{name}_ci_low_us": lo,
+                        f"{name}_ci_high_us": hi})
+        estimates[key] = est
     # A sensor cell without a block of its own (--no-baseline) is judged against the
     # median of whatever baselines of its workload and rate there are.
     stand_in: dict[tuple, dict] = {}
@@ -161,9 +186,9 @@ def apply_blocks(res: ResultsDir, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT
         if r["backend"] == "baseline":
             continue
         est = estimates.get((r["spec"], r["workload_spec"], r["rate_target"]))
-        r.update((est or NO_ESTIMATE).as_row())
-        s_b = pairs.get(r.get("block") or "", [math.nan, math.nan])
-        r["block_overhead_ns"] = s_b[0] - s_b[1]
+        r.update(est or NO_ESTIMATE.as_row())
+        s_b = cells_of.get(r.get("block") or "", [None, None])
+        r["block_overhead_ns"] = value(s_b[0]) - value(s_b[1])
         base = base_rows.get(r.get("block") or "") or \
             stand_in.get((r["workload_spec"], r["rate_target"]))
         r["saturation"] = saturation(r, base, overhead_limit_pct)
@@ -257,8 +282,13 @@ def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean-up, not two
         apply_blocks(res, cfg.overhead_limit_pct)
         res.finalize()
+        steal = machine.steal_warning([(r["cell"], r.get("machine_steal_pct", math.nan))
+                                       for r in res.rows()])
+        if steal:
+            console.print(f"[yellow]warning:[/] {steal}", highlight=False)
         res.write_meta({"backend_stats": stats, "interrupted": interrupted,
-                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        "warnings": warnings + ([steal] if steal else [])})
         shutil.rmtree(res.parts / "tmp", ignore_errors=True)
         rundir.remove()
         remove_parent_if_empty()

@@ -176,6 +176,8 @@ class Host:
 def main(argv: list[str]) -> int:
     cfg = json.loads(argv[0])
     _linux.die_with_parent(signal.SIGTERM, cfg.get("parent"))
+    # Into the sensor's own cgroup first, so whatever the backend starts is counted too.
+    _linux.join_cgroup(cfg["ctx"].get("sensor_cgroup"))
     host = Host(cfg)
     host.install_signals()
     try:

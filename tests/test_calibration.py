@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import run_cells
 
 RATE = "2000"
-DURATION = "3"
+DURATION = "2"
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ INJECT = "synthetic:delay_us=300,drop=0.03,dup=0.02,reorder_us=400"
 def injected(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("calibration-all")
     return tmp / "results", run_cells(tmp, "-b", "synthetic", "-b", INJECT,
-                                      "-w", "file,process,network", "-r", "300", "-d", "2",
+                                      "-w", "file,process,network", "-r", "600", "-d", "1",
                                       "--no-baseline")
 
 

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.integration, needs_root]
 MATRIX = {
     "ebpf": "file", "audit": "process", "fanotify": "file", "inotify": "file",
     "proc_connector": "process", "psutil": "process", "synthetic": "network",
-    "null_sensor": "file",
+    "null_sensor": "file", "injected_cost": "file",
     "auditd": "process", "fatrace": "file", "bpftrace": "process", "execsnoop": "process",
     "exitsnoop": "process", "opensnoop": "file", "forkstat": "process",
     "inotifywait": "file",
@@ -122,7 +122,7 @@ def _kill_mid_cell(out, workdir, victim, *args) -> subprocess.Popen:
     return proc
 
 
-@pytest.mark.parametrize("backend", ["audit", "ebpf"])
+@pytest.mark.parametrize("backend", ["audit", "ebpf", "null_sensor"])
 def test_sensor_host_killed_fails_its_cell_and_the_run_goes_on(tmp_path, audit_exclusive,
                                                                leaves_nothing, backend):
     _available(backend)

@@ -17,7 +17,7 @@ from tests.helpers.plugin_backends import PLUGINS
 @needs_root
 def test_full_run_writes_the_promised_folder(tmp_path, leaves_nothing):
     cells = run_cells(tmp_path, "-b", "synthetic:delay_us=100", "-w", "file,process,network",
-                      "-r", "300", "-d", "1", "-n", "2")
+                      "-r", "300", "-d", "0.5", "-n", "2")
     out = tmp_path / "results"
     for name in ("cells.parquet", "cells.csv", "events.parquet", "meta.json"):
         assert (out / name).exists(), name

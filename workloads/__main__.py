@@ -4,7 +4,8 @@
 harness uses that so the run marker never appears in the workload's own command line,
 where a sensor reporting argv would take the workload process for one of its operations.
 Runs one workload in this process (inside the given cgroup when one is passed), writes the
-ledger to ``--ledger`` and prints a one-line JSON summary. The harness starts it after the
+ledger to ``--ledger`` and prints a one-line JSON summary, after a line ``start`` when its
+schedule starts and ``done`` when its last operation is done. The harness starts it after the
 sensor is ready; its exit code is 0 when the ledger was written.
 """
 
@@ -18,21 +19,10 @@ import socket
 import sys
 import time
 
-from bench._linux import die_with_parent
+from bench._linux import die_with_parent, join_cgroup
 from bench.truth import Ledger
 from workloads.base import get_workload
 from workloads.pacing import ARRIVALS, schedule
-
-
-def _join_cgroup(path: str | None) -> str | None:
-    if not path:
-        return None
-    try:
-        with open(os.path.join(path, "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
-        return path
-    except OSError:
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent(signal.SIGTERM)
     rate = None if a.rate == "max" else float(a.rate)
     cls = get_workload(a.name)
-    cgroup = _join_cgroup(a.cgroup)
+    cgroup = a.cgroup if join_cgroup(a.cgroup) else None
     tap = socket.socket(fileno=a.tap_fd) if a.tap_fd >= 0 else None
     expected_ops = (rate or 20_000) * a.duration
     ledger = Ledger(int(expected_ops * cls.rows_per_op * 1.1) + 64, tap=tap)
@@ -71,12 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     w.setup()
     n_ops = 0
     try:
+        # "start" and "done" bracket the operations (children reaped included): the
+        # harness reads CPU at those two moments, leaving start-up and the ledger out.
+        print("start", flush=True)
         t_start = time.monotonic_ns()
         for i, t_int in schedule(rate, a.duration, w.poll, a.arrivals, a.seed):
             w.op(i, t_int)
             n_ops = i + 1
         t_last = time.monotonic_ns()
         w.finish()
+        print("done", flush=True)
     finally:
         w.teardown()
     elapsed = (t_last - t_start) / 1e9

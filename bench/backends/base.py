@@ -31,6 +31,10 @@ class SensorContext:
     cgroup: str | None = None    # the workload's cgroup v2 path, when one was made
     tap_fd: int = -1             # ground-truth side channel (synthetic backend only)
     results_dir: str | None = None  # where a backend may save logs (e.g. a verifier log)
+    # The sensor host's own cgroup (its CPU is read from there). A backend that runs an
+    # external tool puts the tool in ``<sensor_cgroup>/tool``, so that the tool's CPU is
+    # told apart from the CPU of our code around it.
+    sensor_cgroup: str | None = None
     extra: dict = field(default_factory=dict)
 
 

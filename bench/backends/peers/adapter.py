@@ -21,6 +21,7 @@ What every tool needs, done once:
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import re
 import shutil
@@ -32,7 +33,7 @@ from typing import Iterable, NamedTuple
 
 import psutil
 
-from bench._linux import die_with_parent
+from bench._linux import die_with_parent, join_cgroup
 from bench.backends.base import NO_TIME, Backend, EventSink, is_root
 from bench.errors import SensorFailed
 from bench.kinds import FILE_KINDS, Kind
@@ -51,10 +52,12 @@ def _scope(v: str) -> str:
 SCOPE_SETTING = Setting(_scope, "cell", "file events kept: 'cell' (under the cell's "
                         "directory) or 'all'")
 
-def _child_setup() -> None:
+def _child_setup(cgroup: str | None = None) -> None:
     # Runs in the forked child before exec: the tool must not outlive the sensor host,
     # even when the host is SIGKILLed and cannot clean up.
     die_with_parent(signal.SIGKILL)
+    # The tool's CPU is measured apart from ours (the sensor host parsing its output).
+    join_cgroup(cgroup)
     # The sensor host ignores SIGINT (Ctrl-C belongs to the harness) and an ignored signal
     # stays ignored across exec: tools without their own handler would never stop on it.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -201,7 +204,8 @@ class ToolBackend(Backend):
         try:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                cwd=self.cwd(), env=env, start_new_session=True, preexec_fn=_child_setup)
+                cwd=self.cwd(), env=env, start_new_session=True,
+                preexec_fn=functools.partial(_child_setup, self._tool_cgroup()))
         except OSError as e:
             raise SensorFailed(f"cannot start {self.tool}: {e}") from None
         self._out_thread = threading.Thread(target=self._read_stdout, name=f"{self.tool}-out",
@@ -213,6 +217,17 @@ class ToolBackend(Backend):
         if self.ready_pattern is None:
             self._ready.set()
         self.wait_ready(time.monotonic() + self.start_timeout_s)
+
+    def _tool_cgroup(self) -> str | None:
+        """``<sensor cgroup>/tool`` (made here), or None without a sensor cgroup."""
+        if not self.ctx.sensor_cgroup:
+            return None
+        path = os.path.join(self.ctx.sensor_cgroup, "tool")
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError:
+            return None
+        return path
 
     def stop(self) -> None:
         proc = getattr(self, "proc", None)

@@ -1,0 +1,174 @@
+"""``sensorbench calibrate``: how far this machine's overhead numbers can be trusted.
+
+Before trusting an overhead figure, run the method against sensors whose truth is known,
+many times, on this machine, at the settings the real runs use:
+
+- ``null_sensor`` (the A/A control): a consumer that subscribes to nothing. Its true
+  overhead is 0.
+- ``injected_cost:ns=N``: an eBPF program that busy-waits in the kernel on the one syscall
+  that starts each workload operation, in the workload's cgroup only. Its true overhead per
+  operation is what it spun, which it counts itself (``injected_ns_per_run``).
+
+Each control runs ``runs`` times x ``blocks`` paired blocks (a baseline cell and a sensor
+cell next to each other in random order), exactly as ``sensorbench run`` measures a real
+sensor. Every group of ``blocks`` blocks gives one estimate with its 95 % interval (the
+rule of ``bench.blocks``), and the summary says, per workload and control:
+
+- **coverage**: in how many runs the interval held the truth (a 95 % interval should hold
+  it in about 19 of 20; far fewer means the intervals are too narrow on this machine);
+- **half-width**: the median half-width of the intervals: the smallest overhead per
+  operation this machine can tell from zero at these settings;
+- **bias**: the median estimate minus the truth;
+- **steal**: the CPU the hypervisor took from this machine's vCPUs during the cells.
+
+It warns when coverage falls short, and with ``--effect US`` it says whether an overhead
+of that size can be resolved, with how many blocks it could be (the half-width shrinks
+with the square root of the block count).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.blocks import cell_mean, paired
+from bench.machine import STEAL_WARN_PCT
+from bench.results import ResultsDir
+
+COVERAGE_FLOOR = 0.85      # below this share of runs covering the truth: intervals too narrow
+NULL = "null_sensor"
+INJECT = "injected_cost"
+
+
+def control_specs(inject_ns: list[float]) -> list[str]:
+    return [NULL, *(f"{INJECT}:ns={n:g}" for n in inject_ns)]
+
+
+@dataclass
+class Summary:
+    workload: str
+    control: str
+    truth_us: float            # median over runs of each run's truth
+    runs: int
+    covered: int
+    estimate_us: float         # median of the runs' estimates
+    bias_us: float             # median of estimate - truth
+    half_width_us: float       # median half-width of the runs' intervals
+    blocks_per_run: int
+    blocks_dropped: int
+    steal_pct_max: float       # the highest steal seen in a cell
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.runs if self.runs else math.nan
+
+    def blocks_to_resolve(self, effect_us: float) -> int | None:
+        """Blocks per run whose half-width would be ``effect_us`` (half-width ~ 1/sqrt)."""
+        if not (self.half_width_us == self.half_width_us and effect_us > 0):
+            return None
+        return max(2, math.ceil(self.blocks_per_run * (self.half_width_us / effect_us) ** 2))
+
+
+def _truth_ns(spec: str, stats: dict | None) -> float:
+    if spec == NULL:
+        return 0.0
+    v = (stats or {}).get("injected_ns_per_run")
+    return float(v) if isinstance(v, (int, float)) else math.nan
+
+
+def analyse(folder: Path, blocks_per_run: int) -> list[Summary]:
+    """Summaries of a calibration results folder: runs are consecutive groups of
+    ``blocks_per_run`` blocks of each control x workload."""
+    res = ResultsDir(folder, create=False)
+    stats = res.meta().get("backend_stats") or {}
+    frame = res.cells().drop_duplicates("cell")
+    cells = {r["cell"]: r for r in frame.astype(object).where(frame.notna(), None)
+             .to_dict("records")}
+    # block -> {"sensor": row, "baseline": row}
+    blocks: dict[str, dict[str, dict]] = {}
+    for r in cells.values():
+        if r.get("block"):
+            blocks.setdefault(r["block"], {})["baseline" if r["backend"] == "baseline"
+                                              else "sensor"] = r
+    groups: dict[tuple[str, str, int], list[dict[str, dict]]] = {}
+    for b in blocks.values():
+        s = b.get("sensor")
+        if s is None:
+            continue
+        key = (s["workload_spec"], s["spec"], int(s["repeat"]) // blocks_per_run)
+        groups.setdefault(key, []).append(b)
+    per: dict[tuple[str, str], list[dict]] = {}
+    for (workload, spec, _g), bl in sorted(groups.items()):
+        s_means, b_means, truths, steal = [], [], [], []
+        for b in bl:
+            for side, means in (("sensor", s_means), ("baseline", b_means)):
+                r = b.get(side)
+                ok = r is not None and r.get("status") in ("ok", "unsupported")
+                means.append(cell_mean(res.op_times(r["cell"])) if ok else math.nan)
+                if r is not None:
+                    steal.append(_num(r.get("machine_steal_pct")))
+            truths.append(_truth_ns(spec, stats.get(b["sensor"]["cell"])))
+        est = paired(s_means, b_means)
+        truth = float(np.nanmean(truths)) if np.isfinite(truths).any() else math.nan
+        per.setdefault((workload, spec), []).append({
+            "estimate": est.overhead_ns, "lo": est.overhead_lo_ns, "hi": est.overhead_hi_ns,
+            "truth": truth, "dropped": est.blocks_dropped,
+            "steal": max([x for x in steal if x == x], default=math.nan)})
+    out = []
+    for (workload, spec), runs in per.items():
+        done = [x for x in runs if x["lo"] == x["lo"] and x["truth"] == x["truth"]]
+        covered = sum(x["lo"] <= x["truth"] <= x["hi"] for x in done)
+        med = (lambda v: float(np.median(v)) / 1e3 if len(v) else math.nan)
+        out.append(Summary(
+            workload=workload, control=spec,
+            truth_us=med([x["truth"] for x in done]), runs=len(done), covered=covered,
+            estimate_us=med([x["estimate"] for x in done]),
+            bias_us=med([x["estimate"] - x["truth"] for x in done]),
+            half_width_us=med([(x["hi"] - x["lo"]) / 2 for x in done]),
+            blocks_per_run=blocks_per_run, blocks_dropped=sum(x["dropped"] for x in runs),
+            steal_pct_max=max([x["steal"] for x in runs if x["steal"] == x["steal"]],
+                              default=math.nan)))
+    return out
+
+
+def _num(v) -> float:
+    return float(v) if isinstance(v, (int, float)) else math.nan
+
+
+def findings(summaries: list[Summary], effect_us: float | None = None) -> tuple[list[str], bool]:
+    """Warnings to print, and whether the machine passed: every control's intervals held
+    the truth often enough, and (with ``effect_us``) the A/A half-width resolves it."""
+    notes, ok = [], True
+    for s in summaries:
+        where = f"{s.control} on {s.workload}"
+        if s.runs == 0:
+            notes.append(f"{where}: no run produced an interval (cells failed?)")
+            ok = False
+            continue
+        if s.coverage < COVERAGE_FLOOR:
+            ok = False
+            notes.append(f"{where}: the 95 % interval held the truth in only {s.covered} of "
+                         f"{s.runs} runs: overhead intervals are too narrow on this machine "
+                         "at these settings (more blocks, longer cells, a quieter machine)")
+        if s.steal_pct_max == s.steal_pct_max and s.steal_pct_max > STEAL_WARN_PCT:
+            notes.append(f"{where}: the hypervisor stole up to {s.steal_pct_max:.0f} % of CPU "
+                         "time in a cell")
+        if effect_us is not None and s.control == NULL and s.half_width_us > effect_us:
+            ok = False
+            need = s.blocks_to_resolve(effect_us)
+            notes.append(f"{s.workload}: cannot resolve {effect_us:g} µs per operation: the "
+                         f"A/A interval is ±{s.half_width_us:.1f} µs with {s.blocks_per_run} "
+                         f"blocks; about {need} blocks a run would resolve it")
+    return notes, ok
+
+
+def save(folder: Path, summaries: list[Summary], settings: dict) -> Path:
+    path = Path(folder) / "calibration.json"
+    doc = {"settings": settings,
+           "summaries": [{**asdict(s), "coverage": s.coverage} for s in summaries]}
+    path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    return path
