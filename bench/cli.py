@@ -285,12 +285,15 @@ def calibrate(
     summaries = cal.analyse(res.path, blocks)
     t = Table(title=f"calibration: {runs} runs of {blocks} blocks, {duration:g} s cells at "
                     f"{rates[0]} ops/s", title_justify="left")
-    for c in ("workload", "control", "truth µs/op", "covered", "estimate µs/op", "bias µs",
-              "± half-width µs", "steal max %"):
+    for c in ("workload", "control", "spun µs/op", "+ fixed µs/op", "= truth µs/op",
+              "covered", "estimate µs/op", "bias µs", "± half-width µs", "steal max %"):
         t.add_column(c)
     for s in summaries:
-        t.add_row(s.workload, s.control, f"{s.truth_us:.2f}", f"{s.covered}/{s.runs}",
-                  f"{s.estimate_us:+.2f}", f"{s.bias_us:+.2f}", f"{s.half_width_us:.2f}",
+        fixed = "(measures it)" if s.control == cal.FIXED else _fmt(s.fixed_us, ".2f")
+        t.add_row(s.workload, s.control, _fmt(s.injected_us, ".2f"), fixed,
+                  _fmt(s.truth_us, ".2f"),
+                  f"{s.covered}/{s.runs}" if s.truth_us == s.truth_us else "-",
+                  f"{s.estimate_us:+.2f}", _fmt(s.bias_us, "+.2f"), f"{s.half_width_us:.2f}",
                   _fmt(s.steal_pct_max, ".1f"))
     out.print(t)
     notes, ok = cal.findings(summaries, effect)

@@ -74,6 +74,16 @@ METRICS = {
     "slowdown": Metric("slowdown", "%", "cell", SLOW_THRESHOLD_PCT, relative=False),
     # time added per operation, with its paired-block interval: the primary cost number
     "overhead": Metric("overhead per op", "µs", "cell", 1.0, relative=False),
+    # the total cost of sensing (whole-machine CPU per operation), paired-block interval;
+    # not gated by default: the machine's own noise makes it the widest interval here
+    "machine_cpu": Metric("machine CPU per op", "µs", "cell", 2.0, relative=False,
+                          gate=False),
+}
+# per-cell metrics read from the paired-block estimate: (point, low, high) columns, in µs
+BLOCK_METRICS = {
+    "overhead": ("overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns", 1e3),
+    "machine_cpu": ("machine_cpu_us_per_op", "machine_cpu_ci_low_us",
+                    "machine_cpu_ci_high_us", 1.0),
 }
 DEFAULT_FACTOR = 1.10
 
@@ -183,15 +193,15 @@ def kind_side(run: RunData, k: pd.Series, metric: str) -> Side:
 
 
 def cell_side(run: RunData, key: tuple, metric: str) -> Side:
-    if metric in ("slowdown", "overhead"):
+    if metric == "slowdown" or metric in BLOCK_METRICS:
         c = run.cells
         r = c[(c["series"] == key[0]) & (c["workload_spec"] == key[1]) & (c["rate_target"] == key[2])]
         if not len(r):
             return Side(math.nan, math.nan, math.nan)
         r = r.iloc[0]
-        if metric == "overhead":   # block interval, in µs
-            return Side(*(float(r[c]) / 1e3 for c in ("overhead_ns_per_op", "overhead_ci_low_ns",
-                                                      "overhead_ci_high_ns")))
+        if metric in BLOCK_METRICS:   # block interval, in µs
+            *cols, scale = BLOCK_METRICS[metric]
+            return Side(*(float(r[c]) / scale if c in r.index else math.nan for c in cols))
         return Side(r["slowdown_pct"], r["slowdown_ci_low_pct"], r["slowdown_ci_high_pct"])
     pc = run.per_cell
     g = pc[(pc["series"] == key[0]) & (pc["workload_spec"] == key[1])
@@ -208,13 +218,17 @@ def cpu_resolution(g: pd.DataFrame, metric: str) -> pd.Series:
     """How coarse one repeat's CPU number is. Process CPU time comes in clock ticks
     (usually 10 ms), read at the start and the end of a cell, so each CPU total is only
     known to about two ticks; spread over the cell's events or duration, that is a noise
-    floor no number of repeats removes."""
+    floor no number of repeats removes. CPU read from a sensor's cgroup is scheduler
+    runtime in microseconds: no such floor."""
     cpu_s = g["sensor_cpu_s"].astype(float)
     if metric == "cpu_us_per_event":
         # events = cpu_s * 1e6 / us_per_event, so two ticks per event is:
         q = g[metric].astype(float) * CPU_TICKS_S / cpu_s.where(cpu_s > 0)
     else:   # % of one core over the cell
         q = CPU_TICKS_S / g["duration_s"].astype(float) * 100
+    if "sensor_cpu_source" in g.columns:
+        q = q.where(~g["sensor_cpu_source"].astype("string").str.startswith("cgroup")
+                    .fillna(False).astype(bool), 0.0)
     return q.fillna(0.0)
 
 

@@ -95,8 +95,9 @@ def test_machine_cpu_reads_a_busy_machine_as_busy():
     assert d["busy"] >= 0.3e6 * 0.9, d
 
 
-def _summary(control="null_sensor", covered=19, runs=20, half=1.5, steal=1.0):
-    return Summary("file", control, 0.0, runs, covered, 0.1, 0.1, half, 3, 0, steal)
+def _summary(control="null_sensor", covered=19, runs=20, half=1.5, steal=1.0, truth=0.0):
+    return Summary("file", control, 0.0, 0.0, truth, runs, covered, 0.1, 0.1, half, 3, 0,
+                   steal)
 
 
 def test_findings_pass_and_fail():
@@ -108,4 +109,63 @@ def test_findings_pass_and_fail():
     notes, ok = findings([_summary(half=2.0)], effect_us=1.0)
     assert not ok and "about 12 blocks" in notes[0]
     notes, ok = findings([_summary(steal=9.0)])
-    assert ok and "stole up to 9 %" in notes[0]
+    assert ok and "up to 9 %" in notes[0]
+    # the arm that measures the program's fixed cost has no truth to cover
+    notes, ok = findings([_summary("injected_cost:ns=0", covered=0, truth=math.nan)])
+    assert ok and notes == []
+
+
+def _calibration_folder(tmp_path, fixed_ns=700.0, n_blocks=12, blocks_per_run=3):
+    """A results folder as `calibrate` writes it, with op times whose truth is known: the
+    null sensor adds nothing, ``injected_cost:ns=X`` adds what it spun plus the program's
+    fixed cost; every block has its own machine state (shared by its two cells)."""
+    import json
+
+    import numpy as np
+
+    from bench.results import ResultsDir
+
+    rng = np.random.default_rng(7)
+    res = ResultsDir(tmp_path / "cal")
+    stats = {}
+    spun = {"null_sensor": 0.0, "injected_cost:ns=0": 100.0, "injected_cost:ns=2000": 2150.0}
+    for spec, s in spun.items():
+        added = s + (fixed_ns if spec != "null_sensor" else 0.0)
+        for r in range(n_blocks):
+            state = rng.normal(15_000, 2_000)
+            block = f"{spec}|file|1000|{r}"
+            for side, extra in (("sensor", added), ("baseline", 0.0)):
+                cell = block if side == "sensor" else f"baseline~{block}"
+                row = {"cell": cell, "backend": spec.split(":")[0] if side == "sensor"
+                       else "baseline", "spec": spec if side == "sensor" else "baseline",
+                       "workload": "file", "workload_spec": "file", "kind": "file_create",
+                       "status": "unsupported" if side == "sensor" else "ok",
+                       "rate_target": "1000", "repeat": r, "block": block,
+                       "machine_steal_pct": 1.0}
+                ops = state + extra + rng.normal(0, 300, 500)
+                res.add_cell([row], None, ops.astype(np.int64), cell)
+            if spec != "null_sensor":
+                stats[block] = {"injected_ns_per_run": s}
+    res.write_meta({"backend_stats": stats})
+    return res.path
+
+
+def test_calibration_summary_recovers_what_was_injected(tmp_path):
+    from bench.calibrate import analyse
+
+    folder = _calibration_folder(tmp_path)
+    by = {s.control: s for s in analyse(folder, 3)}
+    assert set(by) == {"null_sensor", "injected_cost:ns=0", "injected_cost:ns=2000"}
+    assert all(s.runs == 4 and s.blocks_per_run == 3 for s in by.values())
+    null, zero, two = by["null_sensor"], by["injected_cost:ns=0"], by["injected_cost:ns=2000"]
+    assert null.truth_us == 0 and null.fixed_us == 0
+    # the ns=0 arm measures the fixed cost (what it adds above its own spin) and has no
+    # truth of its own; the other arm's truth is its spin plus that measured fixed cost
+    assert math.isnan(zero.truth_us) and zero.estimate_us == pytest.approx(0.8, abs=0.3)
+    assert two.injected_us == pytest.approx(2.15)
+    assert two.truth_us == pytest.approx(2.15 + two.fixed_us)
+    assert two.fixed_us == pytest.approx(0.7, abs=0.3)
+    assert abs(two.bias_us) < 0.4 and two.covered >= 3
+    # every pair of cells differs by the machine state only through noise: intervals of
+    # a few hundred ns
+    assert null.half_width_us < 1.0

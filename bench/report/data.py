@@ -251,6 +251,8 @@ class RunData:
                                          "sensor_rss_mb", "saturation"]},
                 "self_reported_lost": first.get("self_reported_lost", pd.NA),
                 "counter_gap": first.get("counter_gap", math.nan),
+                "sensor_cpu_source": first.get("sensor_cpu_source", pd.NA),
+                **{c: first.get(c, math.nan) for c in COST_FIELDS},
                 **{c: first.get(c, math.nan) for c in BLOCK_FIELDS},
             })
         return pd.DataFrame(rows)
@@ -306,6 +308,10 @@ class RunData:
                 row.update(sensor_cpu_pct=ran["sensor_cpu_pct"].mean(),
                            rate_achieved=ran["rate_achieved"].mean())
             row.update(block_estimate(ran))
+            # the sensor's fixed and per-event CPU, mean over repeats (folders from before
+            # they were measured: NaN)
+            row.update({c: pd.to_numeric(ran[c], errors="coerce").mean() if len(ran)
+                        else math.nan for c in COST_FIELDS})
             row["schedule_lag_growth_ms"] = (ran["schedule_lag_growth_ms"].max()
                                              if len(ran) else math.nan)
             rows.append(row)
@@ -334,6 +340,10 @@ class RunData:
         b = b.drop_duplicates(["host", "cell"])
         return b.groupby(["host", "workload_spec", "rate_target"])["rate_achieved"].mean().to_dict()
 
+
+# per-cell CPU readings (bench.accounting) carried to the combined rows as means
+COST_FIELDS = ("sensor_idle_cpu_pct", "sensor_marginal_us_per_event", "sensor_startup_cpu_s",
+               "adapter_cpu_s", "workload_cpu_us_per_op")
 
 BLOCK_FIELDS = ("overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns",
                 "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",

@@ -80,6 +80,14 @@ def _overhead(r) -> str:
             + (f" {int(n)} blocks" if n == n and n is not None else "") + "</span>")
 
 
+def _machine(r) -> str:
+    p = r.get("machine_cpu_us_per_op", float("nan"))
+    if p != p:
+        return "–"
+    return (f"{p:+.1f} <span class=note>[{num(r['machine_cpu_ci_low_us'], '+.1f')}, "
+            f"{num(r['machine_cpu_ci_high_us'], '+.1f')}]</span>")
+
+
 def _slowdown(r) -> str:
     p = r["slowdown_pct"]
     if p != p:
@@ -102,18 +110,27 @@ def summary_section(run: RunData) -> str:
                      status, f'{r["kinds_seen"]}/{r["kinds_supported"]}/{r["kinds_total"]}',
                      num(r["drop_rate"], ".2f", 100), num(r["drop_rate_worst"], ".2f", 100),
                      num(r["latency_p50_us"], ".0f"), num(r["latency_p99_us"], ".0f"),
-                     num(r["sensor_cpu_pct"], ".1f"), num(r["cpu_us_per_event"], ".1f"),
+                     _machine(r), num(r["sensor_cpu_pct"], ".1f"),
+                     num(r["cpu_us_per_event"], ".1f"), num(r.get("sensor_idle_cpu_pct"), ".2f"),
+                     num(r.get("sensor_marginal_us_per_event"), ".1f"),
                      num(r["kernel_ns_per_event"], ".0f"),
                      _gap(r["counter_gap"]), _overhead(r), _slowdown(r),
                      f'<span class=bad>{e(sat)}</span>' if sat else "", str(r["repeats"])])
         cls.append(r["mode"])
     head = ["backend", "mode", "workload", "rate", "status", "kinds seen/supp./all",
-            "drop %", "worst kind drop %", "p50 µs", "p99 µs", "CPU %", "CPU µs/event",
-            "kernel ns/event", "missed − self-reported", "overhead µs/op [95 % CI]",
+            "drop %", "worst kind drop %", "p50 µs", "p99 µs",
+            "machine CPU µs/op [95 % CI]", "CPU %", "CPU µs/event", "idle CPU %",
+            "marginal µs/event", "kernel ns/event", "missed − self-reported",
+            "overhead µs/op [95 % CI]",
             "slowdown % [95 % CI]", "limit", "repeats"]
     return ("<h2 id=summary>Summary</h2><p class=note>Repetitions combined: drops pooled over "
             "repeats and supported kinds; latency percentiles from the raw per-event latencies "
-            "of all repeats and kinds; CPU averaged. <i>overhead</i>: time added to each "
+            "of all repeats and kinds; CPU averaged. <i>machine CPU</i>: the total cost of "
+            "sensing, the whole machine's busy CPU per operation (kernel threads, interrupts "
+            "and the sensor included) minus its paired baseline's, with a t-interval over "
+            "blocks. <i>CPU %</i>, <i>µs/event</i>: the sensor's own CPU (for a third-party "
+            "tool, the tool's, never our parsing of its output), split into its <i>idle</i> "
+            "cost and a <i>marginal</i> cost per event. <i>overhead</i>: time added to each "
             "operation, from paired blocks (each sensor cell next to a baseline cell of its "
             "own), with a t-interval over the blocks; <i>slowdown</i> the same as a ratio. "
             "<i>limit</i> says whether any repeat failed to keep up: dropped more than "

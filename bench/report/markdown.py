@@ -4,6 +4,7 @@ linked by relative path so the page renders on a git forge next to the committed
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -12,6 +13,16 @@ from bench.report import sustainable
 # headline_rate is shared with the charts: the overview chart shows the same rate as the table.
 from bench.report.figure import Chart, headline_rate, slug
 from bench.report.data import RunData
+
+
+def _ci(r, point: str, lo: str, hi: str, scale: float = 1.0) -> str:
+    """'+2.1 [+0.4, +3.8]' from a point and its interval (divided by ``scale``), or '–'."""
+    p = r.get(point, math.nan)
+    if p is None or p != p:
+        return "–"
+    ci = (f" [{r[lo] / scale:+.1f}, {r[hi] / scale:+.1f}]"
+          if r.get(lo) == r.get(lo) and r.get(hi) == r.get(hi) else "")
+    return f"{p / scale:+.1f}{ci}"
 
 
 def _n(v, fmt=".0f", scale=1.0) -> str:
@@ -96,20 +107,27 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
         rows = [[f"`{r['series']}`", r["mode"], r["workload_spec"],
                  f"{r['kinds_seen']}/{r['kinds_supported']}/{r['kinds_total']}",
                  _n(r["drop_rate"], ".2f", 100), _n(r["drop_rate_worst"], ".2f", 100),
-                 _n(r["latency_p50_us"]), _n(r["latency_p99_us"]), _n(r["sensor_cpu_pct"], ".1f"),
-                 _n(r["cpu_us_per_event"], ".1f"), _n(r["kernel_ns_per_event"]),
-                 (f"{r['slowdown_pct']:+.1f} [{r['slowdown_ci_low_pct']:+.0f}, "
-                  f"{r['slowdown_ci_high_pct']:+.0f}]") if r["slowdown_pct"] == r["slowdown_pct"]
-                 else "–"] for _, r in c.iterrows()]
+                 _n(r["latency_p50_us"]), _n(r["latency_p99_us"]),
+                 _ci(r, "machine_cpu_us_per_op", "machine_cpu_ci_low_us",
+                     "machine_cpu_ci_high_us"),
+                 _n(r.get("sensor_idle_cpu_pct"), ".2f"),
+                 _n(r.get("sensor_marginal_us_per_event"), ".1f"), _n(r["kernel_ns_per_event"]),
+                 _ci(r, "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns", 1e3)]
+                for _, r in c.iterrows()]
         parts += [f"## Headline at {rate} ops/s", "",
                   "Repeats combined: drops pooled over repeats and supported kinds, latency "
-                  "percentiles (µs, `t_seen − t_issue`) from the raw events of all kinds, CPU "
-                  "is the sensor's process tree (kernel ns/event: in-kernel eBPF run time, "
-                  "separate), slowdown of the workload vs no sensor with its 95 % interval.",
+                  "percentiles (µs, `t_seen − t_issue`) from the raw events of all kinds. "
+                  "*Machine CPU*: the total cost of sensing, the whole machine's busy CPU per "
+                  "operation minus its paired baseline's, 95 % interval over blocks. The "
+                  "sensor's own CPU (a third-party tool's, never our parsing of its output) "
+                  "as its *idle* cost and its *marginal* cost per event; kernel ns/event: "
+                  "in-kernel eBPF run time. *Overhead*: time added to each operation, 95 % "
+                  "interval over blocks.",
                   "",
                   _md_table(["backend", "mode", "workload", "kinds seen/supp./all", "drop %",
-                             "worst kind drop %", "p50 µs", "p99 µs", "CPU %", "CPU µs/event",
-                             "kernel ns/event", "slowdown % [95 % CI]"], rows), ""]
+                             "worst kind drop %", "p50 µs", "p99 µs",
+                             "machine CPU µs/op [95 % CI]", "idle CPU %", "marginal µs/event",
+                             "kernel ns/event", "overhead µs/op [95 % CI]"], rows), ""]
 
     parts += ["## Charts", "", "Kernel-mode backends are drawn in warm colours with solid "
               "lines, user-mode in cool colours with dashed lines, the calibration backend in "
