@@ -64,16 +64,17 @@ test: setup
 clean:
 	rm -rf $(VENV) workloads/native/sb-child .pytest_cache
 
-# The published reference run: every backend available here, a rate sweep, repeats, into
-# results/reference/ (report, charts, cells.csv; per-event files stay out of git) and
+# The published reference run: every backend available here, a rate sweep, paired blocks,
+# into results/reference/ (report, charts, cells.csv; per-event files stay out of git) and
 # results/README.md. Run as root so the kernel-mode and audit backends can take part.
-# Besides every backend with its defaults, the settings that move results most: the ring
-# buffer's wake-up batching and the in-kernel cgroup filter (ebpf), a short poll (psutil).
-REFERENCE_BACKENDS ?= synthetic,psutil,psutil:interval_ms=10,ebpf,ebpf:wakeup_kb=8,\
-	ebpf:filter=cgroup,audit,fanotify,inotify,proc_connector,bpftrace,execsnoop,exitsnoop,\
-	opensnoop,auditd,fatrace,forkstat,inotifywait
+# Besides every backend with its defaults, the controls (null_sensor, injected_cost) and the
+# settings that move results most: the ring buffer's wake-up batching and the in-kernel
+# cgroup filter (ebpf), a short poll (psutil).
+REFERENCE_BACKENDS ?= synthetic,null_sensor,injected_cost,psutil,psutil:interval_ms=10,ebpf,\
+	ebpf:wakeup_kb=8,ebpf:filter=cgroup,audit,fanotify,inotify,proc_connector,bpftrace,\
+	execsnoop,exitsnoop,opensnoop,auditd,fatrace,forkstat,inotifywait
 REFERENCE_ARGS ?= -b '$(REFERENCE_BACKENDS)' -w file,process,network -r 200,1000,5000,max \
-	-d 2 -n 2
+	-d 1 -n 3
 
 .PHONY: reference
 reference: setup

@@ -19,7 +19,10 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 COLUMNS = ("op", "kind", "key", "t_intended", "t_issue", "t_done")
 TAP_HEADER = struct.Struct("<BIqq")  # kind, op, key, t_issue; the path (if any) follows
@@ -71,11 +74,17 @@ class Ledger:
             self.tap_errors += 1
 
     def arrays(self) -> dict[str, np.ndarray]:
+        # numpy is imported when the ledger is handed over, not at the workload's start:
+        # that start is paid again by every cell.
+        import numpy as np
+
         out = {c: np.frombuffer(self._cols[c], dtype=np.int64, count=self.n).copy() for c in COLUMNS}
         out["path"] = np.array(self.paths[: self.n], dtype=object)
         return out
 
     def save(self, path: str | Path, meta: dict) -> None:
+        import numpy as np
+
         cols = self.arrays()
         blob = "\n".join(p or "" for p in cols.pop("path")).encode()
         np.savez(path, paths=np.frombuffer(blob, dtype=np.uint8), **cols,
@@ -95,6 +104,8 @@ class Truth:
 
 def load(path: str | Path) -> Truth:
     import ast
+
+    import numpy as np
 
     with np.load(path) as z:
         cols = {c: z[c] for c in COLUMNS}

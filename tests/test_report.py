@@ -237,6 +237,11 @@ def test_markdown_page_links_existing_charts(sweep, tmp_path):
     assert any("saturation-network.png" in link for link in links)
     if (d / "charts" / "overview.png").exists():   # runs that measured machine CPU
         assert links[0].endswith("charts/overview.png")
+    # what the machine could resolve, read from the run's A/A control: one row per rate
+    # with the half-width of its interval
+    rows = [ln for ln in text.splitlines() if ln.startswith("| `null_sensor` | network |")]
+    assert "## What this machine could resolve" in text and len(rows) == 2, text
+    assert all(re.search(r"\| [+-]\d+\.\d\d ± \d+\.\d\d \|", ln) for ln in rows), rows
 
 
 # -- the overview chart: cost vs loss vs lateness at a glance ------------------------------

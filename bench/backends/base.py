@@ -113,8 +113,9 @@ class Backend:
     # (the null backend); any other backend with no kind of the workload is not run.
     runs_without_kinds = False
     # How long the event count must stay unchanged after the workload ends for the sensor
-    # to count as drained; polling backends need a few intervals.
-    quiet_s = 0.3
+    # to count as drained: far longer than an event-driven consumer's delivery (ms), and
+    # paid by every cell; polling backends need a few intervals, slow tools say so.
+    quiet_s = 0.2
     description = ""
 
     def __init__(self, settings: dict[str, Any], ctx: SensorContext):

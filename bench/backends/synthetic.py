@@ -66,6 +66,12 @@ class SyntheticBackend(Backend):
                            non_negative),
     }
 
+    @classmethod
+    def quiet_for(cls, settings) -> float:
+        # Events are held back by the injected delay: the drain must outwait the longest.
+        held = settings["delay_us"] + settings["reorder_us"] + 10 * settings["jitter_us"]
+        return cls.quiet_s + held / 1e6
+
     def start(self, sink: EventSink) -> None:
         if self.ctx.tap_fd < 0:
             raise RuntimeError("synthetic backend started without the ground-truth side channel")

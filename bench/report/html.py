@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.metrics import DROP_THRESHOLD
-from bench.report import sustainable
+from bench.report import resolution, sustainable
 from bench.report.figure import Chart, Skipped
 from bench.report.data import RunData
 
@@ -265,6 +265,25 @@ def warnings_section(run: RunData, skipped: list[Skipped]) -> str:
     return "\n".join(out)
 
 
+def resolution_section(run: RunData) -> str:
+    t = resolution.table(run)
+    if t.empty:
+        return ""
+    rows = [[e(r["series"]), e(r["workload_spec"]), e(r["rate_target"]), num(r["spun_us"], ".2f"),
+             f"{num(r['overhead_us'], '+.2f')} ± {num(r['overhead_half_us'], '.2f')}",
+             f"{num(r['machine_us'], '+.1f')} ± {num(r['machine_half_us'], '.1f')}",
+             num(r["blocks"], ".0f")] for _, r in t.iterrows()]
+    return ("<h2 id=resolution>What this machine could resolve</h2><p class=note>From the "
+            "run's own controls: <code>null_sensor</code> costs nothing, so the half-width of "
+            "its 95 % interval is the smallest overhead (and total cost) this machine could "
+            "tell from zero at these settings; <code>injected_cost</code> adds a known spin in "
+            "the kernel on each operation (plus the tracepoint's own fixed cost, which nothing "
+            "counts). µs per operation.</p>"
+            + table(["control", "workload", "rate", "spun", "overhead ± half-width",
+                     "machine CPU ± half-width", "blocks"], rows, ["calibration"] * len(rows),
+                    left=3))
+
+
 def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
     m = run.meta.get("machine") or {}
     hosts = sorted(set(run.raw["host"]))
@@ -283,12 +302,14 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
         "<p class=note>Rows and lines are coloured by mode: <b style='color:#c0392b'>kernel</b> "
         "(sensor code in the kernel: eBPF), <b style='color:#1f5fa8'>user</b> (user-space "
         "consumer of what the OS offers, or polling), <b style='color:#777'>calibration</b> "
-        "(synthetic: injected delay and drops the harness must recover).</p>",
+        "(controls whose truth is known: synthetic's injected delay and drops, the null "
+        "sensor's zero cost, injected_cost's known spin).</p>",
         # The chart that answers the question comes before everything else.
         "\n".join(figure(c) for c in top),
         warnings_section(run, skipped),
         sustainable_section(run),
         summary_section(run),
+        resolution_section(run),
         "\n".join(figure(c) for c in charts if c.section == "overview"),
         *[workload_section(run, w, charts, skipped) for w in wls],
         settings_section(run),

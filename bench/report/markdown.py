@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from bench.metrics import DROP_THRESHOLD
-from bench.report import sustainable
+from bench.report import resolution, sustainable
 # headline_rate is shared with the charts: the overview chart shows the same rate as the table.
 from bench.report.figure import Chart, headline_rate, slug
 from bench.report.data import RunData
@@ -73,6 +73,21 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
         if ch.section == "headline":
             parts += [f"## {ch.title}", "", f"![{ch.title}]({link(ch.png)})", "", ch.caption,
                       ""]
+    res = resolution.table(run)
+    if not res.empty:
+        parts += ["## What this machine could resolve", "",
+                  "From the run's own controls: `null_sensor` costs nothing, so the half-width "
+                  "of its 95 % interval is the smallest overhead (and total cost) this machine "
+                  "could tell from zero at these settings; `injected_cost` adds a known spin "
+                  "in the kernel on each operation (plus the tracepoint's own fixed cost, "
+                  "which nothing counts). Values in µs per operation.", "",
+                  _md_table(["control", "workload", "rate", "spun", "overhead [± half-width]",
+                             "machine CPU [± half-width]", "blocks"],
+                            [[f"`{r['series']}`", r["workload_spec"], r["rate_target"],
+                              _n(r["spun_us"], ".2f"),
+                              f"{_n(r['overhead_us'], '+.2f')} ± {_n(r['overhead_half_us'], '.2f')}",
+                              f"{_n(r['machine_us'], '+.1f')} ± {_n(r['machine_half_us'], '.1f')}",
+                              _n(r["blocks"])] for _, r in res.iterrows()]), ""]
     warns = run.meta.get("warnings") or []
     if warns:
         parts += ["> **Noise warnings for this machine** — read small differences with care:"]

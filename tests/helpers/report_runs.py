@@ -19,13 +19,14 @@ _DONE: dict[str, Path] = {}
 
 # name -> arguments of `sensorbench run`. "same_a"/"same_b" are two runs of the same code;
 # "slowed" is the same backend with 20 ms of injected delay (a deliberate regression);
-# "sweep" has two backends (user mode and calibration) and a rate sweep for the charts.
+# "sweep" has backends of two modes (user, calibration: synthetic and the A/A control) and
+# a rate sweep for the charts.
 RUNS = {
     "same_a": ["-b", "synthetic", "-w", "network", "-r", "500", "-d", "0.5", "-n", "2"],
     "same_b": ["-b", "synthetic", "-w", "network", "-r", "500", "-d", "0.5", "-n", "2"],
     "slowed": ["-b", "synthetic:delay_us=20000", "-w", "network", "-r", "500", "-d", "0.5",
                "-n", "2"],
-    "sweep": ["-b", "synthetic,psutil", "-w", "network", "-r", "300,1500", "-d", "0.5",
+    "sweep": ["-b", "synthetic,psutil,null_sensor", "-w", "network", "-r", "300,1500", "-d", "0.5",
               "-n", "2"],
 }
 
