@@ -23,7 +23,7 @@ import pandas as pd
 
 from bench import backends, truth as truthmod
 from bench.accounting import CellCpu, SensorMeter, columns as cost_columns
-from bench.cgroup import CellCgroup
+from bench.cgroup import CellCgroup, current as current_cgroup
 from bench.correlate import correlate
 from bench.cpu import MachineCpu, tree_rss_mb
 from bench.errors import SensorFailed, WorkloadFailed
@@ -263,6 +263,9 @@ class CellRunner:
                "arrivals": cell.arrivals, "seed": cell.repeat}
         if cg.path:
             cfg["cgroup"] = str(cg.path)
+            home = current_cgroup()
+            if home is not None:
+                cfg["home_cgroup"] = str(home)
         fds: tuple[int, ...] = ()
         if tap:
             cfg["tap_fd"] = tap[0].fileno()

@@ -37,6 +37,20 @@ def v2_root() -> Path | None:
     return None
 
 
+def current() -> Path | None:
+    """The cgroup v2 this process is in (its directory), or None."""
+    root = v2_root()
+    try:
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                if line.startswith("0::"):
+                    rel = line.strip()[3:].lstrip("/")
+                    return (root / rel) if root is not None else None
+    except OSError:
+        pass
+    return None
+
+
 def kill(path: Path) -> None:
     """SIGKILL every process in the cgroup (``cgroup.kill``, kernel 5.14+)."""
     try:

@@ -35,8 +35,9 @@ def test_injected_cost_is_paid_once_per_op_and_measured(tmp_path, leaves_nothing
     for cell, n_ops in ops.items():
         st = meta["backend_stats"][cell]
         assert st["missing_syscalls"] == [] and st["capped_runs"] == 0, st
-        # once per operation, plus the calls outside the timed window
-        assert n_ops <= st["injected_runs"] <= n_ops + 50, (n_ops, st)
+        # once per operation, plus the few calls of the workload process in its cgroup
+        # outside its timed windows (its start and done lines, a thread it starts)
+        assert n_ops <= st["injected_runs"] <= n_ops + 10, (n_ops, st)
         assert st["injected_ns_per_run"] >= NS, st
 
     overhead = c["overhead_ns_per_op"].dropna().unique()
