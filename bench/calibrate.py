@@ -102,9 +102,8 @@ def analyse(folder: Path, blocks_per_run: int) -> list[Summary]:
     # block -> {"sensor": row, "baseline": row}
     blocks: dict[str, dict[str, dict]] = {}
     for r in cells.values():
-        if r.get("block"):
-            blocks.setdefault(r["block"], {})["baseline" if r["backend"] == "baseline"
-                                              else "sensor"] = r
+        if r.get("block") and r["backend"] != "baseline":
+            blocks[r["block"]] = {"sensor": r, "baseline": cells.get(r.get("baseline_cell"))}
     groups: dict[tuple[str, str, int], list[dict[str, dict]]] = {}
     for b in blocks.values():
         s = b.get("sensor")

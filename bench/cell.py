@@ -46,7 +46,10 @@ class Cell:
     duration: float
     spec: Spec | None         # None: the no-sensor baseline
     arrivals: str = "poisson"
-    pair: Spec | None = None  # a baseline's sensor: the two cells form one block
+    # A baseline's sensors: each forms a block with it (a baseline between two sensor cells
+    # serves both). A sensor cell's baseline: the id of the cell it is paired with.
+    pairs: tuple[Spec, ...] = ()
+    baseline_id: str = ""
 
     @property
     def backend(self) -> str:
@@ -58,14 +61,16 @@ class Cell:
 
     @property
     def block(self) -> str:
-        """The block this cell belongs to: its sensor spec x workload x rate x repetition
-        (a baseline cell's is its pair's); '' for a baseline paired with nothing."""
-        spec = self.spec or self.pair
-        return f"{spec.text}|{self.workload.text}|{self.rate}|{self.repeat}" if spec else ""
+        """A sensor cell's block: its spec x workload x rate x repetition, '' when it has no
+        baseline of its own. (A baseline cell belongs to the blocks of its sensors.)"""
+        if self.spec is None or not self.baseline_id:
+            return ""
+        return f"{self.spec.text}|{self.workload.text}|{self.rate}|{self.repeat}"
 
     @property
     def id(self) -> str:
-        tag = f"baseline~{self.pair.text}" if self.spec is None and self.pair else self.spec_text
+        tag = (f"baseline~{'+'.join(p.text for p in self.pairs)}"
+               if self.spec is None and self.pairs else self.spec_text)
         return f"{tag}|{self.workload.text}|{self.rate}|{self.repeat}"
 
 
@@ -117,7 +122,7 @@ def _base_row(cell: Cell) -> dict:
         "mode": cls.mode if cls else "none", "mechanism": cls.mechanism if cls else "none",
         "workload": cell.workload.name, "workload_spec": cell.workload.text,
         "rate_target": cell.rate, "repeat": cell.repeat, "duration_s": cell.duration,
-        "block": cell.block,
+        "block": cell.block, "baseline_cell": cell.baseline_id,
         "arrivals": cell.arrivals if cell.rate != "max" else "closed-loop",
     }
 

@@ -34,7 +34,7 @@ CELL_COLUMNS = [
 # Overhead from paired blocks (bench.blocks): the primary cost number, per operation.
 BLOCK_COLUMNS = [
     "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns", "blocks_used",
-    "blocks_dropped", "block", "block_overhead_ns", "schedule_lag_growth_ms",
+    "blocks_dropped", "block", "baseline_cell", "block_overhead_ns", "schedule_lag_growth_ms",
     # the total cost of sensing: whole-machine CPU per operation, sensor minus baseline
     "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
     # in-context cost: the workload cgroup's own CPU per operation, sensor minus baseline
@@ -267,7 +267,7 @@ def cells_frame(rows: list[dict]) -> pd.DataFrame:
     df = df[known + rest]
     for c in ("rate_target", "reason", "status", "spec", "backend", "kind", "mode", "saturation",
               "mechanism", "workload", "workload_spec", "cell", "marker", "block",
-              "sensor_cpu_source", "machine_cpu_source"):
+              "sensor_cpu_source", "machine_cpu_source", "baseline_cell"):
         df[c] = df[c].astype("string")
     for c in ("drained", "cgroup"):
         df[c] = df[c].astype("boolean")

@@ -1,9 +1,10 @@
 """Plan cells, run them in order with a progress bar, write results cell by cell.
 
-Every sensor cell has a no-sensor baseline cell of its own next to it, in random order:
-the two form a block, and overhead comes from the blocks' paired differences
-(``bench.blocks``), never from operations pooled across cells. The order of backends
-rotates between repetitions, so slow drift of a noisy machine spreads over all backends.
+Every sensor cell has a no-sensor baseline cell next to it, in random order: the two form
+a block (a baseline between two sensor cells serves both), and overhead comes from the
+blocks' paired differences (``bench.blocks``), never from operations pooled across cells.
+The order of backends rotates between repetitions, so slow drift of a noisy machine
+spreads over all backends.
 """
 
 from __future__ import annotations
@@ -69,26 +70,44 @@ def _coin(text: str) -> bool:
 
 def plan(cfg: RunConfig) -> list[Cell]:
     """Cells in the order they run. With baselines, every measurable sensor cell is paired
-    with a no-sensor cell of its own, the two adjacent in time and in random order (a
-    block); repetition r is block r of every spec x workload x rate. The order of specs
-    rotates between repetitions, so slow drift spreads over every backend."""
+    with a no-sensor cell next to it: the two form a block. Sensor cells go two by two
+    around one baseline cell (sensor, baseline, sensor), which side each sensor takes
+    decided by a coin, so each block's two cells are adjacent in time and in random order,
+    and a baseline serves two blocks (a sensor left over gets one of its own, before or
+    after it by a coin). Repetition r is block r of every spec x workload x rate. The order
+    of specs rotates between repetitions, so slow drift spreads over every backend and
+    each sensor shares its baseline with a different neighbour each time."""
     cells: list[Cell] = []
     specs = list(cfg.specs)
 
-    def add(spec: Spec | None, r: int, w: Spec, rate: str, pair: Spec | None = None):
-        cells.append(Cell(len(cells), r, w, rate, cfg.duration, spec, cfg.arrivals, pair))
+    def add(cell: Cell) -> Cell:
+        cell.index = len(cells)
+        cells.append(cell)
+        return cell
 
     for r in range(cfg.repeat):
         rot = specs[r % len(specs):] + specs[:r % len(specs)] if specs else []
         for w in cfg.workloads:
             for rate in cfg.rates:
+                def cell(spec=None, pairs=(), baseline_id=""):
+                    return Cell(0, r, w, rate, cfg.duration, spec, cfg.arrivals, pairs,
+                                baseline_id)
+
+                paired = [s for s in rot if cfg.baseline and _measurable(s, w)]
                 for spec in rot:
-                    if not (cfg.baseline and _measurable(spec, w)):
-                        add(spec, r, w, rate)
-                        continue
-                    sensor_first = _coin(f"{spec.text}|{w.text}|{rate}|{r}")
-                    for is_sensor in ((True, False) if sensor_first else (False, True)):
-                        add(spec if is_sensor else None, r, w, rate, None if is_sensor else spec)
+                    if spec not in paired:
+                        add(cell(spec))
+                for i in range(0, len(paired), 2):
+                    group = paired[i:i + 2]
+                    if _coin("+".join(s.text for s in group) + f"|{w.text}|{rate}|{r}"):
+                        group.reverse()
+                    base = cell(None, tuple(group))
+                    sensors = [cell(s, baseline_id=base.id) for s in group]
+                    order = ([sensors[0], base, sensors[1]] if len(group) == 2 else
+                             [sensors[0], base] if _coin(f"first|{base.id}") else
+                             [base, sensors[0]])
+                    for c in order:
+                        add(c)
     return cells
 
 
@@ -96,7 +115,8 @@ def plan_meta(cfg: RunConfig) -> dict:
     """The plan as meta.json records it."""
     return {"backends": [s.text for s in cfg.specs], "workloads": [w.text for w in cfg.workloads],
             "rates": cfg.rates, "duration_s": cfg.duration, "repeat": cfg.repeat,
-            "arrivals": cfg.arrivals, "baseline": cfg.baseline}
+            "arrivals": cfg.arrivals, "baseline": cfg.baseline,
+            "baselines": "one between two sensor cells" if cfg.baseline else None}
 
 
 def plan_change(old: dict, new: dict) -> tuple[str, list[str]]:
@@ -104,7 +124,7 @@ def plan_change(old: dict, new: dict) -> tuple[str, list[str]]:
     (only adds cells: more backends, workloads, rates or repeats) or ``differs`` (cells
     of the two would not be comparable, or some would be dropped); and what changed."""
     differs, adds = [], []
-    for key in ("duration_s", "arrivals", "baseline"):
+    for key in ("duration_s", "arrivals", "baseline", "baselines"):
         if old.get(key) != new.get(key):
             differs.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
     for key in ("backends", "workloads", "rates"):
@@ -141,12 +161,15 @@ def apply_blocks(res: ResultsDir, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT
     # block -> [sensor cell, baseline cell]; and the baseline's row
     cells_of: dict[str, list[str | None]] = {}
     base_rows: dict[str, dict] = {}
+    # folders from before baselines were shared name the block on the baseline's rows
+    old_layout = {r["block"]: r["cell"] for r in rows
+                  if r["backend"] == "baseline" and r.get("block")}
     for r in rows:
-        if r.get("block"):
-            side = 1 if r["backend"] == "baseline" else 0
-            cells_of.setdefault(r["block"], [None, None])[side] = r["cell"]
-            if side:
-                base_rows.setdefault(r["block"], r)
+        if r.get("block") and r["backend"] != "baseline":
+            base = r.get("baseline_cell") or old_layout.get(r["block"])
+            cells_of[r["block"]] = [r["cell"], base if base in first_row else None]
+            if base in first_row:
+                base_rows[r["block"]] = first_row[base]
 
     def value(cell: str | None, column: str | None = None) -> float:
         if cell is None:

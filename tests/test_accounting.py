@@ -135,12 +135,14 @@ def _calibration_folder(tmp_path, fixed_ns=700.0, n_blocks=12, blocks_per_run=3)
             state = rng.normal(15_000, 2_000)
             block = f"{spec}|file|1000|{r}"
             for side, extra in (("sensor", added), ("baseline", 0.0)):
-                cell = block if side == "sensor" else f"baseline~{block}"
-                row = {"cell": cell, "backend": spec.split(":")[0] if side == "sensor"
-                       else "baseline", "spec": spec if side == "sensor" else "baseline",
-                       "workload": "file", "workload_spec": "file", "kind": "file_create",
-                       "status": "unsupported" if side == "sensor" else "ok",
-                       "rate_target": "1000", "repeat": r, "block": block,
+                sensor = side == "sensor"
+                cell = block if sensor else f"baseline~{block}"
+                row = {"cell": cell, "backend": spec.split(":")[0] if sensor else "baseline",
+                       "spec": spec if sensor else "baseline", "workload": "file",
+                       "workload_spec": "file", "kind": "file_create",
+                       "status": "unsupported" if sensor else "ok", "rate_target": "1000",
+                       "repeat": r, "block": block if sensor else "",
+                       "baseline_cell": f"baseline~{block}" if sensor else "",
                        "machine_steal_pct": 1.0}
                 ops = state + extra + rng.normal(0, 300, 500)
                 res.add_cell([row], None, ops.astype(np.int64), cell)
