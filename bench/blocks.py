@@ -93,3 +93,14 @@ def paired_difference(sensor_values, baseline_values,
     b = np.asarray(baseline_values, dtype=float)
     ok = np.isfinite(s) & np.isfinite(b)
     return t_interval(s[ok] - b[ok], level)
+
+
+def paired_ratio(sensor_values, baseline_values,
+                 level: float = 0.95) -> tuple[float, float, float]:
+    """(geometric mean, low, high) of the blocks' ratios sensor / baseline of a positive
+    quantity (an achieved rate), by the t-interval on the log ratios."""
+    s = np.asarray(sensor_values, dtype=float)
+    b = np.asarray(baseline_values, dtype=float)
+    ok = np.isfinite(s) & np.isfinite(b) & (s > 0) & (b > 0)
+    m, lo, hi = t_interval(np.log(s[ok] / b[ok]), level)
+    return tuple(math.exp(x) if x == x else math.nan for x in (m, lo, hi))

@@ -13,8 +13,9 @@ Verdict per metric (all metrics are smaller-is-better). Each side has a value an
 interval:
 
 - latency p50/p99: value pooled over all repeats' raw events; interval the hull of the
-  per-repeat values and the distribution-free 95 % CI of the pooled quantile (order
-  statistics);
+  per-repeat values, their t-interval over blocks (the variance between cells, which
+  dominates on a shared machine) and the distribution-free 95 % CI of the pooled quantile
+  (order statistics, the variance within them);
 - drop rate: pooled; interval the hull of per-repeat rates and the Wilson 95 % CI;
 - CPU (µs/event, % of a core): mean of repeats; interval the hull of the repeats, each
   widened by the resolution of process CPU time (two clock ticks over the cell);
@@ -188,7 +189,9 @@ def kind_side(run: RunData, k: pd.Series, metric: str) -> Side:
     p = {"latency_p50": ("p50", 0.50), "latency_p99": ("p99", 0.99)}[metric]
     col = f"latency_{p[0]}_us"
     lat = run.latencies_us(k["series"], k["workload_spec"], k["rate_target"], k["kind"])
-    lo, hi = _hull((k[f"{col}_min"], k[f"{col}_max"]), quantile_ci(lat, p[1]))
+    lo, hi = _hull((k[f"{col}_min"], k[f"{col}_max"]),
+                   (k.get(f"{col}_block_lo", math.nan), k.get(f"{col}_block_hi", math.nan)),
+                   quantile_ci(lat, p[1]))
     return Side(k[col], lo, hi)
 
 

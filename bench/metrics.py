@@ -113,23 +113,36 @@ SLOW_THRESHOLD_PCT = 5.0    # compare: the smallest slowdown change (points) tha
 def limits(drop_rate: float | None, achieved: float | None, target: float | None,
            base_achieved: float | None, lag_growth_ms: float | None,
            base_lag_growth_ms: float | None, slowdown_lo_pct: float | None,
-           overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> list[str]:
+           overhead_limit_pct: float = OVERHEAD_LIMIT_PCT,
+           rate_ratio_hi: float | None = None,
+           lag_added_lo_ms: float | None = None) -> list[str]:
     """Which limits a cell (or a combined series cell) hit, in order: ``drops`` (lost more
     than the threshold), ``behind`` (achieved rate short of the target while its baseline
     was not), ``queues`` (the workload fell further behind its schedule over the cell, as
     audit backpressure makes it, while its baseline did not), ``slows`` (the overhead's
-    block interval lies wholly above the material limit). Missing values count as fine."""
+    block interval lies wholly above the material limit). Missing values count as fine.
+
+    Where paired blocks give them, ``behind`` and ``queues`` are judged on the blocks, like
+    the overhead: the sensor is behind when the upper end of the 95 % interval of its
+    achieved rate over its baselines' (``rate_ratio_hi``) is below ``RATE_SHORTFALL``, and
+    queues when the lower end of the interval of its lag growth minus its baselines'
+    (``lag_added_lo_ms``) is above ``LAG_GROWTH_MS``. One cell against one baseline cell
+    would call a hypervisor's steal in either of them a limit of the sensor."""
     def v(x):
         return x if x is not None and x == x else None
 
     out = []
     if (v(drop_rate) or 0) > DROP_THRESHOLD:
         out.append("drops")
-    a, t, ba = v(achieved), v(target), v(base_achieved)
-    if a is not None and t and a < RATE_SHORTFALL * t and (ba is None or a < RATE_SHORTFALL * ba):
+    a, t, ba, rr = v(achieved), v(target), v(base_achieved), v(rate_ratio_hi)
+    if a is not None and t and a < RATE_SHORTFALL * t and (
+            rr < RATE_SHORTFALL if rr is not None else
+            (ba is None or a < RATE_SHORTFALL * ba)):
         out.append("behind")
-    g, bg = v(lag_growth_ms), v(base_lag_growth_ms)
-    if g is not None and g > LAG_GROWTH_MS and (bg is None or g > bg + LAG_GROWTH_MS):
+    g, bg, la = v(lag_growth_ms), v(base_lag_growth_ms), v(lag_added_lo_ms)
+    if g is not None and g > LAG_GROWTH_MS and (
+            la > LAG_GROWTH_MS if la is not None else
+            (bg is None or g > bg + LAG_GROWTH_MS)):
         out.append("queues")
     lo = v(slowdown_lo_pct)
     if lo is not None and lo > overhead_limit_pct:
@@ -155,7 +168,8 @@ def saturation(row: dict, base: dict | None,
                            _target(row.get("rate_target")), base.get("rate_achieved"),
                            row.get("schedule_lag_growth_ms"),
                            base.get("schedule_lag_growth_ms"),
-                           row.get("slowdown_ci_low_pct"), overhead_limit_pct))
+                           row.get("slowdown_ci_low_pct"), overhead_limit_pct,
+                           row.get("rate_ratio_ci_high"), row.get("lag_growth_added_ci_low_ms")))
 
 
 def schedule_lag_growth_ms(truth: dict, closed_loop: bool) -> float:

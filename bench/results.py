@@ -40,6 +40,9 @@ BLOCK_COLUMNS = [
     # in-context cost: the workload cgroup's own CPU per operation, sensor minus baseline
     "workload_cpu_added_us_per_op", "workload_cpu_added_ci_low_us",
     "workload_cpu_added_ci_high_us",
+    # keeping up, on the blocks: achieved rate over the baselines', schedule lag growth
+    # beyond the baselines' (what the saturation rule judges)
+    "rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms", "lag_growth_added_ci_low_ms",
 ]
 # What each cell read of CPU (bench.accounting): the inputs of the paired costs above, and
 # the sensor's own CPU split into its fixed and its per-event part.

@@ -24,7 +24,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from bench import machine, workdir
-from bench.blocks import NO_ESTIMATE, cell_mean, paired, paired_difference
+from bench.blocks import NO_ESTIMATE, cell_mean, paired, paired_difference, paired_ratio
 from bench.cell import Cell, CellRunner
 from bench.cgroup import clean_stale, remove_parent_if_empty
 from bench.errors import BadInput
@@ -195,6 +195,14 @@ def apply_blocks(res: ResultsDir, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT
                                           [value(cells_of[b][1], column) for b in bl])
             est.update({f"{name}_us_per_op": m, f"{name}_ci_low_us": lo,
                         f"{name}_ci_high_us": hi})
+        # Keeping up, judged on the blocks too: the achieved rate against the baselines'
+        # (a ratio, on logs) and the schedule lag's growth beyond the baselines'.
+        ratio = paired_ratio([value(cells_of[b][0], "rate_achieved") for b in bl],
+                             [value(cells_of[b][1], "rate_achieved") for b in bl])
+        lag = paired_difference([value(cells_of[b][0], "schedule_lag_growth_ms") for b in bl],
+                                [value(cells_of[b][1], "schedule_lag_growth_ms") for b in bl])
+        est.update(rate_ratio=ratio[0], rate_ratio_ci_high=ratio[2],
+                   lag_growth_added_ms=lag[0], lag_growth_added_ci_low_ms=lag[1])
         estimates[key] = est
     # A sensor cell without a block of its own (--no-baseline) is judged against the
     # median of whatever baselines of its workload and rate there are.
@@ -203,7 +211,7 @@ def apply_blocks(res: ResultsDir, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT
         if r["backend"] == "baseline":
             stand_in.setdefault((r["workload_spec"], r["rate_target"]), []).append(r)
     for key, rs in stand_in.items():
-        stand_in[key] = {c: float(np.nanmedian([x.get(c, math.nan) for x in rs] or [math.nan]))
+        stand_in[key] = {c: _median([x.get(c) for x in rs])
                          for c in ("rate_achieved", "schedule_lag_growth_ms")}
     for r in rows:
         if r["backend"] == "baseline":
@@ -216,6 +224,11 @@ def apply_blocks(res: ResultsDir, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT
             stand_in.get((r["workload_spec"], r["rate_target"]))
         r["saturation"] = saturation(r, base, overhead_limit_pct)
     res.replace_rows(rows)
+
+
+def _median(values) -> float:
+    v = [float(x) for x in values if isinstance(x, (int, float)) and x == x]
+    return float(np.median(v)) if v else math.nan
 
 
 def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:

@@ -207,6 +207,11 @@ class RunData:
                     row[col] = ok[col].median() if len(ok) else math.nan
                 row[f"{col}_min"] = ok[col].min() if len(ok) else math.nan
                 row[f"{col}_max"] = ok[col].max() if len(ok) else math.nan
+                if p in ("p50", "p99"):
+                    # the between-block interval: a t-interval over the per-repeat values
+                    _, lo, hi = t_interval(ok[col].astype(float)) if len(ok) else (0, math.nan,
+                                                                                   math.nan)
+                    row[f"{col}_block_lo"], row[f"{col}_block_hi"] = lo, hi
             rows.append(row)
         out = pd.DataFrame(rows)
         if len(out) and self.events is None and (out["status"] == "ok").any():
@@ -345,9 +350,14 @@ class RunData:
 COST_FIELDS = ("sensor_idle_cpu_pct", "sensor_marginal_us_per_event", "sensor_startup_cpu_s",
                "adapter_cpu_s", "workload_cpu_us_per_op")
 
+# what the saturation rule judges on the blocks (bench.metrics.limits)
+KEEP_UP_FIELDS = ("rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms",
+                  "lag_growth_added_ci_low_ms")
+
 BLOCK_FIELDS = ("overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns",
                 "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
-                "blocks_used", "blocks_dropped", "block_overhead_ns", "schedule_lag_growth_ms")
+                "blocks_used", "blocks_dropped", "block_overhead_ns", "schedule_lag_growth_ms",
+                *KEEP_UP_FIELDS)
 # Whole-machine CPU per operation (sensor cell minus its paired baseline): a paired-block
 # estimate like the overhead, carried through the same way; NaN in folders without it.
 MACHINE_CPU_FIELDS = ("machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us")
@@ -364,14 +374,14 @@ def block_estimate(cells: pd.DataFrame) -> dict:
                                cells["slowdown_ci_high_pct"])
         out.update(overhead_ns_per_op=math.nan, overhead_ci_low_ns=math.nan,
                    overhead_ci_high_ns=math.nan, blocks_used=math.nan, blocks_dropped=math.nan)
-        out.update({c: math.nan for c in MACHINE_CPU_FIELDS})
+        out.update({c: math.nan for c in MACHINE_CPU_FIELDS + KEEP_UP_FIELDS})
         return out
     first = cells[cells["blocks_used"].notna()].iloc[0]
     out = {c: first[c] for c in ("slowdown_pct", "slowdown_ci_low_pct",
                                  "slowdown_ci_high_pct", "overhead_ns_per_op",
                                  "overhead_ci_low_ns", "overhead_ci_high_ns",
                                  "blocks_used", "blocks_dropped")}
-    out.update({c: first.get(c, math.nan) for c in MACHINE_CPU_FIELDS})
+    out.update({c: first.get(c, math.nan) for c in MACHINE_CPU_FIELDS + KEEP_UP_FIELDS})
     return out
 
 

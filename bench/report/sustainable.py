@@ -5,9 +5,11 @@ A rate *passes* when, with repetitions combined (see ``data``), none of the limi
 
 - the worst supported kind drops at most ``DROP_THRESHOLD`` (0.1 %) of its events,
 - the achieved rate is at least ``RATE_SHORTFALL`` (95 %) of the target (unless the
-  baseline fell short too: then the machine, not the sensor, is the limit),
+  baselines fell short too: then the machine, not the sensor, is the limit; judged on
+  the blocks' interval of the ratio to the baselines),
 - the workload's lag behind its schedule does not grow by more than ``LAG_GROWTH_MS``
-  over a cell (queueing, backpressure) beyond what the baseline's did,
+  over a cell (queueing, backpressure) beyond what the baselines' did (on the blocks'
+  interval),
 - the overhead's block interval does not lie wholly above the material limit (100 % by
   default, ``run --overhead-limit``). Below it, overhead is a cost, shown as cost.
 
@@ -68,7 +70,8 @@ def passes(row: pd.Series, slowdown: bool = True,
     why = limits(row["drop_rate_worst"], row["rate_achieved"], rate_value(row["rate_target"]),
                  row["baseline_rate_achieved"], row.get("schedule_lag_growth_ms"),
                  row.get("baseline_lag_growth_ms"), row["slowdown_ci_low_pct"],
-                 overhead_limit_pct)
+                 overhead_limit_pct, row.get("rate_ratio_ci_high"),
+                 row.get("lag_growth_added_ci_low_ms"))
     if not slowdown:
         why = [w for w in why if w == "drops"]
     return not why, "+".join(why)
