@@ -15,7 +15,7 @@ DEB_PACKAGES := build-essential clang llvm libbpf-dev libbpf1 bpftool libelf-dev
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all setup system-packages native bench test clean
+.PHONY: all setup system-packages native bench test calibrate clean
 
 all: setup
 
@@ -60,6 +60,12 @@ bench: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The kept check of the overhead method on this machine (about 30 minutes, as root): A/A
+# null sensor and injected costs, 20 runs each; exit 1 when coverage or bias falls short.
+CALIBRATE_ARGS ?=
+calibrate: setup
+	$(VENV)/bin/sensorbench calibrate $(CALIBRATE_ARGS)
 
 clean:
 	rm -rf $(VENV) workloads/native/sb-child .pytest_cache

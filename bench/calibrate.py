@@ -45,6 +45,7 @@ from bench.machine import STEAL_WARN_PCT
 from bench.results import ResultsDir
 
 COVERAGE_FLOOR = 0.85      # below this share of runs covering the truth: intervals too narrow
+BIAS_FLOOR_US = 0.5        # the median estimate's distance from the truth it may have
 NULL = "null_sensor"
 INJECT = "injected_cost"
 
@@ -163,6 +164,12 @@ def _num(v) -> float:
     return float(v) if isinstance(v, (int, float)) else math.nan
 
 
+def _bias_tolerance(s: Summary) -> float:
+    """How far the median estimate may sit from the truth: 0.5 µs, or 10 % of what was
+    injected when that is more (the check a +2 µs and a +10 µs arm must pass)."""
+    return max(BIAS_FLOOR_US, 0.1 * s.injected_us if s.injected_us == s.injected_us else 0.0)
+
+
 def findings(summaries: list[Summary], effect_us: float | None = None) -> tuple[list[str], bool]:
     """Warnings to print, and whether the machine passed: every control's intervals held
     the truth often enough, and (with ``effect_us``) the A/A half-width resolves it."""
@@ -178,6 +185,11 @@ def findings(summaries: list[Summary], effect_us: float | None = None) -> tuple[
             notes.append(f"{where}: the 95 % interval held the truth in only {s.covered} of "
                          f"{s.runs} runs: overhead intervals are too narrow on this machine "
                          "at these settings (more blocks, longer cells, a quieter machine)")
+        if s.truth_us == s.truth_us and abs(s.bias_us) > _bias_tolerance(s):
+            ok = False
+            notes.append(f"{where}: the estimates sit {s.bias_us:+.2f} µs from the truth "
+                         f"(median of {s.runs} runs; tolerance ±{_bias_tolerance(s):.2f} µs): "
+                         "the method is biased on this machine")
         if effect_us is not None and s.control == NULL and s.half_width_us > effect_us:
             ok = False
             need = s.blocks_to_resolve(effect_us)

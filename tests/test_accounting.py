@@ -95,9 +95,10 @@ def test_machine_cpu_reads_a_busy_machine_as_busy():
     assert d["busy"] >= 0.3e6 * 0.9, d
 
 
-def _summary(control="null_sensor", covered=19, runs=20, half=1.5, steal=1.0, truth=0.0):
-    return Summary("file", control, 0.0, 0.0, truth, runs, covered, 0.1, 0.1, half, 3, 0,
-                   steal)
+def _summary(control="null_sensor", covered=19, runs=20, half=1.5, steal=1.0, truth=0.0,
+             injected=0.0, bias=0.1):
+    return Summary("file", control, injected, 0.0, truth, runs, covered, truth + bias, bias,
+                   half, 3, 0, steal)
 
 
 def test_findings_pass_and_fail():
@@ -110,6 +111,15 @@ def test_findings_pass_and_fail():
     assert not ok and "about 12 blocks" in notes[0]
     notes, ok = findings([_summary(steal=9.0)])
     assert ok and "up to 9 %" in notes[0]
+    # a median estimate off the truth by more than 0.5 µs, or 10 % of a larger injection
+    notes, ok = findings([_summary("injected_cost:ns=2000", truth=2.8, injected=2.0, bias=0.45)])
+    assert ok and notes == []
+    notes, ok = findings([_summary("injected_cost:ns=2000", truth=2.8, injected=2.0, bias=-0.6)])
+    assert not ok and "-0.60 µs from the truth" in notes[0]
+    notes, ok = findings([_summary("injected_cost:ns=10000", truth=11, injected=10, bias=0.9)])
+    assert ok and notes == []
+    notes, ok = findings([_summary("injected_cost:ns=10000", truth=11, injected=10, bias=1.1)])
+    assert not ok and "±1.00 µs" in notes[0]
     # the arm that measures the program's fixed cost has no truth to cover
     notes, ok = findings([_summary("injected_cost:ns=0", covered=0, truth=math.nan)])
     assert ok and notes == []

@@ -45,20 +45,33 @@ def test_injected_drop_rate_recovered(cells):
 
 
 def test_injected_delay_recovered_above_floor(cells):
-    """The floor is the side channel's own latency (arrival - t_issue), which the backend
-    measures in the same cell: with a fixed delay and no jitter every event's latency is
-    its floor plus the delay, so the median recovered is the cell's own floor plus 500 us.
-    (A floor from another cell would move with the machine between the two cells: on a
-    shared VM its median shifts by tens of microseconds from one cell to the next.)"""
+    """The harness's latency of every matched report is exactly the injected delay on top
+    of what the instrument could not avoid: the side channel's own latency (arrival -
+    t_issue, the floor) and how late its thread woke to report (t_seen - due). The backend
+    measures both for every report it makes, so the check holds to the nanosecond on any
+    machine, however loaded: a harness that stamped, paired or summed a report wrongly
+    would miss it. (Comparing medians instead, p50 against the floor's p50 + 500 us, holds
+    on a quiet machine only: under load the floor and the lateness are heavy-tailed, and
+    the median of a sum is not the sum of medians; CI saw 934 us against 266 + 500.)"""
+    import pandas as pd
+
     stats = _stats(cells)
-    spec = "synthetic:delay_us=500,drop=0.02"
-    p50 = _one(cells, spec)["latency_p50_us"].median()
-    floor = stats[spec]["tap_p50_ns"] / 1e3
-    assert abs(p50 - (500 + floor)) <= 0.10 * 500, (p50, floor, stats[spec])
-    # and with nothing injected, what the harness measures is that floor
-    p50_0 = _one(cells, "synthetic")["latency_p50_us"].median()
-    floor_0 = stats["synthetic"]["tap_p50_ns"] / 1e3
-    assert floor_0 <= p50_0 <= floor_0 + 0.10 * 500, (p50_0, stats["synthetic"])
+    ev = pd.read_parquet(cells.attrs["folder"] / "events.parquet")
+    for spec, delay_ns in (("synthetic:delay_us=500,drop=0.02", 500_000), ("synthetic", 0)):
+        rows = _one(cells, spec)
+        own = stats[spec]["own_latency"]
+        assert set(own) == set(rows["kind"]), (own.keys(), set(rows["kind"]))
+        for kind, o in own.items():
+            lat = ev[(ev["spec"] == spec) & (ev["kind"] == kind)]["latency_ns"].to_numpy()
+            row = rows[rows["kind"] == kind].iloc[0]
+            assert o["n"] == len(lat) == row["matched"] > 0, (spec, kind, o, len(lat))
+            assert int(lat.sum()) == o["sum_ns"], (spec, kind, int(lat.sum()), o)
+            # no jitter, no reordering: every report carries exactly delay_ns
+            assert o["injected_sum_ns"] == delay_ns * o["n"], (spec, kind, o)
+            assert int(lat.sum()) - o["tap_sum_ns"] - o["late_sum_ns"] == delay_ns * o["n"], \
+                (spec, kind, o)
+            # and the table's median is the median of those latencies
+            assert abs(row["latency_p50_us"] - o["p50_ns"] / 1e3) < 0.01, (spec, kind, row, o)
 
 
 def _stats(cells) -> dict:
@@ -117,7 +130,11 @@ def test_injected_drop_duplicate_and_reorder_recovered_on_every_path(injected, w
         assert o["n"] == len(lat) == row["matched"], (kind, o["n"], len(lat), row["matched"])
         assert o["sum_ns"] == int(lat.sum()), (kind, o["sum_ns"], int(lat.sum()))
         assert abs(row["latency_p50_us"] - o["p50_ns"] / 1e3) < 0.01, (kind, row, o)
-    # The delay it injected: 300 us + uniform 0..400 us, median 500 us (the median of
-    # ~600 such draws has a standard deviation of about 8 us; the instrument's lateness
-    # against its due times adds a few).
-    assert abs(stats["held_p50_ns"] / 1e3 - 500) <= 0.10 * 500, stats
+        # each latency is the side channel's time + the delay drawn + the lateness of the
+        # report, so the harness's sum less the instrument's two parts is the injection
+        assert int(lat.sum()) - o["tap_sum_ns"] - o["late_sum_ns"] == o["injected_sum_ns"]
+    # The delay it drew: 300 us + uniform 0..400 us, mean 500 us, sd 115 us per draw; the
+    # mean of n draws lies within 4 standard errors of 500 us.
+    n = sum(o["n"] for o in own.values())
+    drawn_us = sum(o["injected_sum_ns"] for o in own.values()) / n / 1e3
+    assert abs(drawn_us - 500) <= 4 * (400 / 12 ** 0.5) / n ** 0.5, (drawn_us, n, stats)

@@ -11,10 +11,13 @@ recover exactly what was injected: the drop count it computes must equal the cou
 backend reports, and latency must sit at the injected delay above the floor.
 
 Its stats say what it really did, so a check need not trust a floor measured in another
-cell: ``own_latency`` (per kind, the count, sum and quantiles of ``t_seen - t_issue`` of
-every first report, which the harness's matched latencies must equal exactly),
-``held_p50_ns`` (arrival to report: the delay as injected), ``emit_late_*`` (report after
-its due time) and ``tap_*`` (the side channel's own latency).
+cell, nor a machine to wake a thread on time: ``own_latency`` (per kind, the count, sum
+and quantiles of ``t_seen - t_issue`` of every first report, which the harness's matched
+latencies must equal exactly, and that sum split into its three parts: ``tap_sum_ns``, the
+side channel's own latency, arrival - t_issue; ``injected_sum_ns``, the delay drawn, due -
+arrival; ``late_sum_ns``, how late the report went out, t_seen - due), ``held_p50_ns``
+(arrival to report), ``emit_late_*`` (report after its due time) and ``tap_*`` (the side
+channel's latency over every arrival, dropped ones included).
 """
 
 from __future__ import annotations
@@ -91,6 +94,9 @@ class SyntheticBackend(Backend):
         # kind -> t_seen - t_issue of every first report: the latencies the harness must
         # find, exactly, if it pairs each report with its operation
         self._own: dict[int, array] = {}
+        # kind -> [tap, injected, late] sums of those reports (ns): each latency is exactly
+        # its side channel's time + the delay drawn + the lateness of its emission
+        self._parts: dict[int, list[int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="synthetic", daemon=True)
         self._thread.start()
@@ -111,7 +117,7 @@ class SyntheticBackend(Backend):
         spin = int(self.cfg["spin_us"] * 1000)
         late, tap, held = self._late, self._tap, self._held
         recv = self.sock.recv
-        own = self._own
+        own, parts = self._own, self._parts
 
         def emit_due(now: int) -> None:
             while heap and heap[0][0] <= now:
@@ -121,6 +127,10 @@ class SyntheticBackend(Backend):
                 if first:
                     own.setdefault(kind, array("q")).append(now - t_issue)
                     held.append(now - arrived)
+                    p = parts.setdefault(kind, [0, 0, 0])
+                    p[0] += arrived - t_issue
+                    p[1] += due - arrived
+                    p[2] += now - due
                 now = clock()
 
         while not self._stop.is_set():
@@ -183,8 +193,11 @@ class SyntheticBackend(Backend):
             return float(np.percentile(np.frombuffer(a, np.int64), p)) if len(a) else None
 
         late, tap, held = (getattr(self, a, array("q")) for a in ("_late", "_tap", "_held"))
+        parts = getattr(self, "_parts", {})
         own = {Kind(k).name: {"n": len(a), "sum_ns": int(sum(a)), "p50_ns": q(a, 50),
-                              "p99_ns": q(a, 99)}
+                              "p99_ns": q(a, 99),
+                              **dict(zip(("tap_sum_ns", "injected_sum_ns", "late_sum_ns"),
+                                         parts.get(k, (0, 0, 0))))}
                for k, a in sorted(getattr(self, "_own", {}).items())}
         return {"own_latency": own, "held_p50_ns": q(held, 50),
 "emit_late_p50_ns": q(late, 50), "emit_late_p99_ns": q(late, 99),
