@@ -77,6 +77,9 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
             notes = [f"{type(e).__name__}: {e}"]
         rows.append({"name": name, "mode": mode, "mechanism": mech, "kinds": kinds,
                      "available": reason is None, "reason": reason or "", "notes": notes})
+    for name, why in backends.IGNORED.items():
+        rows.append({"name": name, "mode": "?", "mechanism": "?", "kinds": [],
+                     "available": False, "reason": f"not registered: {why}", "notes": []})
     if as_json:
         print(json.dumps({"backends": rows, "machine": facts}, indent=2, default=str))
         return
@@ -104,7 +107,11 @@ def list_():
     for c in ("backend", "mode", "kinds", "settings (default): help"):
         t.add_column(c)
     for name in backends.names():
-        cls = backends.get(name)
+        try:
+            cls = backends.get(name)
+        except Exception as e:  # a broken plugin is listed with its error, not a crash
+            t.add_row(name, "?", "", f"[red]cannot load:[/] {type(e).__name__}: {e}")
+            continue
         settings = "\n".join(f"{k}={s.default}: {s.help}" for k, s in cls.settings.items())
         t.add_row(name, cls.mode, ", ".join(sorted(k.name for k in cls.kinds)), settings)
     out.print(t)

@@ -2,6 +2,14 @@
 
 Platform- and facility-specific code stays in its own module, so that listing backends on a
 machine without, say, libbpf costs nothing and fails nothing.
+
+Three sources, in this order, the way pytest finds plugins: the backends that ship with
+sensorbench (below); those of installed packages, through the ``sensorbench.backends``
+entry-point group (a vendor's package declares, in its pyproject.toml,
+``[project.entry-points."sensorbench.backends"] mysensor = "mypkg.sensor:MySensor"``); and
+the ``SENSORBENCH_BACKENDS`` variable, a thin override for code that is not installed. A
+package cannot take the name of a shipped backend (its entry is ignored, and ``doctor``
+says so); the variable can, on purpose.
 """
 
 from __future__ import annotations
@@ -36,8 +44,32 @@ REGISTRY: dict[str, str] = {
     "inotifywait": "bench.backends.peers.inotifywait:InotifywaitBackend",
 }
 
-# Backends of one's own: SENSORBENCH_BACKENDS="name=package.module:Class;other=...". The
-# sensor process inherits the variable, so such a backend runs exactly like ours.
+ENTRY_POINT_GROUP = "sensorbench.backends"
+BUILTIN = frozenset(REGISTRY)
+# entry points that could not be registered: "name (package)" -> why (doctor shows them)
+IGNORED: dict[str, str] = {}
+
+
+def _from_entry_points() -> None:
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        label = f"{ep.name} ({ep.dist.name if ep.dist is not None else '?'})"
+        if ep.name in BUILTIN:
+            IGNORED[label] = "named like a backend that ships with sensorbench"
+        elif ":" not in ep.value:
+            IGNORED[label] = f"entry point {ep.value!r} is not module:Class"
+        elif ep.name in REGISTRY:
+            IGNORED[label] = f"another package registered {ep.name!r} first"
+        else:
+            REGISTRY[ep.name] = ep.value
+
+
+_from_entry_points()
+
+# Backends of one's own, not installed: SENSORBENCH_BACKENDS="name=package.module:Class;...".
+# The sensor process inherits the variable (and sees the same installed packages), so such
+# a backend runs exactly like ours.
 for _item in filter(None, os.environ.get("SENSORBENCH_BACKENDS", "").split(";")):
     _name, _, _target = _item.partition("=")
     if _name.strip() and ":" in _target:
