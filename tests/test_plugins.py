@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -25,8 +26,11 @@ PLUGIN = ROOT / "tests" / "fixtures" / "plugin"
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
+    # built from a copy: a build leaves build/ and *.egg-info next to its sources
+    src = tmp_path_factory.mktemp("src") / "plugin"
+    shutil.copytree(PLUGIN, src)
     r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                        "--disable-pip-version-check", "--target", str(site), str(PLUGIN)],
+                        "--disable-pip-version-check", "--target", str(site), str(src)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert list(site.glob("sensorbench_vendor_demo-*.dist-info/entry_points.txt"))
