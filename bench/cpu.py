@@ -34,10 +34,14 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def tree_cpu_s(pid: int) -> float:
-    """user + system seconds of ``pid`` and its descendants so far (0 if it is gone)."""
+def tree_cpu_s(pid: int, gone: float = 0.0) -> float:
+    """user + system seconds of ``pid`` and its descendants so far (``gone`` if it is gone;
+    a descendant that goes while being read is left out)."""
+    procs = _tree(pid)
+    if not procs:
+        return gone
     total = 0.0
-    for p in _tree(pid):
+    for p in procs:
         try:
             t = p.cpu_times()
         except psutil.Error:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from bench import eventfile
+from bench._linux import stop_group
 from bench.errors import SensorFailed
 
 
@@ -130,17 +130,9 @@ class SensorProcess:
             self.proc.stdin.close()
         except OSError:
             pass
-        if self.proc.poll() is None:
-            try:
-                self.proc.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                pass
-        # The host may be gone while its helpers (an external tool's children) are not.
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
+        # No signal first: the end of stdin is the request. The group's SIGKILL after it
+        # also reaches what may outlive the host (an external tool's children).
+        stop_group(self.proc, [(None, 8.0)])
         try:
             self.proc.stdout.close()
         except OSError:

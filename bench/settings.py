@@ -30,6 +30,13 @@ def probability(v) -> str | None:
     return None if 0 <= v <= 1 else "must be between 0 and 1"
 
 
+def one_of(*choices: str) -> Callable[[Any], str | None]:
+    """A check that accepts only ``choices`` (and names them when it refuses)."""
+    def check(v) -> str | None:
+        return None if v in choices else f"must be one of {', '.join(choices)}"
+    return check
+
+
 @dataclass(frozen=True)
 class Spec:
     """A parsed spec: the name, every setting (defaults filled) and what the user wrote."""

@@ -220,6 +220,20 @@ def test_report_renders_in_headless_chromium(sweep, tmp_path):
     assert "sensorbench report" in title
     w, h = png_size(shot.read_bytes())
     assert w >= 1000 and h > 2000, "the screenshot shows the whole page"
+    # ...and stays light enough to mail and to publish: every chart it embeds is an 8-bit
+    # palette PNG (IHDR: bit depth 8, colour type 3), none heavier than a photo would be
+    text = (sweep / "report.html").read_text()
+    for src in re.findall(r'src="data:image/png;base64,([^"]+)"', text):
+        data = base64.b64decode(src)
+        assert data[24:26] == b"\x08\x03" and len(data) < 150_000, (data[24:26], len(data))
+
+
+def test_published_report_is_at_most_2_mb():
+    """The reference report (24 charts, 1200 cells) as `make reference` publishes it."""
+    from tests.helpers import ROOT
+
+    page = ROOT / "results" / "reference" / "report.html"
+    assert page.stat().st_size <= 2_000_000, page.stat().st_size
 
 
 def test_markdown_page_links_existing_charts(sweep, tmp_path):

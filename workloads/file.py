@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from bench.kinds import Kind
+from bench.kinds import FILE_KINDS, Kind
 from workloads.base import Workload
 
 _PAYLOAD = b"sensorbench" * 6
@@ -18,7 +18,7 @@ _PAYLOAD = b"sensorbench" * 6
 
 class FileWorkload(Workload):
     name = "file"
-    kinds = frozenset({Kind.file_create, Kind.file_write, Kind.file_rename, Kind.file_delete})
+    kinds = FILE_KINDS
     description = "create, write+close, rename, delete files under the cell's directory"
 
     def setup(self) -> None:

@@ -18,7 +18,7 @@ import socket
 import struct
 import time
 
-from bench.kinds import Kind, port_pair
+from bench.kinds import NET_KINDS, Kind, port_pair
 from workloads.base import Workload
 
 _LINGER_RST = struct.pack("ii", 1, 0)
@@ -28,7 +28,7 @@ _UDP_PORTS = range(10_000, 32_768)  # below the default ephemeral range (32768-6
 
 class NetworkWorkload(Workload):
     name = "network"
-    kinds = frozenset({Kind.net_connect, Kind.net_accept, Kind.net_send})
+    kinds = NET_KINDS
     rows_per_op = 1.5
     description = "TCP connect/accept and UDP sends on loopback"
 

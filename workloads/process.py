@@ -17,7 +17,7 @@ import os
 import threading
 import time
 
-from bench.kinds import Kind
+from bench.kinds import PROC_KINDS, Kind
 from bench.settings import Setting, non_negative
 from workloads.base import Workload
 from workloads.native import child_program
@@ -27,7 +27,7 @@ _FD_SLOTS = 3  # fd number sb-child expects its shared memory on
 
 class ProcessWorkload(Workload):
     name = "process"
-    kinds = frozenset({Kind.proc_fork, Kind.proc_exec, Kind.proc_exit})
+    kinds = PROC_KINDS
     rows_per_op = 3.0
     description = "posix_spawn short-lived children with an argv marker; reap them"
     settings = {

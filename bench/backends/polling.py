@@ -16,15 +16,14 @@ import psutil
 
 from bench.backends.base import Backend, EventSink
 from bench.settings import Setting, positive
-from bench.kinds import Kind, port_pair
+from bench.kinds import PROC_KINDS, Kind, port_pair
 
 
 class PsutilBackend(Backend):
     name = "psutil"
     mode = "user"
     mechanism = "polling (psutil: /proc)"
-    kinds = frozenset({Kind.proc_fork, Kind.proc_exec, Kind.proc_exit,
-                       Kind.net_connect, Kind.net_accept})
+    kinds = PROC_KINDS | {Kind.net_connect, Kind.net_accept}
     description = "polls the process and TCP connection tables"
     settings = {
         "interval_ms": Setting(float, 100.0, "poll interval (ms)", positive),

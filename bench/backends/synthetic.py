@@ -30,21 +30,11 @@ import threading
 import time
 from array import array
 
+from bench._linux import tight_timers
 from bench.backends.base import Backend, EventSink
 from bench.settings import Setting, non_negative, probability
 from bench.kinds import ALL_KINDS, PATH_KEYED, Kind
 from bench.truth import TAP_HEADER
-
-
-def _tight_timers() -> None:
-    # Default timer slack (50 us) would add itself to every injected delay but not to the
-    # delay_us=0 floor, biasing calibration; 1 ns slack makes sleeps end on time.
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(29, 1)  # PR_SET_TIMERSLACK
-    except (OSError, AttributeError):
-        pass
 
 
 class SyntheticBackend(Backend):
@@ -102,7 +92,9 @@ class SyntheticBackend(Backend):
         self._thread.start()
 
     def _loop(self) -> None:
-        _tight_timers()
+        # Default timer slack (50 us) would add itself to every injected delay but not to
+        # the delay_us=0 floor, biasing calibration; 1 ns slack makes sleeps end on time.
+        tight_timers()
         rng = random.Random(self.cfg["seed"])
         delay = int(self.cfg["delay_us"] * 1000)
         jitter_mean = self.cfg["jitter_us"] * 1000

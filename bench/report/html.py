@@ -219,6 +219,9 @@ def settings_section(run: RunData) -> str:
             + table(["spec", "mode", "mechanism", "settings", "other"], rows, cls, left=5))
 
 
+STATS_CELLS_SHOWN = 60   # up to this many cells, their backend statistics are in the page
+
+
 def machine_section(run: RunData) -> str:
     metas = ([(src.get("host"), src.get("meta") or {}) for src in run.meta["merged_from"]]
              if "merged_from" in run.meta else [(None, run.meta)])
@@ -235,12 +238,17 @@ def machine_section(run: RunData) -> str:
             rows.append(["plan", f"<code>{e(json.dumps(meta['plan']))}</code>"])
         out.append(table(["fact", "value"], rows, left=2))
         stats = meta.get("backend_stats")
-        if stats:
+        if stats and len(stats) <= STATS_CELLS_SHOWN:
             out.append("<details><summary>Backend statistics per cell (own counters: loss, "
                        "polls, overruns, …)</summary>"
                        + table(["cell", "stats"], [[e(c), f"<code>{e(json.dumps(s))}</code>"]
                                                    for c, s in stats.items()], left=2)
                        + "</details>")
+        elif stats:
+            # a large run's per-cell counters would be most of the page: they stay in meta.json
+            out.append(f"<p class=note>Backend statistics of the {len(stats)} cells (own "
+                       "counters: loss, polls, overruns, …): <code>backend_stats</code> in "
+                       "<code>meta.json</code>.</p>")
     return "\n".join(out)
 
 

@@ -28,7 +28,7 @@ MODE_NAME = {"kernel": "kernel mode (sensor code in the kernel: eBPF)",
              "calibration": "calibration (synthetic)"}
 
 RC = {
-    "figure.dpi": 100, "savefig.dpi": 130, "font.size": 11, "axes.titlesize": 12,
+    "figure.dpi": 100, "savefig.dpi": 100, "font.size": 11, "axes.titlesize": 12,
     "axes.labelsize": 11, "legend.fontsize": 9, "axes.grid": True, "grid.alpha": 0.3,
     "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "none",
 }

@@ -25,37 +25,22 @@ import sys
 import time
 
 from bench.backends._reader import ReaderThread
+from bench.backends.audit import rules
 from bench.backends.base import Backend, EventSink, is_root
 from bench.errors import BackendUnavailable, BenchError
-from bench.kinds import Kind
-from bench.settings import Setting, non_negative, positive
-
-
-def _failure_mode(v: int) -> str | None:
-    if v == 2:
-        return "2 (panic) would crash the host on lost records: use 0 (silent) or 1 (printk)"
-    return None if v in (0, 1) else "must be 0 (silent) or 1 (printk)"
+from bench.settings import Setting, positive
 
 
 class AuditBackend(Backend):
     name = "audit"
     mode = "user"
     mechanism = "kernel audit via NETLINK_AUDIT (audit pid)"
-    kinds = frozenset({Kind.proc_fork, Kind.proc_exec, Kind.proc_exit, Kind.file_create,
-                       Kind.file_rename, Kind.file_delete, Kind.net_accept})
+    kinds = rules.KINDS
     description = "audit syscall rules; the sensor is the registered audit daemon"
     quiet_s = 0.5
     enobufs = 0
     settings = {
-        "backlog_limit": Setting(int, 8192, "kernel queue of records waiting for us",
-                                 non_negative),
-        "rate_limit": Setting(int, 0, "records per second before audit drops (0 = none)",
-                              non_negative),
-        "backlog_wait_time": Setting(int, 15000, "jiffies a task waits for queue room "
-                                     "before its record is lost (kernel default 60*HZ)",
-                                     non_negative),
-        "failure": Setting(int, 1, "on lost records: 0 silent, 1 printk (2 = panic refused)",
-                           _failure_mode),
+        **rules.SETTINGS,
         "rcvbuf_kb": Setting(int, 4096, "our socket's receive buffer (KiB)", positive),
     }
 
@@ -65,24 +50,12 @@ class AuditBackend(Backend):
             return "needs Linux (kernel audit)"
         if not is_root():
             return "needs root (CAP_AUDIT_CONTROL to set rules and become the audit pid)"
-        from bench.backends.audit import rules, state
+        from bench.backends.audit import state
         from bench.backends.audit._linux import auditd_running
-        from bench.backends.audit.netlink import AuditConn
 
-        if rules.machine_table() is None:
-            import platform
-
-            return f"no syscall table for {platform.machine()} (x86_64 and aarch64 known)"
-        try:
-            state.recover_stale()  # a sensor killed with -9 left its changes: undo them
-            with AuditConn() as c:
-                st = c.status()
-        except BackendUnavailable as e:
-            return str(e)
-        except OSError as e:
-            return f"kernel audit unavailable: {e.strerror or e}"
-        except Exception as e:
-            return f"audit state could not be recovered: {e}"
+        st, why = state.host_status()
+        if why:
+            return why
         return cls._refusal(st.pid, st.enabled, auditd_running())
 
     @staticmethod
@@ -97,7 +70,7 @@ class AuditBackend(Backend):
         return None
 
     def start(self, sink: EventSink) -> None:
-        from bench.backends.audit import _linux, rules, state
+        from bench.backends.audit import _linux, state
         from bench.backends.audit.netlink import AuditConn
         from bench.backends.audit.parse import Assembler, clock_offset_ns
 

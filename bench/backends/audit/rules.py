@@ -11,12 +11,18 @@ from anyone else's:
 
 Only the native 64-bit ABI is audited (an ``arch`` field is required for syscall numbers
 to mean anything); 32-bit syscalls on the same machine are not seen.
+
+Also what the rules give both audit consumers (``audit`` and the ``auditd`` peer) alike:
+the kinds they can report and the kernel settings they expose.
 """
 
 from __future__ import annotations
 
 import platform
 import struct
+
+from bench.kinds import PROC_KINDS, Kind
+from bench.settings import Setting, non_negative
 
 AUDIT_FILTER_EXIT = 0x04
 AUDIT_ALWAYS = 2
@@ -45,6 +51,31 @@ PROC_SYSCALLS = ("execve", "execveat", "clone", "clone3", "fork", "vfork", "acce
 EXIT_SYSCALLS = ("exit_group",)
 FILE_SYSCALLS = ("open", "openat", "openat2", "creat", "rename", "renameat", "renameat2",
                  "unlink", "unlinkat")
+
+
+# write(2) names no path, and SOCKADDR holds no local port (no connect/send key).
+KINDS = PROC_KINDS | {Kind.file_create, Kind.file_rename, Kind.file_delete, Kind.net_accept}
+
+
+def _failure_mode(v: int) -> str | None:
+    if v == 2:
+        return "2 (panic) would crash the host on lost records: use 0 (silent) or 1 (printk)"
+    return None if v in (0, 1) else "must be 0 (silent) or 1 (printk)"
+
+
+# The kernel's audit settings (AUDIT_SET; auditctl -b, -r, --backlog_wait_time, -f), set
+# for the cell and restored after it.
+SETTINGS = {
+    "backlog_limit": Setting(int, 8192, "kernel queue of records waiting for the consumer "
+                             "(auditctl -b)", non_negative),
+    "rate_limit": Setting(int, 0, "records per second before audit drops (0 = none)",
+                          non_negative),
+    "backlog_wait_time": Setting(int, 15000, "jiffies a task waits for queue room "
+                                 "before its record is lost (kernel default 60*HZ)",
+                                 non_negative),
+    "failure": Setting(int, 1, "on lost records: 0 silent, 1 printk (2 = panic refused)",
+                       _failure_mode),
+}
 
 
 def machine_table() -> tuple[int, dict[str, int]] | None:

@@ -17,10 +17,12 @@ import errno
 import fcntl
 import json
 import os
+import platform
 from dataclasses import asdict, dataclass, field
 
+from bench.backends.audit import rules
+from bench.backends.audit.netlink import AuditConn, AuditError, Status
 from bench.errors import BackendUnavailable, BenchError
-from bench.backends.audit.netlink import AuditConn, AuditError
 
 STATE_DIR = os.environ.get("SENSORBENCH_RUN_DIR", "/run/sensorbench")
 STATE_FILE = os.path.join(STATE_DIR, "audit-state.json")
@@ -217,6 +219,23 @@ def recover_quietly() -> str | None:
     except BackendUnavailable:
         return None
     return f"audit state restored ({stale.describe()})" if stale else None
+
+
+def host_status() -> tuple[Status | None, str | None]:
+    """For ``available()`` of both audit consumers: the kernel's audit ``Status`` once a
+    dead sensor's changes are undone, as ``(status, None)``, or ``(None, why not)``."""
+    if rules.machine_table() is None:
+        return None, f"no syscall table for {platform.machine()} (x86_64 and aarch64 known)"
+    try:
+        recover_stale()  # a sensor killed with -9 left its changes: undo them
+        with AuditConn() as c:
+            return c.status(), None
+    except BackendUnavailable as e:
+        return None, str(e)
+    except OSError as e:
+        return None, f"kernel audit unavailable: {e.strerror or e}"
+    except Exception as e:
+        return None, f"audit state could not be recovered: {e}"
 
 
 def claim() -> Claim:

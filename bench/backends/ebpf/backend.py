@@ -13,14 +13,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bench.backends._common import ensure_tracefs
 from bench.backends.base import Backend, EventSink, SensorContext
 from bench.backends.ebpf import libbpf as lb
 from bench.backends.ebpf import probe
 from bench.backends.ebpf.consumer import Consumer
-from bench.backends.ebpf.loader import BpfSensor, cgroup_id, drop_empty_log, ensure_tracefs
+from bench.backends.ebpf.loader import BpfSensor, cgroup_id, drop_empty_log
 from bench.errors import BackendUnavailable
 from bench.kinds import ALL_KINDS, Kind
-from bench.settings import Setting, non_negative, positive
+from bench.settings import Setting, non_negative, one_of, positive
 
 HOOKS = ("tracepoint", "tp_btf", "fentry", "lsm")
 # Process programs in two flavours (sensor.bpf.c); the hooks setting picks one.
@@ -36,12 +37,6 @@ def _ringbuf_kb(v: int) -> str | None:
     return None
 
 
-def _one_of(*choices: str):
-    def check(v: str) -> str | None:
-        return None if v in choices else f"must be one of {', '.join(choices)}"
-    return check
-
-
 class EbpfBackend(Backend):
     name = "ebpf"
     mode = "kernel"
@@ -53,11 +48,11 @@ class EbpfBackend(Backend):
                               _ringbuf_kb),
         "filter": Setting(str, "none", "none: see the whole machine; cgroup: drop events "
                           "outside the workload's cgroup in the kernel",
-                          _one_of("none", "cgroup")),
+                          one_of("none", "cgroup")),
         "hooks": Setting(str, "tracepoint", "tracepoint: syscall tracepoints + raw tracepoints "
                          "for processes; tp_btf: BTF-typed process tracepoints instead; "
                          "fentry / lsm: probed, refused where the kernel refuses them",
-                         _one_of(*HOOKS)),
+                         one_of(*HOOKS)),
         "wakeup_kb": Setting(int, 0, "0: wake the consumer per record when it waits (lowest "
                              "latency); N: only once N KiB are pending (cheaper; poll_ms "
                              "bounds the delay)", non_negative),
@@ -65,7 +60,7 @@ class EbpfBackend(Backend):
                            "wakeup_kb > 0", positive),
         "deliver": Setting(str, "ours", "ours: hand the harness the workload cgroup's "
                            "events (all are still decoded); all: every event",
-                           _one_of("ours", "all")),
+                           one_of("ours", "all")),
     }
 
     def __init__(self, settings: dict[str, Any], ctx: SensorContext):

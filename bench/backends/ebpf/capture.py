@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.backends._common import ensure_tracefs
 from bench.backends.ebpf import libbpf as lb
-from bench.backends.ebpf.loader import BpfSensor, ensure_tracefs
+from bench.backends.ebpf.loader import BpfSensor
 
 CHILD = r"""
 import json, os, socket, sys

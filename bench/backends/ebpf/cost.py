@@ -23,11 +23,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from bench._linux import TRACEFS
+from bench.backends._common import ensure_tracefs, has_tracepoint
 from bench.backends.base import Backend, EventSink, SensorContext
 from bench.backends.ebpf import libbpf as lb
 from bench.backends.ebpf import probe
-from bench.backends.ebpf.loader import (TRACEFS, BpfObject, cgroup_id, drop_empty_log,
-                                        ensure_tracefs)
+from bench.backends.ebpf.loader import BpfObject, cgroup_id, drop_empty_log
 from bench.errors import BackendUnavailable
 from bench.settings import Setting
 
@@ -131,11 +132,10 @@ class InjectedCostBackend(Backend):
     def _attach(self) -> None:
         L = self.bpf.L
         prog = lb.check_ptr(L.find_program(self.bpf.obj, b"sb_cost"), "no program sb_cost")
-        events = TRACEFS / "events" / "syscalls"
         for name in self.cfg["syscalls"].split("+"):
             # Checked first so that a syscall this kernel (or architecture) lacks is a
             # skip reported in stats, not a libbpf warning and a failure.
-            if not (events / f"sys_enter_{name}").is_dir():
+            if not has_tracepoint("syscalls", f"sys_enter_{name}"):
                 self.missing.append(name)
                 continue
             link = L.attach_tracepoint(prog, b"syscalls", f"sys_enter_{name}".encode())
@@ -146,7 +146,7 @@ class InjectedCostBackend(Backend):
             self.hooked.append(name)
         if not self.hooked:
             raise BackendUnavailable(f"no syscall tracepoint of {self.cfg['syscalls']} exists "
-                                     f"under {events}")
+                                     f"under {TRACEFS}/events/syscalls")
 
     def stop(self) -> None:
         if self.bpf is None:

@@ -15,21 +15,8 @@ import os
 import time
 from pathlib import Path
 
-from bench import _linux
 from bench.backends.ebpf import libbpf as lb
 from bench.errors import BackendUnavailable
-
-TRACEFS = Path(_linux.TRACEFS)
-
-
-def ensure_tracefs() -> str:
-    """Syscall tracepoints are attached by id, read from tracefs: mounted when missing, in
-    the sensor's private mount namespace (``bench._linux.ensure_tracefs``). Returns what
-    was found / done (goes to meta.json)."""
-    try:
-        return _linux.ensure_tracefs()
-    except OSError as e:
-        raise BackendUnavailable(e.strerror) from None
 
 
 def cgroup_id(path: str | None) -> int | None:

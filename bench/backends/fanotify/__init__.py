@@ -16,32 +16,26 @@ import os
 import sys
 import time
 
-from bench.backends._reader import ReaderThread
-from bench.backends.base import Backend, EventSink, is_root
-from bench.kinds import Kind
-from bench.settings import Setting
+from bench.backends._common import FdBackend, max_queued_events
+from bench.backends.base import EventSink, is_root
 from bench.backends.fanotify.parse import (FAN_CLOSE_WRITE, FAN_CREATE, FAN_DELETE,
                                            FAN_EVENT_ON_CHILD, FAN_MODIFY, FAN_MOVED_TO, Decoder)
+from bench.kinds import FILE_KINDS
+from bench.settings import Setting, one_of
 
 
-def _choice(*allowed: str):
-    def check(v: str) -> str | None:
-        return None if v in allowed else f"must be one of {', '.join(allowed)}"
-    return check
-
-
-class FanotifyBackend(Backend):
+class FanotifyBackend(FdBackend):
     name = "fanotify"
     mode = "user"
     mechanism = "fanotify (FAN_REPORT_DFID_NAME)"
-    kinds = frozenset({Kind.file_create, Kind.file_write, Kind.file_rename, Kind.file_delete})
+    kinds = FILE_KINDS
     description = "fanotify filesystem mark with directory handles and names"
     settings = {
         "mark": Setting(str, "filesystem", "what to mark: filesystem, mount or inode (the "
-                        "workload directory)", _choice("filesystem", "mount", "inode")),
+                        "workload directory)", one_of("filesystem", "mount", "inode")),
         "unlimited_queue": Setting(int, 0, "FAN_UNLIMITED_QUEUE: never overflow (0/1)"),
         "write_event": Setting(str, "close_write", "which event is file_write: close_write "
-                               "or modify", _choice("close_write", "modify")),
+                               "or modify", one_of("close_write", "modify")),
     }
 
     @classmethod
@@ -72,7 +66,7 @@ class FanotifyBackend(Backend):
         self.decoder = Decoder(self.cfg["write_event"])
         self.reads = 0
         self.unresolved = 0
-        self.max_queued = None if self.cfg["unlimited_queue"] else _linux.max_queued_events()
+        self.max_queued = None if self.cfg["unlimited_queue"] else max_queued_events("fanotify")
         workdir = os.path.realpath(self.ctx.workdir)
         self.fd = _linux.init(bool(self.cfg["unlimited_queue"]))
         # The workload's directory is known up front: no syscall to resolve its events.
@@ -80,19 +74,12 @@ class FanotifyBackend(Backend):
         self.marked = None
         _linux.mark(self.fd, self.cfg["mark"], self._mask(), workdir)
         self.marked = workdir
-        self.reader = ReaderThread(self.fd, self._drain, "fanotify")
-        self.reader.start()
+        self.start_reader("fanotify")
 
     def _drain(self) -> None:
-        read, decode, add, resolve = os.read, self.decoder.decode, self.sink.add, \
-            self.resolver.path
+        decode, add, resolve = self.decoder.decode, self.sink.add, self.resolver.path
         clock = time.monotonic_ns
-        while True:
-            try:
-                buf = read(self.fd, 65536)
-            except BlockingIOError:
-                return
-            self.reads += 1
+        for buf in self.chunks():
             for ev in decode(buf):
                 d = resolve(ev.dir_id)
                 if d is None:
@@ -101,11 +88,7 @@ class FanotifyBackend(Backend):
                 add(ev.kind, 0, f"{d}/{ev.name}", ev.pid, clock())
 
     def stop(self) -> None:
-        if getattr(self, "reader", None) is not None:
-            self.reader.stop()
-        if getattr(self, "fd", -1) >= 0:
-            os.close(self.fd)  # closing the group removes its marks
-            self.fd = -1
+        super().stop()
         if getattr(self, "resolver", None) is not None:
             self.resolver.close()
 

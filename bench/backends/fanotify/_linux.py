@@ -93,11 +93,3 @@ class DirResolver:
         if self.mount_fd >= 0:
             os.close(self.mount_fd)
             self.mount_fd = -1
-
-
-def max_queued_events() -> int | None:
-    try:
-        with open("/proc/sys/fs/fanotify/max_queued_events") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None

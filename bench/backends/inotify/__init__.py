@@ -14,17 +14,17 @@ import os
 import sys
 import time
 
-from bench.backends._reader import ReaderThread
-from bench.backends.base import Backend, EventSink
-from bench.kinds import Kind
+from bench.backends._common import FdBackend, max_queued_events
+from bench.backends.base import EventSink
 from bench.backends.inotify.parse import WATCH_MASK, Decoder
+from bench.kinds import FILE_KINDS
 
 
-class InotifyBackend(Backend):
+class InotifyBackend(FdBackend):
     name = "inotify"
     mode = "user"
     mechanism = "inotify (directory watches)"
-    kinds = frozenset({Kind.file_create, Kind.file_write, Kind.file_rename, Kind.file_delete})
+    kinds = FILE_KINDS
     description = "inotify watches on the workload's directory tree; IN_Q_OVERFLOW counted"
     settings: dict = {}
 
@@ -46,12 +46,11 @@ class InotifyBackend(Backend):
         self.sink = sink
         self.decoder = Decoder()
         self.reads = 0
-        self.max_queued = _linux.max_queued_events()
+        self.max_queued = max_queued_events("inotify")
         self.fd = _linux.init()
         for root, _dirs, _files in os.walk(self.ctx.workdir):
             self._watch(root)
-        self.reader = ReaderThread(self.fd, self._drain, "inotify")
-        self.reader.start()
+        self.start_reader("inotify")
 
     def _watch(self, path: str) -> None:
         from bench.backends.inotify import _linux
@@ -60,14 +59,9 @@ class InotifyBackend(Backend):
         self.decoder.dirs[wd] = path
 
     def _drain(self) -> None:
-        read, decode, add = os.read, self.decoder.decode, self.sink.add
+        decode, add = self.decoder.decode, self.sink.add
         clock = time.monotonic_ns
-        while True:
-            try:
-                buf = read(self.fd, 65536)
-            except BlockingIOError:
-                return
-            self.reads += 1
+        for buf in self.chunks():
             for ev in decode(buf):
                 add(ev.kind, 0, ev.path, 0, clock())
             while self.decoder.new_dirs:  # a new subdirectory: watch it too (racy by nature)
@@ -75,13 +69,6 @@ class InotifyBackend(Backend):
                     self._watch(self.decoder.new_dirs.pop())
                 except OSError:
                     pass
-
-    def stop(self) -> None:
-        if getattr(self, "reader", None) is not None:
-            self.reader.stop()
-        if getattr(self, "fd", -1) >= 0:
-            os.close(self.fd)  # closing the instance removes every watch
-            self.fd = -1
 
     def stats(self) -> dict:
         d = getattr(self, "decoder", None)

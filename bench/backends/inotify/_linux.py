@@ -22,11 +22,3 @@ def init() -> int:
 def add_watch(fd: int, path: str, mask: int) -> int:
     return check(_libc.inotify_add_watch(fd, os.fsencode(path), mask),
                   f"inotify_add_watch {path}")
-
-
-def max_queued_events() -> int | None:
-    try:
-        with open("/proc/sys/fs/inotify/max_queued_events") as f:
-            return int(f.read())
-    except (OSError, ValueError):
-        return None

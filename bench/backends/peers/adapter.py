@@ -31,26 +31,19 @@ import threading
 import time
 from typing import Iterable, NamedTuple
 
-import psutil
-
-from bench._linux import die_with_parent, join_cgroup
+from bench._linux import die_with_parent, join_cgroup, kill_group, stop_group
 from bench.backends.base import NO_TIME, Backend, EventSink, is_root
+from bench.cpu import tree_cpu_s
 from bench.errors import SensorFailed
 from bench.kinds import FILE_KINDS, Kind
-from bench.settings import Setting
-
-
-def _scope(v: str) -> str:
-    if v not in ("cell", "all"):
-        raise ValueError(v)
-    return v
-
+from bench.settings import Setting, one_of
 
 # For tools that see file activity on the whole machine: keep file events under the cell's
 # directory only ("cell"), or everything ("all"). The tool does the same work either way;
 # the filter keeps unrelated activity out of the event count the harness drains on.
-SCOPE_SETTING = Setting(_scope, "cell", "file events kept: 'cell' (under the cell's "
-                        "directory) or 'all'")
+SCOPE_SETTING = Setting(str, "cell", "file events kept: 'cell' (under the cell's "
+                        "directory) or 'all'", one_of("cell", "all"))
+
 
 def _child_setup(cgroup: str | None = None) -> None:
     # Runs in the forked child before exec: the tool must not outlive the sensor host,
@@ -99,6 +92,9 @@ class ToolBackend(Backend):
     ready_must_be_first = False
     # stderr lines that mean the tool has failed even if it keeps running.
     error_pattern: re.Pattern | None = None
+    # A stderr line saying the tool lost N events (N is group 1): summed into ``lost``,
+    # the ``self_reported_lost`` of the cell. None: the tool says nothing of the kind.
+    lost_pattern: re.Pattern | None = None
     start_timeout_s = 30.0
     stop_grace_s = 3.0
     # What stops the tool cleanly, in order, before SIGKILL (auditd stops on SIGTERM only).
@@ -137,7 +133,10 @@ class ToolBackend(Backend):
         self._check_alive("while starting")
 
     def on_stderr(self, line: str) -> None:
-        """Hook for tools that report loss or state on stderr."""
+        """Hook for tools that report loss or state on stderr (default: ``lost_pattern``)."""
+        m = self.lost_pattern.search(line) if self.lost_pattern is not None else None
+        if m:
+            self.lost += int(m.group(1))
 
     def extra_stats(self) -> dict:
         return {}
@@ -180,6 +179,7 @@ class ToolBackend(Backend):
         self.parse_errors = 0
         self.bad_samples: list[str] = []
         self.events = 0
+        self.lost = 0
         self.proc: subprocess.Popen | None = None
         self._stopping = False
         self._ready = threading.Event()
@@ -233,8 +233,11 @@ class ToolBackend(Backend):
         proc = getattr(self, "proc", None)
         self._stopping = True
         if proc is not None:
-            self._tool_cpu_s = _tree_cpu(proc.pid)
-            self._signal_group(proc)
+            # The tool's own cost: the rest of the sensor host's CPU is our parsing.
+            self._tool_cpu_s = tree_cpu_s(proc.pid, gone=float("nan"))
+            steps = [(sig, self.stop_grace_s if i == 0 else 2.0)
+                     for i, sig in enumerate(self.stop_signals)] + [(signal.SIGKILL, 5.0)]
+            stop_group(proc, steps, reap_timeout=5)
             for t in (self._out_thread, self._err_thread):
                 t.join(timeout=5)
             now = time.monotonic_ns()
@@ -248,36 +251,11 @@ class ToolBackend(Backend):
         # The watchdog's last resort: the whole tool group, at once.
         proc = getattr(self, "proc", None)
         if proc is not None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-    def _signal_group(self, proc: subprocess.Popen) -> None:
-        steps = [(sig, self.stop_grace_s if i == 0 else 2.0)
-                 for i, sig in enumerate(self.stop_signals)] + [(signal.SIGKILL, 5.0)]
-        for sig, wait in steps:
-            if proc.poll() is not None:
-                break
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                continue
-        # Helpers the tool forked into its group (none of ours should, but be sure).
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if proc.poll() is None:
-            proc.wait(timeout=5)
+            kill_group(proc.pid)
 
     def stats(self) -> dict:
         st = {
-            "self_reported_lost": None,
+            "self_reported_lost": getattr(self, "lost", None) if self.lost_pattern else None,
             "parse_errors": getattr(self, "parse_errors", 0),
             "lines": getattr(self, "lines", 0),
             "events_parsed": getattr(self, "events", 0),
@@ -399,19 +377,6 @@ class ToolBackend(Backend):
             self._err_thread.join(timeout=2)
             raise SensorFailed(f"{self.tool} exited with code {self.proc.returncode} {what}"
                                + self._stderr_suffix())
-
-
-def _tree_cpu(pid: int) -> float:
-    """user+system seconds of the tool and its descendants (the tool's own cost)."""
-    try:
-        p = psutil.Process(pid)
-        total = 0.0
-        for q in [p, *p.children(recursive=True)]:
-            t = q.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
-        return total
-    except psutil.Error:
-        return float("nan")
 
 
 def _search_path() -> str:

@@ -51,9 +51,9 @@ import time
 
 import psutil
 
+from bench.backends.audit import rules
 from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend, tail_lines
-from bench.errors import BackendUnavailable, SensorFailed
-from bench.kinds import Kind
+from bench.errors import SensorFailed
 from bench.settings import Setting, non_negative
 
 _CONF_PREFIX = "sb-auditd-"
@@ -94,15 +94,8 @@ name_format = NONE
 """
 
 
-def _failure_mode(v: int) -> str | None:
-    if v == 2:
-        return "2 (panic) would crash the host on lost records: use 0 or 1"
-    return None if v in (0, 1) else "must be 0 (silent) or 1 (printk)"
-
-
 def rules_text(key: str, workdir: str, cfg: dict) -> str:
     """The auditctl rules file for one cell: settings, then the sensor rules, then enable."""
-    from bench.backends.audit import rules
 
     def sys(names):  # only syscalls this architecture has
         _, table = rules.machine_table()
@@ -136,8 +129,7 @@ class AuditdBackend(ToolBackend):
     package = "auditd"
     mode = "user"
     mechanism = "kernel audit via auditd 3 (netlink, text records)"
-    kinds = frozenset({Kind.proc_fork, Kind.proc_exec, Kind.proc_exit, Kind.file_create,
-                       Kind.file_rename, Kind.file_delete, Kind.net_accept})
+    kinds = rules.KINDS
     description = "auditd -f with a private config; rules loaded with auditctl"
     ready_pattern = re.compile(r"^Init complete")
     ready_stream = "stderr"
@@ -148,13 +140,7 @@ class AuditdBackend(ToolBackend):
     quiet_s = 0.5
     format_check_lines = 50
     settings = {
-        "backlog_limit": Setting(int, 8192, "kernel queue of records (auditctl -b)",
-                                 non_negative),
-        "rate_limit": Setting(int, 0, "records per second before audit drops (0 = none)",
-                              non_negative),
-        "backlog_wait_time": Setting(int, 15000, "jiffies a task waits for queue room",
-                                     non_negative),
-        "failure": Setting(int, 1, "on lost records: 0 silent, 1 printk", _failure_mode),
+        **rules.SETTINGS,
         "q_depth": Setting(int, 20000, "auditd's internal event queue (auditd.conf)",
                            non_negative),
     }
@@ -166,20 +152,12 @@ class AuditdBackend(ToolBackend):
             return reason
         if not shutil.which("auditctl", path="/usr/sbin:/sbin:/usr/bin:/bin"):
             return "auditctl not found (install the Debian package auditd)"
-        from bench.backends.audit import rules, state
+        from bench.backends.audit import state
         from bench.backends.audit._linux import auditd_running
-        from bench.backends.audit.netlink import AuditConn
 
-        if rules.machine_table() is None:
-            return "no syscall table for this architecture"
-        try:
-            state.recover_stale()
-            with AuditConn() as c:
-                st = c.status()
-        except BackendUnavailable as e:
-            return str(e)
-        except OSError as e:
-            return f"kernel audit unavailable: {e.strerror or e}"
+        st, why = state.host_status()
+        if why:
+            return why
         running = auditd_running()
         if running:
             return f"the system's auditd is running (pid {running}): not replacing it"
@@ -194,7 +172,7 @@ class AuditdBackend(ToolBackend):
 
     def init_state(self) -> None:
         super().init_state()
-        from bench.backends.audit import _linux, rules
+        from bench.backends.audit import _linux
         from bench.backends.audit.parse import Assembler, clock_offset_ns
 
         _, table = rules.machine_table()

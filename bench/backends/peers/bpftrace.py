@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import re
 
-from bench.backends.peers import tracefs
+from bench.backends._common import ensure_tracefs, has_tracepoint
 from bench.backends.peers.adapter import IGNORED, SCOPE_SETTING, Ev, ToolBackend
 from bench.errors import SensorFailed
 from bench.kinds import ALL_KINDS, Kind, port_pair
@@ -45,7 +45,6 @@ _KINDS = {"fork": Kind.proc_fork, "exec": Kind.proc_exec, "exit": Kind.proc_exit
           "create": Kind.file_create, "write": Kind.file_write, "rename": Kind.file_rename,
           "delete": Kind.file_delete, "connect": Kind.net_connect, "accept": Kind.net_accept,
           "send": Kind.net_send}
-_LOST = re.compile(r"^Lost (\d+) events")
 # Tracepoints the script attaches to: missing ones make bpftrace fail, so say which.
 _TRACEPOINTS = [("task", "task_newtask"), ("sched", "sched_process_exec"),
                 ("sched", "sched_process_exit"), ("syscalls", "sys_enter_openat"),
@@ -62,6 +61,7 @@ class BpftraceBackend(ToolBackend):
     description = "bpftrace with sensorbench's tracepoint script (proc, file, net)"
     line_buffering = "native"   # -B none: bpftrace flushes every line itself
     ready_pattern = re.compile(r"^READY$")
+    lost_pattern = re.compile(r"^Lost (\d+) events")
     start_timeout_s = 60.0      # compiling the script takes seconds on a busy 2-core box
     quiet_s = 0.5
     settings = {
@@ -85,30 +85,19 @@ class BpftraceBackend(ToolBackend):
         return ["bpftrace", "-B", "none", SCRIPT]
 
     def prepare(self) -> None:
-        reason = tracefs.ensure()
-        if reason:
-            raise SensorFailed(reason)
-        missing = [f"{c}:{e}" for c, e in _TRACEPOINTS if not tracefs.has_event(c, e)]
+        ensure_tracefs(SensorFailed)
+        missing = [f"{c}:{e}" for c, e in _TRACEPOINTS if not has_tracepoint(c, e)]
         if missing:
             raise SensorFailed(f"bpftrace script needs tracepoints this kernel lacks: "
                                f"{', '.join(missing)}")
         os.environ["BPFTRACE_STRLEN"] = str(self.cfg["strlen"])
-
-    def init_state(self) -> None:
-        super().init_state()
-        self.lost = 0
-
-    def on_stderr(self, line: str) -> None:
-        m = _LOST.search(line)
-        if m:
-            self.lost += int(m.group(1))
 
     def parse(self, line: str) -> list[Ev] | None:
         parts = line.split(" ", 5)
         if parts[0] != "E" or len(parts) != 6:
             if line.startswith("Attaching ") or line in ("END", "READY"):
                 return IGNORED
-            m = _LOST.match(line)  # bpftrace prints perf-buffer loss on stdout
+            m = self.lost_pattern.match(line)  # bpftrace prints perf-buffer loss on stdout
             if m:
                 self.lost += int(m.group(1))
                 return IGNORED
@@ -129,5 +118,4 @@ class BpftraceBackend(ToolBackend):
         return [Ev(kind, k, None if path == "-" else path, p, int(t))]
 
     def extra_stats(self) -> dict:
-        return {"self_reported_lost": getattr(self, "lost", None),
-                "strlen": self.cfg.get("strlen"), "script": SCRIPT}
+        return {"strlen": self.cfg.get("strlen"), "script": SCRIPT}

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend
-from bench.kinds import Kind
+from bench.kinds import PROC_KINDS, Kind
 
 _TIME = r"(?:\d\d:\d\d:\d\d|--:--:--)"
 _LINE = re.compile(rf"^{_TIME} (?P<ev>fork|clone|exec|exit)\s+(?P<pid>\d+) (?P<rest>.*)$")
@@ -40,7 +40,7 @@ class ForkstatBackend(ToolBackend):
     package = "forkstat"
     mode = "user"
     mechanism = "proc connector (forkstat)"
-    kinds = frozenset({Kind.proc_fork, Kind.proc_exec, Kind.proc_exit})
+    kinds = PROC_KINDS
     description = "forkstat: fork/exec/exit from the netlink proc connector"
     line_buffering = "native"   # forkstat -l sets line buffering itself
     ready_pattern = re.compile(r"^Time\s+Event\s+PID\s+Info\s+Duration\s+Process\s*$")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend
-from bench.kinds import Kind
+from bench.kinds import FILE_KINDS, Kind
 
 _KINDS = {"CREATE": Kind.file_create, "CLOSE_WRITE": Kind.file_write,
           "MOVED_TO": Kind.file_rename, "DELETE": Kind.file_delete}
@@ -42,7 +42,7 @@ class InotifywaitBackend(ToolBackend):
     package = "inotify-tools"
     mode = "user"
     mechanism = "inotify (inotifywait)"
-    kinds = frozenset({Kind.file_create, Kind.file_write, Kind.file_rename, Kind.file_delete})
+    kinds = FILE_KINDS
     description = "inotifywait -m -r on the cell's directory"
     ready_pattern = re.compile(r"^Watches established\.")
     ready_stream = "stderr"

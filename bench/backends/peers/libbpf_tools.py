@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import re
 
-from bench.backends.peers import tracefs
+from bench.backends._common import ensure_tracefs
 from bench.backends.peers.adapter import IGNORED, SCOPE_SETTING, Ev, ToolBackend
 from bench.errors import SensorFailed
 from bench.kinds import Kind
 
 O_CREAT = 0o100
 
-_LOST = re.compile(r"Lost (\d+) events? on CPU")
 # libbpf-tools print these on stderr when they give up; libbpf's own "libbpf: ..." lines
 # are warnings unless followed by one of these.
 _FATAL = re.compile(r"^(failed to|Failed to|ERROR|error:)", re.I)
@@ -43,25 +42,12 @@ class LibbpfToolBackend(ToolBackend):
     mode = "kernel"
     ready_must_be_first = True
     error_pattern = _FATAL
+    lost_pattern = re.compile(r"Lost (\d+) events? on CPU")
 
     def prepare(self) -> None:
         # Root is required by available(); tracefs is mounted here, not there, so that
         # `doctor` changes nothing on the machine.
-        reason = tracefs.ensure()
-        if reason:
-            raise SensorFailed(reason)
-
-    def init_state(self) -> None:
-        super().init_state()
-        self.lost = 0
-
-    def on_stderr(self, line: str) -> None:
-        m = _LOST.search(line)
-        if m:
-            self.lost += int(m.group(1))
-
-    def extra_stats(self) -> dict:
-        return {"self_reported_lost": getattr(self, "lost", None)}
+        ensure_tracefs(SensorFailed)
 
 
 class ExecsnoopBackend(LibbpfToolBackend):

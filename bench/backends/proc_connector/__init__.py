@@ -18,7 +18,7 @@ import time
 
 from bench.backends._reader import ReaderThread
 from bench.backends.base import Backend, EventSink, is_root
-from bench.kinds import Kind
+from bench.kinds import PROC_KINDS, Kind
 from bench.settings import Setting, non_negative
 
 from bench.backends.proc_connector.parse import Decoder
@@ -37,7 +37,7 @@ class ProcConnectorBackend(Backend):
     name = "proc_connector"
     mode = "user"
     mechanism = "netlink proc connector (cn_proc)"
-    kinds = frozenset({Kind.proc_fork, Kind.proc_exec, Kind.proc_exit})
+    kinds = PROC_KINDS
     description = "fork/exec/exit multicast over NETLINK_CONNECTOR; ENOBUFS on overrun"
     settings = {
         "rcvbuf_kb": Setting(int, 0, "socket receive buffer (KiB; 0 = net.core.rmem_default)",

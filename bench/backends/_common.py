@@ -1,0 +1,80 @@
+"""What several backends need alike, written once (as psutil keeps its ``_common``).
+
+- ``FdBackend``: a sensor that consumes one kernel queue behind a non-blocking fd (a
+  fanotify group, an inotify instance) on a ``ReaderThread``;
+- ``max_queued_events``: the kernel's queue limit of such an fd, for meta.json;
+- ``ensure_tracefs`` / ``has_tracepoint``: tracefs for the tracepoint-based backends (ours
+  and the peers'), mounted privately when the host lacks it (``bench._linux``).
+
+Only what is the same logic in more than one backend belongs here; the harness's own
+process and OS helpers live in ``bench._linux`` and ``bench.cpu``, below every backend.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+from bench import _linux
+from bench.backends._reader import ReaderThread
+from bench.backends.base import Backend
+from bench.errors import BackendUnavailable, BenchError
+
+
+class FdBackend(Backend):
+    """Base of a backend that reads one non-blocking fd: it sets ``self.fd``, then calls
+    ``start_reader(name)``; its ``_drain`` loops over ``chunks()``. ``stop()`` is safe after
+    a failed start and twice."""
+
+    fd = -1
+    reader: ReaderThread | None = None
+    reads = 0
+
+    def _drain(self) -> None:
+        raise NotImplementedError
+
+    def start_reader(self, name: str) -> None:
+        self.reader = ReaderThread(self.fd, self._drain, name)
+        self.reader.start()
+
+    def chunks(self) -> Iterator[bytes]:
+        """What the fd holds, one read(2) at a time (counted in ``reads``), until it would
+        block."""
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return
+            self.reads += 1
+            yield buf
+
+    def stop(self) -> None:
+        if self.reader is not None:
+            self.reader.stop()  # drains what is still queued first
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the group / instance removes its marks / watches
+            self.fd = -1
+
+
+def max_queued_events(api: str) -> int | None:
+    """``fs.<api>.max_queued_events`` (``api``: fanotify or inotify), or None."""
+    try:
+        with open(f"/proc/sys/fs/{api}/max_queued_events") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_tracefs(error: type[BenchError] = BackendUnavailable) -> str:
+    """Tracepoints are attached by id and described in tracefs: make sure it is there
+    (``bench._linux.ensure_tracefs``: mounted privately when missing). Returns what was
+    found or done (for meta.json); raises ``error`` with a one-line reason. Call it from
+    ``start``, never from ``available``, so that ``doctor`` changes nothing."""
+    try:
+        return _linux.ensure_tracefs()
+    except OSError as e:
+        raise error(f"cannot use tracefs: {e.strerror}") from None
+
+
+def has_tracepoint(category: str, event: str) -> bool:
+    return os.path.isdir(os.path.join(_linux.TRACEFS, "events", category, event))
