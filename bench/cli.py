@@ -19,9 +19,10 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import backends
-from bench.blocks import MIN_OPS
-from bench.errors import BadInput, BenchError
-from bench.metrics import OVERHEAD_LIMIT_PCT
+from bench.analysis.blocks import MIN_OPS
+from bench.core.errors import BadInput, BenchError
+from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
+from bench.results.store import ResultsDir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure what security sensing costs and loses, kernel vs user space.")
@@ -60,7 +61,7 @@ def parse_rates(values: list[str]) -> list[str]:
 @app.command()
 def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
     """Which backends can run here (and why not), and facts about this machine."""
-    from bench import machine
+    from bench.harness import machine
 
     facts = machine.facts()
     rows = []
@@ -156,7 +157,7 @@ def run(
              "to keep up; below it overhead is a cost, not saturation"),
 ):
     """Run the benchmark matrix: backends x workloads x rates x repetitions."""
-    from bench import runner, spec as specmod
+    from bench.harness import runner, spec as specmod
     from workloads import WORKLOADS
 
     if duration <= 0 or not math.isfinite(duration):
@@ -205,7 +206,7 @@ def run(
                            baseline=baseline, resume=resume, workdir=workdir,
                            arrivals=arrivals, overhead_limit_pct=overhead_limit)
     try:
-        res = runner.run(cfg, err)
+        res = runner.run(cfg, ResultsDir(cfg.out), err)
     except KeyboardInterrupt:
         raise typer.Exit(130)
     summary_table(res.cells())
@@ -252,7 +253,8 @@ def calibrate(
 ):
     """Check this machine before trusting its overhead numbers: A/A (null sensor) and injected
     cost runs; coverage of the truth, resolution, steal. Exit 1 when it falls short."""
-    from bench import calibrate as cal, runner, spec as specmod
+    from bench.results import calibrate as cal
+    from bench.harness import runner, spec as specmod
     from workloads import WORKLOADS
 
     if duration <= 0 or not math.isfinite(duration):
@@ -286,7 +288,7 @@ def calibrate(
     cfg = runner.RunConfig(specs, workloads, rates, duration, runs * blocks, out_dir,
                            workdir=workdir)
     try:
-        res = runner.run(cfg, err)
+        res = runner.run(cfg, ResultsDir(cfg.out), err)
     except KeyboardInterrupt:
         raise typer.Exit(130)
     summaries = cal.analyse(res.path, blocks)
@@ -318,7 +320,7 @@ def calibrate(
 def _report_quietly(path: Path) -> None:
     """Report, charts and exports at the end of a run. The results are already on disk, so
     a failure here is a warning that says how to retry, never a lost run."""
-    from bench.report import generate
+    from bench.publish import generate
 
     try:
         g = generate(path)
@@ -341,7 +343,7 @@ def report(folder: Path = typer.Argument(..., help="results folder (from `run` o
            command: Optional[str] = typer.Option(
                None, "--command", help="the command the Markdown page says regenerates it")):
     """Write DIR/report.html (self-contained), DIR/charts/*.png|svg and the CI exports."""
-    from bench.report import generate
+    from bench.publish import generate
 
     g = generate(folder, exports=exports, markdown=markdown, command=command)
     for n in g.notes:
@@ -376,8 +378,8 @@ def compare(
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the comparison as JSON"),
 ):
     """Compare two results folders: exit 0 no regression, 1 regression, 2 could not compare."""
-    from bench import compare as cmpmod
-    from bench.report.data import RunData
+    from bench.results import compare as cmpmod
+    from bench.results.rundata import RunData
 
     if min_effect < 0 or not math.isfinite(min_effect):
         raise BadInput(f"bad --min-effect {min_effect}: a percentage >= 0")
@@ -435,7 +437,7 @@ def _side(s) -> str:
 def merge(folders: List[Path] = typer.Argument(..., help="results folders to combine"),
           out_dir: Path = typer.Option(..., "--out", "-o", help="new folder for the merge")):
     """Combine results folders from several machines into one (a `host` column per row)."""
-    from bench.merge import merge as do_merge
+    from bench.results.merge import merge as do_merge
 
     path = do_merge(folders, out_dir)
     out.print(f"merged {len(folders)} folders into {path}")

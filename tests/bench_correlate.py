@@ -7,8 +7,8 @@ a few duplicates and drops, as a real cell would have.
 import numpy as np
 import pytest
 
-from bench.correlate import correlate
-from bench.kinds import Kind
+from bench.analysis.correlate import correlate
+from bench.core.kinds import Kind
 
 N = 1_000_000
 MARKER = "sbbench001"

@@ -8,7 +8,7 @@ libbpf hands it over. Run with ``pytest tests/bench_ebpf_decode.py --benchmark-o
 
 import pytest
 
-from bench.backends.base import EventSink
+from bench.core.events import EventSink
 
 ebpf_lib = pytest.importorskip("bench.backends.ebpf.libbpf")
 from bench.backends.ebpf.decode import pack_records  # noqa: E402

@@ -6,8 +6,8 @@ put in ``extra_info`` (ns_per_record) so it shows in saved benchmark JSON.
 
 import time
 
-from bench.kinds import Kind
-from bench.truth import Ledger
+from bench.core.kinds import Kind
+from bench.core.ledger import Ledger
 
 N = 200_000
 

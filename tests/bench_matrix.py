@@ -16,7 +16,7 @@ import math
 import pytest
 
 from bench import backends
-from bench.report.data import RunData
+from bench.results.rundata import RunData
 from tests.helpers import sensorbench
 
 RATE = "1000"

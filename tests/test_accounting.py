@@ -1,13 +1,13 @@
-"""Cost columns from constructed CPU readings whose truth is known (bench.accounting,
-bench.cpu.MachineCpu.delta), and the calibration summary's verdicts (bench.calibrate)."""
+"""Cost columns from constructed CPU readings whose truth is known (bench.harness.accounting,
+bench.core.cpu.MachineCpu.delta), and the calibration summary's verdicts (bench.results.calibrate)."""
 
 import math
 
 import pytest
 
-from bench.accounting import CellCpu, Reading, columns
-from bench.calibrate import Summary, findings
-from bench.cpu import MachineCpu, MachineSnapshot
+from bench.harness.accounting import CellCpu, Reading, columns
+from bench.results.calibrate import Summary, findings
+from bench.core.cpu import MachineCpu, MachineSnapshot
 
 
 def _cell(tool: bool = False) -> CellCpu:
@@ -133,7 +133,7 @@ def _calibration_folder(tmp_path, fixed_ns=700.0, n_blocks=12, blocks_per_run=3)
 
     import numpy as np
 
-    from bench.results import ResultsDir
+    from bench.results.store import ResultsDir
 
     rng = np.random.default_rng(7)
     res = ResultsDir(tmp_path / "cal")
@@ -163,7 +163,7 @@ def _calibration_folder(tmp_path, fixed_ns=700.0, n_blocks=12, blocks_per_run=3)
 
 
 def test_calibration_summary_recovers_what_was_injected(tmp_path):
-    from bench.calibrate import analyse
+    from bench.results.calibrate import analyse
 
     folder = _calibration_folder(tmp_path)
     by = {s.control: s for s in analyse(folder, 3)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bench.backends.audit.parse import (Assembler, decode_value, parse_record,
                                         split_datagram)
-from bench.kinds import Kind, port_pair
+from bench.core.kinds import Kind, port_pair
 from fixtures.frames import cuts, load
 
 SERVER_PORT = 4242

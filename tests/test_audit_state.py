@@ -63,7 +63,7 @@ def test_sigkill_of_the_sensor_is_undone_by_the_next_start(tmp_path, audit, leav
            | {"backlog_limit": 1234},
            "ctx": {"marker": "sbkill", "workdir": str(tmp_path)},
            "events": str(tmp_path / "ev.npz")}
-    p = subprocess.Popen([sys.executable, "-m", "bench.sensorhost", json.dumps(cfg)], cwd=ROOT,
+    p = subprocess.Popen([sys.executable, "-m", "bench.harness.sensorhost", json.dumps(cfg)], cwd=ROOT,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert b"ready" in p.stdout.readline()

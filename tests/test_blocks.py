@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.blocks import cell_mean, paired
+from bench.analysis.blocks import cell_mean, paired
 
 
 def _blocks(rng, n, effect_ns, base=15_000.0, between=3_000.0, within=200.0, tail=None):

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from bench.compare import METRICS, Side, parse_fail_on, quantile_ci, verdict, wilson
-from bench.errors import BadInput
+from bench.results.compare import METRICS, Side, parse_fail_on, quantile_ci, verdict, wilson
+from bench.core.errors import BadInput
 from tests.helpers import sensorbench
 from tests.helpers.report_runs import copy, results
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from bench.backends.base import concat_events
-from bench.correlate import correlate
-from bench.kinds import Kind, port_pair
-from bench.metrics import per_kind
+from bench.core.events import concat_events
+from bench.analysis.correlate import correlate
+from bench.core.kinds import Kind, port_pair
+from bench.analysis.metrics import per_kind
 
 M = "sbcafe0001"
 

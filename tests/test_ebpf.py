@@ -161,7 +161,7 @@ def _start_sensor(tmp_path: Path) -> subprocess.Popen:
            "ctx": {"marker": "sbkilltest", "workdir": str(tmp_path), "cgroup": None,
                    "results_dir": str(tmp_path)},
            "events": str(tmp_path / "events.npz")}
-    p = subprocess.Popen([sys.executable, "-m", "bench.sensorhost", json.dumps(cfg)],
+    p = subprocess.Popen([sys.executable, "-m", "bench.harness.sensorhost", json.dumps(cfg)],
                          cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     assert json.loads(line).get("ready"), line

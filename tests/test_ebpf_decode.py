@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.backends.base import EventSink
-from bench.kinds import Kind, port_pair
+from bench.core.events import EventSink
+from bench.core.kinds import Kind, port_pair
 
 ebpf_lib = pytest.importorskip("bench.backends.ebpf.libbpf")
 from bench.backends.ebpf.decode import EVENT_DTYPE, SB_PATH_MAX, decode, pack_records  # noqa: E402

@@ -89,7 +89,7 @@ def test_harness_killed_mid_cell_leaves_nothing(tmp_path, audit_exclusive, backe
                   "-r", "500", "-d", "30")
     try:
         _wait_for_workload(proc)
-        assert _children(proc.pid, "bench.sensorhost"), "no sensor host under the harness"
+        assert _children(proc.pid, "bench.harness.sensorhost"), "no sensor host under the harness"
         time.sleep(0.5)  # in the middle of the cell
     finally:
         proc.kill()  # SIGKILL: none of the harness's own clean-up runs
@@ -129,7 +129,7 @@ def test_sensor_host_killed_fails_its_cell_and_the_run_goes_on(tmp_path, audit_e
     out = tmp_path / "out"
 
     def sensor_host(harness, workload):
-        host = _children(harness.pid, "bench.sensorhost")
+        host = _children(harness.pid, "bench.harness.sensorhost")
         assert host and backend in " ".join(host[0].cmdline())[:200]
         return host[0]
 

@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 
-from bench.report import generate
-from bench.report.data import RunData
+from bench.publish import generate
+from bench.results.rundata import RunData
 from tests.helpers import sensorbench
 from tests.helpers.report_runs import copy, results
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bench.metrics import op_times, percentiles_us
+from bench.analysis.metrics import op_times, percentiles_us
 
 
 def test_percentiles_in_microseconds():
@@ -28,7 +28,7 @@ def test_op_times_open_and_closed_loop():
 
 
 def test_saturation_means_failing_to_keep_up():
-    from bench.metrics import saturation
+    from bench.analysis.metrics import saturation
 
     ok = {"status": "ok", "drop_rate": 0.0, "slowdown_ci_low_pct": 1.0, "rate_achieved": 1000.0,
           "rate_target": "1000", "schedule_lag_growth_ms": 0.1}
@@ -53,7 +53,7 @@ def test_saturation_means_failing_to_keep_up():
 
 
 def test_schedule_lag_growth():
-    from bench.metrics import schedule_lag_growth_ms
+    from bench.analysis.metrics import schedule_lag_growth_ms
 
     n = 1000
     intended = np.arange(n) * 1_000_000                  # 1 ms apart

@@ -47,7 +47,8 @@ def home(tmp_path):
 
 
 def test_unprivileged_run_measures_what_it_can_and_skips_the_rest(home, leaves_nothing):
-    from bench import backends, workdir
+    from bench import backends
+    from bench.harness import workdir
 
     workdir.prepare_base(None)  # root's own default work directory exists, owned by root
     specs = [n for n in backends.names() if backends.availability(n) is None]
@@ -84,7 +85,7 @@ def test_unwritable_directory_is_one_line_before_any_cell(home, tmp_path, where)
 
 
 def test_default_work_directory_of_another_user_is_refused(home):
-    from bench import workdir
+    from bench.harness import workdir
 
     theirs = workdir.default_base().parent / f"sensorbench-{NOBODY}"
     if theirs.exists():

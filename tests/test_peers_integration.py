@@ -159,7 +159,7 @@ def test_sigkill_of_sensor_host_takes_the_tool_with_it(tmp_path, no_tool_left):
             time.sleep(0.2)
             for p in psutil.Process(run.pid).children(recursive=True):
                 try:
-                    if "bench.sensorhost" in " ".join(p.cmdline()):
+                    if "bench.harness.sensorhost" in " ".join(p.cmdline()):
                         host = p
                         tool = next((c for c in p.children() if c.name() == "forkstat"), None)
                 except psutil.Error:

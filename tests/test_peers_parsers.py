@@ -17,14 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from bench.backends.base import NO_TIME, SensorContext
+from bench.core.events import NO_TIME
+
+from bench.backends.base import SensorContext
 from bench.backends.peers.bpftrace import BpftraceBackend
 from bench.backends.peers.fatrace import FatraceBackend
 from bench.backends.peers.forkstat import ForkstatBackend
 from bench.backends.peers.inotifywait import InotifywaitBackend
 from bench.backends.peers.libbpf_tools import (ExecsnoopBackend, ExitsnoopBackend,
                                                OpensnoopBackend)
-from bench.kinds import Kind, port_pair
+from bench.core.kinds import Kind, port_pair
 
 FIX = Path(__file__).parent / "fixtures" / "peers"
 

@@ -3,8 +3,8 @@ order, a baseline serving two sensors, the same plan again on resume."""
 
 from pathlib import Path
 
-from bench import spec
-from bench.runner import RunConfig, plan
+from bench.harness import spec
+from bench.harness.runner import RunConfig, plan
 
 SPECS = ["synthetic", "null_sensor", "synthetic:delay_us=10"]
 

@@ -11,10 +11,10 @@ import struct
 import pandas as pd
 import pytest
 
-from bench.report import generate
-from bench.report.data import RunData
-from bench.report.sustainable import max_sustainable
-from bench.results import ResultsDir
+from bench.publish import generate
+from bench.results.rundata import RunData
+from bench.results.sustainable import max_sustainable
+from bench.results.store import ResultsDir
 from tests.helpers.browser import Browser, find_chromium
 from tests.helpers import sensorbench
 from tests.helpers.report_runs import copy, results

@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 
-from bench.results import CELL_COLUMNS
+from bench.results.store import CELL_COLUMNS
 from tests.helpers import ROOT, needs_root, run_cells, sensor_processes
 from tests.helpers.plugin_backends import PLUGINS
 
@@ -104,7 +104,7 @@ def test_harness_killed_leaves_no_sensor(tmp_path):
     while time.time() < deadline and sensor_processes():
         time.sleep(0.2)
     assert sensor_processes() == []  # parent-death signals took sensor and workload down
-    from bench.cgroup import clean_stale
+    from bench.harness.cgroup import clean_stale
 
     clean_stale()  # what the next run does first
 

@@ -1,5 +1,5 @@
 """The sensor host's shutdown: once, however many ways it is asked for, and bounded in
-time. These drive ``bench.sensorhost`` directly, without the harness or its janitor (which
+time. These drive ``bench.harness.sensorhost`` directly, without the harness or its janitor (which
 would otherwise clean up after a host that fails to)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _host(tmp_path, backend: str, settings: dict | None = None) -> subprocess.Po
            "ctx": {"marker": "sbhosttest", "workdir": str(tmp_path), "cgroup": None,
                    "results_dir": str(tmp_path)},
            "events": str(tmp_path / "events.npz"), "parent": os.getpid()}
-    p = subprocess.Popen([sys.executable, "-m", "bench.sensorhost", json.dumps(cfg)],
+    p = subprocess.Popen([sys.executable, "-m", "bench.harness.sensorhost", json.dumps(cfg)],
                          cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env={**os.environ, "SENSORBENCH_BACKENDS": PLUGINS})
     line = p.stdout.readline()
@@ -78,7 +78,7 @@ def test_host_stops_on_any_mix_of_eof_and_signals(tmp_path, how):
 
 
 def test_a_stop_that_hangs_is_ended_by_the_watchdog(tmp_path):
-    from bench.sensorhost import EXIT_WATCHDOG, FORCED_DEADLINE_S
+    from bench.harness.sensorhost import EXIT_WATCHDOG, FORCED_DEADLINE_S
 
     p = _host(tmp_path, "hangs")
     t0 = time.monotonic()

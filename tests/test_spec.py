@@ -2,8 +2,8 @@
 
 import pytest
 
-from bench.errors import BadInput
-from bench.spec import parse_backend, parse_workload, split_specs
+from bench.core.errors import BadInput
+from bench.harness.spec import parse_backend, parse_workload, split_specs
 
 
 def test_defaults_and_given():

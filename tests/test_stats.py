@@ -1,11 +1,11 @@
-"""The interval rules of ``bench.stats`` on constructed data."""
+"""The interval rules of ``bench.analysis.stats`` on constructed data."""
 
 import math
 
 import numpy as np
 import pytest
 
-from bench.stats import t_interval, t_quantile
+from bench.analysis.stats import t_interval, t_quantile
 
 
 def test_t_quantile_is_exact_for_every_df():

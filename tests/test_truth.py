@@ -4,8 +4,8 @@ import socket
 
 import numpy as np
 
-from bench.kinds import Kind
-from bench.truth import TAP_HEADER, Ledger, load
+from bench.core.kinds import Kind
+from bench.core.ledger import TAP_HEADER, Ledger, load
 
 
 def test_record_grow_save_load(tmp_path):

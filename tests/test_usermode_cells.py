@@ -74,7 +74,7 @@ def _stalled_run(tmp_path, spec: str, workload: str, rate: str, duration: float,
                     continue
                 if "-m workloads" in cmd:  # the sensor was ready before the workload began
                     sensor = next(s for s in psutil.Process(p.pid).children()
-                                  if "bench.sensorhost" in " ".join(s.cmdline()))
+                                  if "bench.harness.sensorhost" in " ".join(s.cmdline()))
             time.sleep(0.02)
         assert sensor is not None, "the cell never started"
         time.sleep(stall_at)

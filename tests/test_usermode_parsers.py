@@ -12,7 +12,7 @@ from bench.backends.fanotify.parse import Decoder as FanDecoder
 from bench.backends.inotify.parse import Decoder as InDecoder
 from bench.backends.proc_connector.parse import Decoder as CnDecoder
 from bench.backends.proc_connector.parse import CN_MSG, EV_HDR
-from bench.kinds import Kind
+from bench.core.kinds import Kind
 from fixtures.frames import cuts, load
 
 

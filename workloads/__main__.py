@@ -19,8 +19,8 @@ import socket
 import sys
 import time
 
-from bench._linux import die_with_parent, join_cgroup
-from bench.truth import Ledger
+from bench.core._linux import die_with_parent, join_cgroup
+from bench.core.ledger import Ledger
 from workloads.base import get_workload
 from workloads.pacing import ARRIVALS, schedule
 

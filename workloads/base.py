@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-from bench.settings import Setting
-from bench.truth import Ledger
+from bench.core.settings import Setting
+from bench.core.ledger import Ledger
 
 # name -> "module:Class"; imported lazily so a workload process loads only its own code.
 WORKLOADS = {

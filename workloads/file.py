@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from bench.kinds import FILE_KINDS, Kind
+from bench.core.kinds import FILE_KINDS, Kind
 from workloads.base import Workload
 
 _PAYLOAD = b"sensorbench" * 6

@@ -18,7 +18,7 @@ import socket
 import struct
 import time
 
-from bench.kinds import NET_KINDS, Kind, port_pair
+from bench.core.kinds import NET_KINDS, Kind, port_pair
 from workloads.base import Workload
 
 _LINGER_RST = struct.pack("ii", 1, 0)

@@ -17,8 +17,8 @@ import os
 import threading
 import time
 
-from bench.kinds import PROC_KINDS, Kind
-from bench.settings import Setting, non_negative
+from bench.core.kinds import PROC_KINDS, Kind
+from bench.core.settings import Setting, non_negative
 from workloads.base import Workload
 from workloads.native import child_program
 

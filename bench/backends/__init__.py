@@ -18,7 +18,7 @@ import importlib
 import os
 
 from bench.backends.base import Backend
-from bench.errors import BadInput
+from bench.core.errors import BadInput
 
 # name -> "module:Class"
 REGISTRY: dict[str, str] = {

@@ -4,10 +4,10 @@
   fanotify group, an inotify instance) on a ``ReaderThread``;
 - ``max_queued_events``: the kernel's queue limit of such an fd, for meta.json;
 - ``ensure_tracefs`` / ``has_tracepoint``: tracefs for the tracepoint-based backends (ours
-  and the peers'), mounted privately when the host lacks it (``bench._linux``).
+  and the peers'), mounted privately when the host lacks it (``bench.core._linux``).
 
 Only what is the same logic in more than one backend belongs here; the harness's own
-process and OS helpers live in ``bench._linux`` and ``bench.cpu``, below every backend.
+process and OS helpers live in ``bench.core._linux`` and ``bench.core.cpu``, below every backend.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from bench import _linux
+from bench.core import _linux
 from bench.backends._reader import ReaderThread
 from bench.backends.base import Backend
-from bench.errors import BackendUnavailable, BenchError
+from bench.core.errors import BackendUnavailable, BenchError
 
 
 class FdBackend(Backend):
@@ -67,7 +67,7 @@ def max_queued_events(api: str) -> int | None:
 
 def ensure_tracefs(error: type[BenchError] = BackendUnavailable) -> str:
     """Tracepoints are attached by id and described in tracefs: make sure it is there
-    (``bench._linux.ensure_tracefs``: mounted privately when missing). Returns what was
+    (``bench.core._linux.ensure_tracefs``: mounted privately when missing). Returns what was
     found or done (for meta.json); raises ``error`` with a one-line reason. Call it from
     ``start``, never from ``available``, so that ``doctor`` changes nothing."""
     try:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 
 from bench.backends._reader import ReaderThread
-from bench.backends.base import Backend, EventSink
+from bench.core.events import EventSink
+from bench.backends.base import Backend
 
 
 class NullBackend(Backend):

@@ -14,9 +14,11 @@ import time
 
 import psutil
 
-from bench.backends.base import Backend, EventSink
-from bench.settings import Setting, positive
-from bench.kinds import PROC_KINDS, Kind, port_pair
+from bench.core.events import EventSink
+
+from bench.backends.base import Backend
+from bench.core.settings import Setting, positive
+from bench.core.kinds import PROC_KINDS, Kind, port_pair
 
 
 class PsutilBackend(Backend):

@@ -30,11 +30,12 @@ import threading
 import time
 from array import array
 
-from bench._linux import tight_timers
-from bench.backends.base import Backend, EventSink
-from bench.settings import Setting, non_negative, probability
-from bench.kinds import ALL_KINDS, PATH_KEYED, Kind
-from bench.truth import TAP_HEADER
+from bench.core._linux import tight_timers
+from bench.core.events import EventSink
+from bench.backends.base import Backend
+from bench.core.settings import Setting, non_negative, probability
+from bench.core.kinds import ALL_KINDS, PATH_KEYED, Kind
+from bench.core.ledger import TAP_HEADER
 
 
 class SyntheticBackend(Backend):

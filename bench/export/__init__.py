@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.export import github, pytest_benchmark
-from bench.report.data import RunData
+from bench.results.rundata import RunData
 
 EXPORTERS = {
     "pytest-benchmark.json": pytest_benchmark.export,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 
-from bench.report.data import RunData
+from bench.results.rundata import RunData
 
 
 def entries(run: RunData) -> list[dict]:

@@ -20,7 +20,7 @@ import subprocess
 import numpy as np
 
 from bench import __version__
-from bench.report.data import RunData
+from bench.results.rundata import RunData
 
 try:
     from importlib.metadata import version as _v

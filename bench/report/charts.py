@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.metrics import DROP_THRESHOLD
-from bench.report.data import RunData, kind_order, rate_value
+from bench.analysis.metrics import DROP_THRESHOLD
+from bench.results.rundata import RunData, kind_order, rate_value
 from bench.report.figure import Chart, Skipped, save, slug
 from bench.report.overview import overview
 from bench.report.style import MODE_COLOUR, RC, Styles
-from bench.report.sustainable import max_sustainable
+from bench.results.sustainable import max_sustainable
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402

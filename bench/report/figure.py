@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.report import style  # noqa: F401  (selects the Agg backend before pyplot)
-from bench.report.data import RunData, rate_order, rate_value
+from bench.results.rundata import RunData, rate_order, rate_value
 
 import matplotlib.pyplot as plt  # noqa: E402
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.metrics import DROP_THRESHOLD
-from bench.report import resolution, sustainable
+from bench.analysis.metrics import DROP_THRESHOLD
+from bench.report import resolution
+from bench.results import sustainable
 from bench.report.figure import Chart, Skipped
-from bench.report.data import RunData
+from bench.results.rundata import RunData
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;

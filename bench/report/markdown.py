@@ -8,11 +8,12 @@ import math
 import os
 from pathlib import Path
 
-from bench.metrics import DROP_THRESHOLD
-from bench.report import resolution, sustainable
+from bench.analysis.metrics import DROP_THRESHOLD
+from bench.report import resolution
+from bench.results import sustainable
 # headline_rate is shared with the charts: the overview chart shows the same rate as the table.
 from bench.report.figure import Chart, headline_rate, slug
-from bench.report.data import RunData
+from bench.results.rundata import RunData
 
 
 def _ci(r, point: str, lo: str, hi: str, scale: float = 1.0) -> str:

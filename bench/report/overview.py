@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.metrics import DROP_THRESHOLD
-from bench.report.data import RunData, rate_value
+from bench.analysis.metrics import DROP_THRESHOLD
+from bench.results.rundata import RunData, rate_value
 from bench.report.figure import headline_rate, save
 from bench.report.style import MODE_COLOUR, MODE_MARKER, MODE_NAME, RC, Styles
 

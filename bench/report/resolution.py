@@ -14,7 +14,7 @@ import math
 
 import pandas as pd
 
-from bench.report.data import RunData
+from bench.results.rundata import RunData
 
 NULL = "null_sensor"
 INJECT = "injected_cost"

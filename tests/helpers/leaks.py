@@ -63,7 +63,7 @@ def _mounts() -> set[str]:
 
 
 def _cgroups() -> set[str]:
-    from bench.cgroup import PARENT, v2_root
+    from bench.harness.cgroup import PARENT, v2_root
 
     root = v2_root()
     d = root / PARENT if root else None

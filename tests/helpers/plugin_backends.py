@@ -4,7 +4,7 @@ import os
 import threading
 
 from bench.backends.base import Backend
-from bench.kinds import ALL_KINDS
+from bench.core.kinds import ALL_KINDS
 
 PLUGINS = ";".join([
     "crashy=tests.helpers.plugin_backends:CrashingBackend",

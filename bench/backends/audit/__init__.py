@@ -26,9 +26,10 @@ import time
 
 from bench.backends._reader import ReaderThread
 from bench.backends.audit import rules
-from bench.backends.base import Backend, EventSink, is_root
-from bench.errors import BackendUnavailable, BenchError
-from bench.settings import Setting, positive
+from bench.core.events import EventSink
+from bench.backends.base import Backend, is_root
+from bench.core.errors import BackendUnavailable, BenchError
+from bench.core.settings import Setting, positive
 
 
 class AuditBackend(Backend):

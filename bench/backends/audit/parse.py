@@ -18,7 +18,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from bench.kinds import Kind, port_pair
+from bench.core.kinds import Kind, port_pair
 
 AUDIT_SYSCALL = 1300
 AUDIT_PATH = 1302

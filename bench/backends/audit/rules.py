@@ -21,8 +21,8 @@ from __future__ import annotations
 import platform
 import struct
 
-from bench.kinds import PROC_KINDS, Kind
-from bench.settings import Setting, non_negative
+from bench.core.kinds import PROC_KINDS, Kind
+from bench.core.settings import Setting, non_negative
 
 AUDIT_FILTER_EXIT = 0x04
 AUDIT_ALWAYS = 2

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from bench.backends.audit import rules
 from bench.backends.audit.netlink import AuditConn, AuditError, Status
-from bench.errors import BackendUnavailable, BenchError
+from bench.core.errors import BackendUnavailable, BenchError
 
 STATE_DIR = os.environ.get("SENSORBENCH_RUN_DIR", "/run/sensorbench")
 STATE_FILE = os.path.join(STATE_DIR, "audit-state.json")

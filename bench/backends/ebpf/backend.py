@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.backends._common import ensure_tracefs
-from bench.backends.base import Backend, EventSink, SensorContext
+from bench.core.events import EventSink
+from bench.backends.base import Backend, SensorContext
 from bench.backends.ebpf import libbpf as lb
 from bench.backends.ebpf import probe
 from bench.backends.ebpf.consumer import Consumer
 from bench.backends.ebpf.loader import BpfSensor, cgroup_id, drop_empty_log
-from bench.errors import BackendUnavailable
-from bench.kinds import ALL_KINDS, Kind
-from bench.settings import Setting, non_negative, one_of, positive
+from bench.core.errors import BackendUnavailable
+from bench.core.kinds import ALL_KINDS, Kind
+from bench.core.settings import Setting, non_negative, one_of, positive
 
 HOOKS = ("tracepoint", "tp_btf", "fentry", "lsm")
 # Process programs in two flavours (sensor.bpf.c); the hooks setting picks one.

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from bench.backends.base import EventSink
+from bench.core.events import EventSink
 from bench.backends.ebpf.decode import EVENT_DTYPE, decode
 
 BATCH = 65536  # records per batch at most (ring.c's buffers)

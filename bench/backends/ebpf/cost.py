@@ -23,14 +23,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bench._linux import TRACEFS
+from bench.core._linux import TRACEFS
 from bench.backends._common import ensure_tracefs, has_tracepoint
-from bench.backends.base import Backend, EventSink, SensorContext
+from bench.core.events import EventSink
+from bench.backends.base import Backend, SensorContext
 from bench.backends.ebpf import libbpf as lb
 from bench.backends.ebpf import probe
 from bench.backends.ebpf.loader import BpfObject, cgroup_id, drop_empty_log
-from bench.errors import BackendUnavailable
-from bench.settings import Setting
+from bench.core.errors import BackendUnavailable
+from bench.core.settings import Setting
 
 # cost.h, by layout: struct sb_cost_config and the slots of the `counts` array.
 CONFIG_FMT = "<QQ"  # target_cgid, ns

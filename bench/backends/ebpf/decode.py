@@ -16,7 +16,7 @@ import struct
 
 import numpy as np
 
-from bench.kinds import Kind
+from bench.core.kinds import Kind
 
 SB_PATH_MAX = 256
 EMPTY_PATH = 0xFFFF  # ring.c's path_len for a path record whose path is empty

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.backends.ebpf import libbpf as lb
-from bench.errors import BackendUnavailable
+from bench.core.errors import BackendUnavailable
 
 
 def cgroup_id(path: str | None) -> int | None:

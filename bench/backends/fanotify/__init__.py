@@ -17,11 +17,12 @@ import sys
 import time
 
 from bench.backends._common import FdBackend, max_queued_events
-from bench.backends.base import EventSink, is_root
+from bench.core.events import EventSink
+from bench.backends.base import is_root
 from bench.backends.fanotify.parse import (FAN_CLOSE_WRITE, FAN_CREATE, FAN_DELETE,
                                            FAN_EVENT_ON_CHILD, FAN_MODIFY, FAN_MOVED_TO, Decoder)
-from bench.kinds import FILE_KINDS
-from bench.settings import Setting, one_of
+from bench.core.kinds import FILE_KINDS
+from bench.core.settings import Setting, one_of
 
 
 class FanotifyBackend(FdBackend):

@@ -11,7 +11,7 @@ import ctypes
 import os
 import struct
 
-from bench._linux import check, libc
+from bench.core._linux import check, libc
 
 FAN_CLOEXEC = 0x1
 FAN_NONBLOCK = 0x2

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from bench.kinds import Kind
+from bench.core.kinds import Kind
 
 META = struct.Struct("=IBBHQii")       # event_len, vers, reserved, metadata_len, mask, fd, pid
 INFO_HDR = struct.Struct("=BBH")       # info_type, pad, len

@@ -15,9 +15,9 @@ import sys
 import time
 
 from bench.backends._common import FdBackend, max_queued_events
-from bench.backends.base import EventSink
+from bench.core.events import EventSink
 from bench.backends.inotify.parse import WATCH_MASK, Decoder
-from bench.kinds import FILE_KINDS
+from bench.core.kinds import FILE_KINDS
 
 
 class InotifyBackend(FdBackend):

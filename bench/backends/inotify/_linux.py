@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 
-from bench._linux import check, libc
+from bench.core._linux import check, libc
 
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC

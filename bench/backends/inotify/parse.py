@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from bench.kinds import Kind
+from bench.core.kinds import Kind
 
 HDR = struct.Struct("=iIII")
 

@@ -31,12 +31,13 @@ import threading
 import time
 from typing import Iterable, NamedTuple
 
-from bench._linux import die_with_parent, join_cgroup, kill_group, stop_group
-from bench.backends.base import NO_TIME, Backend, EventSink, is_root
-from bench.cpu import tree_cpu_s
-from bench.errors import SensorFailed
-from bench.kinds import FILE_KINDS, Kind
-from bench.settings import Setting, one_of
+from bench.core._linux import die_with_parent, join_cgroup, kill_group, stop_group
+from bench.core.events import NO_TIME, EventSink
+from bench.backends.base import Backend, is_root
+from bench.core.cpu import tree_cpu_s
+from bench.core.errors import SensorFailed
+from bench.core.kinds import FILE_KINDS, Kind
+from bench.core.settings import Setting, one_of
 
 # For tools that see file activity on the whole machine: keep file events under the cell's
 # directory only ("cell"), or everything ("all"). The tool does the same work either way;

@@ -53,8 +53,8 @@ import psutil
 
 from bench.backends.audit import rules
 from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend, tail_lines
-from bench.errors import SensorFailed
-from bench.settings import Setting, non_negative
+from bench.core.errors import SensorFailed
+from bench.core.settings import Setting, non_negative
 
 _CONF_PREFIX = "sb-auditd-"
 

@@ -35,9 +35,9 @@ import re
 
 from bench.backends._common import ensure_tracefs, has_tracepoint
 from bench.backends.peers.adapter import IGNORED, SCOPE_SETTING, Ev, ToolBackend
-from bench.errors import SensorFailed
-from bench.kinds import ALL_KINDS, Kind, port_pair
-from bench.settings import Setting, positive
+from bench.core.errors import SensorFailed
+from bench.core.kinds import ALL_KINDS, Kind, port_pair
+from bench.core.settings import Setting, positive
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sensor.bt")
 

@@ -36,9 +36,9 @@ import threading
 import time
 
 from bench.backends.peers.adapter import IGNORED, SCOPE_SETTING, Ev, ToolBackend
-from bench.errors import SensorFailed
-from bench.kinds import Kind
-from bench.settings import Setting
+from bench.core.errors import SensorFailed
+from bench.core.kinds import Kind
+from bench.core.settings import Setting
 
 # "comm(pid): FLAGS path", optionally after a timestamp; comm may contain anything.
 _LINE = re.compile(r"^(?:[\d:.]+ )?(?P<comm>.*?)\((?P<pid>\d+)\): (?P<flags>[RCWO+D<>]+)\s+"

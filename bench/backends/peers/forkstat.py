@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend
-from bench.kinds import PROC_KINDS, Kind
+from bench.core.kinds import PROC_KINDS, Kind
 
 _TIME = r"(?:\d\d:\d\d:\d\d|--:--:--)"
 _LINE = re.compile(rf"^{_TIME} (?P<ev>fork|clone|exec|exit)\s+(?P<pid>\d+) (?P<rest>.*)$")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 
 from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend
-from bench.kinds import FILE_KINDS, Kind
+from bench.core.kinds import FILE_KINDS, Kind
 
 _KINDS = {"CREATE": Kind.file_create, "CLOSE_WRITE": Kind.file_write,
           "MOVED_TO": Kind.file_rename, "DELETE": Kind.file_delete}

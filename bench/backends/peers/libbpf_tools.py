@@ -27,8 +27,8 @@ import re
 
 from bench.backends._common import ensure_tracefs
 from bench.backends.peers.adapter import IGNORED, SCOPE_SETTING, Ev, ToolBackend
-from bench.errors import SensorFailed
-from bench.kinds import Kind
+from bench.core.errors import SensorFailed
+from bench.core.kinds import Kind
 
 O_CREAT = 0o100
 

@@ -17,9 +17,10 @@ import sys
 import time
 
 from bench.backends._reader import ReaderThread
-from bench.backends.base import Backend, EventSink, is_root
-from bench.kinds import PROC_KINDS, Kind
-from bench.settings import Setting, non_negative
+from bench.core.events import EventSink
+from bench.backends.base import Backend, is_root
+from bench.core.kinds import PROC_KINDS, Kind
+from bench.core.settings import Setting, non_negative
 
 from bench.backends.proc_connector.parse import Decoder
 

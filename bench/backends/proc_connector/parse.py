@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 
 from bench.backends import _netlink
-from bench.kinds import Kind
+from bench.core.kinds import Kind
 
 CN_IDX_PROC = 1
 CN_VAL_PROC = 1

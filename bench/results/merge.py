@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import BadInput
-from bench.results import ResultsDir
+from bench.core.errors import BadInput
+from bench.results.store import ResultsDir
 
 MACHINE_COLUMNS = ("kernel", "cpu_model", "cpu_logical")
 

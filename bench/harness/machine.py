@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from bench import __version__
-from bench.cgroup import v2_root
+from bench.harness.cgroup import v2_root
 
 PACKAGES = ("numpy", "pandas", "pyarrow", "psutil", "matplotlib", "typer", "rich")
 

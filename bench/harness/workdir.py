@@ -19,7 +19,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from bench.errors import BadInput
+from bench.core.errors import BadInput
 
 LOCK = ".lock"
 

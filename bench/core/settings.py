@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from bench.errors import BadInput
+from bench.core.errors import BadInput
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.errors import BadInput
+from bench.core.errors import BadInput
 
 # The columns DESIGN.md promises, in this order; more follow.
 CELL_COLUMNS = [
@@ -31,7 +31,7 @@ CELL_COLUMNS = [
     "cpu_us_per_event", "kernel_ns_per_event", "slowdown_pct", "slowdown_ci_low_pct",
     "slowdown_ci_high_pct", "sensor_rss_mb", "saturation",
 ]
-# Overhead from paired blocks (bench.blocks): the primary cost number, per operation.
+# Overhead from paired blocks (bench.analysis.blocks): the primary cost number, per operation.
 BLOCK_COLUMNS = [
     "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns", "blocks_used",
     "blocks_dropped", "block", "baseline_cell", "block_overhead_ns", "schedule_lag_growth_ms",
@@ -44,7 +44,7 @@ BLOCK_COLUMNS = [
     # beyond the baselines' (what the saturation rule judges)
     "rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms", "lag_growth_added_ci_low_ms",
 ]
-# What each cell read of CPU (bench.accounting): the inputs of the paired costs above, and
+# What each cell read of CPU (bench.harness.accounting): the inputs of the paired costs above, and
 # the sensor's own CPU split into its fixed and its per-event part.
 COST_COLUMNS = [
     "sensor_idle_cpu_pct", "sensor_marginal_us_per_event", "sensor_startup_cpu_s",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.correlate import Correlation
-from bench.kinds import Kind
+from bench.analysis.correlate import Correlation
+from bench.core.kinds import Kind
 
 PERCENTILES = {"p50": 50, "p90": 90, "p99": 99, "p999": 99.9}
 NAN = float("nan")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.stats import t_interval
+from bench.analysis.stats import t_interval
 
 MIN_OPS = 100  # a cell with fewer operations measures nothing
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bench import backends
-from bench.errors import BadInput
-from bench.settings import Spec, parse_spec, split_specs
+from bench.core.errors import BadInput
+from bench.core.settings import Spec, parse_spec, split_specs
 
 __all__ = ["Spec", "parse_backend", "parse_workload", "split_specs"]
 

@@ -3,7 +3,7 @@
 A sensor's cost is its whole process tree: an external tool may fork helpers. CPU is read
 as user+system of the process and its live descendants, plus what reaped children left in
 ``children_user/system``; the cell's number is the difference of two snapshots. (Where a
-sensor has a cgroup of its own, ``bench.cgroup.usage_us`` is read instead: microseconds of
+sensor has a cgroup of its own, ``bench.harness.cgroup.usage_us`` is read instead: microseconds of
 scheduler runtime rather than clock ticks.)
 
 The whole machine (``MachineCpu``): the total cost of sensing includes what no process

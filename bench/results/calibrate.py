@@ -17,7 +17,7 @@ many times, on this machine, at the settings the real runs use:
 Each control runs ``runs`` times x ``blocks`` paired blocks (a baseline cell and a sensor
 cell next to each other in random order), exactly as ``sensorbench run`` measures a real
 sensor. Every group of ``blocks`` blocks gives one estimate with its 95 % interval (the
-rule of ``bench.blocks``), and the summary says, per workload and control:
+rule of ``bench.analysis.blocks``), and the summary says, per workload and control:
 
 - **coverage**: in how many runs the interval held the truth (a 95 % interval should hold
   it in about 19 of 20; far fewer means the intervals are too narrow on this machine);
@@ -40,9 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.blocks import cell_mean, paired
-from bench.machine import STEAL_WARN_PCT
-from bench.results import ResultsDir
+from bench.analysis.blocks import cell_mean, paired
+from bench.harness.machine import STEAL_WARN_PCT
+from bench.results.store import ResultsDir
 
 COVERAGE_FLOOR = 0.85      # below this share of runs covering the truth: intervals too narrow
 BIAS_FLOOR_US = 0.5        # the median estimate's distance from the truth it may have

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.kinds import PATH_KEYED
+from bench.core.kinds import PATH_KEYED
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _PATH_KEYED = np.array(sorted(int(k) for k in PATH_KEYED), dtype=np.int64)

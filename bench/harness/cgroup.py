@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from bench._linux import pid_alive
+from bench.core._linux import pid_alive
 
 PARENT = "sensorbench"
 

@@ -16,7 +16,7 @@ harness says ``done`` and the janitor exits. When the harness dies without sayin
 4. removes the cgroups (a sensor's included, killing whatever is still in it), directories
    and files, and the empty ``sensorbench`` cgroup.
 
-``python -m bench.janitor`` is the janitor side; ``Janitor`` the harness side.
+``python -m bench.harness.janitor`` is the janitor side; ``Janitor`` the harness side.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench._linux import pid_alive
+from bench.core._linux import pid_alive
 
 SENSOR_GRACE_S = 3.5
 
@@ -43,7 +43,7 @@ class Janitor:
         self._next = 0
         try:
             self.proc: subprocess.Popen | None = subprocess.Popen(
-                [sys.executable, "-m", "bench.janitor", *([str(log_path)] if log_path else [])],
+                [sys.executable, "-m", "bench.harness.janitor", *([str(log_path)] if log_path else [])],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, close_fds=True)
@@ -119,7 +119,7 @@ def _kill(item: dict) -> None:
 
 
 def cleanup(items: dict[str, dict], backend_names: list[str], log=print) -> None:
-    from bench import cgroup
+    from bench.harness import cgroup
 
     t0 = time.monotonic()
     procs = [i for i in items.values() if i["watch"] == "process"]

@@ -9,7 +9,7 @@ want one row per *series* x workload x rate (x kind): repetitions combined. How 
   and the report says so;
 - CPU: mean over repeats (each repeat is one sample of the same quantity);
 - overhead and slowdown: the paired-block estimate every cell of the series carries
-  (``bench.blocks``: a t-interval over blocks); folders from before blocks existed fall back
+  (``bench.analysis.blocks``: a t-interval over blocks); folders from before blocks existed fall back
   to the mean of per-repeat points with the wider of their CIs and the between-repeat
   t-interval.
 
@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.errors import BadInput
-from bench.kinds import Kind
-from bench.results import ResultsDir
-from bench.stats import t_interval
+from bench.core.errors import BadInput
+from bench.core.kinds import Kind
+from bench.results.store import ResultsDir
+from bench.analysis.stats import t_interval
 
 CELL_KEY = ["series", "workload_spec", "rate_target"]
 KIND_KEY = CELL_KEY + ["kind"]
@@ -333,7 +333,7 @@ class RunData:
     @property
     def overhead_limit_pct(self) -> float:
         """The material overhead limit the run was judged with (meta.json rules)."""
-        from bench.metrics import OVERHEAD_LIMIT_PCT
+        from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
 
         v = (self.meta.get("rules") or {}).get("overhead_limit_pct", OVERHEAD_LIMIT_PCT)
         return float(v) if isinstance(v, (int, float)) else OVERHEAD_LIMIT_PCT
@@ -346,11 +346,11 @@ class RunData:
         return b.groupby(["host", "workload_spec", "rate_target"])["rate_achieved"].mean().to_dict()
 
 
-# per-cell CPU readings (bench.accounting) carried to the combined rows as means
+# per-cell CPU readings (bench.harness.accounting) carried to the combined rows as means
 COST_FIELDS = ("sensor_idle_cpu_pct", "sensor_marginal_us_per_event", "sensor_startup_cpu_s",
                "adapter_cpu_s", "workload_cpu_us_per_op")
 
-# what the saturation rule judges on the blocks (bench.metrics.limits)
+# what the saturation rule judges on the blocks (bench.analysis.metrics.limits)
 KEEP_UP_FIELDS = ("rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms",
                   "lag_growth_added_ci_low_ms")
 
@@ -365,7 +365,7 @@ MACHINE_CPU_FIELDS = ("machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine
 
 def block_estimate(cells: pd.DataFrame) -> dict:
     """The overhead and whole-machine CPU cost of one series x workload x rate. Every cell
-    of the series carries the same paired-block estimate (``bench.blocks``), so it is read,
+    of the series carries the same paired-block estimate (``bench.analysis.blocks``), so it is read,
     not recombined. Folders written before blocks existed fall back to
     ``combine_slowdown``; folders without the machine CPU columns give NaN for them."""
     has = "overhead_ns_per_op" in cells.columns and cells["blocks_used"].notna().any()

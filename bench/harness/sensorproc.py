@@ -1,6 +1,6 @@
 """Harness side of a sensor process: start it, wait until ready, ask for counts, stop it.
 
-The sensor runs ``bench.sensorhost`` in a child process so its CPU and memory are its own
+The sensor runs ``bench.harness.sensorhost`` in a child process so its CPU and memory are its own
 and its crash is a measured outcome (a ``failed`` cell), never the harness's death.
 """
 
@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench import eventfile
-from bench._linux import stop_group
-from bench.errors import SensorFailed
+from bench.core import events
+from bench.core._linux import stop_group
+from bench.core.errors import SensorFailed
 
 
 def tail(path: Path | None, n: int = 3) -> str:
@@ -36,7 +36,7 @@ class SensorProcess:
         self.log_path = log_path
         self._log = open(log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.sensorhost", json.dumps(cfg)],
+            [sys.executable, "-m", "bench.harness.sensorhost", json.dumps(cfg)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
             pass_fds=pass_fds, start_new_session=True)
         self.pid = self.proc.pid
@@ -107,17 +107,17 @@ class SensorProcess:
         self.proc.wait(timeout=10)
         if not self.events_path.exists():
             raise self._died("without writing its events")
-        events = eventfile.load(self.events_path)
+        cols = events.load(self.events_path)
         stats = dict(msg.get("stats") or {})
         if msg.get("error"):
             stats["stop_error"] = msg["error"]
-        return events, stats
+        return cols, stats
 
     @property
     def died_uncleanly(self) -> bool:
         """The host ended without undoing its own state: killed by a signal other than the
         SIGTERM it handles, or ended by its stop watchdog."""
-        from bench.sensorhost import EXIT_WATCHDOG
+        from bench.harness.sensorhost import EXIT_WATCHDOG
 
         code = self.proc.returncode
         return code is not None and (code == EXIT_WATCHDOG or (code < 0 and code != -15))

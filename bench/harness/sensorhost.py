@@ -1,6 +1,6 @@
 """The sensor process: runs one backend, talks to the harness over stdin/stdout.
 
-``python -m bench.sensorhost CONFIG_JSON``. Lines out (JSON): ``{"ready": ...}`` once
+``python -m bench.harness.sensorhost CONFIG_JSON``. Lines out (JSON): ``{"ready": ...}`` once
 collecting, or ``{"error": "..."}`` and exit 3. Lines in: ``count`` (answered with the event
 count so the harness can tell when the sensor has drained) and ``stop`` (the backend stops,
 events go to the ``events`` path of the config, stats are printed, exit 0). End of stdin,
@@ -26,9 +26,10 @@ import threading
 import time
 import traceback
 
-from bench import _linux, eventfile
+from bench.core import _linux, events
 from bench.backends import get
-from bench.backends.base import EventSink, SensorContext
+from bench.core.events import EventSink
+from bench.backends.base import SensorContext
 
 # How long a stop may take: asked for by a live harness (it waits 60 s for the answer), or
 # forced (harness gone, or SIGTERM): everything of ours must be gone within 5 s of the
@@ -137,7 +138,7 @@ class Host:
         except Exception as e:
             st, error = {"self_reported_lost": None}, error or _one_line(e)
         cols = self.sink.columns()
-        eventfile.save(self.cfg["events"], cols)
+        events.save(self.cfg["events"], cols)
         self._stopped.set()
         signal.alarm(0)
         return {"stopped": True, "events": len(cols["kind"]), "stats": st, "error": error}

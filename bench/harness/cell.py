@@ -21,17 +21,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import backends, truth as truthmod
-from bench.accounting import CellCpu, SensorMeter, columns as cost_columns
-from bench.cgroup import CellCgroup, current as current_cgroup
-from bench.correlate import correlate
-from bench.cpu import MachineCpu, tree_rss_mb
-from bench.errors import SensorFailed, WorkloadFailed
-from bench.janitor import Janitor
-from bench.kinds import Kind
-from bench.metrics import matched_latencies, op_times, per_kind, schedule_lag_growth_ms
-from bench.sensorproc import SensorProcess, tail
-from bench.settings import Spec
+from bench import backends
+
+from bench.core import ledger as truthmod
+from bench.harness.accounting import CellCpu, SensorMeter, columns as cost_columns
+from bench.harness.cgroup import CellCgroup, current as current_cgroup
+from bench.analysis.correlate import correlate
+from bench.core.cpu import MachineCpu, tree_rss_mb
+from bench.core.errors import SensorFailed, WorkloadFailed
+from bench.harness.janitor import Janitor
+from bench.core.kinds import Kind
+from bench.analysis.metrics import matched_latencies, op_times, per_kind, schedule_lag_growth_ms
+from bench.harness.sensorproc import SensorProcess, tail
+from bench.core.settings import Spec
 from workloads import get_workload
 
 NAN = float("nan")

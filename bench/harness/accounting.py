@@ -19,11 +19,11 @@ those readings:
 - ``sensor_marginal_us_per_event``: the rest of the sensor's CPU per matched event.
 - ``workload_cpu_us_per_op``: the workload cgroup's CPU per operation (in-context costs
   land here: BPF programs, audit records built in the syscall, fsnotify).
-- ``machine_busy_us_per_op``: the whole machine's busy CPU (``bench.cpu.MachineCpu``) over
+- ``machine_busy_us_per_op``: the whole machine's busy CPU (``bench.core.cpu.MachineCpu``) over
   the workload's run, plus the sensor's own CPU after the run (catching up during the
   drain), minus our adapter's, per operation; with the /proc/stat split beside it. Its
   paired-block difference to the baseline is ``machine_cpu_us_per_op``, the total cost of
-  sensing (``bench.runner.apply_blocks``).
+  sensing (``bench.harness.runner.apply_blocks``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from bench import cgroup
-from bench.cpu import tree_cpu_s
+from bench.harness import cgroup
+from bench.core.cpu import tree_cpu_s
 
 NAN = math.nan
 

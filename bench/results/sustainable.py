@@ -1,7 +1,7 @@
 """Max sustainable rate: the highest offered rate a backend keeps up with, per workload.
 
 A rate *passes* when, with repetitions combined (see ``data``), none of the limits of
-``bench.metrics.limits`` is hit — the same rule as the per-row ``saturation`` column:
+``bench.analysis.metrics.limits`` is hit — the same rule as the per-row ``saturation`` column:
 
 - the worst supported kind drops at most ``DROP_THRESHOLD`` (0.1 %) of its events,
 - the achieved rate is at least ``RATE_SHORTFALL`` (95 %) of the target (unless the
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.metrics import OVERHEAD_LIMIT_PCT, limits
-from bench.report.data import RunData, rate_value
+from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, limits
+from bench.results.rundata import RunData, rate_value
 
 
 @dataclass

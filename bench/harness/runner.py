@@ -2,7 +2,7 @@
 
 Every sensor cell has a no-sensor baseline cell next to it, in random order: the two form
 a block (a baseline between two sensor cells serves both), and overhead comes from the
-blocks' paired differences (``bench.blocks``), never from operations pooled across cells.
+blocks' paired differences (``bench.analysis.blocks``), never from operations pooled across cells.
 The order of backends rotates between repetitions, so slow drift of a noisy machine
 spreads over all backends.
 """
@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +24,15 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench import machine, workdir
-from bench.blocks import NO_ESTIMATE, cell_mean, paired, paired_difference, paired_ratio
-from bench.cell import Cell, CellRunner
-from bench.cgroup import clean_stale, remove_parent_if_empty
-from bench.errors import BadInput
-from bench.janitor import Janitor
-from bench.metrics import (DROP_THRESHOLD, LAG_GROWTH_MS, OVERHEAD_LIMIT_PCT,
+from bench.harness import machine, workdir
+from bench.analysis.blocks import NO_ESTIMATE, cell_mean, paired, paired_difference, paired_ratio
+from bench.harness.cell import Cell, CellRunner
+from bench.harness.cgroup import clean_stale, remove_parent_if_empty
+from bench.core.errors import BadInput
+from bench.harness.janitor import Janitor
+from bench.analysis.metrics import (DROP_THRESHOLD, LAG_GROWTH_MS, OVERHEAD_LIMIT_PCT,
                            RATE_SHORTFALL, saturation)
-from bench.results import ResultsDir
-from bench.settings import Spec
+from bench.core.settings import Spec
 
 
 @dataclass
@@ -147,7 +147,25 @@ PAIRED_COSTS = (("machine_busy_us_per_op", "machine_cpu"),
                 ("workload_cpu_us_per_op", "workload_cpu_added"))
 
 
-def apply_blocks(res: ResultsDir, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> None:
+class Store(Protocol):
+    """Where a run's cells go, one at a time, so that a killed run keeps what it finished
+    and ``--resume`` can go on (``bench.results.store.ResultsDir``; the CLI chooses it,
+    so the harness depends on no storage format)."""
+
+    path: Path
+    parts: Path
+
+    def done(self) -> set[str]: ...
+    def meta(self) -> dict: ...
+    def write_meta(self, update: dict) -> None: ...
+    def add_cell(self, rows: list[dict], events, op_times, cell_id: str) -> None: ...
+    def rows(self) -> list[dict]: ...
+    def replace_rows(self, rows: list[dict]) -> None: ...
+    def op_times(self, cell_id: str): ...
+    def finalize(self) -> None: ...
+
+
+def apply_blocks(res: Store, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> None:
     """(Re)compute every measured row's overhead and paired CPU costs from its blocks, and
     say for each whether the backend failed to keep up (``saturation``)."""
     rows = res.rows()
@@ -231,12 +249,11 @@ def _median(values) -> float:
     return float(np.median(v)) if v else math.nan
 
 
-def run(cfg: RunConfig, console: Console | None = None) -> ResultsDir:
+def run(cfg: RunConfig, res: Store, console: Console | None = None) -> Store:
     console = console or Console(stderr=True)
     # Everything the user can get wrong is checked before anything is set up.
     base, made_base = workdir.prepare_base(cfg.workdir)
     try:
-        res = ResultsDir(cfg.out)
         if res.done() and not cfg.resume:
             raise BadInput(f"{cfg.out} already holds results: pass --resume to continue that "
                            "run, or choose another --out")

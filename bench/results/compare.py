@@ -2,7 +2,7 @@
 the change is bigger than the noise.
 
 Pairing. Cells are compared per backend spec x workload x rate (x kind for per-kind
-metrics), repetitions combined as in ``bench.report.data``. Specs present on both sides
+metrics), repetitions combined as in ``bench.results.rundata``. Specs present on both sides
 pair by their exact text. A spec left over on each side pairs by backend name when that
 backend has exactly one leftover spec on each side, so ``synthetic`` (BASE) meets
 ``synthetic:delay_us=2000`` (NEW) and ``psutil:interval_ms=100`` meets
@@ -19,7 +19,7 @@ interval:
 - drop rate: pooled; interval the hull of per-repeat rates and the Wilson 95 % CI;
 - CPU (µs/event, % of a core): mean of repeats; interval the hull of the repeats, each
   widened by the resolution of process CPU time (two clock ticks over the cell);
-- slowdown: the paired-block point and its 95 % t-interval over blocks (bench.blocks).
+- slowdown: the paired-block point and its 95 % t-interval over blocks (bench.analysis.blocks).
 
 A change is a **regression** when it is (1) at least the minimum effect — the ratio
 new/base is at least ``factor`` (default 1.10, like asv's ``--factor``) *and* the absolute
@@ -45,9 +45,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bench.errors import BadInput
-from bench.metrics import DROP_THRESHOLD, SLOW_THRESHOLD_PCT
-from bench.report.data import RunData
+from bench.core.errors import BadInput
+from bench.analysis.metrics import DROP_THRESHOLD, SLOW_THRESHOLD_PCT
+from bench.results.rundata import RunData
 
 Z95 = 1.96
 try:   # two clock ticks: the resolution of a CPU total read at start and end of a cell
