@@ -31,6 +31,7 @@ import time
 from array import array
 
 from bench.core._linux import tight_timers
+from bench.core.errors import SensorFailed
 from bench.core.events import EventSink
 from bench.backends.base import Backend
 from bench.core.settings import Setting, non_negative, probability
@@ -68,7 +69,7 @@ class SyntheticBackend(Backend):
 
     def start(self, sink: EventSink) -> None:
         if self.ctx.tap_fd < 0:
-            raise RuntimeError("synthetic backend started without the ground-truth side channel")
+            raise SensorFailed("synthetic backend started without the ground-truth side channel")
         self.sock = socket.socket(fileno=self.ctx.tap_fd)
         self.sock.setblocking(False)
         self.sink = sink

@@ -14,6 +14,8 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Iterable
 
+from bench.core.errors import FacilityError
+
 if TYPE_CHECKING:
     import subprocess
 
@@ -39,7 +41,7 @@ def check(ret: int, what: str) -> int:
     """A libc return value, or the OSError (naming the call) its errno describes."""
     if ret < 0:
         e = ctypes.get_errno()
-        raise OSError(e, f"{what}: {os.strerror(e)}")
+        raise FacilityError(e, f"{what}: {os.strerror(e)}")
     return ret
 
 
@@ -143,7 +145,7 @@ def ensure_tracefs() -> str:
     if os.path.isdir(os.path.join(TRACEFS, "events")):
         return "mounted"
     if not IS_LINUX or os.geteuid() != 0:
-        raise OSError(1, f"tracefs is not mounted at {TRACEFS} and mounting it needs root")
+        raise FacilityError(1, f"tracefs is not mounted at {TRACEFS} and mounting it needs root")
     private_mount_namespace()
     check(libc().mount(b"nodev", TRACEFS.encode(), b"tracefs", 0, None),
           f"mount tracefs at {TRACEFS}")

@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass, fields
 
 from bench.backends import _netlink
+from bench.core.errors import FacilityError
 
 NETLINK_AUDIT = 9
 SO_RCVBUFFORCE = 33
@@ -63,8 +64,8 @@ class Status:
         return _STATUS.pack(*(getattr(self, f.name) for f in fields(self)))
 
 
-class AuditError(OSError):
-    pass
+class AuditError(FacilityError):
+    """The kernel refused an audit netlink request (errno and one line)."""
 
 
 def rule_size(payload: bytes) -> int:

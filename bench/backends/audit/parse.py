@@ -18,6 +18,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from bench.core.errors import ParseError
 from bench.core.kinds import Kind, port_pair
 
 AUDIT_SYSCALL = 1300
@@ -37,8 +38,8 @@ _FIELD = re.compile(rb"([A-Za-z0-9_]+)=(\"[^\"]*\"|\S*)")
 _HEX = re.compile(rb"^[0-9A-Fa-f]+$")
 
 
-class RecordError(ValueError):
-    pass
+class RecordError(ParseError):
+    """An audit datagram that cannot be framed or has no audit(...) header."""
 
 
 def split_datagram(buf: bytes) -> tuple[int, bytes]:

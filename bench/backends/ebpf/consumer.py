@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from bench.core.errors import FacilityError, SensorFailed
 from bench.core.events import EventSink
 from bench.backends.ebpf.decode import EVENT_DTYPE, decode
 
@@ -33,11 +34,11 @@ class Consumer:
         self.keep_cgid = keep_cgid
         self.poll_ms = poll_ms
         if self.S.event_size() != EVENT_DTYPE.itemsize:
-            raise RuntimeError("libsbring.so and decode.py disagree on the record size: "
+            raise SensorFailed("libsbring.so and decode.py disagree on the record size: "
                                "rebuild with make")
         self.c = self.S.open(ringbuf_fd, BATCH)
         if not self.c:
-            raise OSError(ctypes.get_errno(), "cannot create the ring buffer consumer")
+            raise FacilityError(ctypes.get_errno(), "cannot create the ring buffer consumer")
         self.decoded = self.delivered = self.foreign = self.parse_errors = 0
         self.batches = self.max_batch = 0
         self.error: str | None = None

@@ -16,6 +16,7 @@ import struct
 
 import numpy as np
 
+from bench.core.errors import ParseError
 from bench.core.kinds import Kind
 
 SB_PATH_MAX = 256
@@ -46,7 +47,7 @@ def decode(meta: bytes, blob: bytes) -> dict[str, np.ndarray]:
         # separator, so the split leaves one empty string at the end.
         parts = blob.decode("utf-8", "surrogateescape").split("\0")
         if len(parts) != k + 1:
-            raise ValueError(f"path blob holds {len(parts) - 1} paths for {k} path records")
+            raise ParseError(f"path blob holds {len(parts) - 1} paths for {k} path records")
         path[has_path] = np.array(parts[:k], dtype=object)
     return {
         "kind": rec["kind"].astype(np.int16),

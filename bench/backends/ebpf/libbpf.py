@@ -15,6 +15,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from bench.core.errors import FacilityError
+
 HERE = Path(__file__).resolve().parent
 BUILD = HERE / "build"
 # SENSORBENCH_EBPF_OBJECT: load another build of the sensor (a modified program, or the
@@ -106,12 +108,12 @@ def check_ptr(ptr, what: str):
     """A libbpf pointer result, or OSError naming ``what`` and the errno."""
     if not ptr:
         e = ctypes.get_errno() or errno.EINVAL
-        raise OSError(e, f"{what}: {errno_text(e)}")
+        raise FacilityError(e, f"{what}: {errno_text(e)}")
     return ptr
 
 
 def check_int(ret: int, what: str) -> int:
     """A libbpf int result (negative errno on failure), or OSError."""
     if ret < 0:
-        raise OSError(-ret, f"{what}: {errno_text(ret)}")
+        raise FacilityError(-ret, f"{what}: {errno_text(ret)}")
     return ret

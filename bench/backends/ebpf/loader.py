@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.backends.ebpf import libbpf as lb
-from bench.core.errors import BackendUnavailable
+from bench.core.errors import BackendUnavailable, FacilityError
 
 
 def cgroup_id(path: str | None) -> int | None:
@@ -197,7 +197,7 @@ class BpfSensor(BpfObject):
         """bpf_stats on (run_time_ns / run_cnt per program) while this fd is open."""
         fd = self.L.enable_stats(lb.BPF_STATS_RUN_TIME)
         if fd < 0:
-            raise OSError(-fd, f"bpf_enable_stats: {lb.errno_text(fd)}")
+            raise FacilityError(-fd, f"bpf_enable_stats: {lb.errno_text(fd)}")
         self.stats_fd = fd
 
     def prog_stats(self) -> dict[str, dict]:
