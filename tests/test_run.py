@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 
-from bench.results.store import CELL_COLUMNS
+from bench.results.schema import CELL_COLUMNS, undeclared
 from tests.helpers import ROOT, needs_root, run_cells, sensor_processes
 from tests.helpers.plugin_backends import PLUGINS
 
@@ -22,6 +22,7 @@ def test_full_run_writes_the_promised_folder(tmp_path, leaves_nothing):
     for name in ("cells.parquet", "cells.csv", "events.parquet", "meta.json"):
         assert (out / name).exists(), name
     assert set(CELL_COLUMNS) <= set(cells.columns)
+    assert undeclared(cells.columns) == []   # every column the harness wrote is declared
     measured = cells[cells["backend"] == "synthetic"]
     assert set(measured["kind"]) == {"file_create", "file_write", "file_rename", "file_delete",
                                      "proc_fork", "proc_exec", "proc_exit", "net_connect",

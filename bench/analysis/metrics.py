@@ -13,24 +13,33 @@ import numpy as np
 from bench.analysis.correlate import Correlation
 from bench.core.kinds import Kind
 
+# The latency percentiles every table reports (the one place they are listed): per cell
+# here, pooled over repeats by bench.results.rundata, both through ``percentiles_us``.
 PERCENTILES = {"p50": 50, "p90": 90, "p99": 99, "p999": 99.9}
+# their columns, and the max, with the label a table heads them with
+LATENCY_COLUMNS = {**{f"latency_{k}_us": f"p{v:g}" for k, v in PERCENTILES.items()},
+                   "latency_max_us": "max"}
 NAN = float("nan")
 
 
-def percentiles_us(values_ns: np.ndarray) -> dict[str, float]:
+def percentiles_us(values: np.ndarray, ns_per_value: float = 1.0) -> dict[str, float]:
+    """``latency_<p>_us`` for every percentile, and ``latency_max_us``, of latencies given
+    in ns (``ns_per_value`` 1) or in another unit (1000 for µs); NaN when there are none."""
     out = {f"latency_{k}_us": NAN for k in PERCENTILES}
     out["latency_max_us"] = NAN
-    if len(values_ns) == 0:
+    if len(values) == 0:
         return out
-    q = np.percentile(values_ns, list(PERCENTILES.values()))
+    scale = ns_per_value / 1e3
+    q = np.percentile(values, list(PERCENTILES.values()))
     for name, v in zip(PERCENTILES, q):
-        out[f"latency_{name}_us"] = float(v) / 1e3
-    out["latency_max_us"] = float(values_ns.max()) / 1e3
+        out[f"latency_{name}_us"] = float(v) * scale
+    out["latency_max_us"] = float(np.max(values)) * scale
     return out
 
 
-def _pct(values_ns: np.ndarray, p: float) -> float:
-    return float(np.percentile(values_ns, p)) / 1e3 if len(values_ns) else NAN
+def percentile_us(values: np.ndarray, p: float, ns_per_value: float = 1.0) -> float:
+    """One percentile in µs (NaN when there are no values), units as ``percentiles_us``."""
+    return float(np.percentile(values, p)) * ns_per_value / 1e3 if len(values) else NAN
 
 
 def matched_latencies(truth: dict, events: dict, corr: Correlation) -> dict[str, np.ndarray]:
@@ -76,12 +85,12 @@ def per_kind(truth: dict, events: dict, corr: Correlation, supported: frozenset,
         )
         row.update(percentiles_us(lat_ns))
         li = lat["latency_intended_ns"][m]
-        row["latency_intended_p50_us"] = _pct(li, 50)
-        row["latency_intended_p99_us"] = _pct(li, 99)
+        row["latency_intended_p50_us"] = percentile_us(li, 50)
+        row["latency_intended_p99_us"] = percentile_us(li, 99)
         d = lat["delivery_ns"][m]
         d = d[d >= 0]
-        row["delivery_p50_us"] = _pct(d, 50)
-        row["delivery_p99_us"] = _pct(d, 99)
+        row["delivery_p50_us"] = percentile_us(d, 50)
+        row["delivery_p99_us"] = percentile_us(d, 99)
         rows.append(row)
     return rows
 

@@ -20,6 +20,7 @@ import subprocess
 import numpy as np
 
 from bench import __version__
+from bench.analysis.metrics import LATENCY_COLUMNS
 from bench.results.rundata import RunData
 
 try:
@@ -111,7 +112,7 @@ def benchmarks(run: RunData) -> list[dict]:
             "repeats": k["repeats"], "expected": k["expected"], "matched": k["matched"],
             "drop_rate": k["drop_rate"], "duplicates": k["duplicates"],
             "unmatched": k["unmatched"], "self_reported_lost": k["self_reported_lost"],
-            **{f"latency_{p}_us": k[f"latency_{p}_us"] for p in ("p50", "p90", "p99", "p999", "max")},
+            **{c: k[c] for c in LATENCY_COLUMNS},
             "sensor_cpu_pct": c["sensor_cpu_pct"], "cpu_us_per_event": c["cpu_us_per_event"],
             "kernel_ns_per_event": c["kernel_ns_per_event"], "slowdown_pct": c["slowdown_pct"],
             "slowdown_ci_low_pct": c["slowdown_ci_low_pct"],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis.metrics import DROP_THRESHOLD
+from bench.analysis.metrics import DROP_THRESHOLD, LATENCY_COLUMNS
 from bench.report import resolution
 from bench.results import sustainable
 from bench.report.figure import Chart, Skipped
@@ -187,10 +187,10 @@ def workload_section(run: RunData, wl: str, charts: list[Chart], skipped: list[S
                      str(r["duplicates"]) if st == "ok" else "–",
                      str(r["unmatched"]) if st == "ok" else "–",
                      "–" if r["self_reported_lost"] is pd.NA else str(r["self_reported_lost"]),
-                     *[num(r[f"latency_{p}_us"], ".0f") for p in ("p50", "p90", "p99", "p999", "max")]])
+                     *[num(r[c], ".0f") for c in LATENCY_COLUMNS]])
         cls.append(r["mode"])
     head = ["backend", "rate", "kind", "status", "expected", "matched", "drop %", "dup.",
-            "unmatched", "self-reported lost", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs"]
+            "unmatched", "self-reported lost", *(f"{p} µs" for p in LATENCY_COLUMNS.values())]
     parts = [f"<h2 id=\"wl-{e(wl)}\">Workload <code>{e(wl)}</code></h2>",
              table(head, rows, cls, left=4)]
     parts += [figure(c) for c in charts if c.section == wl]

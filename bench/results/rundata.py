@@ -30,6 +30,7 @@ import pandas as pd
 from bench.core.errors import BadInput
 from bench.core.kinds import Kind
 from bench.results.store import ResultsDir
+from bench.analysis.metrics import PERCENTILES, percentile_us, percentiles_us
 from bench.analysis.stats import t_interval
 
 CELL_KEY = ["series", "workload_spec", "rate_target"]
@@ -199,7 +200,7 @@ class RunData:
                                     if ok["self_reported_lost"].notna().any() else pd.NA),
             )
             pk = pooled.get(key)
-            for p in ("p50", "p90", "p99", "p999", "max"):
+            for p in (*PERCENTILES, "max"):
                 col = f"latency_{p}_us"
                 if pk is not None:
                     row[col] = pk[col]
@@ -220,14 +221,8 @@ class RunData:
         return _sort(out)
 
     def _pooled_percentiles(self) -> dict:
-        out = {}
-        qs = {"p50": 50, "p90": 90, "p99": 99, "p999": 99.9}
-        for key, v in self._latency_groups.items():
-            q = np.percentile(v, list(qs.values()))
-            d = {f"latency_{k}_us": float(x) for k, x in zip(qs, q)}
-            d["latency_max_us"] = float(v.max())
-            out[key] = d
-        return out
+        return {key: percentiles_us(v, ns_per_value=1e3)
+                for key, v in self._latency_groups.items()}
 
     @cached_property
     def per_cell(self) -> pd.DataFrame:
@@ -287,9 +282,9 @@ class RunData:
                 kinds_seen=int((kok["matched"] > 0).sum()),
                 drop_rate=(exp - mat) / exp if exp > 0 else math.nan,
                 drop_rate_worst=kok["drop_rate"].max() if len(kok) else math.nan,
-                latency_p50_us=float(np.percentile(lat, 50)) if len(lat) else
+                latency_p50_us=percentile_us(lat, 50, ns_per_value=1e3) if len(lat) else
                 kok["latency_p50_us"].median() if len(kok) else math.nan,
-                latency_p99_us=float(np.percentile(lat, 99)) if len(lat) else
+                latency_p99_us=percentile_us(lat, 99, ns_per_value=1e3) if len(lat) else
                 kok["latency_p99_us"].max() if len(kok) else math.nan,
                 rate_achieved=ok["rate_achieved"].mean(),
                 baseline_rate_achieved=base.get((first["host"], key[1], key[2]), math.nan),

@@ -21,44 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.core.errors import BadInput
-
-# The columns DESIGN.md promises, in this order; more follow.
-CELL_COLUMNS = [
-    "backend", "spec", "mode", "mechanism", "workload", "kind", "rate_target",
-    "rate_achieved", "repeat", "status", "reason", "expected", "matched", "drop_rate",
-    "duplicates", "unmatched", "self_reported_lost", "latency_p50_us", "latency_p90_us",
-    "latency_p99_us", "latency_p999_us", "latency_max_us", "sensor_cpu_pct",
-    "cpu_us_per_event", "kernel_ns_per_event", "slowdown_pct", "slowdown_ci_low_pct",
-    "slowdown_ci_high_pct", "sensor_rss_mb", "saturation",
-]
-# Overhead from paired blocks (bench.analysis.blocks): the primary cost number, per operation.
-BLOCK_COLUMNS = [
-    "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns", "blocks_used",
-    "blocks_dropped", "block", "baseline_cell", "block_overhead_ns", "schedule_lag_growth_ms",
-    # the total cost of sensing: whole-machine CPU per operation, sensor minus baseline
-    "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
-    # in-context cost: the workload cgroup's own CPU per operation, sensor minus baseline
-    "workload_cpu_added_us_per_op", "workload_cpu_added_ci_low_us",
-    "workload_cpu_added_ci_high_us",
-    # keeping up, on the blocks: achieved rate over the baselines', schedule lag growth
-    # beyond the baselines' (what the saturation rule judges)
-    "rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms", "lag_growth_added_ci_low_ms",
-]
-# What each cell read of CPU (bench.harness.accounting): the inputs of the paired costs above, and
-# the sensor's own CPU split into its fixed and its per-event part.
-COST_COLUMNS = [
-    "sensor_idle_cpu_pct", "sensor_marginal_us_per_event", "sensor_startup_cpu_s",
-    "adapter_cpu_s", "sensor_cpu_source", "workload_cpu_us_per_op", "machine_busy_us_per_op",
-    "machine_user_us_per_op", "machine_system_us_per_op", "machine_irq_us_per_op",
-    "machine_steal_us_per_op", "machine_steal_pct", "machine_cpu_source",
-]
-EXTRA_COLUMNS = [
-    "latency_intended_p50_us", "latency_intended_p99_us", "delivery_p50_us",
-    "delivery_p99_us", "counter_gap", "unmatched_other_kinds", "events_total", "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct", "ops",
-    "workload_errors", "duration_s", "drained", "cgroup", "marker", "cell", "workload_spec",
-    "arrivals",
-]
-
+from bench.results.schema import DTYPES, NAMES
 
 def _slug(cell_id: str) -> str:
     import hashlib
@@ -261,21 +224,18 @@ def _json_default(o):
 
 
 def cells_frame(rows: list[dict]) -> pd.DataFrame:
+    """The cells table of ``rows``: every declared column, in the schema's order and type
+    (missing ones empty); columns the schema does not know follow (a newer version's)."""
     df = pd.DataFrame(rows)
-    known = CELL_COLUMNS + BLOCK_COLUMNS + COST_COLUMNS + EXTRA_COLUMNS
-    for c in known:
+    for c in NAMES:
         if c not in df.columns:
             df[c] = np.nan
-    rest = [c for c in df.columns if c not in known]
-    df = df[known + rest]
-    for c in ("rate_target", "reason", "status", "spec", "backend", "kind", "mode", "saturation",
-              "mechanism", "workload", "workload_spec", "cell", "marker", "block",
-              "sensor_cpu_source", "machine_cpu_source", "baseline_cell"):
-        df[c] = df[c].astype("string")
-    for c in ("drained", "cgroup"):
-        df[c] = df[c].astype("boolean")
-    for c in ("self_reported_lost", "expected", "matched", "duplicates", "unmatched",
-              "events_total", "ops", "workload_errors", "repeat", "blocks_used",
-              "blocks_dropped"):
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
+    df = df[list(NAMES) + [c for c in df.columns if c not in NAMES]]
+    for c, dtype in DTYPES.items():
+        if c not in df.columns:
+            continue
+        if dtype in ("Int64", "float64"):
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype(dtype)
+        else:
+            df[c] = df[c].astype(dtype)
     return df

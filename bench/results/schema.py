@@ -1,0 +1,195 @@
+"""The cells table's schema, declared once: every column of ``cells.parquet``/``cells.csv``
+with its type, in the order the table has them, and what each means.
+
+The store (``bench.results.store``) orders and types every table it writes by ``COLUMNS``;
+``DOCS`` is the column table of README.md ("What is measured"), which
+``python -m bench.results.schema`` prints and a test keeps equal to the README. A column a
+row carries that is not declared here is an error of the code that made the row, caught by
+the tests that run the harness (``undeclared``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.analysis.metrics import LATENCY_COLUMNS
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str   # pandas dtype: "string", "Int64" (nullable), "boolean", "float64"
+
+
+def _cols(dtype: str, *names: str) -> list[Column]:
+    return [Column(n, dtype) for n in names]
+
+
+S, I, B, F = "string", "Int64", "boolean", "float64"
+
+# In table order: first the columns DESIGN.md promises, in its order; then the paired-block
+# estimates, the CPU readings, and the rest.
+COLUMNS: tuple[Column, ...] = tuple([
+    *_cols(S, "backend", "spec", "mode", "mechanism", "workload", "kind", "rate_target"),
+    *_cols(F, "rate_achieved"), *_cols(I, "repeat"), *_cols(S, "status", "reason"),
+    *_cols(I, "expected", "matched"), *_cols(F, "drop_rate"),
+    *_cols(I, "duplicates", "unmatched", "self_reported_lost"),
+    *_cols(F, *LATENCY_COLUMNS, "sensor_cpu_pct", "cpu_us_per_event", "kernel_ns_per_event",
+           "slowdown_pct", "slowdown_ci_low_pct", "slowdown_ci_high_pct", "sensor_rss_mb"),
+    *_cols(S, "saturation"),
+    # paired blocks (bench.analysis.blocks)
+    *_cols(F, "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns"),
+    *_cols(I, "blocks_used", "blocks_dropped"), *_cols(S, "block", "baseline_cell"),
+    *_cols(F, "block_overhead_ns", "schedule_lag_growth_ms",
+           "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
+           "workload_cpu_added_us_per_op", "workload_cpu_added_ci_low_us",
+           "workload_cpu_added_ci_high_us",
+           "rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms",
+           "lag_growth_added_ci_low_ms"),
+    # CPU readings of the cell (bench.harness.accounting)
+    *_cols(F, "sensor_idle_cpu_pct", "sensor_marginal_us_per_event", "sensor_startup_cpu_s",
+           "adapter_cpu_s"), *_cols(S, "sensor_cpu_source"),
+    *_cols(F, "workload_cpu_us_per_op", "machine_busy_us_per_op", "machine_user_us_per_op",
+           "machine_system_us_per_op", "machine_irq_us_per_op", "machine_steal_us_per_op",
+           "machine_steal_pct"), *_cols(S, "machine_cpu_source"),
+    # the rest
+    *_cols(F, "latency_intended_p50_us", "latency_intended_p99_us", "delivery_p50_us",
+           "delivery_p99_us", "counter_gap"), *_cols(I, "unmatched_other_kinds", "events_total"),
+    *_cols(F, "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct"),
+    *_cols(I, "ops", "workload_errors"), *_cols(F, "duration_s"), *_cols(B, "drained", "cgroup"),
+    *_cols(S, "marker", "cell", "workload_spec", "arrivals"),
+])
+NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+# the columns DESIGN.md promises, in its order
+CELL_COLUMNS: tuple[str, ...] = NAMES[:NAMES.index("saturation") + 1]
+# what ``merge`` adds: the machine a row was measured on
+MERGED: tuple[Column, ...] = (Column("host", S),)
+DTYPES: dict[str, str] = {c.name: c.dtype for c in (*COLUMNS, *MERGED)}
+
+# What each column means: one README row per entry (columns that are read together share
+# one), in the order the README shows them.
+DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("cell", "backend", "spec", "mode", "mechanism"),
+     "the cell's id; the backend, its spec with settings (`name:key=value,...`), its mode "
+     "(kernel, user, calibration; `none` for the baseline cells, which run no sensor) and mechanism"),
+    (("workload", "workload_spec", "kind", "rate_target", "arrivals", "repeat", "marker"),
+     "the workload, with its settings; the event kind of the row; the offered rate (ops/s, "
+     "or `max` for closed loop) and the arrival process; the repetition (the block); the run "
+     "marker every path and argv of the cell carries"),
+    (("status", "reason"),
+     "`ok`, `unsupported` (the backend cannot see this kind: not a 100 % drop), `failed` or "
+     "`skipped`, and why"),
+    (("expected", "matched"),
+     "ground-truth events, and those the backend reported (joined on kind + key)"),
+    (("drop_rate",),
+     "`(expected - matched) / expected`; kinds the backend cannot see are `unsupported`, "
+     "not 100 % drops"),
+    (("duplicates", "unmatched", "unmatched_other_kinds", "events_total"),
+     "extra reports of an already matched event; reports carrying our run marker that match "
+     "nothing; marker-carrying reports of kinds the workload did not expect; every event the "
+     "backend reported in the cell"),
+    (("self_reported_lost",),
+     "the backend's own loss counter for the cell, where it has one (compare with the drop "
+     "rate)"),
+    (("counter_gap",),
+     "events the ground truth says were missed minus `self_reported_lost`: above 0, losses "
+     "the backend's own counter did not see (counters count in their own units: audit in "
+     "records, the eBPF ring machine-wide)"),
+    (tuple(LATENCY_COLUMNS),
+     "`t_seen - t_issue`: from just before the syscall to the decoded event in the sensor's "
+     "hands (CLOCK_MONOTONIC)"),
+    (("latency_intended_p50_us", "latency_intended_p99_us"),
+     "`t_seen - t_intended`: open-loop view, includes time the workload itself was held up"),
+    (("delivery_p50_us", "delivery_p99_us"),
+     "`t_seen - t_kernel`, where the backend has a kernel timestamp"),
+    (("sensor_cpu_pct", "sensor_cpu_s", "cpu_us_per_event", "sensor_cpu_source"),
+     "the sensor's CPU from the workload's first operation to the end of its drain, as % of "
+     "one core, seconds, and per matched event. Read from the sensor's own cgroup (µs of "
+     "scheduler runtime; `sensor_cpu_source` says `cgroup`), else from its process tree "
+     "(clock ticks). For a third-party tool it is the **tool's** CPU only (`cgroup (tool)`)"),
+    (("sensor_idle_cpu_pct",),
+     "the sensor's fixed cost: its CPU during 0.1 s after the drain, with nothing to do and "
+     "nobody asking (a polling sensor polls)"),
+    (("sensor_marginal_us_per_event",),
+     "the rest of its CPU per matched event: `(sensor_cpu_s − idle × time) / matched`. At "
+     "low rates `cpu_us_per_event` is mostly fixed cost; this is not"),
+    (("sensor_startup_cpu_s",),
+     "CPU the sensor used from its start until the workload began (loading programs, a tool "
+     "compiling its script): a cost of its own, outside the cell"),
+    (("adapter_cpu_s",),
+     "for third-party tools: what our adapter spent reading and parsing the tool's output. "
+     "Never part of the tool's cost"),
+    (("helper_cpu_s", "parse_errors"),
+     "CPU of kernel-side helpers outside the sensor's process tree (kauditd); records or "
+     "lines the sensor could not decode"),
+    (("workload_cpu_us_per_op", "workload_cpu_pct"),
+     "the workload cgroup's CPU per operation over its run (in-context costs land here: BPF "
+     "programs, audit records built in the syscall, fsnotify), and as % of one core"),
+    (("machine_busy_us_per_op", "machine_cpu_source"),
+     "the whole machine's busy CPU per operation over the workload's run (every process, "
+     "kernel threads such as kauditd, irq, softirq), plus the sensor's CPU during its drain, "
+     "minus our adapter's. Busy time is wall time minus cpuidle residency per CPU, in µs "
+     "(`machine_cpu_source` `cpuidle`), or /proc/stat ticks where cpuidle is missing; time "
+     "the hypervisor stole while a vCPU wanted to run counts as busy"),
+    (("machine_user_us_per_op", "machine_system_us_per_op", "machine_irq_us_per_op",
+      "machine_steal_us_per_op", "machine_steal_pct"),
+     "the /proc/stat split of the same window (10 ms ticks: coarse), and the share of CPU "
+     "time the hypervisor stole (a warning above 5 %)"),
+    (("machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us"),
+     "**the total cost of sensing**: mean over blocks of (sensor cell − its baseline cell) "
+     "`machine_busy_us_per_op`, 95 % t-interval over blocks. The fair kernel-vs-user "
+     "comparison: it counts what the sensor costs wherever it lands"),
+    (("workload_cpu_added_us_per_op", "workload_cpu_added_ci_low_us",
+      "workload_cpu_added_ci_high_us"),
+     "the same paired difference of `workload_cpu_us_per_op`: CPU the sensor adds inside "
+     "the workload's own context"),
+    (("kernel_ns_per_event",),
+     "in-kernel cost per event (eBPF run-time statistics), where measurable"),
+    (("overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns"),
+     "time the sensor adds to each operation: mean over blocks of (sensor cell − its "
+     "baseline cell) mean time per operation (service time in open loop, inter-op time in "
+     "closed loop), 95 % t-interval over blocks; the primary cost number"),
+    (("slowdown_pct", "slowdown_ci_low_pct", "slowdown_ci_high_pct"),
+     "the same as a ratio: geometric mean of the blocks' ratios, t-interval on the log "
+     "ratios"),
+    (("blocks_used", "blocks_dropped", "block", "baseline_cell", "block_overhead_ns"),
+     "blocks in the estimate, blocks left out (a cell failed or held under 100 operations), "
+     "this cell's block, the baseline cell it is paired with, and its own difference"),
+    (("rate_achieved", "rate_ratio", "rate_ratio_ci_high"),
+     "the rate the workload achieved (ops/s), and over the blocks its ratio to the "
+     "baselines' with the upper end of its 95 % interval (what `behind` judges)"),
+    (("schedule_lag_growth_ms", "lag_growth_added_ms", "lag_growth_added_ci_low_ms"),
+     "how much further behind its open-loop schedule the workload was at the end of the "
+     "cell than at its start (queueing, backpressure); over the blocks, that growth beyond "
+     "the baselines', with the lower end of its 95 % interval (what `queues` judges)"),
+    (("saturation",),
+     "which limits the cell hit, '' when it kept up: `drops` (> 0.1 % of a kind), `behind` "
+     "(achieved < 95 % of the target while its baseline was not), `queues` (schedule lag "
+     "grew > 20 ms more than its baseline's), `slows` (overhead interval wholly above "
+     "`--overhead-limit`). Overhead below that is a cost, not saturation"),
+    (("sensor_rss_mb",),
+     "resident memory of the sensor's process tree at the end of the cell"),
+    (("host",),
+     "in a merged folder (`sensorbench merge`): the machine the row was measured on"),
+    (("ops", "workload_errors", "duration_s", "drained", "cgroup"),
+     "operations the workload issued and those that failed; the cell's length (s); whether "
+     "the sensor's event count settled before it was stopped; whether the workload ran in "
+     "a cgroup of its own"),
+)
+
+
+def undeclared(columns) -> list[str]:
+    """Columns of a table that the schema does not declare."""
+    return [c for c in columns if c not in DTYPES]
+
+
+def markdown() -> str:
+    """README's column table."""
+    lines = ["| column | meaning |", "|---|---|"]
+    for names, doc in DOCS:
+        lines.append(f"| {', '.join(f'`{n}`' for n in names)} | {doc} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
