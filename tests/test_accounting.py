@@ -96,9 +96,9 @@ def test_machine_cpu_reads_a_busy_machine_as_busy():
 
 
 def _summary(control="null_sensor", covered=19, runs=20, half=1.5, steal=1.0, truth=0.0,
-             injected=0.0, bias=0.1):
+             injected=0.0, bias=0.1, bias_se=0.1):
     return Summary("file", control, injected, 0.0, truth, runs, covered, truth + bias, bias,
-                   half, 3, 0, steal)
+                   bias_se, half, 3, 0, steal)
 
 
 def test_findings_pass_and_fail():
@@ -119,7 +119,11 @@ def test_findings_pass_and_fail():
     notes, ok = findings([_summary("injected_cost:ns=10000", truth=11, injected=10, bias=0.9)])
     assert ok and notes == []
     notes, ok = findings([_summary("injected_cost:ns=10000", truth=11, injected=10, bias=1.1)])
-    assert not ok and "±1.00 µs" in notes[0]
+    assert not ok and "tolerance ±1.00 µs" in notes[0]
+    # ...unless the median itself is that noisy: then it says so, and passes
+    notes, ok = findings([_summary("injected_cost:ns=2000", truth=2.8, injected=2.0, bias=-0.9,
+                                   bias_se=0.6)])
+    assert ok and "within the noise" in notes[0] and "± 0.60 µs" in notes[0]
     # the arm that measures the program's fixed cost has no truth to cover
     notes, ok = findings([_summary("injected_cost:ns=0", covered=0, truth=math.nan)])
     assert ok and notes == []

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench import backends
+from bench.backends.base import Backend, SensorContext
 
 from bench.core import ledger as truthmod
 from bench.harness.accounting import CellCpu, SensorMeter, columns as cost_columns
@@ -117,8 +118,7 @@ def _converse(proc: subprocess.Popen, request: bytes, timeout: float, on_line) -
     return out
 
 
-def _base_row(cell: Cell) -> dict:
-    cls = backends.get(cell.spec.name) if cell.spec else None
+def _base_row(cell: Cell, cls: type[Backend] | None) -> dict:
     return {
         "cell": cell.id, "backend": cell.backend, "spec": cell.spec_text,
         "mode": cls.mode if cls else "none", "mechanism": cls.mechanism if cls else "none",
@@ -129,10 +129,11 @@ def _base_row(cell: Cell) -> dict:
     }
 
 
-def status_rows(cell: Cell, status: str, reason: str) -> list[dict]:
-    """Rows for a cell that produced no measurement (skipped / failed / unsupported)."""
+def status_rows(cell: Cell, cls: type[Backend] | None, status: str,
+                reason: str) -> list[dict]:
+    """Rows for a cell that produced no measurement (skipped / failed / unsupported);
+    ``cls`` is the cell's backend (None for a baseline)."""
     kinds = sorted(get_workload(cell.workload.name).kinds)
-    cls = backends.get(cell.spec.name) if cell.spec else None
     supported = cls.kinds if cls else frozenset()
     # A kind the backend cannot see stays "unsupported" whatever became of the cell, except
     # for a backend that sees no kind at all (the controls): there every row would read
@@ -140,12 +141,35 @@ def status_rows(cell: Cell, status: str, reason: str) -> list[dict]:
     hide_ok = cls is not None and not cls.runs_without_kinds
     rows = []
     for k in kinds:
-        row = _base_row(cell)
+        row = _base_row(cell, cls)
         st = "unsupported" if status != "skipped" and k not in supported and hide_ok else status
         row.update(kind=Kind(k).name, status=st,
                    reason="backend does not report this kind" if st == "unsupported" else reason)
         rows.append(row)
     return rows
+
+
+@dataclass
+class _Attempt:
+    """One run of a cell: its backend (resolved once), the names and the kernel objects it
+    set up, the sensor it started and the CPU it read. Everything here is undone by
+    ``CellRunner.run`` whatever happens."""
+
+    cell: Cell
+    cls: type[Backend] | None     # None: the no-sensor baseline
+    marker: str                   # carried by every path and argv of the cell
+    token: str                    # names the harness's own files (never the marker)
+    cell_dir: Path
+    cg: CellCgroup                # the workload's cgroup
+    scg: CellCgroup | None        # the sensor's cgroup
+    tag: str                      # prefix of the cell's log files
+    tap: tuple[socket.socket, socket.socket] | None = None
+    ctx: SensorContext | None = None
+    sensor: SensorProcess | None = None
+    acct: CellCpu = field(default_factory=CellCpu)
+
+    def rows(self, status: str, reason: str) -> Outcome:
+        return Outcome(status_rows(self.cell, self.cls, status, reason))
 
 
 class _NoJanitor:
@@ -173,99 +197,91 @@ class CellRunner:
         self.tmp.mkdir(parents=True, exist_ok=True)
 
     def run(self, cell: Cell) -> Outcome:
-        if cell.spec is not None:
-            cls = backends.get(cell.spec.name)
+        cls = backends.get(cell.spec.name) if cell.spec is not None else None
+        if cls is not None:
             reason = backends.availability(cell.spec.name)
             if reason:
-                return Outcome(status_rows(cell, "skipped", reason))
+                return Outcome(status_rows(cell, cls, "skipped", reason))
             if not (get_workload(cell.workload.name).kinds & cls.kinds) \
                     and not cls.runs_without_kinds:
-                return Outcome(status_rows(cell, "unsupported", ""))
+                return Outcome(status_rows(cell, cls, "unsupported", ""))
         marker = "sb" + secrets.token_hex(4)
         # The harness's own files must not carry the marker: a sensor watching the machine
         # would report them as our activity that matches no operation.
         token = f"cell{cell.index:04d}-{secrets.token_hex(3)}"
-        cell_dir = self.workdir / marker
-        cell_dir.mkdir(parents=True)
-        cg = CellCgroup(token)
+        a = _Attempt(cell, cls, marker, token, self.workdir / marker, CellCgroup(token),
+                     # the sensor's own cgroup: its CPU to the µs, a tool's apart from ours
+                     CellCgroup(token + "-sensor") if cls is not None else None,
+                     f"{cell.index:04d}-{cell.backend}-{cell.workload.name}")
+        a.cell_dir.mkdir(parents=True)
         jan = self.janitor
-        watched = [jan.watch("path", path=str(cell_dir))]
-        if cg.path:
-            watched.append(jan.watch("cgroup", path=str(cg.path)))
-        # The sensor's own cgroup: its CPU to the microsecond, a tool's apart from ours.
-        scg = CellCgroup(token + "-sensor") if cell.spec is not None else None
-        if scg is not None and scg.path:
-            watched.append(jan.watch("cgroup", path=str(scg.path), sensor=True))
-        sensor: SensorProcess | None = None
-        tap = None
+        watched = [jan.watch("path", path=str(a.cell_dir))]
+        if a.cg.path:
+            watched.append(jan.watch("cgroup", path=str(a.cg.path)))
+        if a.scg is not None and a.scg.path:
+            watched.append(jan.watch("cgroup", path=str(a.scg.path), sensor=True))
         try:
-            if cell.spec is not None and backends.get(cell.spec.name).needs_tap:
-                tap = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-                for s in tap:
+            if cls is not None and cls.needs_tap:
+                a.tap = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+                for s in a.tap:
                     s.set_inheritable(True)
-            ctx = {"marker": marker, "workdir": str(cell_dir),
-                   "cgroup": str(cg.path) if cg.path else None,
-                   "tap_fd": tap[1].fileno() if tap else -1,
-                   "results_dir": str(self.out / "logs"),
-                   "sensor_cgroup": str(scg.path) if scg is not None and scg.path else None}
-            tag = f"{cell.index:04d}-{cell.backend}-{cell.workload.name}"
-            if cell.spec is not None:
-                sensor = SensorProcess(cell.spec.name, cell.spec.settings, ctx,
-                                       self.tmp / f"{token}-events.npz",
-                                       self.out / "logs" / f"{tag}-sensor.log",
-                                       pass_fds=(tap[1].fileno(),) if tap else ())
-                watched.append(jan.watch("process", pid=sensor.pid, group=True, sensor=True))
-                try:
-                    sensor.wait_ready()
-                except SensorFailed as e:
-                    return Outcome(status_rows(cell, "failed", str(e)))
-                if tap:
-                    tap[1].close()
-            return self._measure(cell, marker, token, cell_dir, cg, sensor, tap, tag,
-                                 ctx["sensor_cgroup"])
-        except SensorFailed as e:
-            return Outcome(status_rows(cell, "failed", str(e)))
-        except WorkloadFailed as e:
-            return Outcome(status_rows(cell, "failed", str(e)))
+            if cls is not None:
+                a.ctx = SensorContext(
+                    marker=marker, workdir=str(a.cell_dir),
+                    cgroup=str(a.cg.path) if a.cg.path else None,
+                    tap_fd=a.tap[1].fileno() if a.tap else -1,
+                    results_dir=str(self.out / "logs"),
+                    sensor_cgroup=str(a.scg.path) if a.scg is not None and a.scg.path else None)
+                a.sensor = SensorProcess(cell.spec.name, cell.spec.settings, a.ctx,
+                                         self.tmp / f"{token}-events.npz",
+                                         self.out / "logs" / f"{a.tag}-sensor.log",
+                                         pass_fds=(a.tap[1].fileno(),) if a.tap else ())
+                watched.append(jan.watch("process", pid=a.sensor.pid, group=True, sensor=True))
+                a.sensor.wait_ready()
+                if a.tap:
+                    a.tap[1].close()
+            return self._measure(a)
+        except (SensorFailed, WorkloadFailed) as e:
+            return a.rows("failed", str(e))
         finally:
-            if sensor is not None:
-                sensor.kill()
-                if sensor.died_uncleanly:
-                    self._recover(cell, sensor)
-            if tap:
-                for s in tap:
+            if a.sensor is not None:
+                a.sensor.kill()
+                if a.sensor.died_uncleanly:
+                    self._recover(a)
+            if a.tap:
+                for s in a.tap:
                     s.close()
-            cg.remove()
-            if scg is not None:
-                scg.remove()
-            shutil.rmtree(cell_dir, ignore_errors=True)
+            a.cg.remove()
+            if a.scg is not None:
+                a.scg.remove()
+            shutil.rmtree(a.cell_dir, ignore_errors=True)
             for f in self.tmp.glob(f"{token}-*"):
                 f.unlink(missing_ok=True)
             for h in watched:
                 jan.forget(h)
 
     @staticmethod
-    def _recover(cell: Cell, sensor: SensorProcess) -> None:
+    def _recover(a: _Attempt) -> None:
         """Undo what a sensor that died uncleanly left outside its fds (audit rules). A
         failure here must not take the run down with a traceback: it goes into the cell's
         sensor log, and the backend's next availability check tries again."""
         try:
-            done = backends.get(cell.spec.name).recover_stale()
+            done = a.cls.recover_stale()
         except Exception as e:  # noqa: BLE001 - any failure is reported, not raised
             done = f"could not undo what the sensor left: {type(e).__name__}: {e}"
         if done:
-            with open(sensor.log_path, "a") as f:
+            with open(a.sensor.log_path, "a") as f:
                 f.write(f"harness: {done}\n")
 
-    def _run_workload(self, cell: Cell, marker: str, token: str, cell_dir: Path,
-                      cg: CellCgroup, tap, tag: str, acct: CellCpu,
-                      on_mark=None) -> truthmod.Truth:
+    def _run_workload(self, a: _Attempt, on_mark=None) -> truthmod.Truth:
         """Run the workload to its end; ``on_mark('start'|'done')`` is called when its
         schedule starts and when its last operation is done."""
+        cell, cg, tap, acct = a.cell, a.cg, a.tap, a.acct
+        token, tag = a.token, a.tag
         ledger_path = self.tmp / f"{token}-ledger.npz"
         log = self.out / "logs" / f"{tag}-workload.log"
         cfg = {"name": cell.workload.name, "settings": cell.workload.settings, "rate": cell.rate, "duration": cell.duration,
-               "marker": marker, "workdir": str(cell_dir), "ledger": str(ledger_path),
+               "marker": a.marker, "workdir": str(a.cell_dir), "ledger": str(ledger_path),
                # Same seed for every backend in a repetition: all see the same arrivals.
                "arrivals": cell.arrivals, "seed": cell.repeat}
         if cg.path:
@@ -322,10 +338,9 @@ class CellRunner:
         truth.meta.update(json.loads(out.decode().strip().splitlines()[-1]))
         return truth
 
-    def _measure(self, cell, marker, token, cell_dir, cg, sensor, tap, tag,
-                 sensor_cgroup) -> Outcome:
-        acct = CellCpu()
-        meter = SensorMeter(sensor.pid, sensor_cgroup) if sensor else None
+    def _measure(self, a: _Attempt) -> Outcome:
+        acct, sensor = a.acct, a.sensor
+        meter = SensorMeter(sensor.pid, a.ctx.sensor_cgroup) if sensor else None
 
         def on_mark(phase: str) -> None:
             if meter is not None:
@@ -333,26 +348,26 @@ class CellRunner:
 
         if meter:
             acct.source = meter.source
-        truth = self._run_workload(cell, marker, token, cell_dir, cg, tap, tag, acct, on_mark)
+        truth = self._run_workload(a, on_mark)
         stats: dict = {}
         events = None
         drained = True
         rss = NAN
         if sensor is not None:
-            cls = backends.get(cell.spec.name)
-            _, drained = sensor.drain(cls.quiet_for(cell.spec.settings), self.drain_max_s)
+            _, drained = sensor.drain(a.cls.quiet_for(a.cell.spec.settings), self.drain_max_s)
             acct.end = meter.read()
             # The sensor's fixed cost: a stretch with nothing to do and nobody asking.
             time.sleep(self.idle_s)
             acct.idle_end = meter.read()
             rss = tree_rss_mb(sensor.pid)
             events, stats = sensor.stop()
-        return self._summarize(cell, marker, truth, events, stats, acct, rss, drained)
+        return self._summarize(a, truth, events, stats, rss, drained)
 
-    def _summarize(self, cell, marker, truth, events, stats, acct, rss, drained) -> Outcome:
+    def _summarize(self, a: _Attempt, truth, events, stats, rss, drained) -> Outcome:
+        cell, cls, marker, acct = a.cell, a.cls, a.marker, a.acct
         m = truth.meta
         closed = cell.rate == "max"
-        common = _base_row(cell)
+        common = _base_row(cell, cls)
         common.update(
             rate_achieved=m.get("rate_achieved", NAN), ops=m.get("ops", 0),
             workload_errors=m.get("errors", 0),
@@ -368,7 +383,6 @@ class CellRunner:
                          expected=int((truth.cols["kind"] == k).sum()))
                 rows.append(r)
             return Outcome(rows, None, op_times(truth.cols, closed), {})
-        cls = backends.get(cell.spec.name)
         corr = correlate(truth.cols, events, marker)
         lat = matched_latencies(truth.cols, events, corr)
         kinds = per_kind(truth.cols, events, corr, cls.kinds, lat)

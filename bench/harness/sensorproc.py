@@ -6,6 +6,7 @@ and its crash is a measured outcome (a ``failed`` cell), never the harness's dea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import selectors
@@ -14,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.backends.base import SensorContext
 from bench.core import events
 from bench.core._linux import stop_group
 from bench.core.errors import SensorFailed
@@ -28,10 +30,11 @@ def tail(path: Path | None, n: int = 3) -> str:
 
 
 class SensorProcess:
-    def __init__(self, backend: str, settings: dict, ctx: dict, events_path: Path,
+    def __init__(self, backend: str, settings: dict, ctx: SensorContext, events_path: Path,
                  log_path: Path, pass_fds: tuple[int, ...] = ()):
-        cfg = {"backend": backend, "settings": settings, "ctx": ctx, "events": str(events_path),
-               "parent": os.getpid()}
+        # the sensor host builds the same SensorContext from these fields
+        cfg = {"backend": backend, "settings": settings, "ctx": dataclasses.asdict(ctx),
+               "events": str(events_path), "parent": os.getpid()}
         self.events_path = events_path
         self.log_path = log_path
         self._log = open(log_path, "ab")
