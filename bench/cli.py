@@ -206,7 +206,7 @@ def run(
                            baseline=baseline, resume=resume, workdir=workdir,
                            arrivals=arrivals, overhead_limit_pct=overhead_limit)
     try:
-        res = runner.run(cfg, ResultsDir(cfg.out), err)
+        res = runner.run(cfg, ResultsDir, err)
     except KeyboardInterrupt:
         raise typer.Exit(130)
     summary_table(res.cells())
@@ -288,7 +288,7 @@ def calibrate(
     cfg = runner.RunConfig(specs, workloads, rates, duration, runs * blocks, out_dir,
                            workdir=workdir)
     try:
-        res = runner.run(cfg, ResultsDir(cfg.out), err)
+        res = runner.run(cfg, ResultsDir, err)
     except KeyboardInterrupt:
         raise typer.Exit(130)
     summaries = cal.analyse(res.path, blocks)

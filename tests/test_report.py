@@ -176,12 +176,12 @@ def test_falling_behind_the_target_rate_is_saturation(tmp_path):
 
 def test_report_failure_keeps_results(sweep, tmp_path, monkeypatch, capsys):
     """A report that cannot be written is a warning after `run`, never a lost run."""
-    from bench import cli, report
+    from bench import cli, publish
 
     def boom(path, exports=True):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(report, "generate", boom)
+    monkeypatch.setattr(publish, "generate", boom)
     before = (sweep / "cells.parquet").read_bytes()
     capsys.readouterr()
     cli._report_quietly(sweep)   # must not raise

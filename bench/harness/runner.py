@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 from pathlib import Path
 
 import numpy as np
@@ -249,11 +249,15 @@ def _median(values) -> float:
     return float(np.median(v)) if v else math.nan
 
 
-def run(cfg: RunConfig, res: Store, console: Console | None = None) -> Store:
+def run(cfg: RunConfig, open_store: Callable[[Path], Store],
+        console: Console | None = None) -> Store:
+    """Run ``cfg``'s plan into the store ``open_store(cfg.out)`` makes (opened only once
+    the work directory is known good, so a bad run writes no results folder)."""
     console = console or Console(stderr=True)
     # Everything the user can get wrong is checked before anything is set up.
     base, made_base = workdir.prepare_base(cfg.workdir)
     try:
+        res = open_store(cfg.out)
         if res.done() and not cfg.resume:
             raise BadInput(f"{cfg.out} already holds results: pass --resume to continue that "
                            "run, or choose another --out")
