@@ -225,17 +225,19 @@ def _json_default(o):
 
 def cells_frame(rows: list[dict]) -> pd.DataFrame:
     """The cells table of ``rows``: every declared column, in the schema's order and type
-    (missing ones empty); columns the schema does not know follow (a newer version's)."""
-    df = pd.DataFrame(rows)
-    for c in NAMES:
-        if c not in df.columns:
-            df[c] = np.nan
-    df = df[list(NAMES) + [c for c in df.columns if c not in NAMES]]
-    for c, dtype in DTYPES.items():
-        if c not in df.columns:
-            continue
+    (missing ones empty); columns the schema does not know follow (a newer version's).
+    Built column by column and once (it is rewritten after every cell)."""
+    extra = list(dict.fromkeys(k for r in rows for k in r if k not in DTYPES))
+    cols = {}
+    for c in (*NAMES, *(k for k in DTYPES if k not in NAMES), *extra):
+        values = [r.get(c) for r in rows]
+        dtype = DTYPES.get(c)
+        if c not in NAMES and all(v is None for v in values):
+            continue   # an optional column (merge's host) that no row has
         if dtype in ("Int64", "float64"):
-            df[c] = pd.to_numeric(df[c], errors="coerce").astype(dtype)
+            cols[c] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(dtype)
+        elif dtype is not None:
+            cols[c] = pd.Series(values, dtype=object).astype(dtype)
         else:
-            df[c] = df[c].astype(dtype)
-    return df
+            cols[c] = pd.Series(values)
+    return pd.DataFrame(cols, index=pd.RangeIndex(len(rows)))
