@@ -21,7 +21,7 @@ def run_compare(base, new, *args):
 
 def test_same_code_twice_is_not_a_regression(tmp_path):
     out = tmp_path / "cmp.json"
-    r, code = run_compare(results("same_a"), results("same_b"), "--json", str(out))
+    r, code = run_compare(results("aa_base"), results("same_b"), "--json", str(out))
     assert code == 0, r.stdout + r.stderr
     assert "no regression" in r.stdout
     data = json.loads(out.read_text())
@@ -43,7 +43,7 @@ def test_same_code_twice_is_not_a_regression(tmp_path):
 
 def test_slowed_backend_is_a_regression(tmp_path):
     out = tmp_path / "cmp.json"
-    r, code = run_compare(results("same_a"), results("slowed"), "--json", str(out))
+    r, code = run_compare(results("aa_base"), results("slowed"), "--json", str(out))
     assert code == 1, r.stdout + r.stderr
     assert "paired by backend name: synthetic (BASE) with synthetic:delay_us=20000" in r.stderr
     data = json.loads(out.read_text())
@@ -54,27 +54,27 @@ def test_slowed_backend_is_a_regression(tmp_path):
         assert x["new"]["lo"] > x["base"]["hi"]
         assert x["new"]["value"] > 20000 * 0.9   # µs: the injected 20 ms
     # And the reverse direction is an improvement, not a regression.
-    r2, code2 = run_compare(results("slowed"), results("same_a"))
+    r2, code2 = run_compare(results("slowed"), results("aa_base"))
     assert code2 == 0, r2.stdout + r2.stderr
     assert "improvement" in r2.stdout
 
 
 def test_fail_on_selects_the_gate():
     # Gating only on drops: the slowed run drops nothing, so it passes.
-    r, code = run_compare(results("same_a"), results("slowed"), "--fail-on", "drop_rate=0.1")
+    r, code = run_compare(results("aa_base"), results("slowed"), "--fail-on", "drop_rate=0.1")
     assert code == 0, r.stdout + r.stderr
     # Gating on p99 with a minimum effect bigger than the change (20 ms on ~1 ms) passes too;
     # with one that is smaller, it fails.
-    r, code = run_compare(results("same_a"), results("slowed"), "--fail-on", "latency_p99=50000%")
+    r, code = run_compare(results("aa_base"), results("slowed"), "--fail-on", "latency_p99=50000%")
     assert code == 0, r.stdout + r.stderr
-    r, code = run_compare(results("same_a"), results("slowed"), "--fail-on", "latency_p99=50%")
+    r, code = run_compare(results("aa_base"), results("slowed"), "--fail-on", "latency_p99=50%")
     assert code == 1
 
 
 @pytest.mark.parametrize("arg", ["nope=1", "latency_p99", "drop_rate=abc", "slowdown=5%",
                                  "drop_rate=-1"])
 def test_bad_fail_on_is_one_line(arg):
-    r, code = run_compare(results("same_a"), results("same_b"), "--fail-on", arg)
+    r, code = run_compare(results("aa_base"), results("same_b"), "--fail-on", arg)
     assert code == 2
     assert "--fail-on" in r.stderr and "Traceback" not in r.stderr
 
@@ -84,10 +84,10 @@ def test_missing_cells_cannot_compare(tmp_path):
     cells = pd.read_parquet(d / "cells.parquet")
     cells = cells[~((cells["backend"] == "synthetic") & (cells["kind"] == "net_send"))]
     cells.to_parquet(d / "cells.parquet", index=False)
-    r, code = run_compare(results("same_a"), d)
+    r, code = run_compare(results("aa_base"), d)
     assert code == 2, r.stdout + r.stderr
     assert "net_send: not in NEW" in r.stderr and "--allow-missing" in r.stderr
-    r, code = run_compare(results("same_a"), d, "--allow-missing")
+    r, code = run_compare(results("aa_base"), d, "--allow-missing")
     assert code == 0, r.stdout + r.stderr
 
 
@@ -96,9 +96,9 @@ def test_different_machines_cannot_compare(tmp_path):
     meta = json.loads((d / "meta.json").read_text())
     meta["machine"]["cpu_model"] = "Some Other CPU"
     (d / "meta.json").write_text(json.dumps(meta))
-    r, code = run_compare(results("same_a"), d)
+    r, code = run_compare(results("aa_base"), d)
     assert code == 2 and "different machines" in r.stderr and "cpu_model" in r.stderr
-    r, code = run_compare(results("same_a"), d, "--cross-machine")
+    r, code = run_compare(results("aa_base"), d, "--cross-machine")
     assert code == 0, r.stdout + r.stderr
     assert "different machines" in r.stderr   # still said, as a warning
 
@@ -110,13 +110,13 @@ def test_failed_cell_in_new_is_a_regression(tmp_path):
     cells.loc[m, "status"] = "failed"
     cells.loc[m, "reason"] = "sensor exited with code 1"
     cells.to_parquet(d / "cells.parquet", index=False)
-    r, code = run_compare(results("same_a"), d)
+    r, code = run_compare(results("aa_base"), d)
     assert code == 1, r.stdout + r.stderr
     assert "sensor exited with code 1" in r.stderr
 
 
 def test_not_a_folder_is_one_line(tmp_path):
-    r, code = run_compare(tmp_path / "x", results("same_a"))
+    r, code = run_compare(tmp_path / "x", results("aa_base"))
     assert code == 2 and "not a results folder" in r.stderr and "Traceback" not in r.stderr
 
 

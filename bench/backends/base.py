@@ -45,6 +45,9 @@ class Backend:
     # A control that reports no kind but whose cells run anyway, for their cost columns
     # (the null backend); any other backend with no kind of the workload is not run.
     runs_without_kinds = False
+    # Whether a run without -b includes it. A control that only means something next to
+    # its other arms (injected_cost, run by `sensorbench calibrate`) says no.
+    in_default_run = True
     # How long the event count must stay unchanged after the workload ends for the sensor
     # to count as drained: far longer than an event-driven consumer's delivery (ms), and
     # paid by every cell; polling backends need a few intervals, slow tools say so.
