@@ -46,34 +46,45 @@ REGISTRY: dict[str, str] = {
 
 ENTRY_POINT_GROUP = "sensorbench.backends"
 BUILTIN = frozenset(REGISTRY)
-# entry points that could not be registered: "name (package)" -> why (doctor shows them)
+# entry points that could not be registered: "name (package)" -> why (doctor shows them,
+# after ``names()``)
 IGNORED: dict[str, str] = {}
 
 
-def _from_entry_points() -> None:
+# Backends of one's own, not installed: SENSORBENCH_BACKENDS="name=package.module:Class;...".
+# The sensor process inherits the variable (and sees the same installed packages), so such
+# a backend runs exactly like ours.
+_FROM_ENV: dict[str, str] = {}
+for _item in filter(None, os.environ.get("SENSORBENCH_BACKENDS", "").split(";")):
+    _name, _, _target = _item.partition("=")
+    if _name.strip() and ":" in _target:
+        _FROM_ENV[_name.strip()] = REGISTRY[_name.strip()] = _target.strip()
+
+_discovered = False
+
+
+def _discover() -> None:
+    """Register the installed packages' backends, once, when a name is not known yet or
+    every name is asked for: a sensor process running a shipped backend never scans the
+    installed distributions."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
     from importlib.metadata import entry_points
 
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         label = f"{ep.name} ({ep.dist.name if ep.dist is not None else '?'})"
         if ep.name in BUILTIN:
             IGNORED[label] = "named like a backend that ships with sensorbench"
+        elif ep.name in _FROM_ENV:
+            continue   # the variable overrides a name on purpose
         elif ":" not in ep.value:
             IGNORED[label] = f"entry point {ep.value!r} is not module:Class"
         elif ep.name in REGISTRY:
             IGNORED[label] = f"another package registered {ep.name!r} first"
         else:
             REGISTRY[ep.name] = ep.value
-
-
-_from_entry_points()
-
-# Backends of one's own, not installed: SENSORBENCH_BACKENDS="name=package.module:Class;...".
-# The sensor process inherits the variable (and sees the same installed packages), so such
-# a backend runs exactly like ours.
-for _item in filter(None, os.environ.get("SENSORBENCH_BACKENDS", "").split(";")):
-    _name, _, _target = _item.partition("=")
-    if _name.strip() and ":" in _target:
-        REGISTRY[_name.strip()] = _target.strip()
 
 
 def _installed(target: str) -> bool:
@@ -89,10 +100,13 @@ def _installed(target: str) -> bool:
 
 def names() -> list[str]:
     """Registered backends whose code is present in this installation."""
+    _discover()
     return [n for n, t in REGISTRY.items() if _installed(t)]
 
 
 def get(name: str) -> type[Backend]:
+    if name not in REGISTRY:
+        _discover()
     target = REGISTRY.get(name)
     if target is None or not _installed(target):
         raise BadInput(f"unknown backend {name!r} (known: {', '.join(names())})")
