@@ -3,7 +3,7 @@
 A workload operation that should produce several events (a spawn: fork, exec, exit) writes
 one row per expected event; rows of one operation share its op id. Rows live in
 preallocated ``array.array`` columns because recording sits on the workload's hot path and
-must cost well under a microsecond (see ``tests/bench_ledger.py``). The ledger is handed to
+must cost well under a microsecond (see ``tests/benchmarks/bench_ledger.py``). The ledger is handed to
 the harness as an ``.npz`` file when the workload ends.
 
 An optional *tap* (a datagram socket) mirrors every row as it is recorded: it is the side

@@ -1,5 +1,5 @@
 """Kept benchmark: does ``compare``'s gate hold on this machine?
-``pytest tests/bench_compare.py --benchmark-only`` (about 15 minutes; ``SENSORBENCH_AA_RUNS``
+``pytest tests/benchmarks/bench_compare.py --benchmark-only`` (about 15 minutes; ``SENSORBENCH_AA_RUNS``
 sets the number of comparisons, 20 by default).
 
 - A/A: RUNS + 1 runs of identical code (``synthetic:delay_us=1000`` on the three workloads,

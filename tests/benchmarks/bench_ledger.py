@@ -1,6 +1,6 @@
 """Kept benchmark: recording one ground-truth row must cost well under 1 us.
 
-Run: ``.venv/bin/pytest tests/bench_ledger.py --benchmark-only``. The mean per-row cost is
+Run: ``.venv/bin/pytest tests/benchmarks/bench_ledger.py --benchmark-only``. The mean per-row cost is
 put in ``extra_info`` (ns_per_record) so it shows in saved benchmark JSON.
 """
 

@@ -20,7 +20,7 @@ from bench.core.kinds import Kind, port_pair
 ebpf_lib = pytest.importorskip("bench.backends.ebpf.libbpf")
 from bench.backends.ebpf.decode import EVENT_DTYPE, SB_PATH_MAX, decode, pack_records  # noqa: E402
 
-FIXTURE = Path(__file__).parent / "fixtures" / "ebpf_records.json"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "ebpf_records.json"
 
 
 def _consumer(keep_cgid=None):

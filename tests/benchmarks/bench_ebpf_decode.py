@@ -3,7 +3,7 @@
 200,000 synthetic records in ring format (half with a path, as file and exec events carry,
 half header-only, as process and network events) go through ring.c's own record callback
 (sb_feed), the numpy decode and the sink, which is the path every real record takes after
-libbpf hands it over. Run with ``pytest tests/bench_ebpf_decode.py --benchmark-only``.
+libbpf hands it over. Run with ``pytest tests/benchmarks/bench_ebpf_decode.py --benchmark-only``.
 """
 
 import pytest

@@ -28,7 +28,7 @@ from bench.backends.peers.libbpf_tools import (ExecsnoopBackend, ExitsnoopBacken
                                                OpensnoopBackend)
 from bench.core.kinds import Kind, port_pair
 
-FIX = Path(__file__).parent / "fixtures" / "peers"
+FIX = Path(__file__).parents[1] / "fixtures" / "peers"
 
 
 def make(cls, workdir="/nonexistent", **settings):

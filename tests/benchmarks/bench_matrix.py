@@ -1,4 +1,4 @@
-"""The CI benchmark matrix: ``pytest tests/bench_matrix.py --benchmark-only``.
+"""The CI benchmark matrix: ``pytest tests/benchmarks/bench_matrix.py --benchmark-only``.
 
 One benchmark per backend x workload (a small matrix that still has a kernel-mode and a
 user-mode backend for every workload), each a real ``sensorbench run`` of one cell plus its
