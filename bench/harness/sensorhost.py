@@ -28,7 +28,6 @@ import traceback
 
 from bench.core import _linux, events
 from bench.backends import get
-from bench.core.events import EventSink
 from bench.backends.base import SensorContext
 
 # How long a stop may take: asked for by a live harness (it waits 60 s for the answer), or
@@ -67,7 +66,7 @@ class Host:
     def __init__(self, cfg: dict):
         self.cfg = cfg
         self.backend = get(cfg["backend"])(cfg["settings"], SensorContext(**cfg["ctx"]))
-        self.sink = EventSink()
+        self.sink = events.EventSink()
         self.phase = "starting"          # starting -> running -> stopping
         self.signals: list[int] = []
         self._stopped = threading.Event()

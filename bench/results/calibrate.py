@@ -194,7 +194,8 @@ def findings(summaries: list[Summary], effect_us: float | None = None) -> tuple[
             notes.append(f"{where}: the 95 % interval held the truth in only {s.covered} of "
                          f"{s.runs} runs: overhead intervals are too narrow on this machine "
                          "at these settings (more blocks, longer cells, a quieter machine)")
-        if s.truth_us == s.truth_us and abs(s.bias_us) > _bias_tolerance(s):
+        tol = _bias_tolerance(s)
+        if s.truth_us == s.truth_us and abs(s.bias_us) > tol:
             # Biased only when the median is off by more than its own noise can explain:
             # on a machine whose intervals are ±600 µs wide, a median of 20 estimates
             # moves by tens of µs from one calibration to the next.
@@ -202,12 +203,12 @@ def findings(summaries: list[Summary], effect_us: float | None = None) -> tuple[
                 ok = False
                 notes.append(f"{where}: the estimates sit {s.bias_us:+.2f} µs from the truth "
                              f"(median of {s.runs} runs, ± {s.bias_se_us:.2f} µs; tolerance "
-                             f"±{_bias_tolerance(s):.2f} µs): the method is biased here")
+                             f"±{tol:.2f} µs): the method is biased here")
             else:
                 notes.append(f"{where}: the median estimate sits {s.bias_us:+.2f} µs from the "
                              f"truth, within the noise of a median of {s.runs} runs "
                              f"(± {s.bias_se_us:.2f} µs): too noisy here to check the "
-                             f"±{_bias_tolerance(s):.2f} µs tolerance; more runs would")
+                             f"±{tol:.2f} µs tolerance; more runs would")
         if effect_us is not None and s.control == NULL and s.half_width_us > effect_us:
             ok = False
             need = s.blocks_to_resolve(effect_us)
