@@ -278,7 +278,7 @@ class CellRunner:
         schedule starts and when its last operation is done."""
         cell, cg, tap, acct = a.cell, a.cg, a.tap, a.acct
         token, tag = a.token, a.tag
-        ledger_path = self.tmp / f"{token}-ledger.npz"
+        ledger_path = self.tmp / f"{token}-ledger.bin"
         log = self.out / "logs" / f"{tag}-workload.log"
         cfg = {"name": cell.workload.name, "settings": cell.workload.settings, "rate": cell.rate, "duration": cell.duration,
                "marker": a.marker, "workdir": str(a.cell_dir), "ledger": str(ledger_path),

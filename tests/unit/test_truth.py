@@ -13,8 +13,8 @@ def test_record_grow_save_load(tmp_path):
     for i in range(40):  # past the initial capacity
         path = f"/w/sbx-{i}.new" if i % 2 else None
         led.record(i, Kind.file_create if i % 2 else Kind.proc_fork, i * 3, path, i, i + 1, i + 2)
-    led.save(tmp_path / "l.npz", {"workload": "t", "ops": 40})
-    t = load(tmp_path / "l.npz")
+    led.save(tmp_path / "l.bin", {"workload": "t", "ops": 40})
+    t = load(tmp_path / "l.bin")
     assert len(t) == 40 and t.meta == {"workload": "t", "ops": 40}
     assert t.cols["key"].tolist() == [i * 3 for i in range(40)]
     assert t.cols["t_done"][-1] == 41
@@ -22,8 +22,8 @@ def test_record_grow_save_load(tmp_path):
 
 
 def test_empty_ledger_round_trip(tmp_path):
-    Ledger(4).save(tmp_path / "e.npz", {})
-    t = load(tmp_path / "e.npz")
+    Ledger(4).save(tmp_path / "e.bin", {})
+    t = load(tmp_path / "e.bin")
     assert len(t) == 0 and t.cols["path"].shape == (0,)
 
 
