@@ -180,26 +180,7 @@ def run(
         _check_blocks(repeat, rates, duration, "-n", "or run --no-baseline")
     if arrivals not in ("poisson", "uniform"):
         raise BadInput(f"bad arrivals {arrivals!r}: poisson or uniform")
-    if backend:
-        specs = [specmod.parse_backend(s) for s in specmod.split_specs(backend)]
-        reasons = {s.name: backends.availability(s.name) for s in specs}
-        if all(reasons.values()):
-            first = specs[0].name
-            raise BadInput(f"backend {first} is unavailable: {reasons[first]}"
-                           if len(specs) == 1 else
-                           "no requested backend can run here: "
-                           + "; ".join(f"{n}: {r}" for n, r in reasons.items()))
-    else:
-        specs = []
-        for name in backends.names():
-            reason = backends.availability(name)
-            if reason:
-                err.print(f"[dim]skipping {name}: {reason}[/]", highlight=False)
-            elif not backends.get(name).in_default_run:
-                err.print(f"[dim]not in the default run: {name} (-b {name} runs it)[/]",
-                          highlight=False)
-            else:
-                specs.append(specmod.parse_backend(name))
+    specs = _specs(backend, lambda cls: cls.in_default_run)
     if resume and out_dir is None:
         raise BadInput("--resume needs --out pointing at the run to continue")
     out_dir = out_dir or Path("results/runs") / time.strftime("%Y%m%d-%H%M%S")
@@ -216,6 +197,34 @@ def run(
     if report_after:
         _report_quietly(res.path)
     out.print(f"results: {res.path}")
+
+
+def _specs(given: list[str] | None, by_default) -> list:
+    """The backend specs named, or every available backend ``by_default(cls)`` admits.
+    BadInput when none of those named can run here."""
+    from bench.harness import spec as specmod
+
+    if given:
+        specs = [specmod.parse_backend(s) for s in specmod.split_specs(given)]
+        reasons = {s.name: backends.availability(s.name) for s in specs}
+        if all(reasons.values()):
+            first = specs[0].name
+            raise BadInput(f"backend {first} is unavailable: {reasons[first]}"
+                           if len(specs) == 1 else
+                           "no requested backend can run here: "
+                           + "; ".join(f"{n}: {r}" for n, r in reasons.items()))
+        return specs
+    specs = []
+    for name in backends.names():
+        reason = backends.availability(name)
+        if reason:
+            err.print(f"[dim]skipping {name}: {reason}[/]", highlight=False)
+        elif not by_default(backends.get(name)):
+            err.print(f"[dim]not in the default run: {name} (-b {name} runs it)[/]",
+                      highlight=False)
+        else:
+            specs.append(specmod.parse_backend(name))
+    return specs
 
 
 def _check_blocks(blocks: int, rates: list[str], duration: float, opt: str,
@@ -318,6 +327,63 @@ def calibrate(
     if not ok:
         raise typer.Exit(1)
     out.print("calibrated: overhead intervals hold their truth on this machine")
+
+
+@app.command()
+def scenario(
+    name: str = typer.Argument(..., help="crash or stall"),
+    backend: Optional[List[str]] = typer.Option(
+        None, "--backend", "-b",
+        help="backend spec NAME[:key=value,...] (default: every available sensor)"),
+    workload: Optional[str] = typer.Option(
+        None, "--workload", "-w",
+        help="workload spec (default: per backend, the first of file, process, network "
+             "it sees)"),
+    rate: str = typer.Option("1000", "--rate", "-r", help="offered ops/s (open loop)"),
+    duration: float = typer.Option(6.0, "--duration", "-d", help="seconds per cell"),
+    at: float = typer.Option(2.0, "--at", help="seconds after the first operation the "
+                             "fault is injected"),
+    for_s: float = typer.Option(2.0, "--for", help="how long a stall lasts (s)"),
+    restart_ms: float = typer.Option(0.0, "--restart-ms",
+                                     help="the supervisor's delay before a restart (ms)"),
+    forward_ms: float = typer.Option(5.0, "--forward-ms",
+                                     help="how often a sensor forwards the events in hand "
+                                          "(what a crash loses beyond its blind window)"),
+    out_dir: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="results folder (default results/scenarios/<name>-<time>)"),
+    workdir: Optional[Path] = typer.Option(None, "--workdir",
+                                           help="where the file workload writes"),
+    report_after: bool = typer.Option(True, "--report/--no-report",
+                                      help="write report.html and charts at the end"),
+):
+    """Inject a fault into each sensor while a workload runs: what is lost, how long it is
+    blind, whether the host's workload is held up."""
+    from bench.harness import spec as specmod
+    from bench.scenario import SCENARIOS
+    from bench.scenario.cell import Schedule
+    from bench.scenario.run import ScenarioConfig, check
+    from bench.scenario.run import run as run_scenario
+
+    if name not in SCENARIOS:
+        raise BadInput(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
+    if duration <= 0 or not math.isfinite(duration):
+        raise BadInput(f"bad duration {duration}: must be > 0 seconds")
+    if forward_ms <= 0 or not math.isfinite(forward_ms):
+        raise BadInput(f"--forward-ms {forward_ms:g}: must be > 0")
+    rates = parse_rates([rate])
+    workloads = [specmod.parse_workload(workload)] if workload else []
+    cfg = ScenarioConfig(Schedule(name, at, for_s, restart_ms), [], workloads, rates[0],
+                         duration, Path("."), workdir, forward_ms)
+    check(cfg)
+    cfg.specs = _specs(backend, lambda cls: cls.mode in ("kernel", "user"))
+    cfg.out = out_dir or Path("results/scenarios") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        res = run_scenario(cfg, ResultsDir, err)
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+    if report_after:
+        _report_quietly(res.path)
+    out.print(f"results: {res.path}")
 
 
 def _report_quietly(path: Path) -> None:

@@ -27,6 +27,7 @@ class EventSink:
         self._rows: list[tuple] = []
         self._batches: list[dict[str, np.ndarray]] = []
         self._n_batched = 0
+        self._taken = (0, 0)  # rows, batches already handed out by take_new
 
     def add(self, kind: int, key: int, path: str | None, pid: int,
             t_seen: int | None = None, t_kernel: int = NO_TIME) -> None:
@@ -59,15 +60,30 @@ class EventSink:
     def columns(self) -> dict[str, np.ndarray]:
         with self._lock:
             rows, batches = list(self._rows), list(self._batches)
-        parts = list(batches)
-        if rows:
-            kind, key, path, pid, t_seen, t_kernel = zip(*rows)
-            parts.append({
-                "kind": np.array(kind, np.int16), "key": np.array(key, np.int64),
-                "path": np.array(path, dtype=object), "pid": np.array(pid, np.int64),
-                "t_seen": np.array(t_seen, np.int64), "t_kernel": np.array(t_kernel, np.int64),
-            })
-        return concat_events(parts)
+        return _join(batches, rows)
+
+    def take_new(self) -> dict[str, np.ndarray] | None:
+        """The events added since the last call (None if there are none): what a spool
+        forwards, so that events in hand survive the sensor's own death."""
+        with self._lock:
+            r0, b0 = self._taken
+            rows, batches = self._rows[r0:], self._batches[b0:]
+            self._taken = (len(self._rows), len(self._batches))
+        if not rows and not batches:
+            return None
+        return _join(list(batches), rows)
+
+
+def _join(batches: list[dict[str, np.ndarray]], rows: list[tuple]) -> dict[str, np.ndarray]:
+    parts = batches
+    if rows:
+        kind, key, path, pid, t_seen, t_kernel = zip(*rows)
+        parts.append({
+            "kind": np.array(kind, np.int16), "key": np.array(key, np.int64),
+            "path": np.array(path, dtype=object), "pid": np.array(pid, np.int64),
+            "t_seen": np.array(t_seen, np.int64), "t_kernel": np.array(t_kernel, np.int64),
+        })
+    return concat_events(parts)
 
 
 EVENT_COLUMNS = {"kind": np.int16, "key": np.int64, "path": object, "pid": np.int64,
@@ -97,3 +113,34 @@ def load(path: str | Path) -> dict[str, np.ndarray]:
     parts = blob.split("\n") if n else []
     out["path"] = np.array([p or None for p in parts], dtype=object)
     return out
+
+
+# A spool: the events a sensor has in hand, appended chunk by chunk while it runs (an
+# 8-byte length, then one ``save``d chunk). A sensor killed mid-write leaves a torn last
+# chunk, which ``load_spool`` leaves out: those events were never handed over.
+def append_spool(f, cols: dict[str, np.ndarray]) -> None:
+    import io
+
+    buf = io.BytesIO()
+    save(buf, cols)
+    data = buf.getvalue()
+    f.write(len(data).to_bytes(8, "little") + data)
+    f.flush()
+
+
+def load_spool(path: str | Path) -> dict[str, np.ndarray]:
+    import io
+
+    parts = []
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        data = b""
+    off = 0
+    while off + 8 <= len(data):
+        n = int.from_bytes(data[off:off + 8], "little")
+        if off + 8 + n > len(data):
+            break
+        parts.append(load(io.BytesIO(data[off + 8:off + 8 + n])))
+        off += 8 + n
+    return concat_events(parts)

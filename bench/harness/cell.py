@@ -53,6 +53,7 @@ class Cell:
     # serves both). A sensor cell's baseline: the id of the cell it is paired with.
     pairs: tuple[Spec, ...] = ()
     baseline_id: str = ""
+    scenario: str = ""        # a failure scenario's fault ("crash", ...), "" for a normal cell
 
     @property
     def backend(self) -> str:
@@ -74,6 +75,8 @@ class Cell:
     def id(self) -> str:
         tag = (f"baseline~{'+'.join(p.text for p in self.pairs)}"
                if self.spec is None and self.pairs else self.spec_text)
+        if self.scenario:
+            tag = f"{self.scenario}~{tag}"
         return f"{tag}|{self.workload.text}|{self.rate}|{self.repeat}"
 
 
@@ -83,6 +86,8 @@ class Outcome:
     events: pd.DataFrame | None = None
     op_times: np.ndarray | None = None
     stats: dict = field(default_factory=dict)
+    scenario: dict | None = None            # a failure scenario's row (bench.scenario)
+    timeline: pd.DataFrame | None = None    # and its timeline
 
 
 def _converse(proc: subprocess.Popen, request: bytes, timeout: float, on_line) -> bytes:
@@ -126,6 +131,7 @@ def _base_row(cell: Cell, cls: type[Backend] | None) -> dict:
         "rate_target": cell.rate, "repeat": cell.repeat, "duration_s": cell.duration,
         "block": cell.block, "baseline_cell": cell.baseline_id,
         "arrivals": cell.arrivals if cell.rate != "max" else "closed-loop",
+        "scenario": cell.scenario,
     }
 
 
@@ -150,7 +156,7 @@ def status_rows(cell: Cell, cls: type[Backend] | None, status: str,
 
 
 @dataclass
-class _Attempt:
+class Attempt:
     """One run of a cell: its backend (resolved once), the names and the kernel objects it
     set up, the sensor it started and the CPU it read. Everything here is undone by
     ``CellRunner.run`` whatever happens."""
@@ -165,7 +171,10 @@ class _Attempt:
     tag: str                      # prefix of the cell's log files
     tap: tuple[socket.socket, socket.socket] | None = None
     ctx: SensorContext | None = None
-    sensor: SensorProcess | None = None
+    sensor: SensorProcess | None = None   # the sensor instance collecting now
+    # every instance started (a failure scenario restarts the sensor): each is undone
+    sensors: list[SensorProcess] = field(default_factory=list)
+    watched: list[str] = field(default_factory=list)   # janitor handles, forgotten at the end
     acct: CellCpu = field(default_factory=CellCpu)
 
     def rows(self, status: str, reason: str) -> Outcome:
@@ -184,6 +193,11 @@ class _NoJanitor:
 
 class CellRunner:
     """Runs cells with shared settings: where to write logs and workload files."""
+
+    # Sensors forward the events in hand to a spool while they run (failure scenarios:
+    # what a killed sensor had forwarded survives it); every ``forward_ms``.
+    spool = False
+    forward_ms = 5.0
 
     def __init__(self, out: Path, workdir: Path, drain_max_s: float = 10.0,
                  janitor: Janitor | None = None, idle_s: float = 0.1):
@@ -209,13 +223,14 @@ class CellRunner:
         # The harness's own files must not carry the marker: a sensor watching the machine
         # would report them as our activity that matches no operation.
         token = f"cell{cell.index:04d}-{secrets.token_hex(3)}"
-        a = _Attempt(cell, cls, marker, token, self.workdir / marker, CellCgroup(token),
+        a = Attempt(cell, cls, marker, token, self.workdir / marker, CellCgroup(token),
                      # the sensor's own cgroup: its CPU to the µs, a tool's apart from ours
                      CellCgroup(token + "-sensor") if cls is not None else None,
                      f"{cell.index:04d}-{cell.backend}-{cell.workload.name}")
         a.cell_dir.mkdir(parents=True)
         jan = self.janitor
-        watched = [jan.watch("path", path=str(a.cell_dir))]
+        watched = a.watched
+        watched.append(jan.watch("path", path=str(a.cell_dir)))
         if a.cg.path:
             watched.append(jan.watch("cgroup", path=str(a.cg.path)))
         if a.scg is not None and a.scg.path:
@@ -232,11 +247,7 @@ class CellRunner:
                     tap_fd=a.tap[1].fileno() if a.tap else -1,
                     results_dir=str(self.out / "logs"),
                     sensor_cgroup=str(a.scg.path) if a.scg is not None and a.scg.path else None)
-                a.sensor = SensorProcess(cell.spec.name, cell.spec.settings, a.ctx,
-                                         self.tmp / f"{token}-events.npz",
-                                         self.out / "logs" / f"{a.tag}-sensor.log",
-                                         pass_fds=(a.tap[1].fileno(),) if a.tap else ())
-                watched.append(jan.watch("process", pid=a.sensor.pid, group=True, sensor=True))
+                self.start_sensor(a)
                 a.sensor.wait_ready()
                 if a.tap:
                     a.tap[1].close()
@@ -244,10 +255,10 @@ class CellRunner:
         except (SensorFailed, WorkloadFailed) as e:
             return a.rows("failed", str(e))
         finally:
-            if a.sensor is not None:
-                a.sensor.kill()
-                if a.sensor.died_uncleanly:
-                    self._recover(a)
+            for sensor in a.sensors:
+                sensor.kill()
+                if sensor.died_uncleanly:
+                    self._recover(a, sensor)
             if a.tap:
                 for s in a.tap:
                     s.close()
@@ -260,8 +271,25 @@ class CellRunner:
             for h in watched:
                 jan.forget(h)
 
+    def start_sensor(self, a: Attempt) -> SensorProcess:
+        """Start an instance of the cell's sensor (not waiting for it to be ready); it
+        becomes ``a.sensor``. The first is the cell's; a failure scenario starts more."""
+        n = len(a.sensors)
+        name = f"{a.token}-{n}" if n else a.token
+        log = f"{a.tag}-sensor{f'-{n}' if n else ''}.log"
+        sensor = SensorProcess(a.cell.spec.name, a.cell.spec.settings, a.ctx,
+                               self.tmp / f"{name}-events.npz", self.out / "logs" / log,
+                               pass_fds=(a.tap[1].fileno(),) if a.tap else (),
+                               spool=self.tmp / f"{name}-spool" if self.spool else None,
+                               forward_ms=self.forward_ms)
+        a.sensors.append(sensor)
+        a.sensor = sensor
+        a.watched.append(self.janitor.watch("process", pid=sensor.pid, group=True,
+                                            sensor=True))
+        return sensor
+
     @staticmethod
-    def _recover(a: _Attempt) -> None:
+    def _recover(a: Attempt, sensor: SensorProcess) -> None:
         """Undo what a sensor that died uncleanly left outside its fds (audit rules). A
         failure here must not take the run down with a traceback: it goes into the cell's
         sensor log, and the backend's next availability check tries again."""
@@ -270,10 +298,10 @@ class CellRunner:
         except Exception as e:  # noqa: BLE001 - any failure is reported, not raised
             done = f"could not undo what the sensor left: {type(e).__name__}: {e}"
         if done:
-            with open(a.sensor.log_path, "a") as f:
+            with open(sensor.log_path, "a") as f:
                 f.write(f"harness: {done}\n")
 
-    def _run_workload(self, a: _Attempt, on_mark=None) -> truthmod.Truth:
+    def _run_workload(self, a: Attempt, on_mark=None) -> truthmod.Truth:
         """Run the workload to its end; ``on_mark('start'|'done')`` is called when its
         schedule starts and when its last operation is done."""
         cell, cg, tap, acct = a.cell, a.cg, a.tap, a.acct
@@ -338,7 +366,7 @@ class CellRunner:
         truth.meta.update(json.loads(out.decode().strip().splitlines()[-1]))
         return truth
 
-    def _measure(self, a: _Attempt) -> Outcome:
+    def _measure(self, a: Attempt) -> Outcome:
         acct, sensor = a.acct, a.sensor
         meter = SensorMeter(sensor.pid, a.ctx.sensor_cgroup) if sensor else None
 
@@ -363,7 +391,7 @@ class CellRunner:
             events, stats = sensor.stop()
         return self._summarize(a, truth, events, stats, rss, drained)
 
-    def _summarize(self, a: _Attempt, truth, events, stats, rss, drained) -> Outcome:
+    def _summarize(self, a: Attempt, truth, events, stats, rss, drained) -> Outcome:
         cell, cls, marker, acct = a.cell, a.cls, a.marker, a.acct
         m = truth.meta
         closed = cell.rate == "max"

@@ -3,7 +3,10 @@
 ``python -m bench.harness.sensorhost CONFIG_JSON``. Lines out (JSON): ``{"ready": ...}`` once
 collecting, or ``{"error": "..."}`` and exit 3. Lines in: ``count`` (answered with the event
 count so the harness can tell when the sensor has drained) and ``stop`` (the backend stops,
-events go to the ``events`` path of the config, stats are printed, exit 0). End of stdin,
+events go to the ``events`` path of the config, stats are printed, exit 0). With a ``spool``
+path in the config, the events in hand are also appended there every ``forward_ms`` while
+the sensor runs, as a sensor forwards what it saw: what a killed sensor had forwarded
+survives it (failure scenarios). End of stdin,
 SIGTERM, and the death of the harness (PR_SET_PDEATHSIG) also stop the backend, so that
 whatever it set up in the kernel is undone.
 
@@ -173,6 +176,21 @@ class Host:
                         return "stop"
 
 
+def _spool(sink: events.EventSink, path: str, every_s: float) -> None:
+    """Forward the events in hand to ``path`` every ``every_s`` from a daemon thread (it
+    ends with the process; the final event file holds everything anyway)."""
+    f = open(path, "ab")
+
+    def forward():
+        while True:
+            time.sleep(every_s)
+            cols = sink.take_new()
+            if cols is not None:
+                events.append_spool(f, cols)
+
+    threading.Thread(target=forward, name="spool", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     cfg = json.loads(argv[0])
     _linux.die_with_parent(signal.SIGTERM, cfg.get("parent"))
@@ -191,7 +209,9 @@ def main(argv: list[str]) -> int:
         _say({"error": _one_line(e)})
         return 3
     host.phase = "running"
-    _say({"ready": True, "pid": os.getpid()})
+    if cfg.get("spool"):
+        _spool(host.sink, cfg["spool"], cfg.get("forward_ms", 5) / 1000)
+    _say({"ready": True, "pid": os.getpid(), "t_ns": time.monotonic_ns()})
     why = host.serve()
     host.begin_stop()
     if why == "stop":

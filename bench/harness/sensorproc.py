@@ -31,10 +31,14 @@ def tail(path: Path | None, n: int = 3) -> str:
 
 class SensorProcess:
     def __init__(self, backend: str, settings: dict, ctx: SensorContext, events_path: Path,
-                 log_path: Path, pass_fds: tuple[int, ...] = ()):
+                 log_path: Path, pass_fds: tuple[int, ...] = (), spool: Path | None = None,
+                 forward_ms: float = 5.0):
         # the sensor host builds the same SensorContext from these fields
         cfg = {"backend": backend, "settings": settings, "ctx": dataclasses.asdict(ctx),
                "events": str(events_path), "parent": os.getpid()}
+        if spool is not None:
+            cfg.update(spool=str(spool), forward_ms=forward_ms)
+        self.spool = spool
         self.events_path = events_path
         self.log_path = log_path
         self._log = open(log_path, "ab")
@@ -79,6 +83,8 @@ class SensorProcess:
         msg = self._line(timeout, "while starting")
         if "error" in msg:
             raise SensorFailed(msg["error"])
+        # when the sensor began collecting, by its own clock reading (CLOCK_MONOTONIC)
+        self.ready_ns = int(msg.get("t_ns") or time.monotonic_ns())
 
     def count(self) -> int:
         self._send("count", "during the cell")

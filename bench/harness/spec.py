@@ -24,3 +24,10 @@ def _workload_settings(name: str):
 
 def parse_workload(text: str) -> Spec:
     return parse_spec(text, "workload", _workload_settings)
+
+
+def workload_kinds(name: str) -> frozenset:
+    """The kinds a workload produces (for code above the harness, which runs none)."""
+    from workloads import get_workload
+
+    return get_workload(name).kinds

@@ -57,7 +57,7 @@ COLUMNS: tuple[Column, ...] = tuple([
            "delivery_p99_us", "counter_gap"), *_cols(I, "unmatched_other_kinds", "events_total"),
     *_cols(F, "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct"),
     *_cols(I, "ops", "workload_errors"), *_cols(F, "duration_s"), *_cols(B, "drained", "cgroup"),
-    *_cols(S, "marker", "cell", "workload_spec", "arrivals"),
+    *_cols(S, "marker", "cell", "workload_spec", "arrivals", "scenario"),
 ])
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 # the columns DESIGN.md promises, in its order
@@ -76,6 +76,9 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
      "the workload, with its settings; the event kind of the row; the offered rate (ops/s, "
      "or `max` for closed loop) and the arrival process; the repetition (the block); the run "
      "marker every path and argv of the cell carries"),
+    (("scenario",),
+     "a failure-scenario cell's fault (`crash`, `stall`, ...; see `scenarios.csv`), empty "
+     "for a normal cell: its drops and latencies are those of a sensor that failed"),
     (("status", "reason"),
      "`ok`, `unsupported` (the backend cannot see this kind: not a 100 % drop), `failed` or "
      "`skipped`, and why"),
@@ -183,13 +186,74 @@ def undeclared(columns) -> list[str]:
     return [c for c in columns if c not in DTYPES]
 
 
-def markdown() -> str:
-    """README's column table."""
+# The failure scenarios' table (``scenarios.parquet``/``.csv``, one row per scenario x
+# backend x case; bench.scenario), and its timeline (``timeline.parquet``, one row per
+# 10 ms of each scenario cell; bench.analysis.timeline).
+SCENARIO_COLUMNS: tuple[Column, ...] = tuple([
+    *_cols(S, "scenario", "case", "backend", "spec", "mode", "mechanism", "workload_spec",
+           "rate_target", "outcome", "status", "reason", "target"),
+    *_cols(F, "blind_ms", "down_ms", "fault_at_ms", "back_at_ms"),
+    *_cols(I, "ops_in_window", "events_expected", "events_lost", "events_lost_in_window",
+           "self_reported_lost"),
+    *_cols(F, "workload_stall_ms", "recovered_ms", "window_latency_max_ms",
+           "latency_p50_before_ms"),
+    *_cols(B, "crashed"), *_cols(S, "kernel_while_down", "leftovers"),
+    *_cols(F, "duration_s", "at_s", "for_s", "restart_ms"), *_cols(S, "cell"),
+])
+SCENARIO_DTYPES: dict[str, str] = {c.name: c.dtype for c in (*SCENARIO_COLUMNS, *MERGED)}
+TIMELINE_COLUMNS: tuple[Column, ...] = tuple([
+    *_cols(S, "cell", "spec", "case"), *_cols(I, "t_ms", "intended", "issued", "expected",
+                                              "observed", "seen"),
+    *_cols(F, "lag_ms"), *_cols(S, "state"),
+])
+SCENARIO_DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("scenario", "case", "backend", "spec", "mode", "mechanism", "workload_spec",
+      "rate_target"),
+     "the fault (`crash`, `stall`) and its case; the sensor and the workload, as in cells"),
+    (("outcome", "status", "reason"),
+     "`no-loss`, `degraded` (kept running, lost events), `sensor-crashed` (the host was "
+     "fine; see `blind_ms`), `host-impact` (the workload was held up past "
+     "`workload_stall_ms` 100 ms, or failed), `refused` (a bad update refused, nothing "
+     "lost); `failed` / `unsupported` with `status` and `reason`"),
+    (("target",),
+     "what the fault hit: `consumer` (our sensor's process) or `tool` (a real tool's "
+     "processes, not our adapter)"),
+    (("blind_ms",),
+     "read off the events: the stretch of issue time, from the fault on, whose expected "
+     "events were never seen (last seen operation before the hole to the first after it)"),
+    (("down_ms", "fault_at_ms", "back_at_ms"),
+     "the harness's clock: kill to ready again (crash); when the fault hit and when the "
+     "sensor was collecting again, from the first operation"),
+    (("ops_in_window", "events_expected", "events_lost", "events_lost_in_window",
+      "self_reported_lost"),
+     "operations issued while the sensor was down or stopped; expected events of the cell, "
+     "those never seen, those of them issued in the window; the sensor's own loss counter"),
+    (("workload_stall_ms",),
+     "how much further behind its schedule the workload got during the fault than at worst "
+     "before it (`t_done - t_intended`): a syscall made to wait for the sensor"),
+    (("recovered_ms", "window_latency_max_ms", "latency_p50_before_ms"),
+     "catching up: from the sensor being back to the last event of an operation issued "
+     "before that; the worst latency of the window's events, against the p50 before"),
+    (("crashed", "kernel_while_down"),
+     "whether the sensor process died; what of it stayed in the kernel while no consumer "
+     "ran (audit rules keep costing every syscall they match; BPF programs go with their fds)"),
+    (("leftovers",),
+     "what of ours was left on the machine after the scenario was undone (must be empty)"),
+    (("duration_s", "at_s", "for_s", "restart_ms", "cell"),
+     "the schedule: cell length, fault time, stall length, the supervisor's restart delay; "
+     "the cell's id in `cells.csv` and `timeline.parquet`"),
+)
+
+
+def markdown(docs=None) -> str:
+    """README's column table (``docs``: another table's, e.g. ``SCENARIO_DOCS``)."""
     lines = ["| column | meaning |", "|---|---|"]
-    for names, doc in DOCS:
+    for names, doc in docs or DOCS:
         lines.append(f"| {', '.join(f'`{n}`' for n in names)} | {doc} |")
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    print(markdown(), end="")
+    import sys
+
+    print(markdown(SCENARIO_DOCS if sys.argv[1:] == ["scenarios"] else None), end="")

@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from bench.core.errors import BadInput
-from bench.results.schema import DTYPES, NAMES
+from bench.results.schema import DTYPES, NAMES, SCENARIO_COLUMNS, SCENARIO_DTYPES
+
+SCENARIO_NAMES = tuple(c.name for c in SCENARIO_COLUMNS)
 
 def _slug(cell_id: str) -> str:
     import hashlib
@@ -47,6 +49,11 @@ class ResultsDir:
         jl = self.parts / "cells.jsonl"
         if create and jl.exists():
             self._rows = _read_committed(jl)
+        self._scenarios: list[dict] = []
+        sj = self.parts / "scenarios.jsonl"
+        if create and sj.exists():
+            done = self.done()
+            self._scenarios = [r for r in _read_lines(sj) if r.get("cell") in done]
 
     # -- writing ------------------------------------------------------------------------
     def write_meta(self, meta: dict) -> None:
@@ -82,6 +89,34 @@ class ResultsDir:
             f.write("\n".join(lines) + "\n")
         self._rows.extend(rows)
         self.write_cells()
+
+    def add_scenario(self, row: dict, timeline: pd.DataFrame | None) -> None:
+        """A failure scenario's row and timeline, after its cell (``add_cell``)."""
+        slug = _slug(row["cell"])
+        if timeline is not None and len(timeline):
+            tmp = self.parts / f"timeline-{slug}.parquet.tmp"
+            timeline.to_parquet(tmp, index=False)
+            os.replace(tmp, self.parts / f"timeline-{slug}.parquet")
+        with open(self.parts / "scenarios.jsonl", "a") as f:
+            f.write(json.dumps(row, default=_json_default) + "\n")
+        self._scenarios.append(row)
+        self.write_scenarios()
+
+    def scenario_rows(self) -> list[dict]:
+        return list(self._scenarios)
+
+    def replace_scenarios(self, rows: list[dict]) -> None:
+        self._scenarios = rows
+        _replace(self.parts / "scenarios.jsonl",
+                 "".join(json.dumps(r, default=_json_default) + "\n" for r in rows))
+        self.write_scenarios()
+
+    def write_scenarios(self) -> None:
+        df = scenarios_frame(self._scenarios)
+        tmp = self.path / "scenarios.parquet.tmp"
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, self.path / "scenarios.parquet")
+        _replace(self.path / "scenarios.csv", df.to_csv(index=False))
 
     def op_times(self, cell_id: str) -> np.ndarray | None:
         """A cell's per-operation times; None when missing or unreadable (no slowdown for
@@ -130,6 +165,12 @@ class ResultsDir:
             tmp = self.path / "events.parquet.tmp"
             pq.write_table(pa.concat_tables(tables, promote_options="default"), tmp)
             os.replace(tmp, self.path / "events.parquet")
+        parts = [self.parts / f"timeline-{_slug(r['cell'])}.parquet" for r in self._scenarios]
+        tables = [pq.read_table(p) for p in parts if p.exists()]
+        if tables:
+            tmp = self.path / "timeline.parquet.tmp"
+            pq.write_table(pa.concat_tables(tables, promote_options="default"), tmp)
+            os.replace(tmp, self.path / "timeline.parquet")
 
     # -- reading ------------------------------------------------------------------------
     def cells(self) -> pd.DataFrame:
@@ -146,6 +187,22 @@ class ResultsDir:
             raise BadInput(f"{p} is not a sensorbench cells table (no column "
                            f"{', '.join(missing)})")
         return df
+
+    def scenarios(self) -> pd.DataFrame | None:
+        """The failure scenarios' table, None in a folder without one."""
+        return self._table("scenarios.parquet")
+
+    def timeline(self) -> pd.DataFrame | None:
+        return self._table("timeline.parquet")
+
+    def _table(self, name: str) -> pd.DataFrame | None:
+        p = self.path / name
+        if not p.exists():
+            return None
+        try:
+            return pd.read_parquet(p)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input
+            raise BadInput(f"cannot read {p}: {_why(e)}") from None
 
     def meta(self) -> dict:
         """meta.json as a dict ({} when there is none); BadInput when it is unreadable."""
@@ -185,6 +242,19 @@ def _replace(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _read_lines(path: Path) -> list[dict]:
+    """The JSON objects of a JSON-lines file (a line cut off by a kill is left out)."""
+    out = []
+    for ln in path.read_text(errors="replace").splitlines():
+        try:
+            obj = json.loads(ln)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
 
 
 def _read_committed(path: Path) -> list[dict]:
@@ -227,12 +297,21 @@ def cells_frame(rows: list[dict]) -> pd.DataFrame:
     """The cells table of ``rows``: every declared column, in the schema's order and type
     (missing ones empty); columns the schema does not know follow (a newer version's).
     Built column by column and once (it is rewritten after every cell)."""
-    extra = list(dict.fromkeys(k for r in rows for k in r if k not in DTYPES))
+    return typed_frame(rows, NAMES, DTYPES)
+
+
+def scenarios_frame(rows: list[dict]) -> pd.DataFrame:
+    return typed_frame(rows, SCENARIO_NAMES, SCENARIO_DTYPES)
+
+
+def typed_frame(rows: list[dict], names: tuple[str, ...], dtypes: dict[str, str]
+                ) -> pd.DataFrame:
+    extra = list(dict.fromkeys(k for r in rows for k in r if k not in dtypes))
     cols = {}
-    for c in (*NAMES, *(k for k in DTYPES if k not in NAMES), *extra):
+    for c in (*names, *(k for k in dtypes if k not in names), *extra):
         values = [r.get(c) for r in rows]
-        dtype = DTYPES.get(c)
-        if c not in NAMES and all(v is None for v in values):
+        dtype = dtypes.get(c)
+        if c not in names and all(v is None for v in values):
             continue   # an optional column (merge's host) that no row has
         if dtype in ("Int64", "float64"):
             cols[c] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(dtype)

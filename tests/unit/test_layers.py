@@ -20,7 +20,7 @@ LAYERS = {
     "bench.core": 0,
     "bench.analysis": 1, "bench.backends": 1,
     "bench.harness": 2,
-    "bench.results": 3,
+    "bench.results": 3, "bench.scenario": 3,
     "bench.report": 4, "bench.export": 4,
     "bench.publish": 5,
     "bench.cli": 6,

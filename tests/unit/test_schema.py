@@ -39,3 +39,18 @@ def test_tables_are_written_in_the_schemas_order_and_types():
     assert df["matched"].iloc[0] == 9 and pd.isna(df["matched"].iloc[1])
     assert pd.isna(df["expected"].iloc[1]) and df["latency_p50_us"].iloc[0] == 12.0
     assert schema.undeclared(df.columns) == ["a_newer_column"]
+
+
+def test_readme_scenario_table_is_the_schema():
+    text = (ROOT / "README.md").read_text()
+    m = re.search(r"<!-- scenario-columns:[^\n]*-->\n(.*?)<!-- /scenario-columns -->", text,
+                  re.S)
+    assert m, "README.md has no generated scenario column table"
+    assert m.group(1) == schema.markdown(schema.SCENARIO_DOCS), \
+        "README's scenario table is out of date: paste `python -m bench.results.schema scenarios`"
+
+
+def test_every_scenario_column_is_documented_exactly_once():
+    documented = [n for names, _ in schema.SCENARIO_DOCS for n in names]
+    declared = [c.name for c in schema.SCENARIO_COLUMNS]
+    assert sorted(documented) == sorted(declared), set(documented) ^ set(declared)

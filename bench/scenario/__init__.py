@@ -1,0 +1,13 @@
+"""Failure scenarios, the reliability half of the comparison: what happens to the host and
+to the data when a sensor crashes or stalls (DESIGN.md, "Failure scenarios").
+
+A scenario is a normal cell with a fault schedule (``cell``); ``run`` runs one on each
+backend into a results folder; ``faults`` holds the faults and what is looked at while
+they last. The numbers come from ``bench.analysis.timeline``.
+"""
+
+# name -> what it does, as ``sensorbench scenario --help`` says it
+SCENARIOS = {
+    "crash": "SIGKILL the sensor at --at; a supervisor restarts it after --restart-ms",
+    "stall": "SIGSTOP the sensor at --at, SIGCONT it --for seconds later",
+}

@@ -1,0 +1,223 @@
+"""One scenario cell: a normal cell whose sensor meets a fault while the workload runs.
+
+The workload runs its open-loop schedule from start to end whatever happens to the sensor.
+``at_s`` after its first operation a fault thread injects the fault and plays the
+supervisor (systemd's ``Restart=always``):
+
+- ``crash``: SIGKILL the sensor (the tool's processes for a peer, the consumer for our own
+  backends); once it is dead, note what it left in the kernel, wait ``restart_ms``, undo
+  what a killed sensor of this backend leaves outside its fds (as a unit's ExecStartPre
+  would) and start a new instance; the sensor is back when that one says it is ready.
+- ``stall``: SIGSTOP the sensor, SIGCONT it ``for_s`` later.
+
+Sensors forward the events in hand every ``forward_ms`` (``CellRunner.spool``): what a
+killed consumer had forwarded is kept, what it still held is lost, as with a real sensor.
+Every instance's events go into one correlation, so the rows of a scenario cell are the
+same per-kind rows as any cell's, next to the scenario row and its timeline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bench.analysis import timeline as tl
+from bench.analysis.correlate import correlate
+from bench.core import events as evmod
+from bench.core.errors import SensorFailed, WorkloadFailed
+from bench.harness.cell import CellRunner, Outcome, Attempt
+from bench.scenario import faults
+
+
+@dataclass
+class Schedule:
+    """A scenario's fault: which, when (s after the workload's first operation), how long
+    (stall), and the supervisor's restart delay (crash)."""
+
+    scenario: str
+    at_s: float
+    for_s: float = 0.0
+    restart_ms: float = 0.0
+    case: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.case or self.scenario
+
+
+@dataclass
+class _FaultLog:
+    states: list[tuple[int, str]] = field(default_factory=list)
+    t_fault: int | None = None
+    t_back: int | None = None
+    target: str = ""
+    residue: str = ""
+    crashed: bool = False
+    error: BaseException | None = None
+    # events and stats of instances that ended during the cell (a peer's host, stopped
+    # after its tool died): (events, stats) per instance, by index
+    ended: dict[int, tuple[dict, dict]] = field(default_factory=dict)
+    done: threading.Event = field(default_factory=threading.Event)      # fault over
+    release: threading.Event = field(default_factory=threading.Event)   # cell over
+
+
+class ScenarioRunner(CellRunner):
+    """Runs scenario cells: ``CellRunner`` with a spool and a fault thread."""
+
+    spool = True
+
+    def __init__(self, *args, schedule: Schedule, **kw):
+        super().__init__(*args, **kw)
+        self.schedule = schedule
+        self.last_pids: list[int] = []   # every sensor process of the last cell
+
+    def run(self, cell):
+        self.last_pids = []
+        return super().run(cell)
+
+    def start_sensor(self, a: Attempt):
+        sensor = super().start_sensor(a)
+        self.last_pids.append(sensor.pid)
+        return sensor
+
+    # -- the fault ----------------------------------------------------------------------
+    def _fault(self, a: Attempt, t_start: int, log: _FaultLog) -> None:
+        s = self.schedule
+        residue = faults.Residue()
+        log.states.append((a.sensor.ready_ns, "ready"))
+        time.sleep(max(0.0, (t_start + s.at_s * 1e9 - time.monotonic_ns()) / 1e9))
+        sensor = a.sensor
+        scg = a.ctx.sensor_cgroup
+        log.target, pids = faults.targets(sensor.pid, scg)
+        self.last_pids.extend(pids)
+        if s.scenario == "stall":
+            log.t_fault = time.monotonic_ns()
+            faults.stop(pids)
+            log.states.append((log.t_fault, "stopped"))
+            try:
+                time.sleep(s.for_s)
+            finally:
+                faults.cont(pids)
+                log.t_back = time.monotonic_ns()
+                log.states.append((log.t_back, "ready"))
+            return
+        # crash
+        log.t_fault = time.monotonic_ns()
+        faults.kill(pids)
+        log.crashed = True
+        log.states.append((log.t_fault, "dead"))
+        if log.target == "consumer":
+            sensor.proc.wait()
+        else:
+            while faults.tool_pids(scg):
+                time.sleep(0.001)
+        log.residue = residue.now()
+        if log.target == "tool":
+            # The unit's main process died: the rest of it (our adapter) is stopped too
+            # before the restart, keeping what it had read from the tool.
+            try:
+                log.ended[len(a.sensors) - 1] = sensor.stop()
+            except SensorFailed:
+                pass
+        time.sleep(s.restart_ms / 1000)
+        log.states.append((time.monotonic_ns(), "restarting"))
+        self._recover(a, sensor)
+        new = self.start_sensor(a)
+        new.wait_ready()
+        log.t_back = new.ready_ns
+        log.states.append((log.t_back, "ready"))
+
+    def _run_fault(self, a: Attempt, t_start: int, log: _FaultLog) -> None:
+        try:
+            self._fault(a, t_start, log)
+        except BaseException as e:  # noqa: BLE001 - raised on the cell's thread
+            log.error = e
+        finally:
+            log.done.set()
+            # A sensor started here gets PR_SET_PDEATHSIG from this thread: the thread
+            # must outlive it (until the cell has stopped it), or the kernel ends it.
+            log.release.wait()
+
+    # -- the cell -----------------------------------------------------------------------
+    def _measure(self, a: Attempt) -> Outcome:
+        log = _FaultLog()
+        thread: list[threading.Thread] = []
+
+        def on_mark(phase: str) -> None:
+            if phase == "start" and not thread:
+                t = threading.Thread(target=self._run_fault, name="fault",
+                                     args=(a, time.monotonic_ns(), log), daemon=True)
+                t.start()
+                thread.append(t)
+
+        try:
+            return self._measure_faulted(a, log, on_mark)
+        finally:
+            log.release.set()
+            if thread:
+                thread[0].join()
+
+    def _measure_faulted(self, a: Attempt, log: _FaultLog, on_mark) -> Outcome:
+        truth = self._run_workload(a, on_mark)
+        t_workload_end = time.monotonic_ns()
+        if not thread:
+            raise WorkloadFailed("the workload never said it started: no fault was injected")
+        log.done.wait()
+        if log.error is not None:
+            if isinstance(log.error, SensorFailed):
+                raise SensorFailed(f"after the {self.schedule.scenario}: {log.error}")
+            raise log.error
+        sensor = a.sensor
+        _, drained = sensor.drain(a.cls.quiet_for(a.cell.spec.settings), self.drain_max_s)
+        log.ended[len(a.sensors) - 1] = sensor.stop()
+        parts, stats = [], {}
+        for i, inst in enumerate(a.sensors):
+            if i in log.ended:
+                cols, st = log.ended[i]
+                stats = {**st, "lost_total": (stats.get("lost_total") or 0)
+                         + (st.get("self_reported_lost") or 0)}
+            else:  # killed: what it had forwarded
+                cols = evmod.load_spool(inst.spool)
+            parts.append(cols)
+        events = evmod.concat_events(parts)
+        if "lost_total" in stats:
+            stats["self_reported_lost"] = stats.pop("lost_total")
+        outcome = self._summarize(a, truth, events, stats, float("nan"), drained)
+        outcome.scenario, outcome.timeline = self._scenario(a, truth, events, log,
+                                                            t_workload_end, stats)
+        return outcome
+
+    def _scenario(self, a: Attempt, truth, events, log: _FaultLog, t_workload_end: int,
+                  stats: dict) -> tuple[dict, pd.DataFrame]:
+        s, cell, cls = self.schedule, a.cell, a.cls
+        corr = correlate(truth.cols, events, a.marker)
+        t0 = int(truth.cols["t_intended"].min()) if len(truth) else t_workload_end
+        t_end = max(t_workload_end, int(events["t_seen"].max()) if len(events["t_seen"]) else 0)
+        t_fault = log.t_fault if log.t_fault is not None else t_end
+        fault = tl.Fault(t_fault, log.t_back, log.states, log.crashed)
+        row = {
+            "scenario": s.scenario, "case": s.label, "cell": cell.id,
+            "backend": cell.backend, "spec": cell.spec_text, "mode": cls.mode,
+            "mechanism": cls.mechanism, "workload_spec": cell.workload.text,
+            "rate_target": cell.rate, "duration_s": cell.duration, "at_s": s.at_s,
+            "for_s": s.for_s if s.scenario == "stall" else np.nan,
+            "restart_ms": s.restart_ms if s.scenario == "crash" else np.nan,
+            "target": log.target, "crashed": log.crashed,
+            "kernel_while_down": log.residue,
+            "self_reported_lost": stats.get("self_reported_lost"),
+            "fault_at_ms": (t_fault - t0) / 1e6,
+            "back_at_ms": (log.t_back - t0) / 1e6 if log.t_back is not None else np.nan,
+            "status": "ok", "reason": "",
+        }
+        row.update(tl.summarize(truth.cols, events, corr, cls.kinds, fault, t_end))
+        row["outcome"] = tl.outcome(row, s.scenario)
+        cols = tl.timeline(truth.cols, events, corr, cls.kinds, fault, t0, t_end)
+        frame = pd.DataFrame(cols)
+        frame.insert(0, "case", s.label)
+        frame.insert(0, "spec", cell.spec_text)
+        frame.insert(0, "cell", cell.id)
+        return row, frame

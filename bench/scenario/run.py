@@ -1,0 +1,198 @@
+"""Run a failure scenario on each backend: one scenario cell per backend, into a results
+folder (its cells rows, a ``scenarios`` row, a timeline), and check after each that
+nothing of ours is left, although the scenario killed things on purpose.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import psutil
+from rich.console import Console
+
+from bench import backends
+from bench.core.errors import BadInput
+from bench.core.settings import Spec
+from bench.harness import machine, workdir
+from bench.harness.cell import Cell
+from bench.harness.cgroup import clean_stale, remove_parent_if_empty
+from bench.harness.janitor import Janitor
+from bench.harness.spec import parse_workload, workload_kinds
+from bench.scenario import SCENARIOS, faults
+from bench.scenario.cell import ScenarioRunner, Schedule
+
+
+# A workload for a backend when none is named: the first of these it sees a kind of.
+DEFAULT_WORKLOADS = ("file", "process", "network")
+
+
+@dataclass
+class ScenarioConfig:
+    schedule: Schedule
+    specs: list[Spec]
+    workloads: list[Spec]         # [] = each backend's first of DEFAULT_WORKLOADS
+    rate: str
+    duration: float
+    out: Path
+    workdir: Path | None = None
+    forward_ms: float = 5.0
+
+
+def check(cfg: ScenarioConfig) -> None:
+    """Everything the user can get wrong, as one line (exit 2)."""
+    s = cfg.schedule
+    if s.scenario not in SCENARIOS:
+        raise BadInput(f"unknown scenario {s.scenario!r} (known: {', '.join(SCENARIOS)})")
+    if not (0 < s.at_s < cfg.duration) or not math.isfinite(s.at_s):
+        raise BadInput(f"--at {s.at_s:g} is outside the cell (0 < at < --duration "
+                       f"{cfg.duration:g})")
+    if s.scenario == "stall" and not (s.for_s > 0 and math.isfinite(s.for_s)):
+        raise BadInput(f"--for {s.for_s:g}: a stall must last > 0 seconds")
+    if s.restart_ms < 0 or not math.isfinite(s.restart_ms):
+        raise BadInput(f"--restart-ms {s.restart_ms:g}: must be >= 0")
+    if cfg.rate == "max":
+        raise BadInput("a scenario needs an open-loop rate (ops/s), not 'max': the "
+                       "workload must keep its schedule whatever the sensor does")
+
+
+def _workload_for(spec: Spec, workloads: list[Spec]) -> Spec | None:
+    cls = backends.get(spec.name)
+    if workloads:
+        return workloads[0]
+    for w in DEFAULT_WORKLOADS:
+        if workload_kinds(w) & cls.kinds:
+            return parse_workload(w)
+    return None
+
+
+def _unsupported(schedule: Schedule, cls) -> str:
+    """Why this scenario cannot run on this backend ('' when it can)."""
+    if schedule.scenario == "crash" and cls.needs_tap:
+        return ("its ground-truth side channel is handed over once: a restarted instance "
+                "would see nothing")
+    if cls.mode == "calibration" and not cls.kinds:
+        return "a control that observes nothing: nothing to lose"
+    return ""
+
+
+def _leftovers(before: faults.Residue, pids: list[int], timeout_s: float = 3.0) -> str:
+    """What of ours is still on the machine once the cell was undone ('' when nothing).
+    BPF programs are released asynchronously: wait up to ``timeout_s`` for them."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = [f"process {p} alive" for p in pids
+                if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        kernel = before.now()
+        if kernel:
+            left.append(kernel)
+        if not left or time.monotonic() > deadline:
+            return "; ".join(left)
+        time.sleep(0.1)
+
+
+def run(cfg: ScenarioConfig, open_store: Callable[[Path], object],
+        console: Console | None = None):
+    console = console or Console(stderr=True)
+    check(cfg)
+    base, made_base = workdir.prepare_base(cfg.workdir)
+    try:
+        res = open_store(cfg.out)
+        if res.done():
+            raise BadInput(f"{cfg.out} already holds results: choose another --out")
+    except BadInput:
+        if made_base:
+            base.rmdir()
+        raise
+    clean_stale()
+    workdir.clean_stale(base)
+    facts = machine.facts()
+    s = cfg.schedule
+    res.write_meta({
+        "machine": facts, "warnings": machine.noise_warnings(facts),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "scenario": {"name": s.scenario, "case": s.label, "at_s": s.at_s, "for_s": s.for_s,
+                     "restart_ms": s.restart_ms, "forward_ms": cfg.forward_ms,
+                     "rate": cfg.rate, "duration_s": cfg.duration},
+        "plan": {"backends": [x.text for x in cfg.specs],
+                 "workloads": [w.text for w in cfg.workloads], "rates": [cfg.rate],
+                 "duration_s": cfg.duration, "repeat": 1, "baseline": False},
+        "backends": {x.text: {"name": x.name, "settings": x.settings,
+                              "mode": backends.get(x.name).mode,
+                              "mechanism": backends.get(x.name).mechanism}
+                     for x in cfg.specs},
+    })
+    janitor = Janitor(res.path / "logs" / "janitor.log")
+    janitor.backends([x.name for x in cfg.specs])
+    rundir = workdir.RunDir(base)
+    janitor.watch("path", path=str(rundir.path))
+    runner = ScenarioRunner(res.path, rundir.path, janitor=janitor, schedule=s)
+    runner.forward_ms = cfg.forward_ms
+    janitor.watch("path", path=str(runner.tmp))
+    stats: dict[str, dict] = {}
+    old_term = signal.signal(signal.SIGTERM, _as_interrupt)
+    try:
+        for i, spec in enumerate(cfg.specs):
+            cls = backends.get(spec.name)
+            w = _workload_for(spec, cfg.workloads)
+            console.print(f"{s.label} {spec.text} {w.text if w else '-'} @{cfg.rate}",
+                          highlight=False)
+            cell = Cell(i, 0, w or parse_workload("file"), cfg.rate, cfg.duration, spec,
+                        scenario=s.label)
+            row = {"scenario": s.scenario, "case": s.label, "cell": cell.id,
+                   "backend": spec.name, "spec": spec.text, "mode": cls.mode,
+                   "mechanism": cls.mechanism, "workload_spec": cell.workload.text,
+                   "rate_target": cfg.rate, "duration_s": cfg.duration, "at_s": s.at_s}
+            why = _unsupported(s, cls) or ("" if w else "sees no kind of any workload")
+            if why:
+                res.add_cell([], None, None, cell.id)
+                res.add_scenario(dict(row, status="unsupported", outcome="unsupported",
+                                      reason=why), None)
+                continue
+            before = faults.Residue()
+            outcome = runner.run(cell)
+            res.add_cell(outcome.rows, outcome.events, outcome.op_times, cell.id)
+            if outcome.stats:
+                stats[cell.id] = outcome.stats
+            if outcome.scenario is None:
+                st = outcome.rows[0]["status"] if outcome.rows else "failed"
+                reason = outcome.rows[0].get("reason", "") if outcome.rows else ""
+                row.update(status=st, reason=reason,
+                           outcome="unsupported" if st in ("unsupported", "skipped")
+                           else "failed")
+            else:
+                row = outcome.scenario
+            row["leftovers"] = _leftovers(before, runner.last_pids)
+            res.add_scenario(row, outcome.timeline)
+            o = row.get("outcome")
+            console.print(f"  {o}: blind {row.get('blind_ms', math.nan):.0f} ms, lost "
+                          f"{row.get('events_lost', '-')}, workload held "
+                          f"{row.get('workload_stall_ms', math.nan):.0f} ms"
+                          + (f" ({row.get('reason')})" if row.get("reason") else "")
+                          + (f"; LEFT: {row['leftovers']}" if row["leftovers"] else ""),
+                          highlight=False)
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        res.finalize()
+        res.write_meta({"backend_stats": stats,
+                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        shutil.rmtree(res.parts / "tmp", ignore_errors=True)
+        rundir.remove()
+        remove_parent_if_empty()
+        if made_base:
+            try:
+                base.rmdir()
+            except OSError:
+                pass
+        janitor.close()
+    return res
+
+
+def _as_interrupt(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
