@@ -28,6 +28,9 @@ BIN_MS = 10
 # the host (a syscall made to wait for the sensor): 10 bins, far above a loaded machine's
 # scheduling hiccups at the default rates, far below audit's backpressure (seconds).
 STALL_LIMIT_MS = 100.0
+# Caught up again: a live operation reported within this many times the usual p99
+# latency (+ 1 ms, for sensors whose usual latency is a few µs).
+CAUGHT_UP = 2.0
 OUTCOMES = ("no-loss", "refused", "degraded", "sensor-crashed", "host-impact", "unsupported",
             "failed")
 
@@ -72,19 +75,32 @@ def summarize(truth: dict, events: dict, corr: Correlation, supported: frozenset
     during = lag[(t_int >= fault.t_fault) & (t_int < max(back, fault.t_fault + 1))]
     usual = float(np.max(before)) if len(before) else 0.0
     row["workload_stall_ms"] = max(0.0, float(np.max(during)) - usual) if len(during) else 0.0
-    # Catching up: when the last event of an operation issued before the sensor was back
-    # arrived, after it was back; and the worst latency of the window's events.
+    # Catching up: from the sensor being back to its first report of an operation issued
+    # after that with a latency as usual again (a backlog delays the live ones behind it).
     ti, ei = corr.truth_idx, corr.event_idx
-    lat_ms = (events["t_seen"][ei] - t_issue[ti]) / 1e6
+    t_seen = events["t_seen"][ei]
+    lat_ms = (t_seen - t_issue[ti]) / 1e6
     win = (t_issue[ti] >= fault.t_fault) & (t_issue[ti] < back)
-    pre_back = t_issue[ti] < back
-    last_seen = int(events["t_seen"][ei][pre_back].max()) if pre_back.any() else back
-    row["recovered_ms"] = max(0.0, (last_seen - back) / 1e6) if fault.t_back is not None \
-        else float("nan")
+    before_fault = lat_ms[t_issue[ti] < fault.t_fault]
+    usual_ms = float(np.percentile(before_fault, 99)) if len(before_fault) else 1.0
+    row["recovered_ms"] = catch_up_ms(t_issue[ti], t_seen, lat_ms, fault.t_back,
+                                      CAUGHT_UP * usual_ms + 1.0)
     row["window_latency_max_ms"] = float(lat_ms[win].max()) if win.any() else float("nan")
-    row["latency_p50_before_ms"] = float(np.median(lat_ms[t_issue[ti] < fault.t_fault])) \
-        if (t_issue[ti] < fault.t_fault).any() else float("nan")
+    row["latency_p50_before_ms"] = float(np.median(before_fault)) if len(before_fault) \
+        else float("nan")
     return row
+
+
+def catch_up_ms(t_issue: np.ndarray, t_seen: np.ndarray, lat_ms: np.ndarray,
+                t_back: int | None, usual_ms: float) -> float:
+    """From ``t_back`` to the first report, of an operation issued after it, no later than
+    ``usual_ms``; NaN when the sensor never came back or never caught up."""
+    if t_back is None:
+        return float("nan")
+    live = (t_issue >= t_back) & (lat_ms <= usual_ms)
+    if not live.any():
+        return float("nan")
+    return max(0.0, (int(t_seen[live].min()) - t_back) / 1e6)
 
 
 def blind_ms(t_issue: np.ndarray, seen: np.ndarray, t_fault: int) -> float:

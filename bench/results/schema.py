@@ -192,7 +192,7 @@ def undeclared(columns) -> list[str]:
 SCENARIO_COLUMNS: tuple[Column, ...] = tuple([
     *_cols(S, "scenario", "case", "backend", "spec", "mode", "mechanism", "workload_spec",
            "rate_target", "outcome", "status", "reason", "target"),
-    *_cols(F, "blind_ms", "down_ms", "fault_at_ms", "back_at_ms"),
+    *_cols(F, "blind_ms", "down_ms", "exit_ms", "fault_at_ms", "back_at_ms"),
     *_cols(I, "ops_in_window", "events_expected", "events_lost", "events_lost_in_window",
            "self_reported_lost"),
     *_cols(F, "workload_stall_ms", "recovered_ms", "window_latency_max_ms",
@@ -221,9 +221,11 @@ SCENARIO_DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("blind_ms",),
      "read off the events: the stretch of issue time, from the fault on, whose expected "
      "events were never seen (last seen operation before the hole to the first after it)"),
-    (("down_ms", "fault_at_ms", "back_at_ms"),
-     "the harness's clock: kill to ready again (crash); when the fault hit and when the "
-     "sensor was collecting again, from the first operation"),
+    (("down_ms", "exit_ms", "fault_at_ms", "back_at_ms"),
+     "the harness's clock: kill to ready again (crash), of which kill to the killed "
+     "processes all gone (a process holding BPF links exits only once the kernel has "
+     "detached them); when the fault hit and when the sensor was collecting again, from "
+     "the first operation"),
     (("ops_in_window", "events_expected", "events_lost", "events_lost_in_window",
       "self_reported_lost"),
      "operations issued while the sensor was down or stopped; expected events of the cell, "

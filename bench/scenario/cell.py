@@ -33,6 +33,9 @@ from bench.harness.cell import CellRunner, Outcome, Attempt
 from bench.scenario import faults
 
 
+RESIDUE_AFTER_NS = 50_000_000
+
+
 @dataclass
 class Schedule:
     """A scenario's fault: which, when (s after the workload's first operation), how long
@@ -54,8 +57,10 @@ class _FaultLog:
     states: list[tuple[int, str]] = field(default_factory=list)
     t_fault: int | None = None
     t_back: int | None = None
+    t_gone: int | None = None     # a killed sensor's processes are all gone
     target: str = ""
     residue: str = ""
+    residue_read: bool = False
     crashed: bool = False
     error: BaseException | None = None
     # events and stats of instances that ended during the cell (a peer's host, stopped
@@ -77,6 +82,9 @@ class ScenarioRunner(CellRunner):
 
     def run(self, cell):
         self.last_pids = []
+        # what the kernel holds before this cell's sensor: what it holds beyond that while
+        # the sensor is down, or after the cell, is the sensor's
+        self.before = faults.Residue()
         return super().run(cell)
 
     def start_sensor(self, a: Attempt):
@@ -87,7 +95,6 @@ class ScenarioRunner(CellRunner):
     # -- the fault ----------------------------------------------------------------------
     def _fault(self, a: Attempt, t_start: int, log: _FaultLog) -> None:
         s = self.schedule
-        residue = faults.Residue()
         log.states.append((a.sensor.ready_ns, "ready"))
         time.sleep(max(0.0, (t_start + s.at_s * 1e9 - time.monotonic_ns()) / 1e9))
         sensor = a.sensor
@@ -110,12 +117,20 @@ class ScenarioRunner(CellRunner):
         faults.kill(pids)
         log.crashed = True
         log.states.append((log.t_fault, "dead"))
-        if log.target == "consumer":
-            sensor.proc.wait()
-        else:
-            while faults.tool_pids(scg):
-                time.sleep(0.001)
-        log.residue = residue.now()
+        # What stays in the kernel with nobody consuming: read 50 ms after the kill (a
+        # process holding BPF links takes a while to exit, its programs still attached).
+        peek = log.t_fault + RESIDUE_AFTER_NS
+        while True:
+            gone = (sensor.proc.poll() is not None if log.target == "consumer"
+                    else not faults.tool_pids(scg))
+            now = time.monotonic_ns()
+            if gone and log.t_gone is None:
+                log.t_gone = now
+            if not log.residue_read and (gone or now >= peek):
+                log.residue, log.residue_read = self.before.now(), True
+            if gone:
+                break
+            time.sleep(0.001)
         if log.target == "tool":
             # The unit's main process died: the rest of it (our adapter) is stopped too
             # before the restart, keeping what it had read from the tool.
@@ -155,13 +170,13 @@ class ScenarioRunner(CellRunner):
                 thread.append(t)
 
         try:
-            return self._measure_faulted(a, log, on_mark)
+            return self._measure_faulted(a, log, on_mark, thread)
         finally:
             log.release.set()
             if thread:
                 thread[0].join()
 
-    def _measure_faulted(self, a: Attempt, log: _FaultLog, on_mark) -> Outcome:
+    def _measure_faulted(self, a: Attempt, log: _FaultLog, on_mark, thread: list) -> Outcome:
         truth = self._run_workload(a, on_mark)
         t_workload_end = time.monotonic_ns()
         if not thread:
@@ -211,6 +226,7 @@ class ScenarioRunner(CellRunner):
             "self_reported_lost": stats.get("self_reported_lost"),
             "fault_at_ms": (t_fault - t0) / 1e6,
             "back_at_ms": (log.t_back - t0) / 1e6 if log.t_back is not None else np.nan,
+            "exit_ms": (log.t_gone - t_fault) / 1e6 if log.t_gone is not None else np.nan,
             "status": "ok", "reason": "",
         }
         row.update(tl.summarize(truth.cols, events, corr, cls.kinds, fault, t_end))

@@ -154,7 +154,6 @@ def run(cfg: ScenarioConfig, open_store: Callable[[Path], object],
                 res.add_scenario(dict(row, status="unsupported", outcome="unsupported",
                                       reason=why), None)
                 continue
-            before = faults.Residue()
             outcome = runner.run(cell)
             res.add_cell(outcome.rows, outcome.events, outcome.op_times, cell.id)
             if outcome.stats:
@@ -167,7 +166,7 @@ def run(cfg: ScenarioConfig, open_store: Callable[[Path], object],
                            else "failed")
             else:
                 row = outcome.scenario
-            row["leftovers"] = _leftovers(before, runner.last_pids)
+            row["leftovers"] = _leftovers(runner.before, runner.last_pids)
             res.add_scenario(row, outcome.timeline)
             o = row.get("outcome")
             console.print(f"  {o}: blind {row.get('blind_ms', math.nan):.0f} ms, lost "
