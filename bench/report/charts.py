@@ -18,6 +18,7 @@ import numpy as np
 from bench.analysis.metrics import DROP_THRESHOLD
 from bench.results.rundata import RunData, kind_order, rate_value
 from bench.report.figure import Chart, Skipped, save, slug
+from bench.report import scenarios
 from bench.report.overview import overview
 from bench.report.style import MODE_COLOUR, RC, Styles
 from bench.results.sustainable import max_sustainable
@@ -374,6 +375,14 @@ def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
         coverage(run, styles, out))
     add("overview", "sustainable", "Max sustainable rate", sustainable_chart.__doc__.strip(),
         sustainable_chart(run, styles, out))
+    sc, tl = run.scenarios, run.timeline
+    if sc is not None and len(sc):
+        for case in scenarios.cases(sc):
+            add("scenarios", f"scenario-{slug(case)}", f"Scenario {case}: timeline",
+                scenarios.timeline_chart.__doc__.strip() + " " + scenarios.__doc__.split(
+                    "\n\n")[1].strip(),
+                scenarios.timeline_chart(sc, tl, styles, out, case) if tl is not None
+                else (None, "no timeline.parquet"))
     for w in run.workloads():
         add(w, f"saturation-{slug(w)}", "Saturation curve", saturation.__doc__.strip(),
             saturation(run, styles, out, w))

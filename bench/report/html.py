@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis.metrics import DROP_THRESHOLD, LATENCY_COLUMNS
-from bench.report import resolution
+from bench.report import resolution, scenarios
 from bench.results import sustainable
 from bench.report.figure import Chart, Skipped
 from bench.results.rundata import RunData
@@ -293,6 +293,26 @@ def resolution_section(run: RunData) -> str:
                     left=3))
 
 
+def scenario_section(run: RunData, charts: list[Chart]) -> str:
+    """What happens when the sensor fails: the scenario table, then the timelines."""
+    sc = run.scenarios
+    if sc is None or not len(sc):
+        return ""
+    head, rows, modes = scenarios.summary_rows(sc)
+    return "\n".join([
+        '<h2 id="scenarios">What happens when the sensor fails</h2>',
+        "<p class=note>Each row is one normal cell with a fault injected while the workload "
+        "ran at a steady rate (<code>sensorbench scenario</code>). <b>blind</b>: the stretch "
+        "of issue time whose events were never seen, read off the events; "
+        "<b>kill→ready</b>: the harness's own clock; <b>workload held</b>: how much further "
+        "behind its schedule the workload got than at worst before the fault (a syscall "
+        "made to wait for the sensor).</p>",
+        table(head, [[e(c) for c in r] for r in rows], modes, left=5),
+        f"<p class=note>{e(scenarios.NOT_HERE)}</p>",
+        "\n".join(figure(c) for c in charts if c.section == "scenarios"),
+    ])
+
+
 def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
     m = run.meta.get("machine") or {}
     hosts = sorted(set(run.raw["host"]))
@@ -302,6 +322,8 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
     wls = run.workloads()
     top = [c for c in charts if c.section == "headline"]
     nav = " · ".join([f'<a href="#{e(c.name)}">at a glance</a>' for c in top]
+                     + (['<a href="#scenarios">when the sensor fails</a>']
+                        if run.scenarios is not None else [])
                      + ['<a href="#summary">summary</a>', '<a href="#sustainable">max rate</a>']
                      + [f'<a href="#wl-{e(w)}">{e(w)}</a>' for w in wls]
                      + ['<a href="#backends">backends</a>', '<a href="#machine">machine</a>'])
@@ -315,6 +337,7 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
         "sensor's zero cost, injected_cost's known spin).</p>",
         # The chart that answers the question comes before everything else.
         "\n".join(figure(c) for c in top),
+        scenario_section(run, charts),
         warnings_section(run, skipped),
         sustainable_section(run),
         summary_section(run),

@@ -12,6 +12,7 @@ from bench.analysis.metrics import DROP_THRESHOLD
 from bench.report import resolution
 from bench.results import sustainable
 # headline_rate is shared with the charts: the overview chart shows the same rate as the table.
+from bench.report import scenarios
 from bench.report.figure import Chart, headline_rate, slug
 from bench.results.rundata import RunData
 
@@ -74,6 +75,20 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
         if ch.section == "headline":
             parts += [f"## {ch.title}", "", f"![{ch.title}]({link(ch.png)})", "", ch.caption,
                       ""]
+    sc = run.scenarios
+    if sc is not None and len(sc):
+        head, rows, _ = scenarios.summary_rows(sc)
+        parts += ["## What happens when the sensor fails", "",
+                  "One normal cell per row, with a fault injected while the workload ran at a "
+                  "steady rate (`sensorbench scenario`); kernel mode first. *blind*: the "
+                  "stretch of issue time whose events were never seen, read off the events; "
+                  "*kill→ready*: the harness's clock; *workload held*: how much further "
+                  "behind its schedule the workload got than at worst before the fault.", "",
+                  _md_table(head, rows), "", scenarios.NOT_HERE, ""]
+        for ch in charts:
+            if ch.section == "scenarios":
+                parts += [f"**{ch.title}.** {ch.caption}", "",
+                          f"![{ch.title}]({link(ch.png)})", ""]
     res = resolution.table(run)
     if not res.empty:
         parts += ["## What this machine could resolve", "",
@@ -150,7 +165,7 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
               "grey (dotted). Every chart is also in SVG next to its PNG.", ""]
     by_section: dict[str, list[Chart]] = {}
     for ch in charts:
-        if ch.section != "headline":   # already at the top of the page
+        if ch.section not in ("headline", "scenarios"):   # already shown above
             by_section.setdefault(ch.section, []).append(ch)
     for section, chs in by_section.items():
         if section != "overview":

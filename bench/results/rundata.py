@@ -124,6 +124,16 @@ class RunData:
         s["_o"] = s["mode"].map(MODE_ORDER).fillna(3)
         return s.sort_values(["_o", "series"]).drop(columns="_o").reset_index(drop=True)
 
+    # -- failure scenarios ---------------------------------------------------------------
+    @cached_property
+    def scenarios(self) -> pd.DataFrame | None:
+        """The failure scenarios' rows (``scenarios.parquet``), None without them."""
+        return ResultsDir(self.path, create=False).scenarios()
+
+    @cached_property
+    def timeline(self) -> pd.DataFrame | None:
+        return ResultsDir(self.path, create=False).timeline()
+
     # -- per-event latencies -----------------------------------------------------------
     @cached_property
     def events(self) -> pd.DataFrame | None:
