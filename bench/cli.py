@@ -331,7 +331,8 @@ def calibrate(
 
 @app.command()
 def scenario(
-    name: str = typer.Argument(..., help="crash or stall"),
+    name: str = typer.Argument(..., help="crash, stall or bad-update (comma-separate "
+                                         "several)"),
     backend: Optional[List[str]] = typer.Option(
         None, "--backend", "-b",
         help="backend spec NAME[:key=value,...] (default: every available sensor)"),
@@ -346,6 +347,9 @@ def scenario(
     for_s: float = typer.Option(2.0, "--for", help="how long a stall lasts (s)"),
     restart_ms: float = typer.Option(0.0, "--restart-ms",
                                      help="the supervisor's delay before a restart (ms)"),
+    canary: bool = typer.Option(False, "--canary",
+                                help="bad-update: a canary instance takes the update "
+                                     "first; the rollout halts if it fails its health check"),
     forward_ms: float = typer.Option(5.0, "--forward-ms",
                                      help="how often a sensor forwards the events in hand "
                                           "(what a crash loses beyond its blind window)"),
@@ -364,19 +368,22 @@ def scenario(
     from bench.scenario.run import ScenarioConfig, check
     from bench.scenario.run import run as run_scenario
 
-    if name not in SCENARIOS:
-        raise BadInput(f"unknown scenario {name!r} (known: {', '.join(SCENARIOS)})")
+    names = _split([name])
+    for n in names:
+        if n not in SCENARIOS:
+            raise BadInput(f"unknown scenario {n!r} (known: {', '.join(SCENARIOS)})")
     if duration <= 0 or not math.isfinite(duration):
         raise BadInput(f"bad duration {duration}: must be > 0 seconds")
     if forward_ms <= 0 or not math.isfinite(forward_ms):
         raise BadInput(f"--forward-ms {forward_ms:g}: must be > 0")
     rates = parse_rates([rate])
     workloads = [specmod.parse_workload(workload)] if workload else []
-    cfg = ScenarioConfig(Schedule(name, at, for_s, restart_ms), [], workloads, rates[0],
-                         duration, Path("."), workdir, forward_ms)
+    cfg = ScenarioConfig([Schedule(n, at, for_s, restart_ms, canary=canary) for n in names],
+                         [], workloads, rates[0], duration, Path("."), workdir, forward_ms)
     check(cfg)
     cfg.specs = _specs(backend, lambda cls: cls.mode in ("kernel", "user"))
-    cfg.out = out_dir or Path("results/scenarios") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    cfg.out = out_dir or Path("results/scenarios") / \
+        f"{'+'.join(names)}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         res = run_scenario(cfg, ResultsDir, err)
     except KeyboardInterrupt:

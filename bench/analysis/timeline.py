@@ -137,7 +137,10 @@ def outcome(row: dict, case: str) -> str:
         return "sensor-crashed"
     if row.get("events_lost_in_window", 0) > 0 or row.get("events_lost", 0) > 0:
         return "degraded"
-    return "refused" if case == "bad-update" else "no-loss"
+    # a bad update that never took effect: refused by the sensor, or stopped by a canary
+    if row.get("update") == "refused" or str(row.get("canary") or "").startswith("halted"):
+        return "refused"
+    return "no-loss"
 
 
 def timeline(truth: dict, events: dict, corr: Correlation, supported: frozenset,

@@ -19,6 +19,14 @@ from bench.core import _linux
 from bench.backends._reader import ReaderThread
 from bench.backends.base import Backend
 from bench.core.errors import BackendUnavailable, BenchError
+from bench.core.settings import Setting, one_of
+
+
+# Our user-space consumers take a channel file while running (bad-update scenario); with
+# this setting their parser trusts its header, as the consumer that crashes would.
+UNSAFE_UPDATE = Setting(int, 0, "1: the content-update parser trusts the header of a "
+                        "channel file (models a consumer that crashes on a malformed "
+                        "update; bad-update scenario)", one_of(0, 1))
 
 
 class FdBackend(Backend):

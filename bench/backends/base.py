@@ -53,6 +53,11 @@ class Backend:
     # paid by every cell; polling backends need a few intervals, slow tools say so.
     quiet_s = 0.2
     description = ""
+    # The content updates it takes while running (the bad-update scenario): "rules" (a
+    # channel file, bench.backends._content) and/or "program" (new kernel code). Why not,
+    # when it takes none, is ``no_update``.
+    update_cases: tuple[str, ...] = ()
+    no_update = "no content update path: its configuration is fixed when it starts"
 
     def __init__(self, settings: dict[str, Any], ctx: SensorContext):
         self.cfg = settings
@@ -91,6 +96,25 @@ class Backend:
 
     def stop(self) -> None:
         raise NotImplementedError
+
+    def update(self, case: str, content: str, sink: EventSink) -> str:
+        """Apply a content update while collecting; returns what happened, in one line.
+        Raises ``UpdateRefused`` when it was refused and nothing changed. Any other
+        exception is the sensor's own code failing on the content: the sensor host
+        treats it as a crash. The default, for our user-space consumers: the channel file
+        is parsed (``unsafe_update`` trusts its header) and muted kinds are dropped at the
+        sink."""
+        from bench.backends import _content
+        from bench.core.errors import UpdateRefused
+
+        if case != "rules" or "rules" not in self.update_cases:
+            raise UpdateRefused(f"no {case} update path")
+        try:
+            rules = _content.parse(content, unsafe=bool(self.cfg.get("unsafe_update")))
+        except _content.BadContent as e:
+            raise UpdateRefused(f"parser refused the channel file: {e}") from None
+        sink.mute({k for k, a in rules.items() if a == "mute"})
+        return f"applied: {len(rules)} record(s)"
 
     def abort(self) -> None:
         """Undo what this sensor set up outside its own file descriptors, at once: called by

@@ -50,3 +50,8 @@ class FacilityError(BenchError, OSError):
 
 class ParseError(BenchError, ValueError):
     """A record or line from a kernel facility or a tool that cannot be decoded."""
+
+
+class UpdateRefused(BenchError):
+    """A content update the sensor (its parser, the verifier, the kernel, the tool)
+    refused: nothing changed, the sensor runs on as before."""

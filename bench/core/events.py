@@ -28,9 +28,17 @@ class EventSink:
         self._batches: list[dict[str, np.ndarray]] = []
         self._n_batched = 0
         self._taken = (0, 0)  # rows, batches already handed out by take_new
+        self._muted: np.ndarray | None = None
+
+    def mute(self, kinds: set[int]) -> None:
+        """Drop events of these kinds from now on (a content update's rules)."""
+        with self._lock:
+            self._muted = np.array(sorted(kinds), dtype=np.int16) if kinds else None
 
     def add(self, kind: int, key: int, path: str | None, pid: int,
             t_seen: int | None = None, t_kernel: int = NO_TIME) -> None:
+        if self._muted is not None and kind in self._muted:
+            return
         if t_seen is None:
             t_seen = time.monotonic_ns()
         row = (kind, key, path, pid, t_seen, t_kernel)
@@ -49,6 +57,10 @@ class EventSink:
             "path": (np.full(n, None, dtype=object) if path is None
                      else np.asarray(path, dtype=object)),
         }
+        if self._muted is not None:
+            keep = ~np.isin(batch["kind"], self._muted)
+            batch = {c: v[keep] for c, v in batch.items()}
+            n = int(keep.sum())
         with self._lock:
             self._batches.append(batch)
             self._n_batched += n

@@ -2,7 +2,8 @@
 
 ``python -m bench.harness.sensorhost CONFIG_JSON``. Lines out (JSON): ``{"ready": ...}`` once
 collecting, or ``{"error": "..."}`` and exit 3. Lines in: ``count`` (answered with the event
-count so the harness can tell when the sensor has drained) and ``stop`` (the backend stops,
+count so the harness can tell when the sensor has drained), ``update JSON`` (a content
+update, answered with what became of it) and ``stop`` (the backend stops,
 events go to the ``events`` path of the config, stats are printed, exit 0). With a ``spool``
 path in the config, the events in hand are also appended there every ``forward_ms`` while
 the sensor runs, as a sensor forwards what it saw: what a killed sensor had forwarded
@@ -145,6 +146,23 @@ class Host:
         signal.alarm(0)
         return {"stopped": True, "events": len(cols["kind"]), "stats": st, "error": error}
 
+    def update(self, req: dict) -> dict:
+        """A content update (bad-update scenario). Refused or applied, it is answered; the
+        backend's own code failing on it is a crash, as it would be in a C consumer
+        reading past the end of a record: SIGABRT, nothing undone."""
+        from bench.core.errors import UpdateRefused
+
+        t0 = time.monotonic_ns()
+        try:
+            detail = self.backend.update(req["case"], req["content"], self.sink)
+            result = "applied"
+        except UpdateRefused as e:
+            detail, result = str(e), "refused"
+        except Exception as e:  # noqa: BLE001 - the crash being modelled
+            _log(f"update crashed the consumer: {_one_line(e)}")
+            os.abort()
+        return {"update": result, "detail": detail, "took_ms": (time.monotonic_ns() - t0) / 1e6}
+
     # -- the conversation with the harness ----------------------------------------------
     def serve(self) -> str:
         """Answer ``count`` until ``stop``, end of stdin or a signal; returns which."""
@@ -172,6 +190,8 @@ class Host:
                     cmd = line.decode(errors="replace").strip()
                     if cmd == "count":
                         _say({"count": len(self.sink), "error": self.backend.fatal})
+                    elif cmd.startswith("update "):
+                        _say(self.update(json.loads(cmd[7:])))
                     elif cmd == "stop":
                         return "stop"
 

@@ -93,6 +93,13 @@ class SensorProcess:
             raise SensorFailed(msg["error"])
         return int(msg["count"])
 
+    def update(self, case: str, content: str, timeout: float = 30.0) -> dict:
+        """Send a content update; its answer ({"update": "applied"|"refused", "detail"}).
+        SensorFailed when the sensor died of it."""
+        self._send("update " + json.dumps({"case": case, "content": content}),
+                   "on a content update")
+        return self._line(timeout, "on a content update")
+
     def drain(self, quiet_s: float, max_s: float) -> tuple[int, bool]:
         """Wait until the event count stays unchanged for ``quiet_s`` (at most ``max_s``).
         Returns (count, drained)."""

@@ -197,7 +197,8 @@ SCENARIO_COLUMNS: tuple[Column, ...] = tuple([
            "self_reported_lost"),
     *_cols(F, "workload_stall_ms", "recovered_ms", "window_latency_max_ms",
            "latency_p50_before_ms"),
-    *_cols(B, "crashed"), *_cols(S, "kernel_while_down", "leftovers"),
+    *_cols(B, "crashed"), *_cols(S, "update", "update_detail", "canary"),
+    *_cols(S, "kernel_while_down", "leftovers"),
     *_cols(F, "duration_s", "at_s", "for_s", "restart_ms"), *_cols(S, "cell"),
 ])
 SCENARIO_DTYPES: dict[str, str] = {c.name: c.dtype for c in (*SCENARIO_COLUMNS, *MERGED)}
@@ -209,7 +210,8 @@ TIMELINE_COLUMNS: tuple[Column, ...] = tuple([
 SCENARIO_DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("scenario", "case", "backend", "spec", "mode", "mechanism", "workload_spec",
       "rate_target"),
-     "the fault (`crash`, `stall`) and its case; the sensor and the workload, as in cells"),
+     "the fault (`crash`, `stall`, `bad-update`) and its case (`bad-update:rules`, "
+     "`bad-update:program`, `:canary`); the sensor and the workload, as in cells"),
     (("outcome", "status", "reason"),
      "`no-loss`, `degraded` (kept running, lost events), `sensor-crashed` (the host was "
      "fine; see `blind_ms`), `host-impact` (the workload was held up past "
@@ -239,6 +241,10 @@ SCENARIO_DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("crashed", "kernel_while_down"),
      "whether the sensor process died; what of it stayed in the kernel while no consumer "
      "ran (audit rules keep costing every syscall they match; BPF programs go with their fds)"),
+    (("update", "update_detail", "canary"),
+     "bad-update: what became of the malformed update (`refused`, `applied`, `crashed`) and "
+     "what the sensor, the verifier, the kernel or the tool said; with `--canary`, whether "
+     "the canary passed its health check or halted the rollout"),
     (("leftovers",),
      "what of ours was left on the machine after the scenario was undone (must be empty)"),
     (("duration_s", "at_s", "for_s", "restart_ms", "cell"),

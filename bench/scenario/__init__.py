@@ -10,4 +10,6 @@ they last. The numbers come from ``bench.analysis.timeline``.
 SCENARIOS = {
     "crash": "SIGKILL the sensor at --at; a supervisor restarts it after --restart-ms",
     "stall": "SIGSTOP the sensor at --at, SIGCONT it --for seconds later",
+    "bad-update": "send the running sensor a malformed content update at --at, through each "
+                  "update path it has (rules, program); --canary sends it to a canary first",
 }

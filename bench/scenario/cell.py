@@ -29,11 +29,15 @@ from bench.analysis import timeline as tl
 from bench.analysis.correlate import correlate
 from bench.core import events as evmod
 from bench.core.errors import SensorFailed, WorkloadFailed
+from bench.backends import _content
 from bench.harness.cell import CellRunner, Outcome, Attempt
+from bench.harness.sensorproc import SensorProcess, tail
 from bench.scenario import faults
 
 
 RESIDUE_AFTER_NS = 50_000_000
+# A canary that reports no event for this long after an update fails its health check.
+CANARY_S = 0.5
 
 
 @dataclass
@@ -46,6 +50,8 @@ class Schedule:
     for_s: float = 0.0
     restart_ms: float = 0.0
     case: str = ""
+    update_case: str = ""        # bad-update: "rules" or "program"
+    canary: bool = False         # bad-update: a canary instance takes it first
 
     @property
     def label(self) -> str:
@@ -61,6 +67,9 @@ class _FaultLog:
     target: str = ""
     residue: str = ""
     residue_read: bool = False
+    update: str = ""             # bad-update: applied, refused, crashed
+    update_detail: str = ""
+    canary: str = ""
     crashed: bool = False
     error: BaseException | None = None
     # events and stats of instances that ended during the cell (a peer's host, stopped
@@ -79,6 +88,7 @@ class ScenarioRunner(CellRunner):
         super().__init__(*args, **kw)
         self.schedule = schedule
         self.last_pids: list[int] = []   # every sensor process of the last cell
+        self.canaries: list[SensorProcess] = []
 
     def run(self, cell):
         self.last_pids = []
@@ -98,28 +108,89 @@ class ScenarioRunner(CellRunner):
         log.states.append((a.sensor.ready_ns, "ready"))
         time.sleep(max(0.0, (t_start + s.at_s * 1e9 - time.monotonic_ns()) / 1e9))
         sensor = a.sensor
-        scg = a.ctx.sensor_cgroup
-        log.target, pids = faults.targets(sensor.pid, scg)
+        log.target, pids = faults.targets(sensor.pid, a.ctx.sensor_cgroup)
         self.last_pids.extend(pids)
         if s.scenario == "stall":
+            self._stall(pids, log)
+        elif s.scenario == "crash":
             log.t_fault = time.monotonic_ns()
-            faults.stop(pids)
-            log.states.append((log.t_fault, "stopped"))
-            try:
-                time.sleep(s.for_s)
-            finally:
-                faults.cont(pids)
-                log.t_back = time.monotonic_ns()
-                log.states.append((log.t_back, "ready"))
-            return
-        # crash
+            faults.kill(pids)
+            log.states.append((log.t_fault, "dead"))
+            self._supervise(a, sensor, log)
+        elif s.scenario == "bad-update":
+            self._bad_update(a, sensor, log)
+
+    def _stall(self, pids: list[int], log: _FaultLog) -> None:
         log.t_fault = time.monotonic_ns()
-        faults.kill(pids)
+        faults.stop(pids)
+        log.states.append((log.t_fault, "stopped"))
+        try:
+            time.sleep(self.schedule.for_s)
+        finally:
+            faults.cont(pids)
+            log.t_back = time.monotonic_ns()
+            log.states.append((log.t_back, "ready"))
+
+    def _bad_update(self, a: Attempt, sensor, log: _FaultLog) -> None:
+        """Send the malformed update (to a canary first, with ``canary``); a sensor that
+        dies of it is supervised like a crashed one."""
+        case = self.schedule.update_case
+        content = _content.MALFORMED if case == "rules" else ""
+        if self.schedule.canary:
+            log.canary = self._canary(a, case, content)
+            if log.canary.startswith("halted"):
+                return   # the rollout stops: the main sensor never gets the update
+        log.t_fault = time.monotonic_ns()
+        log.states.append((log.t_fault, "updating"))
+        try:
+            reply = sensor.update(case, content)
+        except SensorFailed:
+            log.update, log.update_detail = "crashed", tail(sensor.log_path)
+            log.states.append((time.monotonic_ns(), "dead"))
+            self._supervise(a, sensor, log)
+            return
+        log.update, log.update_detail = reply.get("update", "?"), reply.get("detail", "")
+        log.states.append((time.monotonic_ns(), "ready"))
+
+    def _canary(self, a: Attempt, case: str, content: str) -> str:
+        """Safe deployment: a canary instance of the sensor takes the update first. It
+        fails its health check if it dies of it or reports nothing for CANARY_S after."""
+        n = len(self.canaries)
+        canary = SensorProcess(
+            a.cell.spec.name, a.cell.spec.settings, a.ctx,
+            self.tmp / f"{a.token}-canary{n}-events.npz",
+            self.out / "logs" / f"{a.tag}-canary{n}.log")
+        self.canaries.append(canary)
+        self.last_pids.append(canary.pid)
+        a.watched.append(self.janitor.watch("process", pid=canary.pid, group=True,
+                                            sensor=True))
+        try:
+            canary.wait_ready()
+            before = canary.count()
+            try:
+                reply = canary.update(case, content)
+            except SensorFailed:
+                return "halted: the canary crashed on the update"
+            time.sleep(CANARY_S)
+            try:
+                after = canary.count()
+            except SensorFailed:
+                return "halted: the canary died after the update"
+            if after <= before:
+                return (f"halted: the canary reported nothing for {CANARY_S:g} s after "
+                        "the update")
+            return f"passed ({reply.get('update')}): the update went on to the sensor"
+        finally:
+            canary.kill()
+
+    def _supervise(self, a: Attempt, sensor, log: _FaultLog) -> None:
+        """The sensor died (killed, or of an update): note what stayed in the kernel, wait
+        for it to be gone, restart it after ``restart_ms`` as systemd would."""
         log.crashed = True
-        log.states.append((log.t_fault, "dead"))
+        scg = a.ctx.sensor_cgroup
         # What stays in the kernel with nobody consuming: read 50 ms after the kill (a
         # process holding BPF links takes a while to exit, its programs still attached).
-        peek = log.t_fault + RESIDUE_AFTER_NS
+        peek = (log.t_fault or time.monotonic_ns()) + RESIDUE_AFTER_NS
         while True:
             gone = (sensor.proc.poll() is not None if log.target == "consumer"
                     else not faults.tool_pids(scg))
@@ -138,7 +209,7 @@ class ScenarioRunner(CellRunner):
                 log.ended[len(a.sensors) - 1] = sensor.stop()
             except SensorFailed:
                 pass
-        time.sleep(s.restart_ms / 1000)
+        time.sleep(self.schedule.restart_ms / 1000)
         log.states.append((time.monotonic_ns(), "restarting"))
         self._recover(a, sensor)
         new = self.start_sensor(a)
@@ -222,6 +293,7 @@ class ScenarioRunner(CellRunner):
             "for_s": s.for_s if s.scenario == "stall" else np.nan,
             "restart_ms": s.restart_ms if s.scenario == "crash" else np.nan,
             "target": log.target, "crashed": log.crashed,
+            "update": log.update, "update_detail": log.update_detail, "canary": log.canary,
             "kernel_while_down": log.residue,
             "self_reported_lost": stats.get("self_reported_lost"),
             "fault_at_ms": (t_fault - t0) / 1e6,

@@ -9,7 +9,7 @@ import math
 import shutil
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -34,7 +34,7 @@ DEFAULT_WORKLOADS = ("file", "process", "network")
 
 @dataclass
 class ScenarioConfig:
-    schedule: Schedule
+    schedules: list[Schedule]     # one per scenario named; each runs on every backend
     specs: list[Spec]
     workloads: list[Spec]         # [] = each backend's first of DEFAULT_WORKLOADS
     rate: str
@@ -46,7 +46,11 @@ class ScenarioConfig:
 
 def check(cfg: ScenarioConfig) -> None:
     """Everything the user can get wrong, as one line (exit 2)."""
-    s = cfg.schedule
+    for s in cfg.schedules:
+        _check(cfg, s)
+
+
+def _check(cfg: ScenarioConfig, s: Schedule) -> None:
     if s.scenario not in SCENARIOS:
         raise BadInput(f"unknown scenario {s.scenario!r} (known: {', '.join(SCENARIOS)})")
     if not (0 < s.at_s < cfg.duration) or not math.isfinite(s.at_s):
@@ -69,6 +73,28 @@ def _workload_for(spec: Spec, workloads: list[Spec]) -> Spec | None:
         if workload_kinds(w) & cls.kinds:
             return parse_workload(w)
     return None
+
+
+def cases(schedule: Schedule, cls) -> list[tuple[Schedule, str]]:
+    """The cells a scenario makes of one backend: (schedule, why it cannot run or '').
+    A bad update goes through each update path the backend has, as a case of its own."""
+    if schedule.scenario != "bad-update":
+        return [(schedule, _unsupported(schedule, cls))]
+    tail = ":canary" if schedule.canary else ""
+    if not cls.update_cases:
+        return [(replace(schedule, case=f"bad-update{tail}"), cls.no_update)]
+    if schedule.canary and cls.name in SINGLE_INSTANCE:
+        return [(replace(schedule, case=f"bad-update:{c}{tail}", update_case=c),
+                 SINGLE_INSTANCE[cls.name]) for c in cls.update_cases]
+    return [(replace(schedule, case=f"bad-update:{c}{tail}", update_case=c),
+             _unsupported(schedule, cls)) for c in cls.update_cases]
+
+
+# Backends of which two instances cannot run at once (so no canary beside the sensor).
+SINGLE_INSTANCE = {
+    "audit": "one audit consumer per machine: a canary would have to replace the sensor",
+    "auditd": "one audit consumer per machine: a canary would have to replace the sensor",
+}
 
 
 def _unsupported(schedule: Schedule, cls) -> str:
@@ -112,13 +138,13 @@ def run(cfg: ScenarioConfig, open_store: Callable[[Path], object],
     clean_stale()
     workdir.clean_stale(base)
     facts = machine.facts()
-    s = cfg.schedule
     res.write_meta({
         "machine": facts, "warnings": machine.noise_warnings(facts),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "scenario": {"name": s.scenario, "case": s.label, "at_s": s.at_s, "for_s": s.for_s,
-                     "restart_ms": s.restart_ms, "forward_ms": cfg.forward_ms,
-                     "rate": cfg.rate, "duration_s": cfg.duration},
+        "scenarios": [{"name": s.scenario, "at_s": s.at_s, "for_s": s.for_s,
+                       "restart_ms": s.restart_ms, "canary": s.canary} for s in cfg.schedules],
+        "scenario_settings": {"forward_ms": cfg.forward_ms, "rate": cfg.rate,
+                              "duration_s": cfg.duration},
         "plan": {"backends": [x.text for x in cfg.specs],
                  "workloads": [w.text for w in cfg.workloads], "rates": [cfg.rate],
                  "duration_s": cfg.duration, "repeat": 1, "baseline": False},
@@ -131,49 +157,28 @@ def run(cfg: ScenarioConfig, open_store: Callable[[Path], object],
     janitor.backends([x.name for x in cfg.specs])
     rundir = workdir.RunDir(base)
     janitor.watch("path", path=str(rundir.path))
-    runner = ScenarioRunner(res.path, rundir.path, janitor=janitor, schedule=s)
+    runner = ScenarioRunner(res.path, rundir.path, janitor=janitor,
+                            schedule=cfg.schedules[0])
     runner.forward_ms = cfg.forward_ms
     janitor.watch("path", path=str(runner.tmp))
     stats: dict[str, dict] = {}
     old_term = signal.signal(signal.SIGTERM, _as_interrupt)
     try:
-        for i, spec in enumerate(cfg.specs):
-            cls = backends.get(spec.name)
-            w = _workload_for(spec, cfg.workloads)
-            console.print(f"{s.label} {spec.text} {w.text if w else '-'} @{cfg.rate}",
-                          highlight=False)
-            cell = Cell(i, 0, w or parse_workload("file"), cfg.rate, cfg.duration, spec,
-                        scenario=s.label)
-            row = {"scenario": s.scenario, "case": s.label, "cell": cell.id,
-                   "backend": spec.name, "spec": spec.text, "mode": cls.mode,
-                   "mechanism": cls.mechanism, "workload_spec": cell.workload.text,
-                   "rate_target": cfg.rate, "duration_s": cfg.duration, "at_s": s.at_s}
-            why = _unsupported(s, cls) or ("" if w else "sees no kind of any workload")
-            if why:
-                res.add_cell([], None, None, cell.id)
-                res.add_scenario(dict(row, status="unsupported", outcome="unsupported",
-                                      reason=why), None)
-                continue
-            outcome = runner.run(cell)
-            res.add_cell(outcome.rows, outcome.events, outcome.op_times, cell.id)
-            if outcome.stats:
-                stats[cell.id] = outcome.stats
-            if outcome.scenario is None:
-                st = outcome.rows[0]["status"] if outcome.rows else "failed"
-                reason = outcome.rows[0].get("reason", "") if outcome.rows else ""
-                row.update(status=st, reason=reason,
-                           outcome="unsupported" if st in ("unsupported", "skipped")
-                           else "failed")
-            else:
-                row = outcome.scenario
-            row["leftovers"] = _leftovers(runner.before, runner.last_pids)
-            res.add_scenario(row, outcome.timeline)
+        plan = [(spec, sched, why) for base_s in cfg.schedules for spec in cfg.specs
+                for sched, why in cases(base_s, backends.get(spec.name))]
+        for i, (spec, s, why) in enumerate(plan):
+            runner.schedule = s
+            row = _run_one(runner, res, cfg, i, spec, s, why, stats)
             o = row.get("outcome")
-            console.print(f"  {o}: blind {row.get('blind_ms', math.nan):.0f} ms, lost "
-                          f"{row.get('events_lost', '-')}, workload held "
-                          f"{row.get('workload_stall_ms', math.nan):.0f} ms"
+            console.print(f"{s.label} {spec.text} {row.get('workload_spec')}: {o}"
+                          + (f", {row['update']}" if row.get("update") else "")
+                          + (f", canary {row['canary'].split(':')[0]}"
+                             if row.get("canary") else "")
+                          + (f"; blind {row['blind_ms']:.0f} ms, lost {row['events_lost']}, "
+                             f"workload held {row['workload_stall_ms']:.0f} ms"
+                             if row.get("status") == "ok" else "")
                           + (f" ({row.get('reason')})" if row.get("reason") else "")
-                          + (f"; LEFT: {row['leftovers']}" if row["leftovers"] else ""),
+                          + (f"; LEFT: {row['leftovers']}" if row.get("leftovers") else ""),
                           highlight=False)
     finally:
         signal.signal(signal.SIGTERM, old_term)
@@ -190,6 +195,39 @@ def run(cfg: ScenarioConfig, open_store: Callable[[Path], object],
                 pass
         janitor.close()
     return res
+
+
+def _run_one(runner: ScenarioRunner, res, cfg: ScenarioConfig, i: int, spec: Spec,
+             s: Schedule, why: str, stats: dict) -> dict:
+    """One scenario cell into the store; its scenario row."""
+    cls = backends.get(spec.name)
+    w = _workload_for(spec, cfg.workloads)
+    cell = Cell(i, 0, w or parse_workload("file"), cfg.rate, cfg.duration, spec,
+                scenario=s.label)
+    row = {"scenario": s.scenario, "case": s.label, "cell": cell.id,
+           "backend": spec.name, "spec": spec.text, "mode": cls.mode,
+           "mechanism": cls.mechanism, "workload_spec": cell.workload.text,
+           "rate_target": cfg.rate, "duration_s": cfg.duration, "at_s": s.at_s}
+    why = why or ("" if w else "sees no kind of any workload")
+    if why:
+        res.add_cell([], None, None, cell.id)
+        row.update(status="unsupported", outcome="unsupported", reason=why)
+        res.add_scenario(row, None)
+        return row
+    outcome = runner.run(cell)
+    res.add_cell(outcome.rows, outcome.events, outcome.op_times, cell.id)
+    if outcome.stats:
+        stats[cell.id] = outcome.stats
+    if outcome.scenario is None:
+        st = outcome.rows[0]["status"] if outcome.rows else "failed"
+        reason = outcome.rows[0].get("reason", "") if outcome.rows else ""
+        row.update(status=st, reason=reason,
+                   outcome="unsupported" if st in ("unsupported", "skipped") else "failed")
+    else:
+        row = outcome.scenario
+    row["leftovers"] = _leftovers(runner.before, runner.last_pids)
+    res.add_scenario(row, outcome.timeline)
+    return row
 
 
 def _as_interrupt(signum, frame):

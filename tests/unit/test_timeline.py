@@ -79,7 +79,12 @@ def test_outcome_order_host_first_then_crash_then_loss():
                       "crash") == "host-impact"
     assert tl.outcome({"workload_stall_ms": 5, "crashed": True}, "crash") == "sensor-crashed"
     assert tl.outcome({"workload_stall_ms": 5, "events_lost": 1}, "stall") == "degraded"
-    assert tl.outcome({"workload_stall_ms": 5}, "bad-update") == "refused"
+    assert tl.outcome({"workload_stall_ms": 5, "update": "refused"}, "bad-update") == "refused"
+    assert tl.outcome({"update": "crashed", "canary": "halted: the canary crashed"},
+                      "bad-update") == "refused"
+    # applied, and nothing lost (malformed rules a program's bounds turned into a no-op)
+    assert tl.outcome({"workload_stall_ms": 5, "update": "applied"}, "bad-update") == "no-loss"
+    assert tl.outcome({"update": "refused", "events_lost": 3}, "bad-update") == "degraded"
     assert tl.outcome({"workload_failed": True}, "stall") == "host-impact"
 
 

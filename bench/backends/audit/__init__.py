@@ -180,6 +180,35 @@ class AuditBackend(Backend):
         if errors:
             raise BenchError("; ".join(errors))
 
+    update_cases = ("rules",)
+
+    def update(self, case: str, content: str, sink: EventSink) -> str:
+        """A rules update pushed over netlink, rule by rule; the kernel validates each.
+        Refused anywhere: the rules of it already added are taken out again, so the old
+        rule set is what stays."""
+        from bench.backends import _content
+        from bench.core.errors import UpdateRefused
+
+        if case != "rules":
+            raise UpdateRefused(f"no {case} update path")
+        try:
+            new = rules.update_rules(content, self.key + "-update")
+        except _content.BadContent as e:
+            raise UpdateRefused(f"not a rules file: {e}") from None
+        added = []
+        try:
+            for rule in new:
+                self.ctl.add_rule(rule)
+                added.append(rule)
+        except OSError as e:
+            for rule in added:
+                self.ctl.del_rule(rule)
+            in_force = len(self.ctl.list_rules())
+            raise UpdateRefused(f"the kernel refused rule {len(added) + 1} of {len(new)} "
+                                f"({e}); the {in_force} rule(s) in force are unchanged") \
+                from None
+        return f"applied: {len(added)} rule(s) added"
+
     def abort(self) -> None:
         claim = getattr(self, "claim", None)
         if claim is not None:

@@ -84,8 +84,10 @@ def machine_table() -> tuple[int, dict[str, int]] | None:
 
 
 def encode(syscalls: list[int], arch: int, key: str, success: bool = False,
-           directory: str | None = None) -> bytes:
-    """One ``-a always,exit`` rule as the kernel wants it."""
+           directory: str | None = None, extra_declared: int = 0) -> bytes:
+    """One ``-a always,exit`` rule as the kernel wants it. ``extra_declared``: fields the
+    rule's count claims beyond those it carries (a malformed content update, which the
+    kernel must refuse: an unset field has no valid operator)."""
     mask = [0] * 64
     for nr in syscalls:
         mask[nr // 32] |= 1 << (nr % 32)
@@ -105,7 +107,8 @@ def encode(syscalls: list[int], arch: int, key: str, success: bool = False,
     ff = [0] * 64
     for i, (field, value) in enumerate(fields):
         f[i], v[i], ff[i] = field, value, AUDIT_EQUAL
-    return struct.pack(f"=III64I64I64I64II", AUDIT_FILTER_EXIT, AUDIT_ALWAYS, len(fields),
+    return struct.pack(f"=III64I64I64I64II", AUDIT_FILTER_EXIT, AUDIT_ALWAYS,
+                       len(fields) + extra_declared,
                        *mask, *f, *v, *ff, len(buf)) + buf
 
 
@@ -123,3 +126,32 @@ def sensor_rules(key: str, workdir: str) -> list[bytes]:
         encode(pick(EXIT_SYSCALLS), arch, key),
         encode(pick(FILE_SYSCALLS), arch, key, success=True, directory=workdir),
     ]
+
+
+# A content update's record names a kind; the rule it becomes watches these syscalls.
+KIND_SYSCALLS = {Kind.proc_fork: ("clone", "clone3", "fork", "vfork"),
+                 Kind.proc_exec: ("execve", "execveat"), Kind.proc_exit: EXIT_SYSCALLS,
+                 Kind.file_create: ("open", "openat", "openat2", "creat"),
+                 Kind.file_rename: ("rename", "renameat", "renameat2"),
+                 Kind.file_delete: ("unlink", "unlinkat"), Kind.net_accept: ("accept", "accept4")}
+
+
+def update_rules(content: str, key: str) -> list[bytes]:
+    """The audit rules a channel file (bench.backends._content) becomes, one per record,
+    passed on as read, the way auditctl hands a rules file to the kernel: a record that
+    declares more fields than it carries becomes a rule whose field count does too, and a
+    kind this sensor has no syscalls for becomes a rule with none. The kernel checks."""
+    from bench.backends import _content
+
+    _, declared, records = _content.header(content)
+    arch, nrs = machine_table()
+    out = []
+    for rec in records:
+        try:
+            kind = Kind(int(rec.split(",")[0]))
+        except ValueError:
+            kind = None
+        names = KIND_SYSCALLS.get(kind, ())
+        out.append(encode([nrs[n] for n in names if n in nrs], arch, key,
+                          extra_declared=declared - _content.FIELDS))
+    return out

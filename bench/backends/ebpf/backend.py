@@ -28,6 +28,7 @@ HOOKS = ("tracepoint", "tp_btf", "fentry", "lsm")
 # Process programs in two flavours (sensor.bpf.c); the hooks setting picks one.
 _RAW_TP = frozenset({"sb_fork", "sb_exec", "sb_exit"})
 _TP_BTF = frozenset({"sb_fork_btf", "sb_exec_btf", "sb_exit_btf"})
+SB_MAX_RULES = 8   # event.h
 
 
 def _ringbuf_kb(v: int) -> str | None:
@@ -135,6 +136,72 @@ class EbpfBackend(Backend):
         self.consumer.start()
         self.bpf.attach()
         drop_empty_log(self.log_path)
+
+    # -- content updates (bad-update scenario) -----------------------------------------
+    update_cases = ("program", "rules")
+
+    def update(self, case: str, content: str, sink: EventSink) -> str:
+        """``program``: a new version of a program is loaded first, and only a program
+        that loaded could replace the attached ones; the one sent is refused by the
+        verifier, so nothing is detached and no event is missed. ``rules``: the channel
+        file goes into the ``rules`` map as it is, unchecked, as a pipeline that trusts its
+        content would write it; the program's own bounds (muted() in sensor.bpf.c) make
+        what is malformed in it a no-op."""
+        from bench.core.errors import UpdateRefused
+
+        if self.bpf is None:
+            raise UpdateRefused("the sensor is not running")
+        if case == "program":
+            return self._update_program(content)
+        if case == "rules":
+            return self._update_rules(content)
+        raise UpdateRefused(f"no {case} update path")
+
+    def _update_program(self, content: str) -> str:
+        from bench.backends.ebpf.loader import BpfObject
+        from bench.core.errors import UpdateRefused
+
+        log = (Path(self.ctx.results_dir) / f"ebpf-{self.ctx.marker}-update.log"
+               if self.ctx.results_dir else None)
+        new = BpfObject(Path(content) if content else lb.BAD_UPDATE_OBJECT, log)
+        try:
+            new.load()
+        except BackendUnavailable as e:
+            reason = new.verifier_reason() or str(e)
+            raise UpdateRefused(f"verifier refused the new program ({reason}); "
+                                f"{len(self.bpf.links)} programs still attached") from None
+        finally:
+            new.close()
+            drop_empty_log(log)
+        # Only a program that loaded could be swapped in; this one was built to be refused.
+        return ("LOADED: the verifier accepted the unchecked read (not attached; the "
+                "programs in place run on)")
+
+    def _update_rules(self, content: str) -> str:
+        import struct
+
+        from bench.backends import _content
+        from bench.core.errors import UpdateRefused
+
+        try:
+            declared, _fields, records = _content.header(content)
+        except _content.BadContent as e:
+            raise UpdateRefused(f"not a channel file: {e}") from None
+        kinds, mutes = [], []
+        for rec in records[:SB_MAX_RULES]:
+            parts = rec.split(",")
+            try:
+                kinds.append(int(parts[0]) & 0xFFFFFFFF)
+            except ValueError:
+                kinds.append(0xFFFFFFFF)
+            mutes.append(1 if parts[-1] == "mute" else 0)
+        pad = [0] * (SB_MAX_RULES - len(kinds))
+        # struct sb_rules (event.h): n as declared, whatever follows
+        value = struct.pack(f"<I{SB_MAX_RULES}I{SB_MAX_RULES}I", declared & 0xFFFFFFFF,
+                            *(kinds + pad), *(mutes + pad))
+        self.bpf.write_map("rules", 0, value)
+        return (f"written unchecked into the rules map (n={declared}, {len(records)} "
+                f"record(s)); the program bounds them")
 
     def stop(self) -> None:
         if self.bpf is None:

@@ -50,4 +50,14 @@ struct sb_config {
 			     * else only once this much data is pending (batching) */
 };
 
+/* Content rules (the `rules` map, one entry), written by user space while the sensor
+ * runs: the first `n` slots mute or report a kind. `n` and each slot come from content,
+ * so the program bounds both before use (see muted() in sensor.bpf.c). */
+#define SB_MAX_RULES 8
+struct sb_rules {
+	__u32 n;
+	__u32 kind[SB_MAX_RULES];
+	__u32 mute[SB_MAX_RULES];
+};
+
 #endif

@@ -24,6 +24,7 @@ BUILD = HERE / "build"
 BPF_OBJECT = Path(os.environ.get("SENSORBENCH_EBPF_OBJECT") or BUILD / "sensor.bpf.o")
 PROBE_OBJECT = BUILD / "probe.bpf.o"
 COST_OBJECT = BUILD / "cost.bpf.o"
+BAD_UPDATE_OBJECT = BUILD / "bad_update.bpf.o"   # the update the verifier must refuse
 SHIM = BUILD / "libsbring.so"
 
 BPF_STATS_RUN_TIME = 0
@@ -64,6 +65,8 @@ class Libbpf:
         self.map_initial_value = _fn(lib, "bpf_map__initial_value", c_void_p, c_void_p,
                                      ctypes.POINTER(c_size_t))
         self.map_lookup_elem = _fn(lib, "bpf_map_lookup_elem", c_int, c_int, c_void_p, c_void_p)
+        self.map_update_elem = _fn(lib, "bpf_map_update_elem", c_int, c_int, c_void_p,
+                                   c_void_p, ctypes.c_uint64)
         self.enable_stats = _fn(lib, "bpf_enable_stats", c_int, c_int)
         self.num_possible_cpus = _fn(lib, "libbpf_num_possible_cpus", c_int)
         self.version_string = _fn(lib, "libbpf_version_string", c_char_p)

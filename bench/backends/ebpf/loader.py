@@ -111,6 +111,28 @@ class BpfObject:
         with ThreadPoolExecutor(max_workers=min(16, len(links))) as pool:
             list(pool.map(self.L.link_destroy, links))
 
+    def verifier_reason(self) -> str:
+        """The verifier's own last word on a refused program: the line before its
+        'processed N insns' summary in the log ('' when there is none)."""
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines() \
+                if self.log_path else []
+        except OSError:
+            return ""
+        for i, ln in enumerate(lines):
+            if ln.startswith("processed ") and i > 0:
+                return lines[i - 1].strip()
+        return ""
+
+    def write_map(self, map_name: str, key: int, value: bytes) -> None:
+        """One element of an array map, from user space (content rules)."""
+        fd = self.L.map_fd(self.L.find_map(self.obj, map_name.encode()))
+        k = ctypes.c_uint32(key)
+        buf = ctypes.create_string_buffer(value, len(value))
+        ret = self.L.map_update_elem(fd, ctypes.byref(k), buf, 0)
+        if ret != 0:
+            raise FacilityError(-ret, f"bpf_map_update_elem {map_name}: {lb.errno_text(ret)}")
+
     def percpu_sums(self, map_name: str, n_keys: int) -> list[int]:
         """Sum over CPUs of each slot of a per-CPU u64 array."""
         m = self.L.find_map(self.obj, map_name.encode())

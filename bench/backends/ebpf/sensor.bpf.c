@@ -104,6 +104,35 @@ struct {
 	__type(value, struct tracked);
 } scratch SEC(".maps");
 
+/* Content rules (struct sb_rules): user space writes them while the sensor runs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sb_rules);
+} rules SEC(".maps");
+
+/* Whether the content rules mute this kind. `n` comes from content and may claim more
+ * slots than exist, a slot may name a kind that does not exist: the loop stops at
+ * SB_MAX_RULES whatever `n` says (the verifier accepts no loop without a bound it can
+ * see) and a kind that matches nothing mutes nothing, so malformed rules are a no-op,
+ * never a read past the end. One lookup and a compare when no rule is set. */
+static __always_inline bool muted(__u16 kind)
+{
+	__u32 zero = 0;
+	struct sb_rules *r = bpf_map_lookup_elem(&rules, &zero);
+
+	if (!r || !r->n)
+		return false;
+	for (__u32 i = 0; i < SB_MAX_RULES; i++) {
+		if (i >= r->n)
+			break;
+		if (r->kind[i] == kind)
+			return r->mute[i] != 0;
+	}
+	return false;
+}
+
 static __always_inline void count(void *map, __u32 kind)
 {
 	__u64 *v = bpf_map_lookup_elem(map, &kind);
@@ -150,8 +179,11 @@ static __always_inline void fill(struct sb_event *e, __u16 kind, __u64 key, __s3
 
 static __always_inline int emit(__u16 kind, __u64 key, __s32 aux)
 {
-	struct sb_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct sb_event *e;
 
+	if (muted(kind))
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(&lost, kind);
 		return 0;
@@ -165,9 +197,12 @@ static __always_inline int emit(__u16 kind, __u64 key, __s32 aux)
 /* A path record whose path is read from the syscall's user-space argument. */
 static __always_inline int emit_upath(__u16 kind, const char *upath, __s32 aux)
 {
-	struct sb_event_path *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct sb_event_path *e;
 	long n;
 
+	if (muted(kind))
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(&lost, kind);
 		return 0;
@@ -183,8 +218,11 @@ static __always_inline int emit_upath(__u16 kind, const char *upath, __s32 aux)
 /* A path record whose path was saved earlier (tracked open files). */
 static __always_inline int emit_saved(__u16 kind, struct tracked *t, __s32 aux)
 {
-	struct sb_event_path *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct sb_event_path *e;
 
+	if (muted(kind))
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(&lost, kind);
 		return 0;

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from bench.backends._common import FdBackend, max_queued_events
+from bench.backends._common import UNSAFE_UPDATE, FdBackend, max_queued_events
 from bench.core.events import EventSink
 from bench.backends.base import is_root
 from bench.backends.fanotify.parse import (FAN_CLOSE_WRITE, FAN_CREATE, FAN_DELETE,
@@ -37,7 +37,9 @@ class FanotifyBackend(FdBackend):
         "unlimited_queue": Setting(int, 0, "FAN_UNLIMITED_QUEUE: never overflow (0/1)"),
         "write_event": Setting(str, "close_write", "which event is file_write: close_write "
                                "or modify", one_of("close_write", "modify")),
+        "unsafe_update": UNSAFE_UPDATE,
     }
+    update_cases = ("rules",)
 
     @classmethod
     def available(cls) -> str | None:

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from bench.backends._common import FdBackend, max_queued_events
+from bench.backends._common import UNSAFE_UPDATE, FdBackend, max_queued_events
 from bench.core.events import EventSink
 from bench.backends.inotify.parse import WATCH_MASK, Decoder
 from bench.core.kinds import FILE_KINDS
@@ -26,7 +26,8 @@ class InotifyBackend(FdBackend):
     mechanism = "inotify (directory watches)"
     kinds = FILE_KINDS
     description = "inotify watches on the workload's directory tree; IN_Q_OVERFLOW counted"
-    settings: dict = {}
+    settings: dict = {"unsafe_update": UNSAFE_UPDATE}
+    update_cases = ("rules",)
 
     @classmethod
     def available(cls) -> str | None:

@@ -18,6 +18,7 @@ import time
 
 from bench.backends._reader import ReaderThread
 from bench.core.events import EventSink
+from bench.backends._common import UNSAFE_UPDATE
 from bench.backends.base import Backend, is_root
 from bench.core.kinds import PROC_KINDS, Kind
 from bench.core.settings import Setting, non_negative
@@ -44,7 +45,9 @@ class ProcConnectorBackend(Backend):
         "rcvbuf_kb": Setting(int, 0, "socket receive buffer (KiB; 0 = net.core.rmem_default)",
                              non_negative),
         "argv": Setting(int, 0, "read /proc/PID/cmdline on exec to report argv (0/1)"),
+        "unsafe_update": UNSAFE_UPDATE,
     }
+    update_cases = ("rules",)
 
     @classmethod
     def available(cls) -> str | None:
