@@ -155,7 +155,7 @@ class Host:
         t0 = time.monotonic_ns()
         try:
             detail = self.backend.update(req["case"], req["content"], self.sink)
-            result = "applied"
+            result = "partial" if detail.startswith("partially") else "applied"
         except UpdateRefused as e:
             detail, result = str(e), "refused"
         except Exception as e:  # noqa: BLE001 - the crash being modelled

@@ -93,7 +93,7 @@ class SensorProcess:
             raise SensorFailed(msg["error"])
         return int(msg["count"])
 
-    def update(self, case: str, content: str, timeout: float = 30.0) -> dict:
+    def update(self, case: str, content: str, timeout: float = 180.0) -> dict:
         """Send a content update; its answer ({"update": "applied"|"refused", "detail"}).
         SensorFailed when the sensor died of it."""
         self._send("update " + json.dumps({"case": case, "content": content}),

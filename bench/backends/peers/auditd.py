@@ -54,6 +54,7 @@ import psutil
 from bench.backends.audit import rules
 from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend, tail_lines
 from bench.core.errors import SensorFailed
+from bench.core.kinds import Kind
 from bench.core.settings import Setting, non_negative
 
 _CONF_PREFIX = "sb-auditd-"
@@ -245,6 +246,48 @@ class AuditdBackend(ToolBackend):
         off = self.offset_ns
         return [Ev(e.kind, e.key, e.path, e.pid, e.t_wall_ns - off)
                 for e in self.asm.flush(everything=True)]
+
+    update_cases = ("rules",)
+
+    def update(self, case: str, content: str, sink) -> str:
+        """The way auditd's rules change on a running host: a rules file, loaded with
+        ``auditctl -R``. Each record of the channel file becomes an ``-a always,exit`` line
+        (a kind with no syscalls names a syscall that does not exist); what auditctl does
+        with it is the result, quoted."""
+        from bench.backends import _content
+        from bench.core.errors import UpdateRefused
+
+        if case != "rules":
+            raise UpdateRefused(f"no {case} update path")
+        try:
+            _, _, records = _content.header(content)
+        except _content.BadContent as e:
+            raise UpdateRefused(f"not a rules file: {e}") from None
+        _, table = rules.machine_table()
+        lines = []
+        for rec in records:
+            head = rec.split(",")[0]
+            try:
+                names = rules.KIND_SYSCALLS.get(Kind(int(head)), ())
+            except ValueError:
+                names = ()
+            known = ",".join(n for n in names if n in table) or f"sb_kind_{head}"
+            lines.append(f"-a always,exit -F arch=b64 -S {known} -F key={self.key}-update")
+        path = os.path.join(self.confdir, "update.rules")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        r = subprocess.run(["auditctl", "-R", path], capture_output=True, text=True,
+                           timeout=30)
+        said = tail_lines((r.stderr + r.stdout).splitlines())
+        if r.returncode == 0:
+            return f"applied: auditctl -R loaded {len(lines)} rule(s)"
+        m = re.search(r"error in line (\d+)", said)
+        done = int(m.group(1)) - 1 if m else 0
+        if done:
+            # auditctl -R applies line by line and stops at the first it cannot: what came
+            # before that line is in force.
+            return f"partially applied: auditctl -R loaded {done} rule(s), then: {said}"
+        raise UpdateRefused(f"auditctl -R refused it: {said}")
 
     def cleanup(self) -> None:
         from bench.backends.audit import _linux

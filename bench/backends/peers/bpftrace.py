@@ -30,15 +30,19 @@ directory are dropped after parsing; the script still traces the whole machine.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import subprocess
 
 from bench.backends._common import ensure_tracefs, has_tracepoint
-from bench.backends.peers.adapter import IGNORED, SCOPE_SETTING, Ev, ToolBackend
+from bench.backends.peers.adapter import IGNORED, SCOPE_SETTING, Ev, ToolBackend, _child_setup
 from bench.core.errors import SensorFailed
 from bench.core.kinds import ALL_KINDS, Kind, port_pair
 from bench.core.settings import Setting, positive
 
+_VERDICT = re.compile(r"^ERROR:|too large|invalid|unbounded|infinite loop|back-edge|"
+                      r"not allowed|out of bounds")
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sensor.bt")
 
 _KINDS = {"fork": Kind.proc_fork, "exec": Kind.proc_exec, "exit": Kind.proc_exit,
@@ -91,6 +95,36 @@ class BpftraceBackend(ToolBackend):
             raise SensorFailed(f"bpftrace script needs tracepoints this kernel lacks: "
                                f"{', '.join(missing)}")
         os.environ["BPFTRACE_STRLEN"] = str(self.cfg["strlen"])
+
+    update_cases = ("program",)
+    # The new version the bad-update scenario deploys: a loop whose bound comes from the
+    # syscall's arguments. The verifier cannot prove it ends and refuses the program.
+    BAD_SCRIPT = ("tracepoint:syscalls:sys_enter_openat { $i = (uint64)0; "
+                  "while ($i < (uint64)args->flags + 1000000000) { $i++; } }")
+    UPDATE_TIMEOUT_S = 120.0
+
+    def update(self, case: str, content: str, sink) -> str:
+        """A new script is deployed by starting it: here beside the running one, which
+        stays until the new one is attached. What bpftrace says is the result."""
+        from bench.core.errors import UpdateRefused
+
+        if case != "program":
+            raise UpdateRefused(f"no {case} update path")
+        script = content or self.BAD_SCRIPT
+        try:
+            r = subprocess.run(["bpftrace", "-v", "-e", script], capture_output=True, text=True,
+                               timeout=self.UPDATE_TIMEOUT_S,
+                               preexec_fn=functools.partial(_child_setup,
+                                                            self._tool_cgroup()))
+        except subprocess.TimeoutExpired:
+            return (f"LOADED: the new script ran for {self.UPDATE_TIMEOUT_S:g} s (stopped); "
+                    "the running one was left in place")
+        # -v prints the verifier's log: keep its verdict and bpftrace's own errors
+        said = " | ".join(dict.fromkeys(
+            ln.strip() for ln in (r.stderr + r.stdout).splitlines()
+            if _VERDICT.search(ln) and "RLIMIT_MEMLOCK" not in ln))
+        raise UpdateRefused(f"bpftrace exited {r.returncode}: {said[:400]}; the running "
+                            "script stays attached")
 
     def parse(self, line: str) -> list[Ev] | None:
         parts = line.split(" ", 5)
