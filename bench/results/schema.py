@@ -77,7 +77,8 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
      "or `max` for closed loop) and the arrival process; the repetition (the block); the run "
      "marker every path and argv of the cell carries"),
     (("scenario",),
-     "a failure-scenario cell's fault (`crash`, `stall`, ...; see `scenarios.csv`), empty "
+     "a failure-scenario cell's fault and case (`crash`, `stall`, `bad-update:rules`, ...; "
+     "see `scenarios.csv`), empty "
      "for a normal cell: its drops and latencies are those of a sensor that failed"),
     (("status", "reason"),
      "`ok`, `unsupported` (the backend cannot see this kind: not a 100 % drop), `failed` or "

@@ -32,7 +32,9 @@ def _scenario(tmp_path, *args) -> pd.DataFrame:
     sensorbench("scenario", *args, "--out", str(out), "--no-report", check=True)
     df = pd.read_csv(out / "scenarios.csv", keep_default_na=False, na_values=[""])
     cells = pd.read_csv(out / "cells.csv")
-    assert set(cells["scenario"].dropna()) <= {args[0]}
+    # every cell row names its scenario case (e.g. bad-update:rules)
+    assert all(str(c).split(":")[0] == args[0] for c in cells["scenario"].dropna()), \
+        set(cells["scenario"])
     return df
 
 
@@ -95,3 +97,84 @@ def test_bad_scenario_input_is_one_line_and_exit_2(tmp_path):
         r = sensorbench("scenario", *args, "--out", str(tmp_path / "x"))
         assert r.returncode == 2, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+
+
+def _our_programs() -> set[str]:
+    import re
+    import subprocess
+
+    r = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True)
+    return {m.group(1) for m in re.finditer(r"^(\d+): \S+\s+name (sb_\S+)", r.stdout, re.M)}
+
+
+def test_ebpf_bad_update_is_refused_with_nothing_lost_and_programs_attached(
+        tmp_path, leaves_nothing):
+    _skip_unavailable("ebpf")
+    df = _scenario(tmp_path, "bad-update", "-b", "ebpf", "-d", "3", "--at", "1")
+    prog = df[df["case"] == "bad-update:program"].iloc[0]
+    assert prog["update"] == "refused" and prog["outcome"] == "refused", prog.to_dict()
+    assert "verifier refused" in prog["update_detail"]
+    assert "programs still attached" in prog["update_detail"]
+    assert prog["events_lost"] == 0 and prog["blind_ms"] == 0
+    # the attached programs kept reporting across the update: every bin after it saw events
+    rules = df[df["case"] == "bad-update:rules"].iloc[0]
+    assert rules["update"] == "applied" and rules["outcome"] == "no-loss", rules.to_dict()
+    assert rules["events_lost"] == 0
+    assert pd.isna(prog["leftovers"]) and pd.isna(rules["leftovers"])
+
+
+def test_ebpf_programs_stay_attached_through_a_refused_update(tmp_path):
+    """The programs of the running sensor, seen from outside while the update is refused."""
+    _skip_unavailable("ebpf")
+    import threading
+
+    seen: list[set[str]] = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.append(_our_programs())
+            stop.wait(0.1)
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    try:
+        df = _scenario(tmp_path, "bad-update", "-b", "ebpf", "-d", "3", "--at", "1")
+    finally:
+        stop.set()
+        t.join()
+    assert df.iloc[0]["update"] == "refused"
+    full = max(seen, key=len)
+    assert full, "the sensor's programs were never seen loaded"
+    at = [i for i, s in enumerate(seen) if s == full]
+    # From the first sighting of the full set to the last, through the update at 1 s, no
+    # sample lacked a program (samples every 0.1 s; the stop detaches them afterwards).
+    assert all(seen[i] == full for i in range(at[0], at[-1] + 1)), seen
+    assert (at[-1] - at[0]) * 0.1 >= 1.5, (at[0], at[-1])
+
+
+def test_audit_bad_update_is_refused_by_the_kernel_and_the_old_rules_stay(
+        tmp_path, audit_exclusive, leaves_nothing):
+    _skip_unavailable("audit")
+    df = _scenario(tmp_path, "bad-update", "-b", "audit", "-d", "3", "--at", "1")
+    r = df.iloc[0]
+    assert r["update"] == "refused" and r["outcome"] == "refused", r.to_dict()
+    assert "Invalid argument" in r["update_detail"] and "unchanged" in r["update_detail"]
+    assert r["events_lost"] == 0
+
+
+def test_a_canary_stops_a_crashing_update_before_the_sensor(tmp_path, leaves_nothing):
+    _skip_unavailable("inotify")
+    spec = "inotify:unsafe_update=1"
+    plain = _scenario(tmp_path / "plain", "bad-update", "-b", spec, "-d", "3", "--at", "1")
+    canary = _scenario(tmp_path / "canary", "bad-update", "--canary", "-b", spec, "-d", "3",
+                       "--at", "1")
+    p, c = plain.iloc[0], canary.iloc[0]
+    # without a canary the update crashes the sensor: a blind window, events lost
+    assert p["update"] == "crashed" and p["outcome"] == "sensor-crashed", p.to_dict()
+    assert p["events_lost"] > 0 and p["blind_ms"] > 0
+    # with one, the canary dies of it, the rollout halts, the sensor never gets it
+    assert c["canary"].startswith("halted"), c.to_dict()
+    assert c["update"] != "crashed" and c["outcome"] == "refused"
+    assert c["events_lost"] == 0 and not c["crashed"]
+    assert pd.isna(c["leftovers"]) and pd.isna(p["leftovers"])
