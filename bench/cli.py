@@ -347,6 +347,10 @@ def scenario(
     for_s: float = typer.Option(2.0, "--for", help="how long a stall lasts (s)"),
     restart_ms: float = typer.Option(0.0, "--restart-ms",
                                      help="the supervisor's delay before a restart (ms)"),
+    technique: Optional[List[str]] = typer.Option(
+        None, "--technique", "-t",
+        help="tamper: kill, stop, bpf-detach, audit-delete, audit-disable, flood, move-dir "
+             "(default: every one that applies)"),
     canary: bool = typer.Option(False, "--canary",
                                 help="bad-update: a canary instance takes the update "
                                      "first; the rollout halts if it fails its health check"),
@@ -378,7 +382,9 @@ def scenario(
         raise BadInput(f"--forward-ms {forward_ms:g}: must be > 0")
     rates = parse_rates([rate])
     workloads = [specmod.parse_workload(workload)] if workload else []
-    cfg = ScenarioConfig([Schedule(n, at, for_s, restart_ms, canary=canary) for n in names],
+    techniques = tuple(_split(technique))
+    cfg = ScenarioConfig([Schedule(n, at, for_s, restart_ms, canary=canary,
+                                   techniques=techniques) for n in names],
                          [], workloads, rates[0], duration, Path("."), workdir, forward_ms)
     check(cfg)
     cfg.specs = _specs(backend, lambda cls: cls.mode in ("kernel", "user"))

@@ -33,7 +33,7 @@ def probability(v) -> str | None:
 def one_of(*choices: str) -> Callable[[Any], str | None]:
     """A check that accepts only ``choices`` (and names them when it refuses)."""
     def check(v) -> str | None:
-        return None if v in choices else f"must be one of {', '.join(choices)}"
+        return None if v in choices else f"must be one of {', '.join(map(str, choices))}"
     return check
 
 

@@ -199,6 +199,7 @@ SCENARIO_COLUMNS: tuple[Column, ...] = tuple([
     *_cols(F, "workload_stall_ms", "recovered_ms", "window_latency_max_ms",
            "latency_p50_before_ms"),
     *_cols(B, "crashed"), *_cols(S, "update", "update_detail", "canary"),
+    *_cols(S, "technique", "action"), *_cols(B, "detected", "recorded"), *_cols(S, "tamper_seen"),
     *_cols(S, "kernel_while_down", "leftovers"),
     *_cols(F, "duration_s", "at_s", "for_s", "restart_ms"), *_cols(S, "cell"),
 ])
@@ -211,8 +212,9 @@ TIMELINE_COLUMNS: tuple[Column, ...] = tuple([
 SCENARIO_DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("scenario", "case", "backend", "spec", "mode", "mechanism", "workload_spec",
       "rate_target"),
-     "the fault (`crash`, `stall`, `bad-update`) and its case (`bad-update:rules`, "
-     "`bad-update:program`, `:canary`); the sensor and the workload, as in cells"),
+     "the fault (`crash`, `stall`, `bad-update`, `tamper`) and its case "
+     "(`bad-update:rules`, `bad-update:program`, `:canary`, `tamper:kill`, ...); the sensor "
+     "and the workload, as in cells"),
     (("outcome", "status", "reason"),
      "`no-loss`, `degraded` (kept running, lost events), `sensor-crashed` (the host was "
      "fine; see `blind_ms`), `host-impact` (the workload was held up past "
@@ -246,6 +248,11 @@ SCENARIO_DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
      "bad-update: what became of the malformed update (`refused`, `applied`, `crashed`) and "
      "what the sensor, the verifier, the kernel or the tool said; with `--canary`, whether "
      "the canary passed its health check or halted the rollout"),
+    (("technique", "action", "detected", "recorded", "tamper_seen"),
+     "tamper: the technique and what it did (`bpftool` and `auditctl` quoted, the flood's "
+     "rate); whether the sensor noticed and said so (an event, its loss counter), whether "
+     "the attempt itself is in its output as a kernel event (audit's CONFIG_CHANGE records, "
+     "the eBPF sensor's kill/ptrace/bpf() guards), and what it said"),
     (("leftovers",),
      "what of ours was left on the machine after the scenario was undone (must be empty)"),
     (("duration_s", "at_s", "for_s", "restart_ms", "cell"),

@@ -12,4 +12,6 @@ SCENARIOS = {
     "stall": "SIGSTOP the sensor at --at, SIGCONT it --for seconds later",
     "bad-update": "send the running sensor a malformed content update at --at, through each "
                   "update path it has (rules, program); --canary sends it to a canary first",
+    "tamper": "an adversary with root tries to blind the sensor at --at: each --technique "
+              "(kill, stop, bpf-detach, audit-delete, audit-disable, flood, move-dir)",
 }

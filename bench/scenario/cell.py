@@ -32,7 +32,7 @@ from bench.core.errors import SensorFailed, WorkloadFailed
 from bench.backends import _content
 from bench.harness.cell import CellRunner, Outcome, Attempt
 from bench.harness.sensorproc import SensorProcess, tail
-from bench.scenario import faults
+from bench.scenario import faults, tamper
 
 
 RESIDUE_AFTER_NS = 50_000_000
@@ -52,6 +52,8 @@ class Schedule:
     case: str = ""
     update_case: str = ""        # bad-update: "rules" or "program"
     canary: bool = False         # bad-update: a canary instance takes it first
+    technique: str = ""          # tamper: one of bench.scenario.tamper.TECHNIQUES
+    techniques: tuple[str, ...] = ()   # tamper: those to run (default: all)
 
     @property
     def label(self) -> str:
@@ -70,6 +72,7 @@ class _FaultLog:
     update: str = ""             # bad-update: applied, refused, crashed
     update_detail: str = ""
     canary: str = ""
+    action: str = ""             # tamper: what the technique did
     crashed: bool = False
     error: BaseException | None = None
     # events and stats of instances that ended during the cell (a peer's host, stopped
@@ -92,10 +95,14 @@ class ScenarioRunner(CellRunner):
 
     def run(self, cell):
         self.last_pids = []
+        self.moved = None   # move-dir: where the watched directory went
         # what the kernel holds before this cell's sensor: what it holds beyond that while
         # the sensor is down, or after the cell, is the sensor's
         self.before = faults.Residue()
-        return super().run(cell)
+        try:
+            return super().run(cell)
+        finally:
+            tamper.remove(self.moved)
 
     def start_sensor(self, a: Attempt):
         sensor = super().start_sensor(a)
@@ -119,6 +126,41 @@ class ScenarioRunner(CellRunner):
             self._supervise(a, sensor, log)
         elif s.scenario == "bad-update":
             self._bad_update(a, sensor, log)
+        elif s.scenario == "tamper":
+            self._tamper(a, sensor, pids, log)
+
+    def _tamper(self, a: Attempt, sensor, pids: list[int], log: _FaultLog) -> None:
+        """One tampering technique; what it did goes into ``action``."""
+        t = self.schedule.technique
+        if t == "kill":
+            log.t_fault = time.monotonic_ns()
+            faults.kill(pids)
+            log.action = f"SIGKILL to {log.target} pid(s) {pids}"
+            log.states.append((log.t_fault, "dead"))
+            self._supervise(a, sensor, log)
+            return
+        if t == "stop":
+            log.action = f"SIGSTOP to {log.target} pid(s) {pids} for {self.schedule.for_s:g} s"
+            self._stall(pids, log)
+            return
+        log.t_fault = time.monotonic_ns()
+        log.states.append((log.t_fault, "tampered"))
+        if t == "bpf-detach":
+            log.action = tamper.bpf_detach(set(pids) | {sensor.pid})
+        elif t == "audit-delete":
+            log.action = tamper.auditctl("-D")
+        elif t == "audit-disable":
+            log.action = tamper.auditctl("-e", "0")
+        elif t == "move-dir":
+            log.action, self.moved = tamper.move_dir(a.cell_dir)
+            a.watched.append(self.janitor.watch("path", path=str(self.moved)))
+        elif t == "flood":
+            flood = tamper.start_flood(a.cell.workload.name, a.cell_dir, self.schedule.for_s,
+                                       self.out / "logs" / f"{a.tag}-flood.log")
+            self.last_pids.append(flood.pid)
+            a.watched.append(self.janitor.watch("process", pid=flood.pid, group=True))
+            log.action = tamper.flood_result(flood)
+        log.states.append((time.monotonic_ns(), "ready"))
 
     def _stall(self, pids: list[int], log: _FaultLog) -> None:
         log.t_fault = time.monotonic_ns()
@@ -294,6 +336,7 @@ class ScenarioRunner(CellRunner):
             "restart_ms": s.restart_ms if s.scenario == "crash" else np.nan,
             "target": log.target, "crashed": log.crashed,
             "update": log.update, "update_detail": log.update_detail, "canary": log.canary,
+            "technique": s.technique, "action": log.action,
             "kernel_while_down": log.residue,
             "self_reported_lost": stats.get("self_reported_lost"),
             "fault_at_ms": (t_fault - t0) / 1e6,
@@ -301,6 +344,14 @@ class ScenarioRunner(CellRunner):
             "exit_ms": (log.t_gone - t_fault) / 1e6 if log.t_gone is not None else np.nan,
             "status": "ok", "reason": "",
         }
+        if s.scenario == "tamper":
+            seen = [str(x) for x in stats.get("tamper_events") or []]
+            lost = stats.get("self_reported_lost") or 0
+            row.update(recorded=bool(seen),
+                       detected=bool(seen) or (s.technique == "flood" and lost > 0),
+                       tamper_seen="; ".join(seen) or (
+                           f"its loss counter: {lost}" if s.technique == "flood" and lost
+                           else ""))
         row.update(tl.summarize(truth.cols, events, corr, cls.kinds, fault, t_end))
         row["outcome"] = tl.outcome(row, s.scenario)
         cols = tl.timeline(truth.cols, events, corr, cls.kinds, fault, t0, t_end)

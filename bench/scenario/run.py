@@ -24,7 +24,7 @@ from bench.harness.cell import Cell
 from bench.harness.cgroup import clean_stale, remove_parent_if_empty
 from bench.harness.janitor import Janitor
 from bench.harness.spec import parse_workload, workload_kinds
-from bench.scenario import SCENARIOS, faults
+from bench.scenario import SCENARIOS, faults, tamper
 from bench.scenario.cell import ScenarioRunner, Schedule
 
 
@@ -60,6 +60,10 @@ def _check(cfg: ScenarioConfig, s: Schedule) -> None:
         raise BadInput(f"--for {s.for_s:g}: a stall must last > 0 seconds")
     if s.restart_ms < 0 or not math.isfinite(s.restart_ms):
         raise BadInput(f"--restart-ms {s.restart_ms:g}: must be >= 0")
+    unknown = [t for t in s.techniques if t not in tamper.TECHNIQUES]
+    if unknown:
+        raise BadInput(f"unknown technique {unknown[0]!r} (known: "
+                       f"{', '.join(tamper.TECHNIQUES)})")
     if cfg.rate == "max":
         raise BadInput("a scenario needs an open-loop rate (ops/s), not 'max': the "
                        "workload must keep its schedule whatever the sensor does")
@@ -78,6 +82,11 @@ def _workload_for(spec: Spec, workloads: list[Spec]) -> Spec | None:
 def cases(schedule: Schedule, cls) -> list[tuple[Schedule, str]]:
     """The cells a scenario makes of one backend: (schedule, why it cannot run or '').
     A bad update goes through each update path the backend has, as a case of its own."""
+    if schedule.scenario == "tamper":
+        kinds = frozenset().union(*(workload_kinds(w) for w in DEFAULT_WORKLOADS))
+        return [(replace(schedule, case=f"tamper:{t}", technique=t),
+                 tamper.applies(t, cls, kinds) or _unsupported(schedule, cls))
+                for t in (schedule.techniques or tamper.TECHNIQUES)]
     if schedule.scenario != "bad-update":
         return [(schedule, _unsupported(schedule, cls))]
     tail = ":canary" if schedule.canary else ""
@@ -99,7 +108,7 @@ SINGLE_INSTANCE = {
 
 def _unsupported(schedule: Schedule, cls) -> str:
     """Why this scenario cannot run on this backend ('' when it can)."""
-    if schedule.scenario == "crash" and cls.needs_tap:
+    if (schedule.scenario == "crash" or schedule.technique == "kill") and cls.needs_tap:
         return ("its ground-truth side channel is handed over once: a restarted instance "
                 "would see nothing")
     if cls.mode == "calibration" and not cls.kinds:

@@ -153,6 +153,8 @@ class AuditBackend(Backend):
 
         errors = []
         ctl = getattr(self, "ctl", None)
+        if getattr(self, "asm", None) is not None:
+            self.asm.stopping = True   # our own rule removals follow: not tampering
         if ctl is not None and getattr(self, "status1", None) is None:
             try:
                 if getattr(self, "claim", None) is not None:
@@ -250,6 +252,8 @@ class AuditBackend(Backend):
         if a:
             out.update(records=a.records, incomplete_events=a.incomplete,
                        other_records=a.other_records, unkeyed=a.unkeyed,
-                       parse_error_samples=a.bad_samples)
+                       parse_error_samples=a.bad_samples,
+                       # tampering the kernel reported to us as CONFIG_CHANGE records
+                       tamper_events=list(a.config_changes))
         out.update({k: self.cfg[k] for k in self.settings})
         return out

@@ -24,6 +24,7 @@ from bench.core.kinds import Kind, port_pair
 AUDIT_SYSCALL = 1300
 AUDIT_PATH = 1302
 AUDIT_SOCKADDR = 1306
+AUDIT_CONFIG_CHANGE = 1305   # rules added/removed, audit enabled/disabled: tampering
 AUDIT_CWD = 1307
 AUDIT_EXECVE = 1309
 AUDIT_EOE = 1320
@@ -117,6 +118,10 @@ class Assembler:
         self.other_records = 0
         self.unkeyed = 0          # events we recognised but could not key (accept port)
         self.bad_samples: list[str] = []  # the first few undecodable records, for meta.json
+        # Changes to audit's own configuration the kernel reported (CONFIG_CHANGE): a rule
+        # removed, audit disabled. What a sensor can see of someone blinding it.
+        self.config_changes: list[str] = []
+        self.stopping = False
 
     def feed(self, buf: bytes, now: float | None = None) -> list[AuditEvent]:
         """One datagram in, the events it completes out."""
@@ -135,6 +140,8 @@ class Assembler:
         if rec.rtype == AUDIT_EOE:
             g = self.groups.pop(rec.serial, None)
             return self._decode(g.records) if g else []
+        if rec.rtype == AUDIT_CONFIG_CHANGE:
+            self._config_change(rec)
         if rec.rtype not in EVENT_PARTS:
             self.other_records += 1
             return []
@@ -143,6 +150,20 @@ class Assembler:
             g = self.groups[rec.serial] = _Group(time.monotonic() if now is None else now)
         g.records.append(rec)
         return []
+
+    def _config_change(self, rec: Record) -> None:
+        f = rec.fields
+        op = f.get(b"op", b"").decode(errors="replace")
+        # Our own changes are the adds and the enable at start and the removals at stop
+        # (after which nothing is counted): what is left is someone else's.
+        disabled = op == "set" and f.get(b"audit_enabled") == b"0"
+        if not self.stopping and (op == "remove_rule" or disabled):
+            what = ("audit rule removed" if op == "remove_rule" else
+                    f"audit_enabled set to {f[b'audit_enabled'].decode()} "
+                    f"(was {f.get(b'old', b'?').decode()})")
+            who = f.get(b"auid", b"?").decode()
+            if len(self.config_changes) < 20:
+                self.config_changes.append(f"{what} (auid {who}, serial {rec.serial})")
 
     def flush(self, now: float | None = None, everything: bool = False) -> list[AuditEvent]:
         """Decode groups whose EOE never came (older than stale_s, or all)."""

@@ -29,6 +29,10 @@ HOOKS = ("tracepoint", "tp_btf", "fentry", "lsm")
 _RAW_TP = frozenset({"sb_fork", "sb_exec", "sb_exit"})
 _TP_BTF = frozenset({"sb_fork_btf", "sb_exec_btf", "sb_exit_btf"})
 SB_MAX_RULES = 8   # event.h
+# Self-protection (sensor.bpf.c, protect=1): the programs, and the tamper map's slots.
+_GUARDS = frozenset({"sb_guard_kill", "sb_guard_tgkill", "sb_guard_ptrace", "sb_guard_bpf"})
+_TAMPER = {1: "kill of the sensor (signal {arg})", 2: "ptrace of the sensor (request {arg})",
+           3: "bpf() on its links or programs by id (command {arg})"}
 
 
 def _ringbuf_kb(v: int) -> str | None:
@@ -63,6 +67,9 @@ class EbpfBackend(Backend):
         "deliver": Setting(str, "ours", "ours: hand the harness the workload cgroup's "
                            "events (all are still decoded); all: every event",
                            one_of("ours", "all")),
+        "protect": Setting(int, 1, "1: watch kill, ptrace and bpf() aimed at the sensor "
+                           "(four tracepoints on rare syscalls; tamper scenario); 0: off",
+                           one_of(0, 1)),
     }
 
     def __init__(self, settings: dict[str, Any], ctx: SensorContext):
@@ -94,13 +101,14 @@ class EbpfBackend(Backend):
         """Programs to leave out for the chosen hook type, or BackendUnavailable saying why
         that hook type cannot be used here."""
         hooks = self.cfg["hooks"]
+        guards = frozenset() if self.cfg["protect"] else _GUARDS
         if hooks == "tracepoint":
-            return _TP_BTF
+            return _TP_BTF | guards
         support = probe.hook_support().get(hooks, "unknown hook type")
         if support != "ok":
             raise BackendUnavailable(f"hooks={hooks}: {support}")
         if hooks == "tp_btf":
-            return _RAW_TP
+            return _RAW_TP | guards
         raise BackendUnavailable(f"hooks={hooks} loads on this kernel, but this sensor has no "
                                  f"{hooks} programs yet; use hooks=tracepoint or tp_btf")
 
@@ -218,6 +226,22 @@ class EbpfBackend(Backend):
             self.bpf = None
             drop_empty_log(self.log_path)
 
+    def tamper_seen(self) -> list[str]:
+        """What the self-protection programs counted: one line per kind of attempt."""
+        import struct
+
+        out = []
+        if self.bpf is None or not self.cfg["protect"]:
+            return out
+        for slot, what in _TAMPER.items():
+            raw = self.bpf.read_map("tamper", slot, 24)
+            if not raw:
+                continue
+            count, _t, pid, arg = struct.unpack("<QQII", raw)
+            if count:
+                out.append(f"{what.format(arg=arg)}: {count}x, last by pid {pid}")
+        return out
+
     def _collect(self) -> dict:
         lost = self.bpf.percpu_sums("lost", len(Kind) + 1)
         emitted = self.bpf.percpu_sums("emitted", len(Kind) + 1)
@@ -239,6 +263,7 @@ class EbpfBackend(Backend):
             "batches": c.batches,
             "max_batch": c.max_batch,
             "kernel_run_time_ns": run_ns,
+            "tamper_events": self.tamper_seen(),
             "kernel_run_cnt": runs,
             "kernel_ns_per_emitted_event": run_ns / sum(emitted) if sum(emitted) else None,
             "recursion_misses": sum(p["recursion_misses"] for p in progs.values()),

@@ -60,4 +60,18 @@ struct sb_rules {
 	__u32 mute[SB_MAX_RULES];
 };
 
+/* Tampering aimed at the sensor, seen in the kernel (the `tamper` map, one slot per
+ * kind of attempt): how many, by whom last, when last. */
+#define SB_TAMPER_KILL   1   /* kill/tgkill with the sensor as target */
+#define SB_TAMPER_PTRACE 2   /* ptrace of the sensor */
+#define SB_TAMPER_BPF    3   /* bpf() by another process: a link or program fetched by id,
+			      * a link detached */
+#define SB_TAMPER_SLOTS  4
+struct sb_tamper {
+	__u64 count;
+	__u64 last_t;
+	__u32 last_pid;
+	__u32 last_arg;    /* the signal, the ptrace request, the bpf command */
+};
+
 #endif

@@ -124,6 +124,15 @@ class BpfObject:
                 return lines[i - 1].strip()
         return ""
 
+    def read_map(self, map_name: str, key: int, size: int) -> bytes | None:
+        """One element of an array map (None when the lookup fails)."""
+        fd = self.L.map_fd(self.L.find_map(self.obj, map_name.encode()))
+        k = ctypes.c_uint32(key)
+        buf = ctypes.create_string_buffer(size)
+        if self.L.map_lookup_elem(fd, ctypes.byref(k), buf) != 0:
+            return None
+        return buf.raw
+
     def write_map(self, map_name: str, key: int, value: bytes) -> None:
         """One element of an array map, from user space (content rules)."""
         fd = self.L.map_fd(self.L.find_map(self.obj, map_name.encode()))

@@ -673,3 +673,68 @@ int sb_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 	rport = bpf_ntohs(port);
 	return emit(SB_NET_SEND, ((__u64)lport << 16) | rport, ctx->ret);
 }
+
+/* -- self-protection: tampering aimed at the sensor ------------------------------------
+ * Rare syscalls, so these cost nothing measurable; they are left out with protect=0.
+ * Another process's kill or ptrace of the sensor, or a bpf() call that fetches a link or
+ * program by id or detaches a link (what bpftool does to blind a sensor), is counted in
+ * the `tamper` map, which the sensor's self-check reads. A SIGKILL is seen too, but the
+ * sensor dies before it can say so; a SIGSTOP is reported once it runs again. */
+#define BPF_PROG_GET_FD_BY_ID_ 13
+#define BPF_LINK_GET_FD_BY_ID_ 30
+#define BPF_LINK_DETACH_       34
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SB_TAMPER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sb_tamper);
+} tamper SEC(".maps");
+
+static __always_inline int tampered(__u32 what, __u32 arg)
+{
+	struct sb_tamper *t = bpf_map_lookup_elem(&tamper, &what);
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!t || pid == self_tgid)
+		return 0;
+	__sync_fetch_and_add(&t->count, 1);
+	t->last_t = bpf_ktime_get_ns();
+	t->last_pid = pid;
+	t->last_arg = arg;
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_kill")
+int sb_guard_kill(struct trace_event_raw_sys_enter *ctx)
+{
+	if ((__u32)ctx->args[0] == self_tgid)
+		return tampered(SB_TAMPER_KILL, (__u32)ctx->args[1]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_tgkill")
+int sb_guard_tgkill(struct trace_event_raw_sys_enter *ctx)
+{
+	if ((__u32)ctx->args[0] == self_tgid)
+		return tampered(SB_TAMPER_KILL, (__u32)ctx->args[2]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_ptrace")
+int sb_guard_ptrace(struct trace_event_raw_sys_enter *ctx)
+{
+	if ((__u32)ctx->args[1] == self_tgid)
+		return tampered(SB_TAMPER_PTRACE, (__u32)ctx->args[0]);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_bpf")
+int sb_guard_bpf(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 cmd = (__u32)ctx->args[0];
+
+	if (cmd == BPF_LINK_DETACH_ || cmd == BPF_LINK_GET_FD_BY_ID_ || cmd == BPF_PROG_GET_FD_BY_ID_)
+		return tampered(SB_TAMPER_BPF, cmd);
+	return 0;
+}
