@@ -306,8 +306,11 @@ def scenario_section(run: RunData, charts: list[Chart]) -> str:
         "of issue time whose events were never seen, read off the events; "
         "<b>kill→ready</b>: the harness's own clock; <b>workload held</b>: how much further "
         "behind its schedule the workload got than at worst before the fault (a syscall "
-        "made to wait for the sensor).</p>",
+        "made to wait for the sensor); <b>noticed</b> (tamper): <i>recorded</i> when the "
+        "attempt itself is in the sensor's output as a kernel event, <i>detected</i> when "
+        "only its counters or health say so.</p>",
         table(head, [[e(c) for c in r] for r in rows], modes, left=5),
+        f"<p class=note>{e(scenarios.not_applicable(sc))}</p>",
         f"<p class=note>{e(scenarios.NOT_HERE)}</p>",
         "\n".join(figure(c) for c in charts if c.section == "scenarios"),
     ])

@@ -84,7 +84,8 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
                   "stretch of issue time whose events were never seen, read off the events; "
                   "*kill→ready*: the harness's clock; *workload held*: how much further "
                   "behind its schedule the workload got than at worst before the fault.", "",
-                  _md_table(head, rows), "", scenarios.NOT_HERE, ""]
+                  _md_table(head, rows), "", scenarios.not_applicable(sc), "",
+                  scenarios.NOT_HERE, ""]
         for ch in charts:
             if ch.section == "scenarios":
                 parts += [f"**{ch.title}.** {ch.caption}", "",

@@ -79,6 +79,10 @@ def timeline_chart(sc: pd.DataFrame, tl: pd.DataFrame, styles: Styles, out: Path
                     ax.fill_between(t, 0, 1, where=on, step="post", color=c, alpha=0.5,
                                     transform=ax.get_xaxis_transform(), linewidth=0,
                                     label=name)
+            at = r.get("fault_at_ms")
+            if _num(at):
+                ax.axvline(float(at) / 1000, color="#922b21", linestyle=":", linewidth=1.2,
+                           label="fault injected")
             lag = ax.twinx()
             lag.plot(t, g["lag_ms"], color="#7d3c98", linewidth=0.8, alpha=0.8)
             lag.set_ylabel("workload lag (ms)", color="#7d3c98", fontsize=8)
@@ -113,9 +117,12 @@ def summary_rows(sc: pd.DataFrame) -> tuple[list[str], list[list[str]], list[str
     """Headers, rows and each row's mode, for the 'what happens' table."""
     head = ["scenario", "backend", "mode", "workload", "outcome", "blind (ms)",
             "kill→ready (ms)", "lost / expected", "workload held (ms)", "caught up (ms)",
-            "own loss counter", "in the kernel while down", "left behind"]
+            "own loss counter", "noticed", "what happened", "in the kernel while down",
+            "left behind"]
     rows, modes = [], []
     for _, r in table_rows(sc).iterrows():
+        if r.get("outcome") == "unsupported":
+            continue   # listed apart (not_applicable)
         lost = r.get("events_lost")
         exp = r.get("events_expected")
         own = r.get("self_reported_lost")
@@ -127,11 +134,47 @@ def summary_rows(sc: pd.DataFrame) -> tuple[list[str], list[list[str]], list[str
             f"{int(lost)} / {int(exp)}" if _num(lost) and _num(exp) else "–",
             fmt_ms(r.get("workload_stall_ms")), fmt_ms(r.get("recovered_ms")),
             str(int(own)) if _num(own) else "–",
+            _noticed(r), _happened(r),
             _s(r.get("kernel_while_down")) or "–",
             _s(r.get("leftovers")) or "nothing",
         ])
         modes.append(str(r["mode"]))
     return head, rows, modes
+
+
+def not_applicable(sc: pd.DataFrame) -> str:
+    """One sentence per reason: which (case, backend) pairs did not run, and why."""
+    rows = table_rows(sc)
+    rows = rows[rows["outcome"] == "unsupported"]
+    if not len(rows):
+        return ""
+    by_reason: dict[str, list[str]] = {}
+    for _, r in rows.iterrows():
+        by_reason.setdefault(_s(r.get("reason")) or "?", []).append(f"{r['case']} on {r['spec']}")
+    return "Not applicable: " + "; ".join(f"{', '.join(w)} ({why})"
+                                          for why, w in by_reason.items()) + "."
+
+
+def _noticed(r) -> str:
+    """Tamper only: whether the sensor noticed, and whether the attempt is in its output."""
+    if _s(r.get("scenario")) != "tamper" or _s(r.get("status")) != "ok":
+        return "–"
+    if r.get("recorded") is True:
+        return "recorded"
+    return "detected" if r.get("detected") is True else "no"
+
+
+def _happened(r, width: int = 140) -> str:
+    """What the fault did, and what the sensor, kernel or tool said of it."""
+    parts = [_s(r.get("action"))]
+    if _s(r.get("update")):
+        parts.append(f"{r['update']}: {_s(r.get('update_detail'))}")
+    if _s(r.get("canary")):
+        parts.append(f"canary {_s(r.get('canary'))}")
+    if _s(r.get("tamper_seen")):
+        parts.append(f"sensor saw: {_s(r.get('tamper_seen'))}")
+    text = "; ".join(p for p in parts if p)
+    return (text[: width - 1] + "…") if len(text) > width else (text or "–")
 
 
 def _s(v) -> str:

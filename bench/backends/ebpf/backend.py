@@ -90,8 +90,9 @@ class EbpfBackend(Backend):
     def notes(cls) -> list[str]:
         # Which optional hook types this kernel accepts: probed by loading (and at once
         # releasing) a tiny program of each type.
-        return [f"hooks={hook}: {why}" for hook, why in probe.hook_support().items()
-                if why != "ok"]
+        support = probe.hook_support()
+        notes = [f"hooks={hook}: {why}" for hook, why in support.items() if why != "ok"]
+        return notes + [probe.protection(support)]
 
     @property
     def fatal(self) -> str | None:

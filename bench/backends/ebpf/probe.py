@@ -103,3 +103,19 @@ def hook_support() -> dict[str, str]:
     finally:
         quiet.log_to(None)
     return out
+
+
+# The syscalls the sensor's self-protection watches (protect=1, sensor.bpf.c).
+GUARDED = ("kill", "tgkill", "ptrace", "bpf")
+
+
+def protection(support: dict[str, str] | None = None) -> str:
+    """One line: what self-protection this kernel permits the sensor. Its guards are
+    syscall tracepoints like the rest of its programs (so they load wherever it does):
+    they record an attempt on the sensor but cannot refuse it; refusing needs BPF-LSM."""
+    support = support or hook_support()
+    lsm = support.get("lsm", "not probed")
+    block = ("and can refuse them (BPF-LSM loads here)" if lsm == "ok"
+             else f"but cannot refuse them: BPF-LSM {lsm.split(': ', 1)[-1]}")
+    return (f"self-protection: records {', '.join(GUARDED)} aimed at the sensor (syscall "
+            f"tracepoints, protect=1) {block}")
