@@ -216,7 +216,8 @@ def _run_one(runner: ScenarioRunner, res, cfg: ScenarioConfig, i: int, spec: Spe
     row = {"scenario": s.scenario, "case": s.label, "cell": cell.id,
            "backend": spec.name, "spec": spec.text, "mode": cls.mode,
            "mechanism": cls.mechanism, "workload_spec": cell.workload.text,
-           "rate_target": cfg.rate, "duration_s": cfg.duration, "at_s": s.at_s}
+           "rate_target": cfg.rate, "duration_s": cfg.duration, "at_s": s.at_s,
+           "technique": s.technique}
     why = why or ("" if w else "sees no kind of any workload")
     if why:
         res.add_cell([], None, None, cell.id)

@@ -178,3 +178,31 @@ def test_a_canary_stops_a_crashing_update_before_the_sensor(tmp_path, leaves_not
     assert c["update"] != "crashed" and c["outcome"] == "refused"
     assert c["events_lost"] == 0 and not c["crashed"]
     assert pd.isna(c["leftovers"]) and pd.isna(p["leftovers"])
+
+
+def test_tamper_what_each_sensor_notices(tmp_path, audit_exclusive, leaves_nothing):
+    """Known truths of tampering, in one run: audit sees its rules removed (CONFIG_CHANGE)
+    and is blind after; the eBPF sensor's links cannot be detached (tracepoint links refuse
+    it) and its guards record the bpf() calls and the SIGSTOP; a moved directory blinds
+    inotify (it watches the old inode) but not fanotify (a filesystem mark)."""
+    _skip_unavailable("audit", "ebpf", "inotify", "fanotify")
+    df = _scenario(tmp_path, "tamper", "-t", "audit-delete,bpf-detach,stop,move-dir",
+                   "-b", "audit,ebpf,inotify,fanotify", "-d", "3", "--at", "1",
+                   "--for", "0.5")
+    row = {(r["technique"], r["spec"]): r for _, r in df.iterrows()}
+    a = row["audit-delete", "audit"]
+    assert a["outcome"] == "degraded" and a["recorded"] is True, a.to_dict()
+    assert "audit rule removed" in a["tamper_seen"]
+    # blind from the deletion to the end: about 2 s of 1000 file ops/s lost
+    assert a["events_lost"] > 1000
+    d = row["bpf-detach", "ebpf"]
+    assert "0 of" in d["action"] and "not supported" in d["action"], d.to_dict()
+    assert d["events_lost"] == 0 and d["recorded"] is True and "bpf()" in d["tamper_seen"]
+    s = row["stop", "ebpf"]
+    assert s["recorded"] is True and "kill of the sensor" in s["tamper_seen"], s.to_dict()
+    assert s["events_lost"] == 0
+    assert row["move-dir", "fanotify"]["events_lost"] == 0
+    i = row["move-dir", "inotify"]
+    assert i["outcome"] == "degraded" and i["events_lost"] > 1000, i.to_dict()
+    assert row["bpf-detach", "audit"]["outcome"] == "unsupported"
+    assert df["leftovers"].isna().all(), df["leftovers"].dropna().tolist()
