@@ -82,6 +82,33 @@ REFERENCE_BACKENDS ?= synthetic,null_sensor,injected_cost,psutil,psutil:interval
 REFERENCE_ARGS ?= -b '$(REFERENCE_BACKENDS)' -w file,process,network -r 200,1000,5000,max \
 	-d 1 -n 3
 
+# The published failure scenarios: every fault on the reference sensors and the peers it
+# applies to, plus the settings that decide the outcome (audit's backlog wait with small
+# queues; consumers that trust a content update's header), then a --canary run of the
+# bad update. Into results/scenarios/ with its own README.md (as root, about 20 minutes).
+SCENARIO_BACKENDS ?= ebpf,audit,fanotify,inotify,proc_connector,bpftrace,auditd,fatrace,\
+	forkstat,inotifywait,execsnoop,opensnoop
+SCENARIO_VARIANTS ?= audit:backlog_limit=64,rcvbuf_kb=16,\
+	audit:backlog_limit=64,rcvbuf_kb=16,backlog_wait_time=0,fanotify:unsafe_update=1,\
+	inotify:unsafe_update=1,proc_connector:unsafe_update=1
+SCENARIO_ARGS ?= -d 6 --at 1.5 --for 2
+
+.PHONY: reference-scenarios
+reference-scenarios: setup
+	rm -rf results/scenarios.tmp
+	$(VENV)/bin/sensorbench scenario crash,stall,bad-update,tamper \
+		-b '$(SCENARIO_BACKENDS)' $(SCENARIO_ARGS) --no-report --out results/scenarios.tmp/main
+	$(VENV)/bin/sensorbench scenario stall,bad-update -b '$(SCENARIO_VARIANTS)' \
+		$(SCENARIO_ARGS) --no-report --out results/scenarios.tmp/variants
+	$(VENV)/bin/sensorbench scenario bad-update --canary -b '$(SCENARIO_VARIANTS),ebpf' \
+		$(SCENARIO_ARGS) --no-report --out results/scenarios.tmp/canary
+	$(VENV)/bin/sensorbench merge results/scenarios.tmp/main results/scenarios.tmp/variants \
+		results/scenarios.tmp/canary --out results/scenarios.tmp/all
+	rm -rf results/scenarios && mv results/scenarios.tmp/all results/scenarios \
+		&& rm -rf results/scenarios.tmp
+	$(VENV)/bin/sensorbench report results/scenarios --markdown results/scenarios/README.md \
+		--command "make reference-scenarios"
+
 .PHONY: reference
 reference: setup
 	rm -rf results/reference.tmp

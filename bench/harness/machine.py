@@ -41,6 +41,15 @@ def virtualized() -> str | None:
     return vendor or "unknown hypervisor"
 
 
+def machine_key() -> str | None:
+    """This machine's identity, hashed (``/etc/machine-id`` itself is not to be shared):
+    ``merge`` tells two runs of one machine from two machines that share a hostname."""
+    import hashlib
+
+    mid = _read("/etc/machine-id")
+    return hashlib.sha256(mid.encode()).hexdigest()[:12] if mid else None
+
+
 def facts() -> dict:
     vm = psutil.virtual_memory()
     versions = {}
@@ -52,6 +61,7 @@ def facts() -> dict:
     cg = v2_root()
     return {
         "hostname": socket.gethostname(),
+        "machine_key": machine_key(),
         "os": platform.system(),
         "kernel": platform.release(),
         "machine": platform.machine(),

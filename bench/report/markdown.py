@@ -76,6 +76,23 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
             parts += [f"## {ch.title}", "", f"![{ch.title}]({link(ch.png)})", "", ch.caption,
                       ""]
     sc = run.scenarios
+    sibling = run.path.parent / "scenarios"
+    if (sc is None or not len(sc)) and (sibling / "scenarios.parquet").exists():
+        # the reference run's page also answers the reliability half, from the scenario
+        # run published next to it (make reference-scenarios)
+        from bench.results.rundata import RunData
+
+        other = RunData.load(sibling, strict_meta=False).scenarios
+        if other is not None and len(other):
+            head, rows, _ = scenarios.summary_rows(other)
+            page = sibling / "README.md"
+            parts += ["## What happens when the sensor fails", "",
+                      f"From the failure scenarios run on the same machine "
+                      f"([{link(page)}]({link(page)}): timelines, settings, every row): "
+                      "one normal cell per row with a fault injected while the workload ran "
+                      "at a steady rate; kernel mode first.", "",
+                      _md_table(head, rows), "", scenarios.not_applicable(other), "",
+                      scenarios.NOT_HERE, ""]
     if sc is not None and len(sc):
         head, rows, _ = scenarios.summary_rows(sc)
         parts += ["## What happens when the sensor fails", "",

@@ -35,8 +35,11 @@ SHADE = {"dead": "#f4a6a6", "restarting": "#f9d3a5", "stopped": "#c9d7f0"}
 
 
 def table_rows(sc: pd.DataFrame) -> pd.DataFrame:
-    """The scenario rows in reading order: scenario, kernel mode first, then backend."""
+    """The scenario rows in reading order: scenario, kernel mode first, then backend. In a
+    folder merged from several machines a spec is named with its host (spec@host)."""
     df = sc.copy()
+    if "host" in df.columns and df["host"].nunique() > 1:
+        df["spec"] = df["spec"].astype(str) + "@" + df["host"].astype(str)
     df["_m"] = df["mode"].map(MODE_ORDER).fillna(3)
     return df.sort_values(["scenario", "case", "_m", "spec"], kind="stable").drop(columns="_m")
 
@@ -62,7 +65,10 @@ def timeline_chart(sc: pd.DataFrame, tl: pd.DataFrame, styles: Styles, out: Path
         fig, axes = plt.subplots(n, 1, figsize=(10, 1.9 * n + 0.9), squeeze=False,
                                  sharex=True)
         for ax, (_, r) in zip(axes[:, 0], rows.iterrows()):
-            g = tl[tl["cell"] == r["cell"]].sort_values("t_ms")
+            mine = tl["cell"] == r["cell"]
+            if "host" in tl.columns and "host" in rows.columns:   # a merged folder
+                mine &= tl["host"] == r["host"]
+            g = tl[mine].sort_values("t_ms")
             t = g["t_ms"].to_numpy() / 1000
             colour = styles(r["spec"])["color"] if styles(r["spec"])["mode"] != "?" else \
                 MODE_COLOUR.get(r["mode"], "#777")

@@ -1,7 +1,8 @@
 """``sensorbench merge DIR... --out OUT``: results folders from several machines in one.
 
 The merged folder is an ordinary results folder (``cells.parquet``, ``cells.csv``,
-``events.parquet``, ``meta.json``), so ``report`` and ``compare`` read it and so do DuckDB,
+``events.parquet``, ``meta.json``; and the failure scenarios' ``scenarios`` and
+``timeline`` tables, when an input has them), so ``report`` and ``compare`` read it and so do DuckDB,
 Spark or pandas. Every row gains where it came from: ``host`` (the machine's hostname,
 suffixed ``#2``, ``#3``... when two inputs share one), ``source`` (the input folder) and the
 machine facts that move results (``kernel``, ``cpu_model``, ``cpu_logical``). ``meta.json``
@@ -17,17 +18,24 @@ from pathlib import Path
 import pandas as pd
 
 from bench.core.errors import BadInput
-from bench.results.store import ResultsDir
+from bench.results.store import ResultsDir, scenarios_frame
 
 MACHINE_COLUMNS = ("kernel", "cpu_model", "cpu_logical")
 
 
 def _hosts(metas: list[dict], folders: list[Path]) -> list[str]:
+    """A name per input: its hostname, suffixed #2, #3... when another machine shares it.
+    Runs of one machine (same hostname and machine key) share one name."""
     names, seen = [], {}
     for meta, f in zip(metas, folders):
-        h = (meta.get("machine") or {}).get("hostname") or f.name
-        seen[h] = seen.get(h, 0) + 1
-        names.append(h if seen[h] == 1 else f"{h}#{seen[h]}")
+        m = meta.get("machine") or {}
+        h = m.get("hostname") or f.name
+        ident = (h, m.get("machine_key")) if m.get("machine_key") else (h, str(f))
+        machines = seen.setdefault(h, [])
+        if ident not in machines:
+            machines.append(ident)
+        n = machines.index(ident) + 1
+        names.append(h if n == 1 else f"{h}#{n}")
     return names
 
 
@@ -50,8 +58,13 @@ def merge(folders: list[Path], out: Path) -> Path:
     except OSError as e:
         raise BadInput(f"cannot write to {out}: {e.strerror}") from None
 
-    frames, events = [], []
+    frames, events, scenarios, timelines = [], [], [], []
     for res, meta, host in zip(inputs, metas, hosts):
+        for table, into in ((res.scenarios(), scenarios), (res.timeline(), timelines)):
+            if table is not None:
+                if "host" not in table.columns:
+                    table["host"] = host
+                into.append(table)
         df = res.cells()
         if "host" in df.columns:   # an already merged folder: keep its hosts
             df["host"] = df["host"].astype("string")
@@ -79,6 +92,13 @@ def merge(folders: list[Path], out: Path) -> Path:
     cells.to_csv(out / "cells.csv", index=False)
     if events:
         pd.concat(events, ignore_index=True).to_parquet(out / "events.parquet", index=False)
+    if scenarios:
+        sc = scenarios_frame(pd.concat(scenarios, ignore_index=True).to_dict("records"))
+        sc.to_parquet(out / "scenarios.parquet", index=False)
+        sc.to_csv(out / "scenarios.csv", index=False)
+    if timelines:
+        pd.concat(timelines, ignore_index=True).to_parquet(out / "timeline.parquet",
+                                                           index=False)
     merged = {
         "merged_from": [{"host": h, "path": str(r.path), "meta": m}
                         for h, r, m in zip(hosts, inputs, metas)],

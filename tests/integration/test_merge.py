@@ -44,12 +44,42 @@ def test_merge_two_hosts(tmp_path):
     assert "synthetic@alpha" in text and "synthetic@beta" in text
 
 
-def test_same_hostname_twice_stays_apart(tmp_path):
+def _copy_as(tmp_path, name: str, machine_key: str | None):
+    """A copy of a shared run whose meta.json says another machine key (None: none)."""
+    import json
+    import shutil
+
+    dst = tmp_path / name
+    shutil.copytree(results(name), dst)
+    meta = json.loads((dst / "meta.json").read_text())
+    meta["machine"]["machine_key"] = machine_key
+    (dst / "meta.json").write_text(json.dumps(meta))
+    return dst
+
+
+def test_same_hostname_on_two_machines_stays_apart(tmp_path):
+    a, b = _copy_as(tmp_path, "same_a", "aaaa"), _copy_as(tmp_path, "same_b", "bbbb")
     out = tmp_path / "m"
-    sensorbench("merge", str(results("same_a")), str(results("same_b")), "--out", str(out),
-                check=True)
+    sensorbench("merge", str(a), str(b), "--out", str(out), check=True)
     hosts = pd.read_parquet(out / "cells.parquet")["host"].unique()
     assert len(hosts) == 2 and hosts[1] == f"{hosts[0]}#2"
+
+
+def test_two_runs_of_one_machine_are_one_host(tmp_path):
+    a, b = _copy_as(tmp_path, "same_a", "aaaa"), _copy_as(tmp_path, "same_b", "aaaa")
+    out = tmp_path / "m"
+    sensorbench("merge", str(a), str(b), "--out", str(out), check=True)
+    hosts = pd.read_parquet(out / "cells.parquet")["host"].unique()
+    assert len(hosts) == 1 and "#" not in hosts[0]
+
+
+def test_runs_without_a_machine_key_stay_apart(tmp_path):
+    # folders written before the key existed: a shared hostname may be two machines
+    a, b = _copy_as(tmp_path, "same_a", None), _copy_as(tmp_path, "same_b", None)
+    out = tmp_path / "m"
+    sensorbench("merge", str(a), str(b), "--out", str(out), check=True)
+    hosts = pd.read_parquet(out / "cells.parquet")["host"].unique()
+    assert len(hosts) == 2
 
 
 def test_merge_bad_input(tmp_path):

@@ -18,6 +18,12 @@ from tests.helpers import needs_root, sensorbench
 pytestmark = needs_root
 
 
+def _available(name: str) -> bool:
+    from bench.backends import availability
+
+    return availability(name) is None
+
+
 def _skip_unavailable(*names):
     from bench.backends import availability
 
@@ -38,37 +44,31 @@ def _scenario(tmp_path, *args) -> pd.DataFrame:
     return df
 
 
-@pytest.mark.parametrize("backend,workload", [("inotify", "file"),
-                                              ("proc_connector", "process")])
-def test_crash_blind_window_is_the_kill_to_ready_time(tmp_path, leaves_nothing, backend,
-                                                      workload):
-    _skip_unavailable(backend)
-    df = _scenario(tmp_path, "crash", "-b", backend, "-w", workload, "-d", "3", "--at", "1")
-    r = df.iloc[0]
-    assert r["outcome"] == "sensor-crashed" and r["target"] == "consumer", r.to_dict()
-    assert r["down_ms"] > 0 and r["events_lost_in_window"] > 0
-    assert abs(r["blind_ms"] - r["down_ms"]) <= 10.0, r[["blind_ms", "down_ms"]].to_dict()
-    # the sensor came back: what was issued after it was back is seen again
-    assert r["recovered_ms"] == r["recovered_ms"] and r["recovered_ms"] < 50
-    assert pd.isna(r["leftovers"]), r["leftovers"]
-
-
-def test_crash_of_a_tool_kills_the_tool_not_our_adapter(tmp_path, leaves_nothing):
-    _skip_unavailable("fatrace")
-    df = _scenario(tmp_path, "crash", "-b", "fatrace", "-d", "3", "--at", "1")
-    r = df.iloc[0]
-    assert r["target"] == "tool" and r["outcome"] == "sensor-crashed", r.to_dict()
-    assert r["events_lost_in_window"] > 0 and r["blind_ms"] > 0
-    assert pd.isna(r["leftovers"]), r["leftovers"]
-
-
-def test_audit_crash_leaves_its_rules_in_the_kernel_while_down(tmp_path, audit_exclusive,
-                                                                leaves_nothing):
-    _skip_unavailable("audit")
-    df = _scenario(tmp_path, "crash", "-b", "audit", "-d", "3", "--at", "1")
-    r = df.iloc[0]
-    assert "audit rule" in r["kernel_while_down"], r.to_dict()
-    assert pd.isna(r["leftovers"]), r["leftovers"]
+def test_crash(tmp_path, audit_exclusive, leaves_nothing):
+    """One crash run, four known truths: the blind window read off the events is the
+    harness's kill-to-ready time (within 10 ms) for our consumers; a tool's crash hits the
+    tool, not our adapter; audit's rules stay in the kernel while nobody consumes."""
+    names = [n for n in ("inotify", "proc_connector", "fatrace", "audit") if _available(n)]
+    if not names:
+        pytest.skip("none of inotify, proc_connector, fatrace, audit can run here")
+    df = _scenario(tmp_path, "crash", "-b", ",".join(names), "-d", "2.5", "--at", "0.8")
+    row = {r["spec"]: r for _, r in df.iterrows()}
+    for name in ("inotify", "proc_connector"):
+        if name not in row:
+            continue
+        r = row[name]
+        assert r["outcome"] == "sensor-crashed" and r["target"] == "consumer", r.to_dict()
+        assert r["down_ms"] > 0 and r["events_lost_in_window"] > 0
+        assert abs(r["blind_ms"] - r["down_ms"]) <= 10.0, r[["blind_ms", "down_ms"]].to_dict()
+        # back: what was issued after it was ready again is seen, with a usual latency
+        assert r["recovered_ms"] == r["recovered_ms"] and r["recovered_ms"] < 50
+    if "fatrace" in row:
+        r = row["fatrace"]
+        assert r["target"] == "tool" and r["outcome"] == "sensor-crashed", r.to_dict()
+        assert r["events_lost_in_window"] > 0 and r["blind_ms"] > 0
+    if "audit" in row:
+        assert "audit rule" in row["audit"]["kernel_while_down"], row["audit"].to_dict()
+    assert df["leftovers"].isna().all(), df["leftovers"].dropna().tolist()
 
 
 def test_audit_stall_is_backpressure_with_backlog_wait_and_loss_without(
@@ -76,12 +76,13 @@ def test_audit_stall_is_backpressure_with_backlog_wait_and_loss_without(
     _skip_unavailable("audit")
     small = "audit:backlog_limit=64,rcvbuf_kb=16"
     df = _scenario(tmp_path, "stall", "-b", f"{small},{small},backlog_wait_time=0",
-                   "-w", "file", "-d", "4", "--at", "1", "--for", "1.5")
+                   "-w", "file", "-d", "3.5", "--at", "0.8", "--for", "1.5")
     waits, drops = df.iloc[0], df.iloc[1]
     assert waits["spec"] == small
     # backlog_wait_time > 0: the syscalls wait for room; the workload is held, not robbed
+    # (held from when the small queues fill to the SIGCONT: less than the stall itself)
     assert waits["outcome"] == "host-impact", waits.to_dict()
-    assert waits["workload_stall_ms"] > 1000
+    assert 100 < waits["workload_stall_ms"] <= 1500 + 500
     assert waits["events_lost"] <= 0.05 * waits["events_expected"]
     # backlog_wait_time = 0: the workload runs on; the kernel drops records and counts them
     assert drops["outcome"] == "degraded", drops.to_dict()
@@ -109,22 +110,9 @@ def _our_programs() -> set[str]:
 
 def test_ebpf_bad_update_is_refused_with_nothing_lost_and_programs_attached(
         tmp_path, leaves_nothing):
-    _skip_unavailable("ebpf")
-    df = _scenario(tmp_path, "bad-update", "-b", "ebpf", "-d", "3", "--at", "1")
-    prog = df[df["case"] == "bad-update:program"].iloc[0]
-    assert prog["update"] == "refused" and prog["outcome"] == "refused", prog.to_dict()
-    assert "verifier refused" in prog["update_detail"]
-    assert "programs still attached" in prog["update_detail"]
-    assert prog["events_lost"] == 0 and prog["blind_ms"] == 0
-    # the attached programs kept reporting across the update: every bin after it saw events
-    rules = df[df["case"] == "bad-update:rules"].iloc[0]
-    assert rules["update"] == "applied" and rules["outcome"] == "no-loss", rules.to_dict()
-    assert rules["events_lost"] == 0
-    assert pd.isna(prog["leftovers"]) and pd.isna(rules["leftovers"])
-
-
-def test_ebpf_programs_stay_attached_through_a_refused_update(tmp_path):
-    """The programs of the running sensor, seen from outside while the update is refused."""
+    """The new program is refused by the verifier and the attached ones stay attached
+    throughout (watched from outside with bpftool); the malformed rules map entry is a
+    no-op. Nothing is lost either way."""
     _skip_unavailable("ebpf")
     import threading
 
@@ -139,24 +127,35 @@ def test_ebpf_programs_stay_attached_through_a_refused_update(tmp_path):
     t = threading.Thread(target=watch, daemon=True)
     t.start()
     try:
-        df = _scenario(tmp_path, "bad-update", "-b", "ebpf", "-d", "3", "--at", "1")
+        df = _scenario(tmp_path, "bad-update", "-b", "ebpf", "-d", "2.5", "--at", "0.8")
     finally:
         stop.set()
         t.join()
-    assert df.iloc[0]["update"] == "refused"
-    full = max(seen, key=len)
-    assert full, "the sensor's programs were never seen loaded"
-    at = [i for i, s in enumerate(seen) if s == full]
-    # From the first sighting of the full set to the last, through the update at 1 s, no
-    # sample lacked a program (samples every 0.1 s; the stop detaches them afterwards).
-    assert all(seen[i] == full for i in range(at[0], at[-1] + 1)), seen
-    assert (at[-1] - at[0]) * 0.1 >= 1.5, (at[0], at[-1])
+    prog = df[df["case"] == "bad-update:program"].iloc[0]
+    assert prog["update"] == "refused" and prog["outcome"] == "refused", prog.to_dict()
+    assert "verifier refused" in prog["update_detail"]
+    assert "programs still attached" in prog["update_detail"]
+    assert prog["events_lost"] == 0 and prog["blind_ms"] == 0
+    rules = df[df["case"] == "bad-update:rules"].iloc[0]
+    assert rules["update"] == "applied" and rules["outcome"] == "no-loss", rules.to_dict()
+    assert rules["events_lost"] == 0
+    assert df["leftovers"].isna().all()
+    # Each cell's sensor: from the first sighting of its full set of programs to the
+    # last, through the update at 0.8 s, no sample lacked one (every 0.1 s).
+    runs = [s for s in seen if s]
+    sets = {frozenset(s) for s in runs}
+    full = [f for f in sets if not any(f < g for g in sets)]
+    assert len(full) == 2, f"expected two sensors' program sets, saw {len(full)}"
+    for f in full:
+        at = [i for i, s in enumerate(seen) if s == f]
+        assert all(seen[i] == f for i in range(at[0], at[-1] + 1)), seen[at[0]:at[-1] + 1]
+        assert (at[-1] - at[0]) * 0.1 >= 1.0, (at[0], at[-1])
 
 
 def test_audit_bad_update_is_refused_by_the_kernel_and_the_old_rules_stay(
         tmp_path, audit_exclusive, leaves_nothing):
     _skip_unavailable("audit")
-    df = _scenario(tmp_path, "bad-update", "-b", "audit", "-d", "3", "--at", "1")
+    df = _scenario(tmp_path, "bad-update", "-b", "audit", "-d", "2.5", "--at", "0.8")
     r = df.iloc[0]
     assert r["update"] == "refused" and r["outcome"] == "refused", r.to_dict()
     assert "Invalid argument" in r["update_detail"] and "unchanged" in r["update_detail"]
@@ -166,9 +165,9 @@ def test_audit_bad_update_is_refused_by_the_kernel_and_the_old_rules_stay(
 def test_a_canary_stops_a_crashing_update_before_the_sensor(tmp_path, leaves_nothing):
     _skip_unavailable("inotify")
     spec = "inotify:unsafe_update=1"
-    plain = _scenario(tmp_path / "plain", "bad-update", "-b", spec, "-d", "3", "--at", "1")
-    canary = _scenario(tmp_path / "canary", "bad-update", "--canary", "-b", spec, "-d", "3",
-                       "--at", "1")
+    plain = _scenario(tmp_path / "plain", "bad-update", "-b", spec, "-d", "2.5", "--at", "0.8")
+    canary = _scenario(tmp_path / "canary", "bad-update", "--canary", "-b", spec, "-d", "2.5",
+                       "--at", "0.8")
     p, c = plain.iloc[0], canary.iloc[0]
     # without a canary the update crashes the sensor: a blind window, events lost
     assert p["update"] == "crashed" and p["outcome"] == "sensor-crashed", p.to_dict()
@@ -186,15 +185,19 @@ def test_tamper_what_each_sensor_notices(tmp_path, audit_exclusive, leaves_nothi
     it) and its guards record the bpf() calls and the SIGSTOP; a moved directory blinds
     inotify (it watches the old inode) but not fanotify (a filesystem mark)."""
     _skip_unavailable("audit", "ebpf", "inotify", "fanotify")
-    df = _scenario(tmp_path, "tamper", "-t", "audit-delete,bpf-detach,stop,move-dir",
-                   "-b", "audit,ebpf,inotify,fanotify", "-d", "3", "--at", "1",
-                   "--for", "0.5")
+    common = ("-d", "2.5", "--at", "0.8", "--for", "0.5")
+    df = pd.concat([
+        _scenario(tmp_path / "a", "tamper", "-t", "audit-delete,bpf-detach", "-b", "audit",
+                  *common),
+        _scenario(tmp_path / "e", "tamper", "-t", "bpf-detach,stop", "-b", "ebpf", *common),
+        _scenario(tmp_path / "m", "tamper", "-t", "move-dir", "-b", "inotify,fanotify",
+                  *common)], ignore_index=True)
     row = {(r["technique"], r["spec"]): r for _, r in df.iterrows()}
     a = row["audit-delete", "audit"]
     assert a["outcome"] == "degraded" and a["recorded"] is True, a.to_dict()
     assert "audit rule removed" in a["tamper_seen"]
-    # blind from the deletion to the end: about 2 s of 1000 file ops/s lost
-    assert a["events_lost"] > 1000
+    # blind from the deletion to the end: about 1.7 s of 1000 file ops/s (3 kinds of 4 seen)
+    assert a["events_lost"] > 500
     d = row["bpf-detach", "ebpf"]
     assert "0 of" in d["action"] and "not supported" in d["action"], d.to_dict()
     assert d["events_lost"] == 0 and d["recorded"] is True and "bpf()" in d["tamper_seen"]
@@ -203,6 +206,6 @@ def test_tamper_what_each_sensor_notices(tmp_path, audit_exclusive, leaves_nothi
     assert s["events_lost"] == 0
     assert row["move-dir", "fanotify"]["events_lost"] == 0
     i = row["move-dir", "inotify"]
-    assert i["outcome"] == "degraded" and i["events_lost"] > 1000, i.to_dict()
+    assert i["outcome"] == "degraded" and i["events_lost"] > 500, i.to_dict()
     assert row["bpf-detach", "audit"]["outcome"] == "unsupported"
     assert df["leftovers"].isna().all(), df["leftovers"].dropna().tolist()
