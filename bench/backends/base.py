@@ -46,7 +46,8 @@ class Backend:
     # (the null backend); any other backend with no kind of the workload is not run.
     runs_without_kinds = False
     # Whether a run without -b includes it. A control that only means something next to
-    # its other arms (injected_cost, run by `sensorbench calibrate`) says no.
+    # its other arms (injected_cost, run by `sensorbench calibrate`) says no, and so does a
+    # tool whose start and stop take seconds of every cell (bpftrace).
     in_default_run = True
     # How long the event count must stay unchanged after the workload ends for the sensor
     # to count as drained: far longer than an event-driven consumer's delivery (ms), and

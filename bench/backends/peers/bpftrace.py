@@ -68,6 +68,10 @@ class BpftraceBackend(ToolBackend):
     lost_pattern = re.compile(r"^Lost (\d+) events")
     start_timeout_s = 60.0      # compiling the script takes seconds on a busy 2-core box
     quiet_s = 0.5
+    # Compiling the script and detaching its probes take 4.5 s of every cell (a 0.5 s cell
+    # of the quick default run takes 5 s): a fifth of that run's time for one backend of
+    # sixteen. `make reference` runs it, and so does `-b bpftrace`.
+    in_default_run = False
     settings = {
         "strlen": Setting(int, 80, "BPFTRACE_STRLEN: longest path/filename kept (bytes)",
                           positive),
