@@ -32,7 +32,8 @@ def generate(folder: str | Path, exports: bool = True, markdown: Path | None = N
             p.unlink()
     charts, skipped = chartmod.build(run, out)
     report = html.write(run, charts, skipped, run.path / "report.html")
-    written = export.write_all(run) if exports else []
+    # The CI exports are of cost and loss cells; a folder of failure scenarios has none.
+    written = export.write_all(run) if exports and len(run.raw) else []
     if markdown is not None:
         mdmod.write(run, charts, Path(markdown), command or f"sensorbench report {run.path}")
     notes = list(run.notes) + [f"{s.section}: {s.what} not drawn: {s.reason}" for s in skipped]

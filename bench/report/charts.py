@@ -357,7 +357,13 @@ def sustainable_chart(run: RunData, styles: Styles, out: Path):
 
 def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
     """Draw every chart the data supports into ``out``; say why the others are missing."""
-    styles = Styles(run.series_info())
+    sc = run.scenarios
+    if len(run.raw) or sc is None:
+        styles = Styles(run.series_info())
+    else:   # scenarios only: one style per scenario spec, kernel mode first
+        rows = scenarios.table_rows(sc)
+        styles = Styles(rows.rename(columns={"spec": "series"})[["series", "mode"]]
+                        .drop_duplicates("series"))
     charts: list[Chart] = []
     skipped: list[Skipped] = []
 
@@ -368,14 +374,7 @@ def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
         else:
             charts.append(Chart(name, title, " ".join(caption.split()), section, *paths))
 
-    # The overview goes first: the report and the Markdown page open with it.
-    paths, text = overview(run, styles, out)
-    add("headline", "overview", "Cost vs loss at a glance", text, (paths, text))
-    add("overview", "coverage", "Coverage", coverage.__doc__.strip(),
-        coverage(run, styles, out))
-    add("overview", "sustainable", "Max sustainable rate", sustainable_chart.__doc__.strip(),
-        sustainable_chart(run, styles, out))
-    sc, tl = run.scenarios, run.timeline
+    tl = run.timeline
     if sc is not None and len(sc):
         for case in scenarios.cases(sc):
             add("scenarios", f"scenario-{slug(case)}", f"Scenario {case}: timeline",
@@ -383,6 +382,15 @@ def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
                     "\n\n")[1].strip(),
                 scenarios.timeline_chart(sc, tl, styles, out, case) if tl is not None
                 else (None, "no timeline.parquet"))
+    if not len(run.raw):   # a folder of failure scenarios only: no cost views
+        return charts, skipped
+    # The overview goes first: the report and the Markdown page open with it.
+    paths, text = overview(run, styles, out)
+    add("headline", "overview", "Cost vs loss at a glance", text, (paths, text))
+    add("overview", "coverage", "Coverage", coverage.__doc__.strip(),
+        coverage(run, styles, out))
+    add("overview", "sustainable", "Max sustainable rate", sustainable_chart.__doc__.strip(),
+        sustainable_chart(run, styles, out))
     for w in run.workloads():
         add(w, f"saturation-{slug(w)}", "Saturation curve", saturation.__doc__.strip(),
             saturation(run, styles, out, w))

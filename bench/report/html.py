@@ -330,6 +330,14 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
                      + ['<a href="#summary">summary</a>', '<a href="#sustainable">max rate</a>']
                      + [f'<a href="#wl-{e(w)}">{e(w)}</a>' for w in wls]
                      + ['<a href="#backends">backends</a>', '<a href="#machine">machine</a>'])
+    if not len(run.raw):   # a folder of failure scenarios only
+        body = [f"<h1>sensorbench scenarios: {e(run.path.resolve().name)}</h1>",
+                f"<p class=sub>{e(sub)}</p>", scenario_section(run, charts),
+                machine_section(run),
+                f"<p class=note>Regenerate with <code>sensorbench report {e(run.path)}</code>. "
+                "Raw data: scenarios.parquet / scenarios.csv (one row per scenario × backend "
+                "× case), timeline.parquet (per 10 ms), cells.csv, meta.json.</p>"]
+        return _page(f"sensorbench scenarios: {run.path.resolve().name}", body)
     body = [
         f"<h1>sensorbench report: {e(run.path.resolve().name)}</h1>",
         f"<p class=sub>{e(sub)}</p><p>{nav}</p>",
@@ -353,7 +361,10 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
         "data: cells.parquet / cells.csv (one row per cell × kind), events.parquet (one row per "
         "matched event), meta.json.</p>",
     ]
-    title = f"sensorbench report: {run.path.resolve().name}"
+    return _page(f"sensorbench report: {run.path.resolve().name}", body)
+
+
+def _page(title: str, body: list[str]) -> str:
     return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><link rel=icon href=\"data:,\">"
             f"<meta name=viewport content=\"width=device-width, initial-scale=1\">"
             f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"

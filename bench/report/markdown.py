@@ -42,12 +42,47 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def render_scenarios(run: RunData, charts: list[Chart], link, command: str) -> str:
+    """The page of a folder of failure scenarios only."""
+    metas = [x.get("meta") or {} for x in run.meta.get("merged_from") or []] or [run.meta]
+    m = next((x.get("machine") for x in metas if x.get("machine")), {}) or {}
+    sc = run.scenarios
+    head, rows, _ = scenarios.summary_rows(sc)
+    settings = sorted({f"{k}={v}" for x in metas
+                       for k, v in (x.get("scenario_settings") or {}).items()})
+    parts = [
+        "# sensorbench failure scenarios", "",
+        "What happens to the host and to the data when a security sensor crashes, stalls, "
+        f"gets a malformed content update or is tampered with, measured on "
+        f"**{m.get('cpu_model', '?')} × {m.get('cpu_logical', '?')} CPUs**, Linux "
+        f"`{m.get('kernel', '?')}`" + (f" (virtual machine: {m['virtualized']})"
+                                      if m.get("virtualized") else "")
+        + (f"; {', '.join(settings)}" if settings else "") + ".", "",
+        f"Regenerate (as root, on this machine): `{command}`. Full report: "
+        f"[{link(run.path / 'report.html')}]({link(run.path / 'report.html')}); every row: "
+        f"[{link(run.path / 'scenarios.csv')}]({link(run.path / 'scenarios.csv')}).", "",
+        "## What happens when the sensor fails", "",
+        "One normal cell per row, with a fault injected while the workload ran at a steady "
+        "rate; kernel mode first. *blind*: the stretch of issue time whose events were never "
+        "seen, read off the events; *kill→ready*: the harness's clock; *workload held*: how "
+        "much further behind its schedule the workload got than at worst before the fault; "
+        "*noticed* (tamper): *recorded* when the attempt itself is in the sensor's output as "
+        "a kernel event, *detected* when only its counters say so.", "",
+        _md_table(head, rows), "", scenarios.not_applicable(sc), "", scenarios.NOT_HERE, ""]
+    for ch in charts:
+        if ch.section == "scenarios":
+            parts += [f"**{ch.title}.** {ch.caption}", "", f"![{ch.title}]({link(ch.png)})", ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
 def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> str:
     md_dir = md_path.parent.resolve()
 
     def link(p: Path) -> str:
         return os.path.relpath(p.resolve(), md_dir)
 
+    if not len(run.raw) and run.scenarios is not None:
+        return render_scenarios(run, charts, link, command)
     m = run.meta.get("machine") or {}
     plan = run.meta.get("plan") or {}
     parts = [

@@ -346,6 +346,28 @@ def compare(base: RunData, new: RunData, factor: float = DEFAULT_FACTOR,
         (cmp.warnings if cross_machine else cmp.problems).append(
             msg + ("" if cross_machine else ": pass --cross-machine to compare anyway"))
 
+    matched_new: set = set()
+    if len(base.raw) and len(new.raw):   # folders of failure scenarios only have no cells
+        matched_new = _compare_cells(base, new, cmp, pairs, metrics, factors)
+    elif len(base.raw) or len(new.raw):
+        cmp.problems.append("one folder has cost cells, the other failure scenarios only")
+    matched_scenarios = compare_scenarios(base, new, cmp, factor)
+    if not matched_new and not matched_scenarios:
+        cmp.problems.append("BASE and NEW have no cell in common (same backends, workloads "
+                            "and rates?)")
+    elif cmp.missing and not allow_missing:
+        cmp.problems.append(f"{len(cmp.missing)} cells or kinds are in only one run (or skipped in NEW): pass "
+                            "--allow-missing to compare the rest")
+    order = {"failed": 0, "regression": 1, "improvement": 2, "not significant": 3,
+             "uncertain": 4, "same": 5}
+    cmp.rows.sort(key=lambda r: (order.get(r.verdict, 9), r.workload, r.base_spec, r.rate,
+                                 r.kind, r.metric))
+    return cmp
+
+
+def _compare_cells(base: RunData, new: RunData, cmp: Comparison, pairs: dict,
+                   metrics: dict, factors: dict) -> set:
+    """The cost and loss cells of both folders, paired; the NEW keys that were paired."""
     bc, nc = base.cells.set_index(["series", "workload_spec", "rate_target"]), \
         new.cells.set_index(["series", "workload_spec", "rate_target"])
     nk = {tuple(r[c] for c in ("series", "workload_spec", "rate_target", "kind")): r
@@ -353,7 +375,7 @@ def compare(base: RunData, new: RunData, factor: float = DEFAULT_FACTOR,
     bk: dict[tuple, list] = {}
     for _, r in base.kinds.iterrows():
         bk.setdefault((r["series"], r["workload_spec"], r["rate_target"]), []).append(r)
-    matched_new = set()
+    matched_new: set = set()
     for key, b in bc.iterrows():
         s, wl, rate = key
         nkey = (pairs.get(s), wl, rate)
@@ -396,17 +418,51 @@ def compare(base: RunData, new: RunData, factor: float = DEFAULT_FACTOR,
     for key in nc.index:
         if key not in matched_new:
             cmp.missing.append(f"{key[0]} {key[1]} @{key[2]}: not in BASE")
-    if not matched_new:
-        cmp.problems.append("BASE and NEW have no cell in common (same backends, workloads "
-                            "and rates?)")
-    elif cmp.missing and not allow_missing:
-        cmp.problems.append(f"{len(cmp.missing)} cells or kinds are in only one run (or skipped in NEW): pass "
-                            "--allow-missing to compare the rest")
-    order = {"failed": 0, "regression": 1, "improvement": 2, "not significant": 3,
-             "uncertain": 4, "same": 5}
-    cmp.rows.sort(key=lambda r: (order.get(r.verdict, 9), r.workload, r.base_spec, r.rate,
-                                 r.kind, r.metric))
-    return cmp
+    return matched_new
+
+
+# Failure scenarios: how bad an outcome is for the host and the data, worst last. A worse
+# outcome of the same case on the same backend is a regression (gated); the blind window
+# and the loss are shown beside it, not gated (one cell each: no noise to judge them by).
+OUTCOME_RANK = {"no-loss": 0, "refused": 0, "degraded": 1, "sensor-crashed": 2,
+                "host-impact": 3, "failed": 4}
+
+
+def compare_scenarios(base: RunData, new: RunData, cmp: Comparison, factor: float) -> int:
+    """Scenario rows of both folders, paired by case and spec; how many pairs."""
+    bs, ns = base.scenarios, new.scenarios
+    if bs is None or ns is None:
+        return 0
+    nrows = {(r["case"], r["spec"]): r for _, r in ns.iterrows()}
+    pairs = 0
+    for _, b in bs.iterrows():
+        if b.get("outcome") == "unsupported":
+            continue
+        n = nrows.get((b["case"], b["spec"]))
+        if n is None:
+            cmp.missing.append(f"scenario {b['case']} {b['spec']}: not in NEW")
+            continue
+        pairs += 1
+        rb, rn = OUTCOME_RANK.get(b["outcome"]), OUTCOME_RANK.get(n["outcome"])
+        nan = Side(math.nan, math.nan, math.nan)
+        verdict = ("same" if rb == rn or rb is None or rn is None else
+                   "regression" if rn > rb else "improvement")
+        cmp.rows.append(Row(b["spec"], n["spec"], b["case"], str(b["rate_target"]), "",
+                            f"outcome {b['outcome']} -> {n['outcome']}", nan, nan, verdict,
+                            True))
+        for col in ("blind_ms", "events_lost", "workload_stall_ms"):
+            vb, vn = float(b.get(col, math.nan)), float(n.get(col, math.nan))
+            if not (vb == vb and vn == vn):
+                continue
+            big = vn > vb * factor + 1 or vb > vn * factor + 1
+            cmp.rows.append(Row(b["spec"], n["spec"], b["case"], str(b["rate_target"]), "",
+                                col, Side(vb, math.nan, math.nan),
+                                Side(vn, math.nan, math.nan),
+                                "uncertain" if big else "same", False))
+    for key in set(nrows) - {(r["case"], r["spec"]) for _, r in bs.iterrows()}:
+        if nrows[key].get("outcome") != "unsupported":
+            cmp.missing.append(f"scenario {key[0]} {key[1]}: not in BASE")
+    return pairs
 
 
 def to_json(cmp: Comparison) -> dict:

@@ -76,6 +76,11 @@ class RunData:
             raise BadInput(f"{path} is not a results folder (no such directory)")
         res = ResultsDir(path, create=False)
         df = res.cells().copy()
+        # A failure scenario's cells are a sensor failing on purpose: they belong to the
+        # scenarios table (``scenarios``), never to the cost and loss views, compare or the
+        # exports, where cells of different faults would pass for repeats of one cell.
+        if "scenario" in df.columns:
+            df = df[df["scenario"].fillna("").astype(str) == ""].reset_index(drop=True)
         notes = []
         try:
             meta = res.meta()
