@@ -103,7 +103,7 @@ def merge(folders: list[Path], out: Path) -> Path:
         "merged_from": [{"host": h, "path": str(r.path), "meta": m}
                         for h, r, m in zip(hosts, inputs, metas)],
         "warnings": [],
-        "machine": {"hostname": "+".join(hosts)},
+        "machine": {"hostname": "+".join(dict.fromkeys(hosts))},
     }
     tmp = out / "meta.json.tmp"
     tmp.write_text(json.dumps(merged, indent=2, default=str) + "\n")
