@@ -25,9 +25,10 @@ from bench.analysis.correlate import Correlation
 
 BIN_MS = 10
 # A workload held up by more than this past its usual schedule lag counts as an impact on
-# the host (a syscall made to wait for the sensor): 10 bins, far above a loaded machine's
-# scheduling hiccups at the default rates, far below audit's backpressure (seconds).
-STALL_LIMIT_MS = 100.0
+# the host (a syscall made to wait for the sensor): above a loaded 2-core VM's scheduling
+# hiccups (the process workload's fork saw 111 ms once, with nothing done to the sensor),
+# far below audit's backpressure (0.7 to 2 s in a 2 s stall).
+STALL_LIMIT_MS = 200.0
 # Caught up again: a live operation reported within this many times the usual p99
 # latency (+ 1 ms, for sensors whose usual latency is a few µs).
 CAUGHT_UP = 2.0
@@ -131,7 +132,9 @@ def outcome(row: dict, case: str) -> str:
     workload is the worst failure), then a crashed sensor, then loss."""
     if row.get("workload_failed"):
         return "host-impact"
-    if row.get("workload_stall_ms", 0.0) > STALL_LIMIT_MS:
+    # A flood loads the machine itself: the workload waits on it, sensor or not, so its
+    # stall is the attack's, shown but not judged against the sensor.
+    if row.get("workload_stall_ms", 0.0) > STALL_LIMIT_MS and row.get("technique") != "flood":
         return "host-impact"
     if row.get("crashed"):
         return "sensor-crashed"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.analysis.metrics import LATENCY_COLUMNS
+from bench.analysis.timeline import STALL_LIMIT_MS
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,8 @@ SCENARIO_DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("outcome", "status", "reason"),
      "`no-loss`, `degraded` (kept running, lost events), `sensor-crashed` (the host was "
      "fine; see `blind_ms`), `host-impact` (the workload was held up past "
-     "`workload_stall_ms` 100 ms, or failed), `refused` (a bad update refused, nothing "
+     f"`workload_stall_ms` {STALL_LIMIT_MS:g} ms, or failed; not judged for a flood, "
+     "which loads the machine itself), `refused` (a bad update refused, nothing "
      "lost); `failed` / `unsupported` with `status` and `reason`"),
     (("target",),
      "what the fault hit: `consumer` (our sensor's process) or `tool` (a real tool's "

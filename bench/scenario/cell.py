@@ -160,7 +160,9 @@ class ScenarioRunner(CellRunner):
             self.last_pids.append(flood.pid)
             a.watched.append(self.janitor.watch("process", pid=flood.pid, group=True))
             log.action = tamper.flood_result(flood)
-        log.states.append((time.monotonic_ns(), "ready"))
+        # the window is the attack's own time (a flood's --for; an instant otherwise)
+        log.t_back = time.monotonic_ns()
+        log.states.append((log.t_back, "ready"))
 
     def _stall(self, pids: list[int], log: _FaultLog) -> None:
         log.t_fault = time.monotonic_ns()
@@ -192,7 +194,9 @@ class ScenarioRunner(CellRunner):
             self._supervise(a, sensor, log)
             return
         log.update, log.update_detail = reply.get("update", "?"), reply.get("detail", "")
-        log.states.append((time.monotonic_ns(), "ready"))
+        # the fault's window is the update's own time: what follows is the sensor as updated
+        log.t_back = time.monotonic_ns()
+        log.states.append((log.t_back, "ready"))
 
     def _canary(self, a: Attempt, case: str, content: str) -> str:
         """Safe deployment: a canary instance of the sensor takes the update first. It

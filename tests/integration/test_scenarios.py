@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from bench.analysis.timeline import STALL_LIMIT_MS
 from tests.helpers import needs_root, sensorbench
 
 pytestmark = needs_root
@@ -82,11 +83,11 @@ def test_audit_stall_is_backpressure_with_backlog_wait_and_loss_without(
     # backlog_wait_time > 0: the syscalls wait for room; the workload is held, not robbed
     # (held from when the small queues fill to the SIGCONT: less than the stall itself)
     assert waits["outcome"] == "host-impact", waits.to_dict()
-    assert 100 < waits["workload_stall_ms"] <= 1500 + 500
+    assert STALL_LIMIT_MS < waits["workload_stall_ms"] <= 1500 + 500
     assert waits["events_lost"] <= 0.05 * waits["events_expected"]
     # backlog_wait_time = 0: the workload runs on; the kernel drops records and counts them
     assert drops["outcome"] == "degraded", drops.to_dict()
-    assert drops["workload_stall_ms"] < 100
+    assert drops["workload_stall_ms"] < STALL_LIMIT_MS
     assert drops["events_lost"] > 300
     assert drops["self_reported_lost"] >= 0.5 * drops["events_lost"]
     assert pd.isna(waits["leftovers"]) and pd.isna(drops["leftovers"])

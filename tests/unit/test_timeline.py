@@ -65,13 +65,15 @@ def test_nothing_lost_is_no_blind_window_and_a_stall_shows_as_catch_up():
 
 
 def test_a_workload_held_up_is_host_impact_not_loss():
-    # every operation issued from 300 ms to 500 ms is done only at 500 ms (backpressure)
-    t0, truth, events, corr = _cell(done_ms=lambda t: 500 - t if 300 <= t < 500 else 0.05)
-    fault = tl.Fault(t0 + 300 * MS, t0 + 500 * MS, [(t0, "ready")])
+    # every operation issued from 300 ms to 600 ms is done only at 600 ms (backpressure)
+    t0, truth, events, corr = _cell(done_ms=lambda t: 600 - t if 300 <= t < 600 else 0.05)
+    fault = tl.Fault(t0 + 300 * MS, t0 + 600 * MS, [(t0, "ready")])
     row = tl.summarize(truth, events, corr, frozenset({K}), fault, t0 + 1000 * MS)
-    assert row["workload_stall_ms"] == pytest.approx(200.0 - 0.05, abs=0.01)
+    assert row["workload_stall_ms"] == pytest.approx(300.0 - 0.05, abs=0.01)
     assert row["events_lost"] == 0
     assert tl.outcome(row, "stall") == "host-impact"
+    # a hiccup under the limit is not an impact on the host
+    assert tl.outcome(dict(row, workload_stall_ms=tl.STALL_LIMIT_MS - 1), "stall") == "no-loss"
 
 
 def test_outcome_order_host_first_then_crash_then_loss():
@@ -86,6 +88,8 @@ def test_outcome_order_host_first_then_crash_then_loss():
     assert tl.outcome({"workload_stall_ms": 5, "update": "applied"}, "bad-update") == "no-loss"
     assert tl.outcome({"update": "refused", "events_lost": 3}, "bad-update") == "degraded"
     assert tl.outcome({"workload_failed": True}, "stall") == "host-impact"
+    # a flood's load on the machine is the attack's, not the sensor's
+    assert tl.outcome({"workload_stall_ms": 500, "technique": "flood"}, "tamper") == "no-loss"
 
 
 def test_timeline_bins_count_every_operation_and_event_once():

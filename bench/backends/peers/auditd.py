@@ -135,8 +135,12 @@ class AuditdBackend(ToolBackend):
     ready_pattern = re.compile(r"^Init complete")
     ready_stream = "stderr"
     # auditd prints its config parsing and "Unable to adjust out of memory score" on
-    # stderr; these mean it is not working.
-    error_pattern = re.compile(r"^(Error|Cannot|Failed|Unable to (open|set|bind))")
+    # stderr; these mean it is not working. Its socket running over (ENOBUFS, after it was
+    # stopped or starved) is not one of them: kauditd holds the record and sends it again,
+    # and auditd goes on; those lines are counted (socket_overruns).
+    error_pattern = re.compile(r"^(Error(?! receiving audit netlink packet \(No buffer "
+                               r"space available\))|Cannot|Failed|Unable to (open|set|bind))")
+    _OVERRUN = "No buffer space available"
     stop_signals = (signal.SIGTERM,)   # auditd ignores SIGINT
     quiet_s = 0.5
     format_check_lines = 50
@@ -171,6 +175,11 @@ class AuditdBackend(ToolBackend):
     def command(self) -> list[str]:
         return ["auditd", "-f", "-n", "-s", "nochange", "-c", self.confdir]
 
+    def on_stderr(self, line: str) -> None:
+        super().on_stderr(line)
+        if self._OVERRUN in line:
+            self.overruns += 1
+
     def init_state(self) -> None:
         super().init_state()
         from bench.backends.audit import _linux
@@ -178,6 +187,7 @@ class AuditdBackend(ToolBackend):
 
         _, table = rules.machine_table()
         self.asm = Assembler(table, _linux.ListenPorts())
+        self.overruns = 0
         self.offset_ns = clock_offset_ns()
         self._last_flush = time.monotonic()
         self.other_types = 0
@@ -344,9 +354,12 @@ class AuditdBackend(ToolBackend):
             else float("nan"),
             "backlog_wait_time_actual": getattr(s1, "backlog_wait_time_actual", None),
             "audit_key": getattr(self, "key", None),
+            "socket_overruns": getattr(self, "overruns", 0),
         }
         if asm is not None:
             st["parse_errors"] = getattr(self, "parse_errors", 0)
             st.update(records=asm.records, incomplete_groups=asm.incomplete,
-                      unkeyed_accepts=asm.unkeyed, other_records=asm.other_records)
+                      unkeyed_accepts=asm.unkeyed, other_records=asm.other_records,
+                      # someone else's rule removal or disable, from auditd's own log
+                      tamper_events=list(asm.config_changes))
         return st
