@@ -72,12 +72,14 @@ def timeline_chart(sc: pd.DataFrame, tl: pd.DataFrame, styles: Styles, out: Path
             t = g["t_ms"].to_numpy() / 1000
             colour = styles(r["spec"])["color"] if styles(r["spec"])["mode"] != "?" else \
                 MODE_COLOUR.get(r["mode"], "#777")
+            # Hundreds of 10 ms steps per line: rasterized inside the SVG (text and axes
+            # stay vector), or one chart weighs megabytes.
             ax.fill_between(t, g["expected"], step="post", color="#dddddd", linewidth=0,
-                            label="expected (by issue time)")
+                            label="expected (by issue time)", rasterized=True)
             ax.step(t, g["observed"], where="post", color=colour, linewidth=1.2,
-                    label="observed (by issue time)")
+                    label="observed (by issue time)", rasterized=True)
             ax.step(t, g["seen"], where="post", color="#333333", linewidth=0.6, alpha=0.7,
-                    label="in the sensor's hands (by arrival)")
+                    label="in the sensor's hands (by arrival)", rasterized=True)
             state = g["state"].to_numpy()
             for name, c in SHADE.items():
                 on = state == name
@@ -90,7 +92,7 @@ def timeline_chart(sc: pd.DataFrame, tl: pd.DataFrame, styles: Styles, out: Path
                 ax.axvline(float(at) / 1000, color="#922b21", linestyle=":", linewidth=1.2,
                            label="fault injected")
             lag = ax.twinx()
-            lag.plot(t, g["lag_ms"], color="#7d3c98", linewidth=0.8, alpha=0.8)
+            lag.plot(t, g["lag_ms"], color="#7d3c98", linewidth=0.8, alpha=0.8, rasterized=True)
             lag.set_ylabel("workload lag (ms)", color="#7d3c98", fontsize=8)
             lag.tick_params(axis="y", labelsize=7, colors="#7d3c98")
             lag.grid(False)
