@@ -43,7 +43,8 @@ def save(fig, out: Path, name: str) -> tuple[Path, Path]:
     png, svg = out / f"{name}.png", out / f"{name}.svg"
     # Fixed metadata keeps regenerated files byte-stable when nothing changed (git diffs).
     fig.savefig(png, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    with plt.rc_context({"svg.hashsalt": "sensorbench"}):   # fixed ids inside the SVG
+        fig.savefig(svg, bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     _palette(png)
     return png, svg
