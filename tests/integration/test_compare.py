@@ -34,8 +34,10 @@ def test_same_code_twice_is_not_a_regression(tmp_path):
 
     compared = {x["metric"] for x in data["rows"]
                 if x["gated"] and finite(x["base"]) and finite(x["new"])}
-    assert {"latency_p99", "drop_rate", "cpu_us_per_event", "slowdown", "overhead"} <= compared
-    assert "latency_p50" in compared   # gated too: where a slower report shows first
+    assert {"latency_p50", "drop_rate", "cpu_us_per_event", "slowdown", "overhead"} <= compared
+    # the p99 (the machine's tail) is compared and shown, not gated
+    p99 = [x for x in data["rows"] if x["metric"] == "latency_p99"]
+    assert p99 and all(finite(x["base"]) and finite(x["new"]) and not x["gated"] for x in p99)
     # the total cost of sensing is compared on its block interval too, without gating
     machine = [x for x in data["rows"] if x["metric"] == "machine_cpu"]
     assert machine and all(finite(x["base"]) and finite(x["new"]) and not x["gated"]
