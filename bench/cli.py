@@ -367,15 +367,11 @@ def scenario(
     """Inject a fault into each sensor while a workload runs: what is lost, how long it is
     blind, whether the host's workload is held up."""
     from bench.harness import spec as specmod
-    from bench.scenario import SCENARIOS
     from bench.scenario.cell import Schedule
     from bench.scenario.run import ScenarioConfig, check
     from bench.scenario.run import run as run_scenario
 
-    names = _split([name])
-    for n in names:
-        if n not in SCENARIOS:
-            raise BadInput(f"unknown scenario {n!r} (known: {', '.join(SCENARIOS)})")
+    names = _split([name])   # each is checked with the rest of the schedule (check)
     if duration <= 0 or not math.isfinite(duration):
         raise BadInput(f"bad duration {duration}: must be > 0 seconds")
     if forward_ms <= 0 or not math.isfinite(forward_ms):

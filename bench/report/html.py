@@ -293,6 +293,14 @@ def resolution_section(run: RunData) -> str:
                     left=3))
 
 
+def _inline(text: str) -> str:
+    """Markdown's *emphasis* and `code` of a shared text, as HTML."""
+    import re
+
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", e(text))
+    return re.sub(r"\*([^*]+)\*", r"<b>\1</b>", text)
+
+
 def scenario_section(run: RunData, charts: list[Chart]) -> str:
     """What happens when the sensor fails: the scenario table, then the timelines."""
     sc = run.scenarios
@@ -301,14 +309,7 @@ def scenario_section(run: RunData, charts: list[Chart]) -> str:
     head, rows, modes = scenarios.summary_rows(sc)
     return "\n".join([
         '<h2 id="scenarios">What happens when the sensor fails</h2>',
-        "<p class=note>Each row is one normal cell with a fault injected while the workload "
-        "ran at a steady rate (<code>sensorbench scenario</code>). <b>blind</b>: the stretch "
-        "of issue time whose events were never seen, read off the events; "
-        "<b>kill→ready</b>: the harness's own clock; <b>workload held</b>: how much further "
-        "behind its schedule the workload got than at worst before the fault (a syscall "
-        "made to wait for the sensor); <b>noticed</b> (tamper): <i>recorded</i> when the "
-        "attempt itself is in the sensor's output as a kernel event, <i>detected</i> when "
-        "only its counters or health say so.</p>",
+        f"<p class=note>{_inline(scenarios.LEGEND)}</p>",
         table(head, [[e(c) for c in r] for r in rows], modes, left=5),
         f"<p class=note>{e(scenarios.not_applicable(sc))}</p>",
         f"<p class=note>{e(scenarios.NOT_HERE)}</p>",

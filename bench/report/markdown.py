@@ -42,12 +42,22 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def _scenario_section(sc, charts: list[Chart], link, intro: str) -> list[str]:
+    """"What happens when the sensor fails": the table, what did not run, what cannot run
+    here; then the timelines drawn for this page (none for a sibling folder's)."""
+    head, rows, _ = scenarios.summary_rows(sc)
+    parts = ["## What happens when the sensor fails", "", intro, "", _md_table(head, rows), "",
+             scenarios.not_applicable(sc), "", scenarios.NOT_HERE, ""]
+    for ch in charts:
+        if ch.section == "scenarios":
+            parts += [f"**{ch.title}.** {ch.caption}", "", f"![{ch.title}]({link(ch.png)})", ""]
+    return parts
+
+
 def render_scenarios(run: RunData, charts: list[Chart], link, command: str) -> str:
     """The page of a folder of failure scenarios only."""
     metas = [x.get("meta") or {} for x in run.meta.get("merged_from") or []] or [run.meta]
     m = next((x.get("machine") for x in metas if x.get("machine")), {}) or {}
-    sc = run.scenarios
-    head, rows, _ = scenarios.summary_rows(sc)
     settings = sorted({f"{k}={v}" for x in metas
                        for k, v in (x.get("scenario_settings") or {}).items()})
     parts = [
@@ -61,17 +71,7 @@ def render_scenarios(run: RunData, charts: list[Chart], link, command: str) -> s
         f"Regenerate (as root, on this machine): `{command}`. Full report: "
         f"[{link(run.path / 'report.html')}]({link(run.path / 'report.html')}); every row: "
         f"[{link(run.path / 'scenarios.csv')}]({link(run.path / 'scenarios.csv')}).", "",
-        "## What happens when the sensor fails", "",
-        "One normal cell per row, with a fault injected while the workload ran at a steady "
-        "rate; kernel mode first. *blind*: the stretch of issue time whose events were never "
-        "seen, read off the events; *kill→ready*: the harness's clock; *workload held*: how "
-        "much further behind its schedule the workload got than at worst before the fault; "
-        "*noticed* (tamper): *recorded* when the attempt itself is in the sensor's output as "
-        "a kernel event, *detected* when only its counters say so.", "",
-        _md_table(head, rows), "", scenarios.not_applicable(sc), "", scenarios.NOT_HERE, ""]
-    for ch in charts:
-        if ch.section == "scenarios":
-            parts += [f"**{ch.title}.** {ch.caption}", "", f"![{ch.title}]({link(ch.png)})", ""]
+        *_scenario_section(run.scenarios, charts, link, scenarios.LEGEND)]
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -112,36 +112,18 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
                       ""]
     sc = run.scenarios
     sibling = run.path.parent / "scenarios"
-    if (sc is None or not len(sc)) and (sibling / "scenarios.parquet").exists():
+    if sc is not None and len(sc):
+        parts += _scenario_section(sc, charts, link, scenarios.LEGEND)
+    elif (sibling / "scenarios.parquet").exists():
         # the reference run's page also answers the reliability half, from the scenario
         # run published next to it (make reference-scenarios)
-        from bench.results.rundata import RunData
-
         other = RunData.load(sibling, strict_meta=False).scenarios
+        page = sibling / "README.md"
         if other is not None and len(other):
-            head, rows, _ = scenarios.summary_rows(other)
-            page = sibling / "README.md"
-            parts += ["## What happens when the sensor fails", "",
-                      f"From the failure scenarios run on the same machine "
-                      f"([{link(page)}]({link(page)}): timelines, settings, every row): "
-                      "one normal cell per row with a fault injected while the workload ran "
-                      "at a steady rate; kernel mode first.", "",
-                      _md_table(head, rows), "", scenarios.not_applicable(other), "",
-                      scenarios.NOT_HERE, ""]
-    if sc is not None and len(sc):
-        head, rows, _ = scenarios.summary_rows(sc)
-        parts += ["## What happens when the sensor fails", "",
-                  "One normal cell per row, with a fault injected while the workload ran at a "
-                  "steady rate (`sensorbench scenario`); kernel mode first. *blind*: the "
-                  "stretch of issue time whose events were never seen, read off the events; "
-                  "*kill→ready*: the harness's clock; *workload held*: how much further "
-                  "behind its schedule the workload got than at worst before the fault.", "",
-                  _md_table(head, rows), "", scenarios.not_applicable(sc), "",
-                  scenarios.NOT_HERE, ""]
-        for ch in charts:
-            if ch.section == "scenarios":
-                parts += [f"**{ch.title}.** {ch.caption}", "",
-                          f"![{ch.title}]({link(ch.png)})", ""]
+            parts += _scenario_section(
+                other, [], link, f"From the failure scenarios run on the same machine "
+                f"([{link(page)}]({link(page)}): timelines, settings, every row). "
+                + scenarios.LEGEND)
     res = resolution.table(run)
     if not res.empty:
         parts += ["## What this machine could resolve", "",

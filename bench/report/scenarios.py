@@ -30,6 +30,16 @@ NOT_HERE = (
     "program otherwise; what is left to fail is the user-space agent around it, which is "
     "what these scenarios kill and stop.")
 
+# What the table's columns mean, said once for the HTML and the Markdown page.
+LEGEND = (
+    "One normal cell per row, with a fault injected while the workload ran at a steady rate "
+    "(`sensorbench scenario`); kernel mode first. *blind*: the stretch of issue time whose "
+    "events were never seen, read off the events; *kill→ready*: the harness's own clock; "
+    "*workload held*: how much further behind its schedule the workload got than at worst "
+    "before the fault (a syscall made to wait for the sensor); *noticed* (tamper): "
+    "*recorded* when the attempt itself is in the sensor's output as a kernel event, "
+    "*detected* when only its counters or health say so.")
+
 MODE_ORDER = {"kernel": 0, "user": 1, "calibration": 2}
 SHADE = {"dead": "#f4a6a6", "restarting": "#f9d3a5", "stopped": "#c9d7f0"}
 

@@ -76,9 +76,7 @@ class ResultsDir:
         # Pieces first, atomically, then the rows and their commit: a kill at any point
         # leaves either a whole cell or one that runs again.
         if events is not None and len(events):
-            tmp = self.parts / f"events-{slug}.parquet.tmp"
-            events.to_parquet(tmp, index=False)
-            os.replace(tmp, self.parts / f"events-{slug}.parquet")
+            _replace_parquet(events, self.parts / f"events-{slug}.parquet")
         if op_times is not None:
             tmp = self.parts / f"optimes-{slug}.tmp.npy"
             np.save(tmp, op_times)
@@ -92,30 +90,16 @@ class ResultsDir:
 
     def add_scenario(self, row: dict, timeline: pd.DataFrame | None) -> None:
         """A failure scenario's row and timeline, after its cell (``add_cell``)."""
-        slug = _slug(row["cell"])
         if timeline is not None and len(timeline):
-            tmp = self.parts / f"timeline-{slug}.parquet.tmp"
-            timeline.to_parquet(tmp, index=False)
-            os.replace(tmp, self.parts / f"timeline-{slug}.parquet")
+            _replace_parquet(timeline, self.parts / f"timeline-{_slug(row['cell'])}.parquet")
         with open(self.parts / "scenarios.jsonl", "a") as f:
             f.write(json.dumps(row, default=_json_default) + "\n")
         self._scenarios.append(row)
         self.write_scenarios()
 
-    def scenario_rows(self) -> list[dict]:
-        return list(self._scenarios)
-
-    def replace_scenarios(self, rows: list[dict]) -> None:
-        self._scenarios = rows
-        _replace(self.parts / "scenarios.jsonl",
-                 "".join(json.dumps(r, default=_json_default) + "\n" for r in rows))
-        self.write_scenarios()
-
     def write_scenarios(self) -> None:
         df = scenarios_frame(self._scenarios)
-        tmp = self.path / "scenarios.parquet.tmp"
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, self.path / "scenarios.parquet")
+        _replace_parquet(df, self.path / "scenarios.parquet")
         _replace(self.path / "scenarios.csv", df.to_csv(index=False))
 
     def op_times(self, cell_id: str) -> np.ndarray | None:
@@ -145,32 +129,17 @@ class ResultsDir:
 
     def write_cells(self) -> None:
         df = cells_frame(self._rows)
-        tmp = self.path / "cells.parquet.tmp"
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, self.path / "cells.parquet")
+        _replace_parquet(df, self.path / "cells.parquet")
         _replace(self.path / "cells.csv", df.to_csv(index=False))
 
     def finalize(self) -> None:
-        """Gather the per-cell event files of the cells in the table into
-        ``events.parquet``."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        tables = []
-        for slug in sorted({_slug(c) for c in self.done()}):
-            p = self.parts / f"events-{slug}.parquet"
-            if p.exists():
-                tables.append(pq.read_table(p))
-        if tables:
-            tmp = self.path / "events.parquet.tmp"
-            pq.write_table(pa.concat_tables(tables, promote_options="default"), tmp)
-            os.replace(tmp, self.path / "events.parquet")
-        parts = [self.parts / f"timeline-{_slug(r['cell'])}.parquet" for r in self._scenarios]
-        tables = [pq.read_table(p) for p in parts if p.exists()]
-        if tables:
-            tmp = self.path / "timeline.parquet.tmp"
-            pq.write_table(pa.concat_tables(tables, promote_options="default"), tmp)
-            os.replace(tmp, self.path / "timeline.parquet")
+        """Gather the per-cell pieces of the cells in the table: event files into
+        ``events.parquet``, the failure scenarios' timelines into ``timeline.parquet``."""
+        _gather([self.parts / f"events-{slug}.parquet"
+                 for slug in sorted({_slug(c) for c in self.done()})],
+                self.path / "events.parquet")
+        _gather([self.parts / f"timeline-{_slug(r['cell'])}.parquet" for r in self._scenarios],
+                self.path / "timeline.parquet")
 
     # -- reading ------------------------------------------------------------------------
     def cells(self) -> pd.DataFrame:
@@ -242,6 +211,25 @@ def _replace(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _replace_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Write ``df`` to ``path`` atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _gather(parts: list[Path], dest: Path) -> None:
+    """The Parquet pieces that exist, concatenated into ``dest`` (atomically)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = [pq.read_table(p) for p in parts if p.exists()]
+    if tables:
+        tmp = dest.with_name(dest.name + ".tmp")
+        pq.write_table(pa.concat_tables(tables, promote_options="default"), tmp)
+        os.replace(tmp, dest)
 
 
 def _read_lines(path: Path) -> list[dict]:

@@ -91,7 +91,6 @@ class ScenarioRunner(CellRunner):
         super().__init__(*args, **kw)
         self.schedule = schedule
         self.last_pids: list[int] = []   # every sensor process of the last cell
-        self.canaries: list[SensorProcess] = []
 
     def run(self, cell):
         self.last_pids = []
@@ -120,10 +119,7 @@ class ScenarioRunner(CellRunner):
         if s.scenario == "stall":
             self._stall(pids, log)
         elif s.scenario == "crash":
-            log.t_fault = time.monotonic_ns()
-            faults.kill(pids)
-            log.states.append((log.t_fault, "dead"))
-            self._supervise(a, sensor, log)
+            self._kill(a, sensor, pids, log)
         elif s.scenario == "bad-update":
             self._bad_update(a, sensor, log)
         elif s.scenario == "tamper":
@@ -133,11 +129,8 @@ class ScenarioRunner(CellRunner):
         """One tampering technique; what it did goes into ``action``."""
         t = self.schedule.technique
         if t == "kill":
-            log.t_fault = time.monotonic_ns()
-            faults.kill(pids)
             log.action = f"SIGKILL to {log.target} pid(s) {pids}"
-            log.states.append((log.t_fault, "dead"))
-            self._supervise(a, sensor, log)
+            self._kill(a, sensor, pids, log)
             return
         if t == "stop":
             log.action = f"SIGSTOP to {log.target} pid(s) {pids} for {self.schedule.for_s:g} s"
@@ -163,6 +156,12 @@ class ScenarioRunner(CellRunner):
         # the window is the attack's own time (a flood's --for; an instant otherwise)
         log.t_back = time.monotonic_ns()
         log.states.append((log.t_back, "ready"))
+
+    def _kill(self, a: Attempt, sensor, pids: list[int], log: _FaultLog) -> None:
+        log.t_fault = time.monotonic_ns()
+        faults.kill(pids)
+        log.states.append((log.t_fault, "dead"))
+        self._supervise(a, sensor, log)
 
     def _stall(self, pids: list[int], log: _FaultLog) -> None:
         log.t_fault = time.monotonic_ns()
@@ -201,12 +200,10 @@ class ScenarioRunner(CellRunner):
     def _canary(self, a: Attempt, case: str, content: str) -> str:
         """Safe deployment: a canary instance of the sensor takes the update first. It
         fails its health check if it dies of it or reports nothing for CANARY_S after."""
-        n = len(self.canaries)
-        canary = SensorProcess(
+        canary = SensorProcess(            # one per cell: named after the cell
             a.cell.spec.name, a.cell.spec.settings, a.ctx,
-            self.tmp / f"{a.token}-canary{n}-events.npz",
-            self.out / "logs" / f"{a.tag}-canary{n}.log")
-        self.canaries.append(canary)
+            self.tmp / f"{a.token}-canary-events.npz",
+            self.out / "logs" / f"{a.tag}-canary.log")
         self.last_pids.append(canary.pid)
         a.watched.append(self.janitor.watch("process", pid=canary.pid, group=True,
                                             sensor=True))
@@ -306,18 +303,14 @@ class ScenarioRunner(CellRunner):
         sensor = a.sensor
         _, drained = sensor.drain(a.cls.quiet_for(a.cell.spec.settings), self.drain_max_s)
         log.ended[len(a.sensors) - 1] = sensor.stop()
-        parts, stats = [], {}
-        for i, inst in enumerate(a.sensors):
-            if i in log.ended:
-                cols, st = log.ended[i]
-                stats = {**st, "lost_total": (stats.get("lost_total") or 0)
-                         + (st.get("self_reported_lost") or 0)}
-            else:  # killed: what it had forwarded
-                cols = evmod.load_spool(inst.spool)
-            parts.append(cols)
-        events = evmod.concat_events(parts)
-        if "lost_total" in stats:
-            stats["self_reported_lost"] = stats.pop("lost_total")
+        # an instance that stopped handed its events over; a killed one, what it forwarded
+        events = evmod.concat_events([log.ended[i][0] if i in log.ended
+                                      else evmod.load_spool(inst.spool)
+                                      for i, inst in enumerate(a.sensors)])
+        # the last instance's stats, with the loss every stopped instance counted
+        ended = [log.ended[i][1] for i in sorted(log.ended)]
+        stats = dict(ended[-1], self_reported_lost=sum(
+            st.get("self_reported_lost") or 0 for st in ended))
         outcome = self._summarize(a, truth, events, stats, float("nan"), drained)
         outcome.scenario, outcome.timeline = self._scenario(a, truth, events, log,
                                                             t_workload_end, stats)

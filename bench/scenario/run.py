@@ -46,6 +46,8 @@ class ScenarioConfig:
 
 def check(cfg: ScenarioConfig) -> None:
     """Everything the user can get wrong, as one line (exit 2)."""
+    if not cfg.schedules:
+        raise BadInput(f"name a scenario: {', '.join(SCENARIOS)}")
     for s in cfg.schedules:
         _check(cfg, s)
 

@@ -97,10 +97,10 @@ def move_dir(cell_dir: Path) -> tuple[str, Path]:
 
 def start_flood(workload: str, cell_dir: Path, seconds: float, log: Path):
     """The noise process (``python -m bench.scenario.flood``), started at once."""
-    return subprocess.Popen([sys.executable, "-m", "bench.scenario.flood", workload,
-                             str(cell_dir / "flood"), str(seconds)],
-                            stdout=subprocess.PIPE, stderr=open(log, "ab"),
-                            start_new_session=True)
+    with open(log, "ab") as err:   # the child has its own copy of the fd
+        return subprocess.Popen([sys.executable, "-m", "bench.scenario.flood", workload,
+                                 str(cell_dir / "flood"), str(seconds)],
+                                stdout=subprocess.PIPE, stderr=err, start_new_session=True)
 
 
 def flood_result(proc) -> str:

@@ -12,12 +12,17 @@ from tests.helpers import sensorbench
 from tests.helpers.report_runs import copy, results
 
 
-def _as_host(tmp_path, name, host):
-    d = copy(name, tmp_path / host)
+def _copy_with(name: str, dest, **machine):
+    """A private copy of a shared run whose meta.json says other machine facts."""
+    d = copy(name, dest)
     meta = json.loads((d / "meta.json").read_text())
-    meta["machine"]["hostname"] = host
+    meta["machine"].update(machine)
     (d / "meta.json").write_text(json.dumps(meta))
     return d
+
+
+def _as_host(tmp_path, name, host):
+    return _copy_with(name, tmp_path / host, hostname=host)
 
 
 def test_merge_two_hosts(tmp_path):
@@ -46,15 +51,7 @@ def test_merge_two_hosts(tmp_path):
 
 def _copy_as(tmp_path, name: str, machine_key: str | None):
     """A copy of a shared run whose meta.json says another machine key (None: none)."""
-    import json
-    import shutil
-
-    dst = tmp_path / name
-    shutil.copytree(results(name), dst)
-    meta = json.loads((dst / "meta.json").read_text())
-    meta["machine"]["machine_key"] = machine_key
-    (dst / "meta.json").write_text(json.dumps(meta))
-    return dst
+    return _copy_with(name, tmp_path / name, machine_key=machine_key)
 
 
 def test_same_hostname_on_two_machines_stays_apart(tmp_path):

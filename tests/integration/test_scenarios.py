@@ -94,7 +94,7 @@ def test_audit_stall_is_backpressure_with_backlog_wait_and_loss_without(
 
 
 def test_bad_scenario_input_is_one_line_and_exit_2(tmp_path):
-    for args in (["nosuch"], ["crash", "--at", "9", "-d", "3"], ["stall", "--for", "0"],
+    for args in (["nosuch"], [","], ["crash", "--at", "9", "-d", "3"], ["stall", "--for", "0"],
                  ["crash", "-r", "max"], ["crash", "--restart-ms", "-1"]):
         r = sensorbench("scenario", *args, "--out", str(tmp_path / "x"))
         assert r.returncode == 2, (args, r.stderr)
