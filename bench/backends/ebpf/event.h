@@ -47,7 +47,8 @@ struct sb_config {
 	__u64 target_cgid; /* 0: no in-kernel cgroup filter */
 	__u32 self_tgid;   /* the sensor process, never reported */
 	__u32 wakeup_bytes; /* 0: wake the consumer per record when it waits (libbpf default);
-			     * else only once this much data is pending (batching) */
+			     * else submit without a wake-up and force one once this much
+			     * data is pending (wakeup=threshold, the default) */
 };
 
 /* Content rules (the `rules` map, one entry), written by user space while the sensor

@@ -79,7 +79,13 @@ class Shim:
         lib = ctypes.CDLL(str(path), use_errno=True)
         self.lib = lib
         self.open = _fn(lib, "sb_open", c_void_p, c_int, c_size_t)
-        self.poll = _fn(lib, "sb_poll", ctypes.c_long, c_void_p, c_int)
+        self.poll = _fn(lib, "sb_poll", ctypes.c_long, c_void_p)
+        self.run = _fn(lib, "sb_run", ctypes.c_long, c_void_p, c_int, c_int, c_int)
+        self.adaptive = _fn(lib, "sb_adaptive", c_int, c_void_p, c_int)
+        self.sleeps = _fn(lib, "sb_sleeps", ctypes.c_uint64, c_void_p)
+        self.stop = _fn(lib, "sb_stop", None, c_void_p)
+        self.seen = _fn(lib, "sb_seen", c_void_p, c_void_p)
+        self.wakeups = _fn(lib, "sb_wakeups", ctypes.c_uint64, c_void_p)
         self.feed = _fn(lib, "sb_feed", ctypes.c_long, c_void_p, c_void_p, c_size_t,
                         ctypes.POINTER(c_size_t))
         self.meta = _fn(lib, "sb_meta", c_void_p, c_void_p)

@@ -203,6 +203,7 @@ class BpfSensor(BpfObject):
     def load(self) -> None:
         super().load()
         self.ringbuf_fd = self.L.map_fd(self.L.find_map(self.obj, b"events"))
+        self.consumer_fd = self.L.map_fd(self.L.find_map(self.obj, b"consumer"))
 
     def attach(self) -> None:
         L = self.L

@@ -48,6 +48,16 @@ struct {
 	__uint(max_entries, 4 << 20); /* resized by the loader from ringbuf_kb */
 } events SEC(".maps");
 
+/* Whether the consumer sleeps (wakeup=threshold): 1 while it waits without looking at
+ * the ring, so the next record must wake it. Written by the consumer through mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u32);
+} consumer SEC(".maps");
+
 /* Reserve failures (self-reported loss) and successful reserves, per CPU and kind. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -150,16 +160,23 @@ static __always_inline bool skip_current(void)
 }
 
 /* Waking the consumer is the expensive part of a submit (an irq_work, a self-IPI: a VM
- * exit under a hypervisor). By default a record wakes a waiting consumer, the lowest
- * latency; with wakeup_bytes set, records wait until that much is pending, and the
- * consumer's poll timeout bounds the latency of the rest. */
+ * exit under a hypervisor). By default (wakeup=threshold) records go in without a wake-up
+ * while the consumer is awake and looks every poll_ms; a wake-up is forced when it sleeps
+ * (it stops looking after a quiet spell, as io_uring's SQ thread does with NEED_WAKEUP)
+ * and once wakeup_bytes are pending, so a burst cannot fill the ring behind a consumer
+ * that does not look. wakeup_bytes 0 (wakeup=event): every record wakes a waiting
+ * consumer, the lowest latency. */
 static __always_inline void submit(void *e)
 {
+	__u32 zero = 0, *asleep;
 	__u64 flags = 0;
 
-	if (wakeup_bytes)
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+	if (wakeup_bytes) {
+		asleep = bpf_map_lookup_elem(&consumer, &zero);
+		flags = (asleep && *asleep) ||
+			bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
 				? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	}
 	bpf_ringbuf_submit(e, flags);
 }
 
