@@ -14,7 +14,7 @@ import pandas as pd
 from bench.analysis.metrics import DROP_THRESHOLD, LATENCY_COLUMNS
 from bench.report import resolution, scenarios
 from bench.results import sustainable
-from bench.report.figure import Chart, Skipped
+from bench.report.figure import Chart, Skipped, headline_rate
 from bench.results.rundata import RunData
 
 CSS = """
@@ -144,6 +144,18 @@ def summary_section(run: RunData) -> str:
             + (f" Left out: {len(blind)} backend × workload × rate cells where the backend "
                "sees none of the workload's kinds (see the coverage chart)." if len(blind) else "")
             + "</p>" + table(head, rows, cls, left=5))
+
+
+def mechanisms_section(run: RunData) -> str:
+    from bench.report import mechanisms
+
+    rows = mechanisms.rows(run)
+    if not rows:
+        return ""
+    cls = [r[2] for r in rows]
+    return ("<h2 id=mechanisms>Each mechanism: our reference sensor and the real tool</h2>"
+            f"<p class=note>{_inline(mechanisms.INTRO.format(rate=headline_rate(run)))}</p>"
+            + table(mechanisms.HEAD, [[_inline(c) for c in r] for r in rows], cls, left=4))
 
 
 def _gap(v) -> str:
@@ -353,6 +365,7 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
         warnings_section(run, skipped),
         sustainable_section(run),
         summary_section(run),
+        mechanisms_section(run),
         resolution_section(run),
         "\n".join(figure(c) for c in charts if c.section == "overview"),
         *[workload_section(run, w, charts, skipped) for w in wls],

@@ -195,6 +195,13 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
                              "machine CPU µs/op [95 % CI]", "idle CPU %", "marginal µs/event",
                              "kernel ns/event", "overhead µs/op [95 % CI]"], rows), ""]
 
+    from bench.report import mechanisms
+
+    mech = mechanisms.rows(run)
+    if mech:
+        parts += ["## Each mechanism: our reference sensor and the real tool", "",
+                  mechanisms.INTRO.format(rate=rate), "", _md_table(mechanisms.HEAD, mech), ""]
+
     parts += ["## Charts", "", "Kernel-mode backends are drawn in warm colours with solid "
               "lines, user-mode in cool colours with dashed lines, the calibration backend in "
               "grey (dotted). Every chart is also in SVG next to its PNG.", ""]

@@ -57,6 +57,7 @@ _TRACEPOINTS = [("task", "task_newtask"), ("sched", "sched_process_exec"),
 
 class BpftraceBackend(ToolBackend):
     name = "bpftrace"
+    same_mechanism = "ebpf"
     tool = "bpftrace"
     package = "bpftrace"
     mode = "kernel"

@@ -53,6 +53,7 @@ def _filter(v: str) -> str:
 
 class FatraceBackend(ToolBackend):
     name = "fatrace"
+    same_mechanism = "fanotify"
     tool = "fatrace"
     package = "fatrace"
     mode = "user"

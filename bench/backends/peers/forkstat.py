@@ -36,6 +36,7 @@ _EXIT = re.compile(r"^\s*(?P<code>-?\d+)\s+(?P<dur>[\d.]+s?|unknown)\s(?P<cmd>.*
 
 class ForkstatBackend(ToolBackend):
     name = "forkstat"
+    same_mechanism = "proc_connector"
     tool = "forkstat"
     package = "forkstat"
     mode = "user"

@@ -38,6 +38,7 @@ _LINE = re.compile(r"^(?P<events>[A-Z_]+(?:,[A-Z_]+)*) (?P<path>.*)$")
 
 class InotifywaitBackend(ToolBackend):
     name = "inotifywait"
+    same_mechanism = "inotify"
     tool = "inotifywait"
     package = "inotify-tools"
     mode = "user"

@@ -1,0 +1,91 @@
+"""Each mechanism's reference sensor next to the real tool of the same mechanism.
+
+The headline compares kernel-mode with user-mode *mechanisms*; that is fair only when each
+mechanism's reference sensor is about as good as a production consumer of it, or the
+comparison measures our code, not the mechanism. This table sets every spec of a reference
+backend the run holds (ebpf and ebpf:wakeup=event, inotify and inotify:parser=python, ...)
+next to the real tool that consumes the same facility (``Backend.same_mechanism``), at the
+headline rate: the sensor's own CPU per event (the tool's alone, never our parsing of its
+output), marginal and all in, as the median over the repeats with their range, and the
+latency and drops that came with it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bench.backends import get, names
+from bench.report.figure import headline_rate
+from bench.results.rundata import RunData
+
+HEAD = ["mechanism", "sensor", "mode", "workload", "marginal µs/event [range]",
+        "CPU µs/event, all in [range]", "× the tool", "idle CPU %", "p50 µs", "p99 µs",
+        "drop %"]
+
+
+def tool_of() -> dict[str, str]:
+    """Reference backend -> the real tool of its mechanism."""
+    out = {}
+    for name in names():
+        ref = getattr(get(name), "same_mechanism", None)
+        if ref:
+            out[ref] = name
+    return out
+
+
+def _spread(v: pd.Series) -> tuple[float, str]:
+    v = v.dropna().astype(float)
+    if v.empty:
+        return math.nan, "–"
+    med = float(v.median())
+    return med, (f"{med:.1f} [{v.min():.1f}–{v.max():.1f}]" if len(v) > 1 else f"{med:.1f}")
+
+
+def rows(run: RunData) -> list[list[str]]:
+    """Table rows (HEAD), empty when the run holds no reference backend with its tool."""
+    rate = headline_rate(run)
+    pc = run.per_cell
+    pc = pc[(pc["rate_target"] == rate) & (pc["status"] == "ok")]
+    cells = run.cells.set_index(["series", "workload_spec", "rate_target"])
+    present = set(pc["backend"])
+    out: list[list[str]] = []
+    for ref, tool in sorted(tool_of().items()):
+        if ref not in present or tool not in present:
+            continue
+        mine = pc[pc["backend"].isin([ref, tool])]
+        for wl in sorted(set(mine.loc[mine["backend"] == ref, "workload_spec"])
+                         & set(mine.loc[mine["backend"] == tool, "workload_spec"])):
+            g = mine[mine["workload_spec"] == wl]
+            series = sorted(set(g["series"]), key=lambda s: (g.loc[g["series"] == s,
+                                                                  "backend"].iloc[0] == tool,
+                                                           s != ref, s))
+            tool_all = _spread(g.loc[g["backend"] == tool, "cpu_us_per_event"])[0]
+            for s in series:
+                gs = g[g["series"] == s]
+                _, marginal = _spread(gs["sensor_marginal_us_per_event"])
+                all_in, all_in_s = _spread(gs["cpu_us_per_event"])
+                c = cells.loc[(s, wl, rate)] if (s, wl, rate) in cells.index else {}
+                ratio = (f"{all_in / tool_all:.2f}" if gs["backend"].iloc[0] != tool
+                         and tool_all and tool_all == tool_all and all_in == all_in else "")
+                out.append([ref, f"`{s}`", gs["mode"].iloc[0], wl, marginal, all_in_s, ratio,
+                            _fmt(gs["sensor_idle_cpu_pct"].median(), ".2f"),
+                            _fmt(c.get("latency_p50_us")), _fmt(c.get("latency_p99_us")),
+                            _fmt(c.get("drop_rate"), ".2f", 100)])
+    return out
+
+
+def _fmt(v, fmt: str = ".0f", scale: float = 1.0) -> str:
+    try:
+        return "–" if v is None or v != v else format(float(v) * scale, fmt)
+    except (TypeError, ValueError):
+        return "–"
+
+
+INTRO = ("Each mechanism's reference sensor (ours, in every variant the run holds) next to "
+         "the real tool that consumes the same kernel facility, at {rate} ops/s: the "
+         "sensor's own CPU per matched event (a tool's own, never our parsing of its "
+         "output), *marginal* (above its idle cost) and *all in*, median over the repeats "
+         "[min–max]; *× the tool*: all-in CPU per event over the tool's. Latency and drops "
+         "pooled over the repeats.")
