@@ -10,16 +10,38 @@ operation of its key cannot be ours (the pid or port belonged to another process
 it is set aside as foreign, counted against nobody. Events whose key matches nothing but
 which carry the run marker (in a path or argv) are unmatched: false or mangled reports of
 our own activity.
+
+**Partial keys.** A backend whose events carry only part of a kind's key declares it
+(``Backend.partial_keys``, ``bench.core.partialkey.PartialKey``): audit's connect names
+the calling pid and the server port, not the client port; its "opened for write" names the
+path a later write goes to. Such a kind is matched by order within its partial key, every
+other kind as above. Within each group (one partial key), events in the order they were
+seen each take the earliest operation not yet matched that the key's window admits:
+issued at most ``after_ms`` before the event was seen and at most ``before_ms`` after it.
+Operations passed over (older than the window for an event, so for every later one too)
+are drops. An as-of join would give a late event the group's latest operation, which
+belongs to a later event; keeping the order does not. What a partial key cannot tell
+apart it cannot count exactly, and the window is the trade: a dropped operation inside the
+window of the next event takes that event (the drop still counts, on a later operation,
+and the matches after it are late by an inter-operation gap), which a narrower window
+avoids; but a report later than the window passes over its own operation (a drop) and
+takes a later one, so the window must lie above the backend's delivery latency. An event
+left over in a group whose window holds only matched operations is a duplicate; one whose
+window holds none, after the group's first operation, is a stale report of ours
+(unmatched); one seen before the group's first operation could be admitted is foreign. A
+key whose event may come before its operation (``before_ms``) reports what enabled it:
+those matches are not timed (``timed``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from bench.core.kinds import PATH_KEYED
+from bench.core.kinds import PATH_KEYED, Kind
+from bench.core.partialkey import PartialKey
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _PATH_KEYED = np.array(sorted(int(k) for k in PATH_KEYED), dtype=np.int64)
@@ -32,7 +54,18 @@ class Correlation:
     truth_idx: np.ndarray      # ledger row of each match
     event_idx: np.ndarray      # event of each match
     duplicate: np.ndarray      # bool per event: its key was expected, but already matched
-    unmatched_marked: np.ndarray  # bool per event: no match, but carries the run marker
+    # bool per event: no match, but carries the run marker (or, under a partial key, the
+    # key of our operations with none of them in its window)
+    unmatched_marked: np.ndarray
+    # bool per match: its t_seen - t_issue is the event's latency (False: a partial key
+    # whose event reports what enabled the operation); None: every match is timed
+    timed: np.ndarray | None = None
+    # the key each kind was matched on, where it was not the full key (PartialKey.label)
+    match_key: dict[int, str] = field(default_factory=dict)
+
+    def timed_matches(self) -> np.ndarray:
+        return (np.ones(len(self.truth_idx), bool) if self.timed is None
+                else self.timed)
 
 
 def _keys(kind: np.ndarray, key: np.ndarray, path: np.ndarray) -> np.ndarray:
@@ -58,7 +91,112 @@ def _has_marker(path: np.ndarray, marker: str) -> np.ndarray:
 
 
 def correlate(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
-              marker: str = "") -> Correlation:
+              marker: str = "", partial: dict[Kind, PartialKey] | None = None,
+              workload_pid: int | None = None) -> Correlation:
+    """Match ``events`` to ``truth``: on the full key, except the kinds ``partial`` names
+    (a backend's ``partial_keys``), matched by order within their partial key.
+    ``workload_pid``: the pid that issued the workload's operations (the ledger's summary),
+    for a partial key that includes the pid."""
+    partial = {int(k): v for k, v in (partial or {}).items()}
+    if not partial:
+        return _full_key(truth, events, marker)
+    t_part = np.isin(truth["kind"], list(partial))
+    e_part = np.isin(events["kind"], list(partial))
+    t_full, e_full = np.flatnonzero(~t_part), np.flatnonzero(~e_part)
+    full = _full_key(_rows(truth, t_full), _rows(events, e_full), marker)
+    n_e = len(events["kind"])
+    truth_idx, event_idx, timed = [t_full[full.truth_idx]], [e_full[full.event_idx]], \
+        [np.ones(len(full.truth_idx), bool)]
+    duplicate = np.zeros(n_e, bool)
+    unmatched = np.zeros(n_e, bool)
+    duplicate[e_full] = full.duplicate
+    unmatched[e_full] = full.unmatched_marked
+    for kind, pk in partial.items():
+        ti = np.flatnonzero(truth["kind"] == kind)
+        ei = np.flatnonzero(events["kind"] == kind)
+        m_t, m_e, dup, stale, stray = _ordered(
+            _group(pk, _rows(truth, ti), workload_pid), truth["t_issue"][ti],
+            _group(pk, _rows(events, ei)), events["t_seen"][ei], pk)
+        truth_idx.append(ti[m_t])
+        event_idx.append(ei[m_e])
+        timed.append(np.full(len(m_t), pk.timed))
+        duplicate[ei[dup]] = True
+        unmatched[ei[stale]] = True
+        strays = ei[stray]
+        unmatched[strays] = _has_marker(events["path"][strays], marker)
+    return Correlation(np.concatenate(truth_idx), np.concatenate(event_idx), duplicate,
+                       unmatched, np.concatenate(timed),
+                       {k: pk.label for k, pk in partial.items()})
+
+
+def _rows(cols: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
+    return {c: v[idx] for c, v in cols.items()}
+
+
+def _group(pk: PartialKey, cols: dict[str, np.ndarray], pid: int | None = None) -> np.ndarray:
+    """One uint64 per row naming its group under the partial key: operations and events
+    of one group share it. Events carry their pid; operations do not (the ledger has no
+    pid column): theirs is ``pid``, the workload's."""
+    kind = cols["kind"]
+    if pk.by == "path":
+        return _keys(kind, np.zeros(len(kind), np.int64), cols["path"])
+    # "pid+server_port": an operation's key is its port pair (server port in the low 16
+    # bits); an event's key is the server port alone
+    if "pid" in cols:
+        pids = cols["pid"]
+    elif pid is None:
+        raise ValueError(f"partial key {pk.name!r} needs the workload's pid")
+    else:
+        pids = np.full(len(kind), pid, np.int64)
+    return _keys(kind, (pids.astype(np.int64) << 16) | (cols["key"] & 0xFFFF), cols["path"])
+
+
+def _ordered(t_grp: np.ndarray, t_issue: np.ndarray, e_grp: np.ndarray, t_seen: np.ndarray,
+             pk: PartialKey):
+    """The ordered assignment within each group (the module's rule). Returns the matched
+    (op, event) positions, and per event whether it is a duplicate, a stale report of ours
+    or of a group we never used (stray)."""
+    n_t, n_e = len(t_grp), len(e_grp)
+    after = None if pk.after_ms is None else int(pk.after_ms * 1e6)
+    before = int(pk.before_ms * 1e6)
+    ops = np.lexsort((np.arange(n_t), t_issue, t_grp))
+    og, ot = t_grp[ops], t_issue.astype(np.int64)[ops].tolist()
+    op_at = ops.tolist()
+    evs = np.lexsort((np.arange(n_e), t_seen, e_grp))
+    lo = np.searchsorted(og, e_grp[evs], "left").tolist()
+    hi = np.searchsorted(og, e_grp[evs], "right").tolist()
+    seen = t_seen.astype(np.int64)[evs].tolist()
+    m_t, m_e = [], []
+    dup = np.zeros(n_e, bool)
+    stale = np.zeros(n_e, bool)
+    stray = np.zeros(n_e, bool)
+    j = -1
+    group_lo = -1
+    for pos, e in enumerate(evs.tolist()):
+        g_lo, g_hi, ts = lo[pos], hi[pos], seen[pos]
+        if g_lo == g_hi:
+            stray[e] = True   # a group none of our operations has
+            continue
+        if g_lo != group_lo:  # the first event of its group
+            group_lo, j = g_lo, g_lo
+        oldest = None if after is None else ts - after
+        if oldest is not None:
+            while j < g_hi and ot[j] < oldest:
+                j += 1        # too old for this event and every later one: a drop
+        if j < g_hi and ot[j] <= ts + before:
+            m_t.append(op_at[j])
+            m_e.append(e)
+            j += 1
+        elif j > g_lo and (oldest is None or ot[j - 1] >= oldest):
+            dup[e] = True     # its window holds only operations already matched
+        elif j > g_lo:
+            stale[e] = True   # ours, but every operation it could be is out of its window
+        # else: seen before the group's first operation could be admitted: foreign
+    return (np.array(m_t, np.int64), np.array(m_e, np.int64), dup, stale, stray)
+
+
+def _full_key(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
+              marker: str) -> Correlation:
     t_ck = _keys(truth["kind"], truth["key"], truth["path"])
     e_ck = _keys(events["kind"], events["key"], events["path"])
     n_t, n_e = len(t_ck), len(e_ck)

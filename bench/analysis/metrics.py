@@ -3,7 +3,10 @@
 Latency is ``t_seen - t_issue`` (the contract), also against ``t_intended`` (open loop: time
 the workload itself was held up counts) and ``t_seen - t_kernel`` (delivery) where the
 backend gives a kernel timestamp. Percentiles are never averaged across cells: callers
-that merge cells merge the raw latencies (``events.parquet``) and recompute.
+that merge cells merge the raw latencies (``events.parquet``) and recompute. Matches that
+time nothing (a partial key whose event may precede its operation, ``Correlation.timed``)
+count as matched and are left out of both latencies from the operation (their delivery,
+the event's own, stays); each row names the key its kind was matched on (``match_key``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import numpy as np
 
 from bench.analysis.correlate import Correlation
 from bench.core.kinds import Kind
+from bench.core.partialkey import FULL
 
 # The latency percentiles every table reports (the one place they are listed): per cell
 # here, pooled over repeats by bench.results.rundata, both through ``percentiles_us``.
@@ -43,7 +47,11 @@ def percentile_us(values: np.ndarray, p: float, ns_per_value: float = 1.0) -> fl
 
 
 def matched_latencies(truth: dict, events: dict, corr: Correlation) -> dict[str, np.ndarray]:
-    """Per matched event: kind, op, and its three latencies in ns (delivery -1 if unknown)."""
+    """Per matched event: kind, op, its three latencies in ns (delivery -1 if unknown) and
+    whether the first two time anything (``timed``). A match under a partial key whose
+    event may come before its operation (the open before a write) does not: its event
+    reports what enabled the operation. Its delivery (kernel to consumer) is the event's
+    own and stays."""
     ti, ei = corr.truth_idx, corr.event_idx
     t_seen = events["t_seen"][ei]
     t_kernel = events["t_kernel"][ei]
@@ -53,6 +61,7 @@ def matched_latencies(truth: dict, events: dict, corr: Correlation) -> dict[str,
         "latency_ns": t_seen - truth["t_issue"][ti],
         "latency_intended_ns": t_seen - truth["t_intended"][ti],
         "delivery_ns": np.where(t_kernel >= 0, t_seen - t_kernel, -1),
+        "timed": corr.timed_matches(),
     }
 
 
@@ -69,22 +78,23 @@ def per_kind(truth: dict, events: dict, corr: Correlation, supported: frozenset,
         row = {"kind": name, "expected": expected}
         if kind not in supported:
             row.update(status="unsupported", reason="backend does not report this kind",
-                       matched=0, drop_rate=NAN, duplicates=0, unmatched=0)
+                       matched=0, drop_rate=NAN, duplicates=0, unmatched=0, match_key="")
             row.update(percentiles_us(np.empty(0)))
             rows.append(row)
             continue
         m = lat["kind"] == kind
-        lat_ns = lat["latency_ns"][m]
+        timed = m & lat["timed"]   # untimed matches count, but have no latency
+        lat_ns = lat["latency_ns"][timed]
         matched = int(m.sum())
         row.update(
-            status="ok", reason="",
+            status="ok", reason="", match_key=corr.match_key.get(kind, FULL),
             matched=matched,
             drop_rate=(expected - matched) / expected if expected else NAN,
             duplicates=int((corr.duplicate & (ev_kind == kind)).sum()),
             unmatched=int((corr.unmatched_marked & (ev_kind == kind)).sum()),
         )
         row.update(percentiles_us(lat_ns))
-        li = lat["latency_intended_ns"][m]
+        li = lat["latency_intended_ns"][timed]
         row["latency_intended_p50_us"] = percentile_us(li, 50)
         row["latency_intended_p99_us"] = percentile_us(li, 99)
         d = lat["delivery_ns"][m]

@@ -78,7 +78,9 @@ def summarize(truth: dict, events: dict, corr: Correlation, supported: frozenset
     row["workload_stall_ms"] = max(0.0, float(np.max(during)) - usual) if len(during) else 0.0
     # Catching up: from the sensor being back to its first report of an operation issued
     # after that with a latency as usual again (a backlog delays the live ones behind it).
-    ti, ei = corr.truth_idx, corr.event_idx
+    # Untimed matches (a partial key whose event comes before its operation) time nothing.
+    timed = corr.timed_matches()
+    ti, ei = corr.truth_idx[timed], corr.event_idx[timed]
     t_seen = events["t_seen"][ei]
     lat_ms = (t_seen - t_issue[ti]) / 1e6
     win = (t_issue[ti] >= fault.t_fault) & (t_issue[ti] < back)

@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.core.events import EventSink
 from bench.core.kinds import Kind
+from bench.core.partialkey import PartialKey
 from bench.core.settings import Setting
 
 
@@ -40,6 +41,10 @@ class Backend:
     mode: str = ""          # "kernel", "user", or "calibration"
     mechanism: str = ""
     kinds: frozenset[Kind] = frozenset()
+    # Kinds (of ``kinds``) whose events carry only part of the correlation key, matched by
+    # order within that part and a time window (bench.core.partialkey); the rest are
+    # matched on their full key.
+    partial_keys: dict[Kind, PartialKey] = {}
     settings: dict[str, Setting] = {}
     needs_tap = False       # wants the ground-truth side channel (calibration only)
     # A control that reports no kind but whose cells run anyway, for their cost columns
@@ -54,6 +59,10 @@ class Backend:
     # paid by every cell; polling backends need a few intervals, slow tools say so.
     quiet_s = 0.2
     description = ""
+    # A real tool: the reference backend of ours that consumes the same kernel facility
+    # (fatrace -> fanotify). The report sets each reference sensor next to its tool, so
+    # that kernel vs user compares mechanisms, not our code with someone else's.
+    same_mechanism: str | None = None
     # The content updates it takes while running (the bad-update scenario): "rules" (a
     # channel file, bench.backends._content) and/or "program" (new kernel code). Why not,
     # when it takes none, is ``no_update``.

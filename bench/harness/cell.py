@@ -411,7 +411,10 @@ class CellRunner:
                          expected=int((truth.cols["kind"] == k).sum()))
                 rows.append(r)
             return Outcome(rows, None, op_times(truth.cols, closed), {})
-        corr = correlate(truth.cols, events, marker)
+        # A partial key may include the pid, which the ledger has no column for: every
+        # file and network operation is a syscall of the workload process itself (python
+        # -m workloads runs them in its main thread), whose pid its summary carries.
+        corr = correlate(truth.cols, events, marker, cls.partial_keys, m.get("pid"))
         lat = matched_latencies(truth.cols, events, corr)
         kinds = per_kind(truth.cols, events, corr, cls.kinds, lat)
         n_matched = len(corr.event_idx)
@@ -444,6 +447,9 @@ class CellRunner:
             if not drained and r["status"] == "ok":
                 r["reason"] = "sensor still delivering when the drain limit ran out"
             rows.append(r)
+        # events.parquet holds latencies: an untimed match (a partial key's event that
+        # may precede its operation) has none, so it is not there
+        lat = {c: v[lat["timed"]] for c, v in lat.items()}
         ev = pd.DataFrame({
             "cell": cell.id, "backend": cell.backend, "spec": cell.spec_text,
             "mode": cls.mode, "workload": cell.workload.name,

@@ -319,7 +319,8 @@ class ScenarioRunner(CellRunner):
     def _scenario(self, a: Attempt, truth, events, log: _FaultLog, t_workload_end: int,
                   stats: dict) -> tuple[dict, pd.DataFrame]:
         s, cell, cls = self.schedule, a.cell, a.cls
-        corr = correlate(truth.cols, events, a.marker)
+        corr = correlate(truth.cols, events, a.marker, cls.partial_keys,
+                         truth.meta.get("pid"))
         t0 = int(truth.cols["t_intended"].min()) if len(truth) else t_workload_end
         t_end = max(t_workload_end, int(events["t_seen"].max()) if len(events["t_seen"]) else 0)
         t_fault = log.t_fault if log.t_fault is not None else t_end

@@ -55,7 +55,7 @@ def test_state_after_a_cell_equals_state_before(tmp_path, audit, host_rule, leav
 
 
 def test_sigkill_of_the_sensor_is_undone_by_the_next_start(tmp_path, audit, leaves_nothing):
-    from bench.backends.audit import AuditBackend
+    from bench.backends.audit import AuditBackend, rules
 
     before = audit.save()
     cfg = {"backend": "audit",
@@ -69,7 +69,7 @@ def test_sigkill_of_the_sensor_is_undone_by_the_next_start(tmp_path, audit, leav
         assert b"ready" in p.stdout.readline()
         during = audit.save()
         assert during.backlog_limit == 1234 and during.pid == p.pid and during.enabled == 1
-        assert len(during.rules) == len(before.rules) + 3
+        assert len(during.rules) == len(before.rules) + len(rules.sensor_rules("k", "/"))
     finally:
         p.send_signal(signal.SIGKILL)
         p.wait()

@@ -273,8 +273,8 @@ def test_auditd_foreground_records_assemble_without_eoe():
     assert exec_1350.path == "/work/main/workloads/native/sb-child sbcafe0001-0 0 1000"
     base = "/tmp/cap/wd4/sbcafe0001-0000000"
     assert [(e.kind, e.path) for e in evs if (e.path or "").startswith(base)] == [
-        (Kind.file_create, base + ".new"), (Kind.file_rename, base + ".ren"),
-        (Kind.file_delete, base + ".ren")]
+        (Kind.file_create, base + ".new"), (Kind.file_write, base + ".new"),  # O_WRONLY
+        (Kind.file_rename, base + ".ren"), (Kind.file_delete, base + ".ren")]
     # groups are closed by their PROCTITLE record; only those the fixture cut short (no
     # PROCTITLE) were left for the final flush
     import re

@@ -11,11 +11,16 @@ fills up to ``backlog_limit``, then every audited syscall waits up to ``backlog_
 slows down first; ``backlog_wait_actual`` says how long tasks waited. ``self_reported_lost``
 is the growth of the kernel's ``lost`` counter over the cell.
 
-Kinds it cannot report here: ``file_write`` (write(2) names no path, and an audit ``dir``
-rule only matches syscalls that resolve a path), ``net_connect`` and ``net_send`` (the
-SOCKADDR record holds the destination only, the local port never appears, so the port pair
-cannot be formed). Accepts are keyed with the listening socket's port looked up in /proc.
-Timestamps are coarse wall-clock (jiffy resolution) converted to monotonic.
+Two kinds it reports under a partial key (``rules.PARTIAL_KEYS``, declared as
+``partial_keys`` and matched by order within the key, ``bench.analysis.correlate``):
+``net_connect`` by pid + server port (the SOCKADDR record holds the destination only; the
+client's port never appears, so the port pair cannot be formed), and ``file_write`` by the
+path of an open with write access (write(2) names no path, and an audit ``dir`` rule only
+matches syscalls that resolve one), which precedes the write it enables and so gives it no
+latency. ``net_send`` is not reported: its SOCKADDR also names the destination only, and
+a system-wide sendto rule would audit every datagram of the machine (``rules.KINDS``).
+Accepts are keyed with the listening socket's port looked up in /proc. Timestamps are
+coarse wall-clock (jiffy resolution) converted to monotonic.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class AuditBackend(Backend):
     mode = "user"
     mechanism = "kernel audit via NETLINK_AUDIT (audit pid)"
     kinds = rules.KINDS
+    partial_keys = rules.PARTIAL_KEYS
     description = "audit syscall rules; the sensor is the registered audit daemon"
     quiet_s = 0.5
     enobufs = 0

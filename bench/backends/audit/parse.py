@@ -10,6 +10,14 @@ once it is older than ``stale_s`` and counted as incomplete.
 
 The timestamp is the wall clock (coarse: jiffy resolution, milliseconds in the text) taken
 at syscall entry; ``to_monotonic`` converts it with the realtime - monotonic offset.
+
+Two kinds come with part of their key only (``rules.PARTIAL_KEYS``): a connect is keyed by
+the server port of its SOCKADDR record (the client port appears nowhere) with the caller's
+pid; a file_write is an open with write access, keyed by the path opened, before any
+write(2) happens. Write access is read from the flags: the SYSCALL record's ``a1`` (open)
+or ``a2`` (openat), in hex; creat always writes; openat2 passes a pointer to its
+``struct open_how``, which the record cannot show, but the kernel copies the struct into an
+OPENAT2 record (``oflag=0101``, octal) of the same event, which is read instead.
 """
 
 from __future__ import annotations
@@ -30,8 +38,14 @@ AUDIT_EXECVE = 1309
 AUDIT_EOE = 1320
 AUDIT_PROCTITLE = 1327
 AUDIT_REPLACE = 1329  # binary probe of the audit pid's socket (4-byte pid), not a record
+AUDIT_OPENAT2 = 1337  # openat2's struct open_how: oflag, mode, resolve
 EVENT_PARTS = frozenset({AUDIT_SYSCALL, AUDIT_PATH, AUDIT_SOCKADDR, AUDIT_CWD, AUDIT_EXECVE,
-                         AUDIT_PROCTITLE, 1303, 1318, 1321, 1323, 1331})  # +IPC,BPRM_FCAPS,..
+                         AUDIT_PROCTITLE, AUDIT_OPENAT2,
+                         1303, 1318, 1321, 1323, 1331})  # +IPC,BPRM_FCAPS,..
+AF_INET, AF_INET6 = 2, 10
+O_ACCMODE, O_TRUNC = 0o3, 0o1000
+# where an open's flags are: the SYSCALL record's argument, in hex (openat2: see above)
+_FLAGS_ARG = {"open": b"a1", "openat": b"a2"}
 _NLMSG_HDR = 16
 
 _HEADER = re.compile(rb"audit\((\d+)\.(\d{3}):(\d+)\): ?")
@@ -116,7 +130,7 @@ class Assembler:
         self.incomplete = 0
         self.records = 0
         self.other_records = 0
-        self.unkeyed = 0          # events we recognised but could not key (accept port)
+        self.unkeyed = 0          # events recognised but not keyable (no SOCKADDR, accept port)
         self.bad_samples: list[str] = []  # the first few undecodable records, for meta.json
         # Changes to audit's own configuration the kernel reported (CONFIG_CHANGE): a rule
         # removed, audit disabled. What a sensor can see of someone blinding it.
@@ -204,8 +218,9 @@ class Assembler:
         if not ok:
             return []
         if name in ("open", "openat", "openat2", "creat"):
-            p = _path(records, b"CREATE")
-            return [AuditEvent(Kind.file_create, 0, p, pid, t)] if p else []
+            return self._open(name, records, f, pid, t)
+        if name == "connect":
+            return self._connect(records, pid, t)
         if name in ("rename", "renameat", "renameat2"):
             p = _path(records, b"CREATE")
             return [AuditEvent(Kind.file_rename, 0, p, pid, t)] if p else []
@@ -216,16 +231,63 @@ class Assembler:
             return self._accept(records, f, pid, t)
         return []
 
-    def _accept(self, records, f, pid, t) -> list[AuditEvent]:
-        sa = next((r for r in records if r.rtype == AUDIT_SOCKADDR), None)
-        raw = decode_value(sa.fields.get(b"saddr", b"")) if sa else None
-        if not raw or len(raw) < 8:
+    def _open(self, name, records, f, pid, t) -> list[AuditEvent]:
+        """A create (a PATH record with nametype=CREATE) and, when the file was opened for
+        writing, a file_write keyed by the path opened (the created one, else the file
+        itself: nametype=NORMAL)."""
+        out = []
+        created = _path(records, b"CREATE")
+        if created:
+            out.append(AuditEvent(Kind.file_create, 0, created, pid, t))
+        writes = self._opened_for_write(name, records, f)
+        if writes is None:
+            self.parse_errors += 1
+        elif writes:
+            p = created or _path(records, b"NORMAL")
+            if p:
+                out.append(AuditEvent(Kind.file_write, 0, p, pid, t))
+        return out
+
+    @staticmethod
+    def _opened_for_write(name, records, f) -> bool | None:
+        """Whether an open gives write access: an access mode other than O_RDONLY, or
+        O_TRUNC (it changes the file, whatever the mode). O_CREAT alone does not: it makes
+        a file (file_create), not a write. None when the flags cannot be read."""
+        if name == "creat":
+            return True   # creat(2) is open(O_CREAT|O_WRONLY|O_TRUNC)
+        try:
+            if name == "openat2":
+                how = next((r for r in records if r.rtype == AUDIT_OPENAT2), None)
+                if how is None:
+                    return None
+                flags = int(how.fields[b"oflag"], 8)
+            else:
+                flags = int(f[_FLAGS_ARG[name]], 16)
+        except (KeyError, ValueError):
+            return None
+        return bool(flags & O_ACCMODE) or bool(flags & O_TRUNC)
+
+    def _connect(self, records, pid, t) -> list[AuditEvent]:
+        """Keyed by the server port alone, with the caller's pid (a partial key): the
+        SOCKADDR record is the address connected to; the client's port is bound by the
+        connect and appears in no record."""
+        sa = _sockaddr(records)
+        if sa is None:
             self.unkeyed += 1
             return []
-        family = int.from_bytes(raw[0:2], "little")
-        if family not in (2, 10):  # AF_INET, AF_INET6
+        family, port = sa
+        if family not in (AF_INET, AF_INET6):
             return []
-        client = int.from_bytes(raw[2:4], "big")
+        return [AuditEvent(Kind.net_connect, port_pair(0, port), None, pid, t)]
+
+    def _accept(self, records, f, pid, t) -> list[AuditEvent]:
+        sa = _sockaddr(records)
+        if sa is None:
+            self.unkeyed += 1
+            return []
+        family, client = sa
+        if family not in (AF_INET, AF_INET6):
+            return []
         try:
             server = self.listen_port(pid, int(f[b"a0"], 16))
         except (KeyError, ValueError):
@@ -234,6 +296,17 @@ class Assembler:
             self.unkeyed += 1
             return []
         return [AuditEvent(Kind.net_accept, port_pair(client, server), None, pid, t)]
+
+
+def _sockaddr(records: list[Record]) -> tuple[int, int] | None:
+    """(family, port) of the event's SOCKADDR record (the peer of an accept, the server of
+    a connect), None if it has none we can read. ``saddr`` is the sockaddr in hex: the
+    family (host order), then for AF_INET/AF_INET6 the port (network order)."""
+    sa = next((r for r in records if r.rtype == AUDIT_SOCKADDR), None)
+    raw = decode_value(sa.fields.get(b"saddr", b"")) if sa else None
+    if not raw or len(raw) < 8:
+        return None
+    return int.from_bytes(raw[0:2], "little"), int.from_bytes(raw[2:4], "big")
 
 
 def _path(records: list[Record], nametype: bytes) -> str | None:

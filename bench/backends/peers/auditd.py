@@ -27,12 +27,16 @@ last one the kernel writes for a syscall); groups without one are decoded after 
 | proc_exec   | SYSCALL execve* + EXECVE (argv as path)      | pid                       |
 | proc_exit   | SYSCALL exit_group                           | pid                       |
 | file_create | open*/creat + PATH nametype=CREATE           | 0, path                   |
+| file_write  | open*/creat with write access (flags) + PATH | 0, path (partial key)     |
 | file_rename | rename* + PATH nametype=CREATE (new name)    | 0, path                   |
 | file_delete | unlink* + PATH nametype=DELETE               | 0, path                   |
+| net_connect | connect, success + SOCKADDR (server)         | server port, pid (partial)|
 | net_accept  | accept* + SOCKADDR (client) + /proc (server) | (client, server) ports    |
 
-Unsupported, as for ``audit``: file_write (write(2) names no path), net_connect and
-net_send (the local port never appears in a record). ``t_kernel`` is the record's
+file_write and net_connect are matched on the partial keys of ``audit``
+(``rules.PARTIAL_KEYS``): the open that made the file writable, by path, before the write;
+the connect by pid + server port. Unsupported, as for ``audit``: net_send (no sendto rule,
+see ``rules.KINDS``). ``t_kernel`` is the record's
 ``audit(sec.msec)``: the kernel's coarse wall clock (millisecond text, jiffy resolution)
 converted to monotonic. ``self_reported_lost`` is the growth of the kernel's audit ``lost``
 counter; ``helper_cpu_s`` is kauditd's CPU (a kernel thread outside auditd's process tree).
@@ -63,7 +67,8 @@ _CONF_PREFIX = "sb-auditd-"
 # listed are decoded from "UNKNOWN[nnnn]" or treated as records we do not need.
 _TYPES = {"SYSCALL": 1300, "PATH": 1302, "IPC": 1303, "CONFIG_CHANGE": 1305,
           "SOCKADDR": 1306, "CWD": 1307, "EXECVE": 1309, "MMAP": 1323, "EOE": 1320,
-          "BPRM_FCAPS": 1321, "PROCTITLE": 1327, "DAEMON_START": 1200, "DAEMON_END": 1201,
+          "BPRM_FCAPS": 1321, "PROCTITLE": 1327, "OPENAT2": 1337, "DAEMON_START": 1200,
+          "DAEMON_END": 1201,
           "DAEMON_CONFIG": 1203, "DAEMON_ABORT": 1202, "SERVICE_START": 1130,
           "SERVICE_STOP": 1131, "NETFILTER_CFG": 1325, "BPF": 1334}
 _PROCTITLE, _EOE = 1327, 1320
@@ -112,6 +117,8 @@ def rules_text(key: str, workdir: str, cfg: dict) -> str:
         f"-a always,exit -F arch=b64 -S {sys(('clone', 'clone3', 'fork', 'vfork'))} "
         f"-F success=1 {k}",
         f"-a always,exit -F arch=b64 -S {sys(('accept', 'accept4'))} -F success=1 {k}",
+        *(f"-a always,exit -F arch=b64 -S {sys(rules.CONNECT_SYSCALLS)} -F success=1 "
+          f"-F saddr_fam={fam} {k}" for fam in rules.INET_FAMILIES),
         f"-a always,exit -F arch=b64 -S {sys(rules.EXIT_SYSCALLS)} {k}",
         f"-a always,exit -F arch=b64 -S {sys(rules.FILE_SYSCALLS)} -F dir={workdir} {k}",
         "-e 1",
@@ -126,11 +133,13 @@ def datagram(mtype: int, body: bytes) -> bytes:
 
 class AuditdBackend(ToolBackend):
     name = "auditd"
+    same_mechanism = "audit"
     tool = "auditd"
     package = "auditd"
     mode = "user"
     mechanism = "kernel audit via auditd 3 (netlink, text records)"
     kinds = rules.KINDS
+    partial_keys = rules.PARTIAL_KEYS
     description = "auditd -f with a private config; rules loaded with auditctl"
     ready_pattern = re.compile(r"^Init complete")
     ready_stream = "stderr"
