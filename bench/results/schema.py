@@ -54,6 +54,7 @@ COLUMNS: tuple[Column, ...] = tuple([
            "machine_system_us_per_op", "machine_irq_us_per_op", "machine_steal_us_per_op",
            "machine_steal_pct"), *_cols(S, "machine_cpu_source"),
     # the rest
+    *_cols(S, "match_key"),
     *_cols(F, "latency_intended_p50_us", "latency_intended_p99_us", "delivery_p50_us",
            "delivery_p99_us", "counter_gap"), *_cols(I, "unmatched_other_kinds", "events_total"),
     *_cols(F, "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct"),
@@ -89,6 +90,17 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("drop_rate",),
      "`(expected - matched) / expected`; kinds the backend cannot see are `unsupported`, "
      "not 100 % drops"),
+    (("match_key",),
+     "the key events of the kind were joined on: `full` (path, pid or port pair), or a "
+     "partial key the backend declares because its events carry only part of the key, with "
+     "its window (audit: `pid + server port` for connects, whose SOCKADDR names no client "
+     "port; `path, opened for write before the write` for writes, which name no path). "
+     "Under a partial key the events of one key, in order, each take the earliest operation "
+     "not yet matched that the window admits, and operations passed over are drops; a "
+     "dropped operation inside the next event's window takes that event instead (the drop "
+     "still counts). `untimed`: the event may come before its operation, so it counts for "
+     "drops but has no `latency_*` (`delivery_*` is the event's own and stays), nor rows in "
+     "`events.parquet`. Empty for an unsupported kind"),
     (("duplicates", "unmatched", "unmatched_other_kinds", "events_total"),
      "extra reports of an already matched event; reports carrying our run marker that match "
      "nothing; marker-carrying reports of kinds the workload did not expect; every event the "
@@ -149,7 +161,9 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
      "the same paired difference of `workload_cpu_us_per_op`: CPU the sensor adds inside "
      "the workload's own context"),
     (("kernel_ns_per_event",),
-     "in-kernel cost per event (eBPF run-time statistics), where measurable"),
+     "in-kernel cost per event: the run time of all the sensor's eBPF programs (bpf_stats) "
+     "over the events they emitted (its own and, without an in-kernel filter, the "
+     "machine's), where measurable"),
     (("overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns"),
      "time the sensor adds to each operation: mean over blocks of (sensor cell − its "
      "baseline cell) mean time per operation (service time in open loop, inter-op time in "

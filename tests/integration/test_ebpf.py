@@ -49,6 +49,10 @@ def our_programs() -> dict[str, str]:
     return out
 
 
+# What the default sensor loads: the two syscall dispatchers and the process programs.
+LOADED = {"sb_sys_enter", "sb_sys_exit", "sb_fork", "sb_exec", "sb_exit"}
+
+
 def _gone(ids: set[str], timeout: float = 5.0) -> set[str]:
     """Which of ``ids`` are still loaded after up to ``timeout`` (release is asynchronous)."""
     deadline = time.monotonic() + timeout
@@ -73,22 +77,30 @@ def _stats(tmp_path: Path) -> dict[tuple[str, str], dict]:
 
 
 def test_every_kind_seen_with_zero_drops(tmp_path, leaves_nothing):
-    df = run_cells(tmp_path, "-b", "ebpf", "-w", "file,process,network", "-r", "2000",
-                   "-d", "2", "--no-baseline")
-    assert set(df["kind"]) == {"file_create", "file_write", "file_rename", "file_delete",
-                               "proc_fork", "proc_exec", "proc_exit", "net_connect",
-                               "net_accept", "net_send"}
+    # Both ways of hooking syscalls: the raw dispatchers (default) and one tracepoint each.
+    df = run_cells(tmp_path, "-b", "ebpf,ebpf:syscalls=tracepoint", "-w",
+                   "file,process,network", "-r", "2000", "-d", "1.5", "--no-baseline")
+    for spec in ("ebpf", "ebpf:syscalls=tracepoint"):
+        assert set(df.loc[df["spec"] == spec, "kind"]) == {
+            "file_create", "file_write", "file_rename", "file_delete", "proc_fork",
+            "proc_exec", "proc_exit", "net_connect", "net_accept", "net_send"}, spec
     assert (df["status"] == "ok").all(), df[["kind", "status", "reason"]]
     assert (df["expected"] > 500).all()
-    assert (df["drop_rate"] == 0).all(), df[["kind", "expected", "matched"]]
+    assert (df["drop_rate"] == 0).all(), df[["spec", "kind", "expected", "matched"]]
     assert (df["duplicates"] == 0).all()
     assert (df["self_reported_lost"] == 0).all()
     assert (df["latency_p99_us"] > 0).all() and (df["delivery_p50_us"] >= 0).all()
     assert (df["kernel_ns_per_event"] > 0).all() and (df["cpu_us_per_event"] > 0).all()
-    stats = _stats(tmp_path)[("ebpf", "file")]
-    assert stats["tracefs"] in ("mounted", "mounted by the sensor, private")
-    assert stats["programs"]["sb_exit_openat"]["run_cnt"] > 0
-    assert stats["parse_errors"] == 0
+    stats = _stats(tmp_path)
+    raw, per_syscall = stats[("ebpf", "file")], stats[("ebpf:syscalls=tracepoint", "file")]
+    assert raw["tracefs"] in ("mounted", "mounted by the sensor, private")
+    # raw: the two dispatchers ran (on every syscall) and no per-syscall program loaded;
+    # tracepoint: the other way round
+    assert raw["programs"]["sb_sys_exit"]["run_cnt"] > 0
+    assert not [p for p in raw["programs"] if p.startswith("sb_tp_")]
+    assert per_syscall["programs"]["sb_tp_exit_openat"]["run_cnt"] > 0
+    assert "sb_sys_exit" not in per_syscall["programs"]
+    assert raw["parse_errors"] == 0 and per_syscall["parse_errors"] == 0
 
 
 # A 4 KiB ring holds ~13 path records: the closed-loop file workload outruns it. On the
@@ -181,7 +193,7 @@ def test_killed_sensor_leaves_nothing_loaded(tmp_path, how):
     p = _start_sensor(tmp_path)
     try:
         mine = set(our_programs()) - before
-        assert len(mine) >= 20, f"expected our programs loaded, found {mine}"
+        assert {our_programs().get(i) for i in mine} >= LOADED, f"found {mine}"
         p.send_signal(getattr(signal, how))
         p.wait(timeout=10)
     finally:
@@ -204,7 +216,8 @@ def test_ctrl_c_during_a_run_leaves_nothing(tmp_path, leaves_nothing):
         while not set(our_programs()) - before and time.monotonic() < deadline:
             time.sleep(0.1)
         loaded = set(our_programs()) - before
-        assert len(loaded) >= 20, f"the sensor never loaded its programs: {loaded}"
+        assert {our_programs().get(i) for i in loaded} >= LOADED, \
+            f"the sensor never loaded its programs: {loaded}"
         time.sleep(0.5)
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=30)

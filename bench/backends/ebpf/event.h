@@ -49,6 +49,8 @@ struct sb_config {
 	__u32 wakeup_bytes; /* 0: wake the consumer per record when it waits (libbpf default);
 			     * else submit without a wake-up and force one once this much
 			     * data is pending (wakeup=threshold, the default) */
+	__u32 protect;     /* 1: count kill/ptrace/bpf() aimed at the sensor (tamper map) */
+	__u32 _pad;
 };
 
 /* Content rules (the `rules` map, one entry), written by user space while the sensor

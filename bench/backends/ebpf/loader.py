@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 import time
 from pathlib import Path
 
@@ -171,32 +172,36 @@ class BpfSensor(BpfObject):
 
     def __init__(self, obj_path: Path, ringbuf_bytes: int, target_cgid: int, self_tgid: int,
                  log_path: Path | None, wakeup_bytes: int = 0,
-                 skip: frozenset[str] = frozenset()):
+                 skip: frozenset[str] = frozenset(), protect: bool = True):
         super().__init__(obj_path, log_path)
         self.progs: dict[str, int] = {}  # program name -> fd
         self.stats_fd = -1
         self.attach_s = 0.0
         try:
-            self._configure(ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes)
+            self._configure(ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes, protect)
             self._select(skip)
         except BaseException:
             self.close()
             raise
 
-    def _configure(self, ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes) -> None:
+    def _configure(self, ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes,
+                   protect) -> None:
         rb = lb.check_ptr(self.L.find_map(self.obj, b"events"),
                           "no ring buffer map in the object")
         lb.check_int(self.L.map_set_max_entries(rb, ringbuf_bytes),
                      "cannot size the ring buffer")
         # struct sb_config (event.h)
-        self.write_rodata(target_cgid.to_bytes(8, "little") + self_tgid.to_bytes(4, "little")
-                          + wakeup_bytes.to_bytes(4, "little"), "struct sb_config")
+        self.write_rodata(struct.pack("<QIIII", target_cgid, self_tgid, wakeup_bytes,
+                                      int(protect), 0), "struct sb_config")
 
     def _select(self, skip: frozenset[str]) -> None:
-        """Leave the programs named in ``skip`` out of the load (the other hook flavour)."""
+        """Leave the programs named in ``skip`` out of the load (the other hook flavour); a
+        name ending in '*' is a prefix."""
+        prefixes = tuple(n[:-1] for n in skip if n.endswith("*"))
         prog = self.L.next_program(self.obj, None)
         while prog:
-            if self.L.prog_name(prog).decode() in skip:
+            name = self.L.prog_name(prog).decode()
+            if name in skip or (prefixes and name.startswith(prefixes)):
                 self.L.set_autoload(prog, False)
             prog = self.L.next_program(self.obj, prog)
 

@@ -4,15 +4,19 @@
  * Hooks (all load on this machine; no fentry, LSM or kprobes needed):
  *   raw_tp/sched_process_{fork,exec,exit}   process lifecycle (task pointers via CO-RE);
  *                                           tp_btf/ twins for hooks=tp_btf
- *   tp/syscalls/sys_{enter,exit}_*          file and network syscalls, paired through a
- *                                           per-thread "inflight" map so that only calls
- *                                           that succeeded are reported
+ *   raw_tp/sys_enter, raw_tp/sys_exit       file and network syscalls (syscalls=raw, the
+ *                                           default), dispatched by syscall number; or
+ *   tp/syscalls/sys_{enter,exit}_*          one tracepoint per syscall (syscalls=tracepoint).
+ *                                           Either way a sys_enter's arguments wait in a
+ *                                           per-thread "inflight" map for its sys_exit, so
+ *                                           that only calls that succeeded are reported
  * Events go to one BPF ring buffer (struct sb_event / sb_event_path in event.h). A failed
  * reserve is counted per CPU and per kind in `lost`: that is the sensor's self-reported loss.
  *
  * Loader-set constants (sb_cfg in .rodata) shape what runs: `target_cgid` (filter=cgroup:
  * drop everything outside the workload's cgroup before any other work), `self_tgid` (the
- * sensor never reports itself, which would feed back on its own writes) and `wakeup_bytes`.
+ * sensor never reports itself, which would feed back on its own writes), `wakeup_bytes`
+ * and `protect` (the guards against tampering count attempts).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -20,6 +24,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "event.h"
+#include "syscalls.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -41,6 +46,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile struct sb_config sb_cfg = {};
 #define target_cgid (sb_cfg.target_cgid)
 #define self_tgid (sb_cfg.self_tgid)
+#define protect (sb_cfg.protect)
 #define wakeup_bytes (sb_cfg.wakeup_bytes)
 
 struct {
@@ -439,62 +445,18 @@ static __always_inline int open_exit(long ret)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_openat")
-int sb_enter_openat(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int openat2_enter(const char *path, struct open_how *how)
 {
-	return open_enter((const char *)ctx->args[1], ctx->args[2]);
-}
-
-SEC("tp/syscalls/sys_exit_openat")
-int sb_exit_openat(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_openat2")
-int sb_enter_openat2(struct trace_event_raw_sys_enter *ctx)
-{
-	struct open_how *how = (void *)ctx->args[2];
 	__u64 flags = 0;
 
 	bpf_probe_read_user(&flags, sizeof(flags), &how->flags);
-	return open_enter((const char *)ctx->args[1], flags);
+	return open_enter(path, flags);
 }
 
-SEC("tp/syscalls/sys_exit_openat2")
-int sb_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+/* The first write(2) to a file open_exit tracked reports it; later writes find nothing. */
+static __always_inline int write_enter(__u64 fd)
 {
-	return open_exit(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_open")
-int sb_enter_open(struct trace_event_raw_sys_enter *ctx)
-{
-	return open_enter((const char *)ctx->args[0], ctx->args[1]);
-}
-
-SEC("tp/syscalls/sys_exit_open")
-int sb_exit_open(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_creat")
-int sb_enter_creat(struct trace_event_raw_sys_enter *ctx)
-{
-	return open_enter((const char *)ctx->args[0], O_CREAT | O_WRONLY);
-}
-
-SEC("tp/syscalls/sys_exit_creat")
-int sb_exit_creat(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_write")
-int sb_enter_write(struct trace_event_raw_sys_enter *ctx)
-{
-	struct fdkey k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->args[0]};
+	struct fdkey k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
 	struct tracked *t = bpf_map_lookup_elem(&tracked, &k);
 
 	/* Only files our open_exit tracked are here, so the filter already ran. */
@@ -506,10 +468,9 @@ int sb_enter_write(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_close")
-int sb_enter_close(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int close_enter(__u64 fd)
 {
-	struct fdkey k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = ctx->args[0]};
+	struct fdkey k = {.tgid = bpf_get_current_pid_tgid() >> 32, .fd = fd};
 
 	bpf_map_delete_elem(&tracked, &k);
 	return 0;
@@ -531,67 +492,10 @@ static __always_inline int path_exit(__u32 op, __u16 kind, long ret)
 	return 0;
 }
 
-/* rename: the event's path is the new name. */
-SEC("tp/syscalls/sys_enter_rename")
-int sb_enter_rename(struct trace_event_raw_sys_enter *ctx)
+/* unlinkat with AT_REMOVEDIR is rmdir: not a file deletion. */
+static __always_inline int unlinkat_enter(const char *path, __u64 flags)
 {
-	return path_enter(SB_OP_RENAME, (const char *)ctx->args[1]);
-}
-
-SEC("tp/syscalls/sys_exit_rename")
-int sb_exit_rename(struct trace_event_raw_sys_exit *ctx)
-{
-	return path_exit(SB_OP_RENAME, SB_FILE_RENAME, ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_renameat")
-int sb_enter_renameat(struct trace_event_raw_sys_enter *ctx)
-{
-	return path_enter(SB_OP_RENAME, (const char *)ctx->args[3]);
-}
-
-SEC("tp/syscalls/sys_exit_renameat")
-int sb_exit_renameat(struct trace_event_raw_sys_exit *ctx)
-{
-	return path_exit(SB_OP_RENAME, SB_FILE_RENAME, ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_renameat2")
-int sb_enter_renameat2(struct trace_event_raw_sys_enter *ctx)
-{
-	return path_enter(SB_OP_RENAME, (const char *)ctx->args[3]);
-}
-
-SEC("tp/syscalls/sys_exit_renameat2")
-int sb_exit_renameat2(struct trace_event_raw_sys_exit *ctx)
-{
-	return path_exit(SB_OP_RENAME, SB_FILE_RENAME, ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_unlink")
-int sb_enter_unlink(struct trace_event_raw_sys_enter *ctx)
-{
-	return path_enter(SB_OP_UNLINK, (const char *)ctx->args[0]);
-}
-
-SEC("tp/syscalls/sys_exit_unlink")
-int sb_exit_unlink(struct trace_event_raw_sys_exit *ctx)
-{
-	return path_exit(SB_OP_UNLINK, SB_FILE_DELETE, ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_unlinkat")
-int sb_enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
-{
-	if (ctx->args[2] & AT_REMOVEDIR) /* rmdir: not a file deletion */
-		return 0;
-	return path_enter(SB_OP_UNLINK, (const char *)ctx->args[1]);
-}
-
-SEC("tp/syscalls/sys_exit_unlinkat")
-int sb_exit_unlinkat(struct trace_event_raw_sys_exit *ctx)
-{
-	return path_exit(SB_OP_UNLINK, SB_FILE_DELETE, ctx->ret);
+	return flags & AT_REMOVEDIR ? 0 : path_enter(SB_OP_UNLINK, path);
 }
 
 /* ---- network ---------------------------------------------------------------------- */
@@ -602,23 +506,21 @@ static __always_inline __u16 sk_proto(struct sock *sk, __u16 *family)
 	return BPF_CORE_READ(sk, sk_protocol);
 }
 
-SEC("tp/syscalls/sys_enter_connect")
-int sb_enter_connect(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int connect_enter(__u64 fd)
 {
 	if (!skip_current())
-		stash(SB_OP_CONNECT, ctx->args[0], 0);
+		stash(SB_OP_CONNECT, fd, 0);
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_connect")
-int sb_exit_connect(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int connect_exit(long ret)
 {
 	struct inflight s;
 	struct sock *sk;
 	__u16 family, lport, rport;
 
 	/* Non-blocking connects report EINPROGRESS: the attempt is what a sensor reports. */
-	if (!unstash(SB_OP_CONNECT, &s) || (ctx->ret != 0 && ctx->ret != -EINPROGRESS))
+	if (!unstash(SB_OP_CONNECT, &s) || (ret != 0 && ret != -EINPROGRESS))
 		return 0;
 	sk = fd_sock(s.a0);
 	if (!sk || sk_proto(sk, &family) != IPPROTO_TCP_ ||
@@ -626,7 +528,7 @@ int sb_exit_connect(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	return emit(SB_NET_CONNECT, ((__u64)lport << 16) | rport, ctx->ret);
+	return emit(SB_NET_CONNECT, ((__u64)lport << 16) | rport, ret);
 }
 
 static __always_inline int accept_exit(long ret)
@@ -646,35 +548,21 @@ static __always_inline int accept_exit(long ret)
 	return emit(SB_NET_ACCEPT, ((__u64)rport << 16) | lport, 0);
 }
 
-SEC("tp/syscalls/sys_exit_accept")
-int sb_exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	return accept_exit(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_exit_accept4")
-int sb_exit_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-	return accept_exit(ctx->ret);
-}
-
-SEC("tp/syscalls/sys_enter_sendto")
-int sb_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int sendto_enter(__u64 fd, __u64 addr)
 {
 	if (!skip_current())
-		stash(SB_OP_SENDTO, ctx->args[0], ctx->args[4]);
+		stash(SB_OP_SENDTO, fd, addr);
 	return 0;
 }
 
-SEC("tp/syscalls/sys_exit_sendto")
-int sb_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+static __always_inline int sendto_exit(long ret)
 {
 	struct inflight s;
 	struct sock *sk;
 	__u16 family, lport, rport, port = 0;
 
 	/* At exit, an unbound UDP socket has been given its source port by the send. */
-	if (!unstash(SB_OP_SENDTO, &s) || ctx->ret < 0)
+	if (!unstash(SB_OP_SENDTO, &s) || ret < 0)
 		return 0;
 	sk = fd_sock(s.a0);
 	if (!sk || sk_proto(sk, &family) != IPPROTO_UDP_ ||
@@ -688,7 +576,7 @@ int sb_exit_sendto(struct trace_event_raw_sys_exit *ctx)
 	else
 		port = BPF_CORE_READ(sk, __sk_common.skc_dport);
 	rport = bpf_ntohs(port);
-	return emit(SB_NET_SEND, ((__u64)lport << 16) | rport, ctx->ret);
+	return emit(SB_NET_SEND, ((__u64)lport << 16) | rport, ret);
 }
 
 /* -- self-protection: tampering aimed at the sensor ------------------------------------
@@ -713,7 +601,7 @@ static __always_inline int tampered(__u32 what, __u32 arg)
 	struct sb_tamper *t = bpf_map_lookup_elem(&tamper, &what);
 	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 
-	if (!t || pid == self_tgid)
+	if (!protect || !t || pid == self_tgid)
 		return 0;
 	__sync_fetch_and_add(&t->count, 1);
 	t->last_t = bpf_ktime_get_ns();
@@ -722,36 +610,150 @@ static __always_inline int tampered(__u32 what, __u32 arg)
 	return 0;
 }
 
-SEC("tp/syscalls/sys_enter_kill")
-int sb_guard_kill(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int kill_enter(__u64 pid, __u64 sig)
 {
-	if ((__u32)ctx->args[0] == self_tgid)
-		return tampered(SB_TAMPER_KILL, (__u32)ctx->args[1]);
-	return 0;
+	return (__u32)pid == self_tgid ? tampered(SB_TAMPER_KILL, (__u32)sig) : 0;
 }
 
-SEC("tp/syscalls/sys_enter_tgkill")
-int sb_guard_tgkill(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int ptrace_enter(__u64 request, __u64 pid)
 {
-	if ((__u32)ctx->args[0] == self_tgid)
-		return tampered(SB_TAMPER_KILL, (__u32)ctx->args[2]);
-	return 0;
+	return (__u32)pid == self_tgid ? tampered(SB_TAMPER_PTRACE, (__u32)request) : 0;
 }
 
-SEC("tp/syscalls/sys_enter_ptrace")
-int sb_guard_ptrace(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int bpf_enter(__u64 cmd)
 {
-	if ((__u32)ctx->args[1] == self_tgid)
-		return tampered(SB_TAMPER_PTRACE, (__u32)ctx->args[0]);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_enter_bpf")
-int sb_guard_bpf(struct trace_event_raw_sys_enter *ctx)
-{
-	__u32 cmd = (__u32)ctx->args[0];
-
 	if (cmd == BPF_LINK_DETACH_ || cmd == BPF_LINK_GET_FD_BY_ID_ || cmd == BPF_PROG_GET_FD_BY_ID_)
-		return tampered(SB_TAMPER_BPF, cmd);
+		return tampered(SB_TAMPER_BPF, (__u32)cmd);
 	return 0;
 }
+
+/* ---- where the syscall handlers are called from ----------------------------------------
+ * syscalls=raw (the default): the raw tracepoints raw_syscalls:sys_enter and sys_exit, one
+ * program per side dispatching on the syscall number, as Falco's modern probe does. They
+ * run on every syscall of the machine (a few compares, then out), and their two links
+ * detach in microseconds. syscalls=tracepoint: one syscall tracepoint per syscall and side
+ * (below), each run only on its own syscall; but each of those ~30 perf-event links waits
+ * for RCU grace periods when it is detached (60-100 ms apiece under this hypervisor): a
+ * second to stop, and seconds during which a killed sensor's programs stay attached. */
+
+#define ARG1(r) PT_REGS_PARM1_CORE_SYSCALL(r)
+#define ARG2(r) PT_REGS_PARM2_CORE_SYSCALL(r)
+#define ARG3(r) PT_REGS_PARM3_CORE_SYSCALL(r)
+#define ARG4(r) PT_REGS_PARM4_CORE_SYSCALL(r)
+#define ARG5(r) PT_REGS_PARM5_CORE_SYSCALL(r)
+
+/* The number of the syscall returning: sys_exit does not pass it. */
+static __always_inline long syscall_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax);
+#else
+	return BPF_CORE_READ(regs, syscallno);
+#endif
+}
+
+SEC("raw_tp/sys_enter")
+int sb_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *r = (struct pt_regs *)ctx->args[0];
+
+	switch (ctx->args[1]) {
+	case SB_NR_write:     return write_enter(ARG1(r));
+	case SB_NR_close:     return close_enter(ARG1(r));
+	case SB_NR_openat:    return open_enter((const char *)ARG2(r), ARG3(r));
+	case SB_NR_openat2:   return openat2_enter((const char *)ARG2(r), (void *)ARG3(r));
+	case SB_NR_open:      return open_enter((const char *)ARG1(r), ARG2(r));
+	case SB_NR_creat:     return open_enter((const char *)ARG1(r), O_CREAT | O_WRONLY);
+	case SB_NR_rename:    return path_enter(SB_OP_RENAME, (const char *)ARG2(r));
+	case SB_NR_renameat:
+	case SB_NR_renameat2: return path_enter(SB_OP_RENAME, (const char *)ARG4(r));
+	case SB_NR_unlink:    return path_enter(SB_OP_UNLINK, (const char *)ARG1(r));
+	case SB_NR_unlinkat:  return unlinkat_enter((const char *)ARG2(r), ARG3(r));
+	case SB_NR_connect:   return connect_enter(ARG1(r));
+	case SB_NR_sendto:    return sendto_enter(ARG1(r), ARG5(r));
+	case SB_NR_kill:      return kill_enter(ARG1(r), ARG2(r));
+	case SB_NR_tgkill:    return kill_enter(ARG1(r), ARG3(r));
+	case SB_NR_ptrace:    return ptrace_enter(ARG1(r), ARG2(r));
+	case SB_NR_bpf:       return bpf_enter(ARG1(r));
+	}
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int sb_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	long ret = ctx->args[1];
+
+	switch (syscall_nr((struct pt_regs *)ctx->args[0])) {
+	case SB_NR_openat:
+	case SB_NR_openat2:
+	case SB_NR_open:
+	case SB_NR_creat:     return open_exit(ret);
+	case SB_NR_rename:
+	case SB_NR_renameat:
+	case SB_NR_renameat2: return path_exit(SB_OP_RENAME, SB_FILE_RENAME, ret);
+	case SB_NR_unlink:
+	case SB_NR_unlinkat:  return path_exit(SB_OP_UNLINK, SB_FILE_DELETE, ret);
+	case SB_NR_connect:   return connect_exit(ret);
+	case SB_NR_accept:
+	case SB_NR_accept4:   return accept_exit(ret);
+	case SB_NR_sendto:    return sendto_exit(ret);
+	}
+	return 0;
+}
+
+/* syscalls=tracepoint: the same handlers on one syscall tracepoint each (sb_tp_*). */
+#define TP_ENTER(name, call)                                        \
+	SEC("tp/syscalls/sys_enter_" #name)                          \
+	int sb_tp_enter_##name(struct trace_event_raw_sys_enter *ctx)   \
+	{                                                            \
+		return call;                                         \
+	}
+#define TP_EXIT(name, call)                                         \
+	SEC("tp/syscalls/sys_exit_" #name)                           \
+	int sb_tp_exit_##name(struct trace_event_raw_sys_exit *ctx)      \
+	{                                                            \
+		long ret = ctx->ret;                                 \
+		return call;                                         \
+	}
+
+TP_ENTER(openat, open_enter((const char *)ctx->args[1], ctx->args[2]))
+TP_EXIT(openat, open_exit(ret))
+TP_ENTER(openat2, openat2_enter((const char *)ctx->args[1], (void *)ctx->args[2]))
+TP_EXIT(openat2, open_exit(ret))
+TP_ENTER(open, open_enter((const char *)ctx->args[0], ctx->args[1]))
+TP_EXIT(open, open_exit(ret))
+TP_ENTER(creat, open_enter((const char *)ctx->args[0], O_CREAT | O_WRONLY))
+TP_EXIT(creat, open_exit(ret))
+TP_ENTER(write, write_enter(ctx->args[0]))
+TP_ENTER(close, close_enter(ctx->args[0]))
+/* rename: the event's path is the new name. */
+TP_ENTER(rename, path_enter(SB_OP_RENAME, (const char *)ctx->args[1]))
+TP_EXIT(rename, path_exit(SB_OP_RENAME, SB_FILE_RENAME, ret))
+TP_ENTER(renameat, path_enter(SB_OP_RENAME, (const char *)ctx->args[3]))
+TP_EXIT(renameat, path_exit(SB_OP_RENAME, SB_FILE_RENAME, ret))
+TP_ENTER(renameat2, path_enter(SB_OP_RENAME, (const char *)ctx->args[3]))
+TP_EXIT(renameat2, path_exit(SB_OP_RENAME, SB_FILE_RENAME, ret))
+TP_ENTER(unlink, path_enter(SB_OP_UNLINK, (const char *)ctx->args[0]))
+TP_EXIT(unlink, path_exit(SB_OP_UNLINK, SB_FILE_DELETE, ret))
+TP_ENTER(unlinkat, unlinkat_enter((const char *)ctx->args[1], ctx->args[2]))
+TP_EXIT(unlinkat, path_exit(SB_OP_UNLINK, SB_FILE_DELETE, ret))
+TP_ENTER(connect, connect_enter(ctx->args[0]))
+TP_EXIT(connect, connect_exit(ret))
+TP_EXIT(accept, accept_exit(ret))
+TP_EXIT(accept4, accept_exit(ret))
+TP_ENTER(sendto, sendto_enter(ctx->args[0], ctx->args[4]))
+TP_EXIT(sendto, sendto_exit(ret))
+
+/* The guards, on their own tracepoints (named sb_guard_*: left out with protect=0). */
+#define TP_GUARD(name, call)                                        \
+	SEC("tp/syscalls/sys_enter_" #name)                          \
+	int sb_guard_##name(struct trace_event_raw_sys_enter *ctx)   \
+	{                                                            \
+		return call;                                         \
+	}
+
+TP_GUARD(kill, kill_enter(ctx->args[0], ctx->args[1]))
+TP_GUARD(tgkill, kill_enter(ctx->args[0], ctx->args[2]))
+TP_GUARD(ptrace, ptrace_enter(ctx->args[0], ctx->args[1]))
+TP_GUARD(bpf, bpf_enter(ctx->args[0]))
