@@ -7,7 +7,8 @@ update, answered with what became of it) and ``stop`` (the backend stops,
 events go to the ``events`` path of the config, stats are printed, exit 0). With a ``spool``
 path in the config, the events in hand are also appended there every ``forward_ms`` while
 the sensor runs, as a sensor forwards what it saw: what a killed sensor had forwarded
-survives it (failure scenarios). End of stdin,
+survives it (failure scenarios); a backend that gathers events in C hands them over at
+least that often (its ``handoff_ms`` is capped at ``forward_ms``). End of stdin,
 SIGTERM, and the death of the harness (PR_SET_PDEATHSIG) also stop the backend, so that
 whatever it set up in the kernel is undone.
 
@@ -69,7 +70,14 @@ class Host:
 
     def __init__(self, cfg: dict):
         self.cfg = cfg
-        self.backend = get(cfg["backend"])(cfg["settings"], SensorContext(**cfg["ctx"]))
+        settings = dict(cfg["settings"])
+        if cfg.get("spool") and "handoff_ms" in settings:
+            # A sensor that forwards what it saw every forward_ms hands over what its C
+            # consumer gathered at least as often: otherwise a killed one would lose up to
+            # handoff_ms of events it had seen, and its blind window would start early.
+            settings["handoff_ms"] = max(1, min(settings["handoff_ms"],
+                                                int(cfg.get("forward_ms", 5))))
+        self.backend = get(cfg["backend"])(settings, SensorContext(**cfg["ctx"]))
         self.sink = events.EventSink()
         self.phase = "starting"          # starting -> running -> stopping
         self.signals: list[int] = []

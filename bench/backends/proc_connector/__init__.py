@@ -7,6 +7,11 @@ per-CPU sequence numbers let us count the gap exactly anyway (``self_reported_lo
 ``enobufs`` says how many times the socket reported an overrun. Messages carry pids and a
 monotonic timestamp but no argv: ``argv=1`` reads ``/proc/PID/cmdline`` on exec, which
 races with short-lived processes and costs a file read per exec.
+
+``parser=c`` (default): libsbfd.so receives with recvmmsg (256 datagrams a call) and
+parses in C (``bench.backends._batch``), argv=1 included (the cmdline is read in C right
+after the message, as the Python reference reads it right after decoding);
+``parser=python`` is the reference, decoding every message here.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import socket
 import sys
 import time
 
+from bench.backends import _batch
 from bench.backends._reader import ReaderThread
 from bench.core.events import EventSink
 from bench.backends._common import UNSAFE_UPDATE
@@ -45,9 +51,12 @@ class ProcConnectorBackend(Backend):
         "rcvbuf_kb": Setting(int, 0, "socket receive buffer (KiB; 0 = net.core.rmem_default)",
                              non_negative),
         "argv": Setting(int, 0, "read /proc/PID/cmdline on exec to report argv (0/1)"),
+        "parser": _batch.PARSER,
+        "handoff_ms": _batch.HANDOFF_MS,
         "unsafe_update": UNSAFE_UPDATE,
     }
     update_cases = ("rules",)
+    native: _batch.NativeReader | None = None
 
     @classmethod
     def available(cls) -> str | None:
@@ -61,7 +70,7 @@ class ProcConnectorBackend(Backend):
             close_socket(open_socket())
         except OSError as e:
             return f"proc connector unavailable: {e.strerror or e} (CONFIG_PROC_EVENTS?)"
-        return None
+        return _batch.missing()
 
     def start(self, sink: EventSink) -> None:
         from bench.backends.proc_connector._linux import open_socket
@@ -72,8 +81,19 @@ class ProcConnectorBackend(Backend):
         self.messages = 0
         self.sock = open_socket(self.cfg["rcvbuf_kb"] * 1024)
         self.rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-        self.reader = ReaderThread(self.sock.fileno(), self._drain, "cn_proc")
+        if self.cfg["parser"] == "c":
+            opt = _batch.OPT_ARGV if self.cfg["argv"] else 0
+            # argv as the Python reference decodes it (errors="replace")
+            self.reader = self.native = _batch.NativeReader(
+                "cn_proc", self.sock.fileno(), sink, self._shape, "cn_proc",
+                self.cfg["handoff_ms"], opt, name_errors="replace")
+        else:
+            self.reader = ReaderThread(self.sock.fileno(), self._drain, "cn_proc")
         self.reader.start()
+
+    def _shape(self, b: _batch.Batch):
+        """parser=c: every record is an event; exec's argv (argv=1) is the path column."""
+        return None, (b.name_column() if self.cfg["argv"] else None)
 
     def _drain(self) -> None:
         recv, decode, add = self.sock.recv, self.decoder.decode, self.sink.add
@@ -105,7 +125,7 @@ class ProcConnectorBackend(Backend):
 
     def stats(self) -> dict:
         d = getattr(self, "decoder", None)
-        return {
+        st = {
             "self_reported_lost": d.lost if d else None,
             "self_reported_lost_source": "gaps in cn_msg per-CPU sequence numbers",
             "enobufs": getattr(self, "enobufs", 0),
@@ -115,3 +135,12 @@ class ProcConnectorBackend(Backend):
             "other_events": d.other if d else 0,
             "rcvbuf_bytes": getattr(self, "rcvbuf", None),
         }
+        if self.native is not None:
+            c = self.native.counters()
+            st.update(self_reported_lost=c["lost"], enobufs=c["enobufs"],
+                      parse_errors=c["parse_errors"], messages=c["messages"],
+                      thread_events_ignored=c["threads"], other_events=c["other"],
+                      reads=c["reads"], batches=self.native.batches)
+            if self.cfg["argv"]:
+                st["argv_misses"] = c["argv_misses"]
+        return st
