@@ -33,7 +33,8 @@ import numpy as np
 
 from bench.core.errors import BackendUnavailable, FacilityError, ParseError
 from bench.core.events import EventSink
-from bench.core.settings import Setting, non_negative, one_of
+from bench.backends._common import HANDOFF_MS  # noqa: F401 (backends name it from here)
+from bench.core.settings import Setting, one_of
 
 LIB = Path(__file__).resolve().parent / "_native" / "build" / "libsbfd.so"
 ABI = 4                                   # fdread.h's SBFD_ABI
@@ -60,18 +61,6 @@ class _BatchInfo(ctypes.Structure):
 PARSER = Setting(str, "c", "where events are read and decoded: c (libsbfd.so; Python takes "
                  "batches every handoff_ms) or python (the reference: a Python thread "
                  "decoding every event)", one_of("c", "python"))
-# Why 100 ms. A handoff wakes Python, and on a small VM a Python wake-up costs 250-400 µs
-# of CPU whatever the batch holds (code and data gone cold while the thread slept; 20 µs
-# warm): at 10 ms that is 2.5-4 % of a core whenever events flow, which made the consumer
-# dearer per event than inotifywait (45 against 27 µs at 1000 events/s) for Python's sake
-# alone. At 100 ms it is 0.3 %, about 3 µs per event at that rate. The price is what C
-# holds when the sensor is killed: up to 100 ms of events it had read, which a crash
-# scenario counts as lost (its blind window grows by as much; use handoff_ms=0..5 to
-# measure a consumer that forwards every read). It never delays t_seen (stamped at the
-# read), and it stays under the harness's 200 ms drain check, so a cell's last handoff
-# falls inside the CPU it measures.
-HANDOFF_MS = Setting(int, 100, "parser=c: hand records to Python at most this long after "
-                     "the first of them was read (ms; 0: after every read)", non_negative)
 
 
 class _Lib:

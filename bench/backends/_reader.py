@@ -1,7 +1,8 @@
-"""A thread that waits for one file descriptor to become readable and drains it.
+"""A thread that waits for one file descriptor to become readable and drains it in Python.
 
 The user-mode backends (audit, fanotify, inotify, proc connector) all consume a kernel
-queue behind one fd. They block in poll(2) on that fd and on an eventfd that ``stop()``
+queue behind one fd. With ``parser=python`` (their readable reference; the default reads
+in C, ``bench.backends._batch``) they do it on this thread. They block in poll(2) on that fd and on an eventfd that ``stop()``
 writes to, so an idle sensor costs no wake-ups (a receive timeout would) and stopping is
 immediate. What is still queued on the fd when ``stop()`` is called is drained once more
 before the thread ends: those events are late, not lost. An exception in the drain callback

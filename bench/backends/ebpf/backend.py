@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench.backends._common import ensure_tracefs
+from bench.backends._common import HANDOFF_MS, ensure_tracefs
 from bench.core.events import EventSink
 from bench.backends.base import Backend, SensorContext
 from bench.backends.ebpf import libbpf as lb
@@ -76,17 +76,7 @@ class EbpfBackend(Backend):
                            "come (ms): the latency bound of records submitted without a "
                            "wake-up; after two empty looks it sleeps and the next record "
                            "wakes it", positive),
-        "handoff_ms": Setting(int, 50, "how long the consumer gathers records in C before "
-                              "decoding them in Python (ms). Python's per-batch cost (~0.3 ms "
-                              "live) is paid at most 1000/handoff_ms times a second; what is "
-                              "held dies with a killed consumer. t_seen is stamped when a "
-                              "record leaves the ring, not at the handoff", positive),
-        "syscalls": Setting(str, "raw", "raw: two raw tracepoints (raw_syscalls sys_enter/"
-                            "sys_exit) dispatching on the syscall number, as Falco's modern "
-                            "probe does: run on every syscall, detached in microseconds; "
-                            "tracepoint: one syscall tracepoint per syscall and side: run "
-                            "only on their syscall, but ~30 perf-event links that take about "
-                            "a second to detach", one_of("raw", "tracepoint")),
+        "handoff_ms": HANDOFF_MS,
         "deliver": Setting(str, "ours", "ours: hand the harness the workload cgroup's "
                            "events (all are still decoded); all: every event",
                            one_of("ours", "all")),
