@@ -77,6 +77,12 @@ class EbpfBackend(Backend):
                            "wake-up; after two empty looks it sleeps and the next record "
                            "wakes it", positive),
         "handoff_ms": HANDOFF_MS,
+        "syscalls": Setting(str, "raw", "raw: two raw tracepoints (raw_syscalls sys_enter/"
+                            "sys_exit) dispatching on the syscall number, as Falco's modern "
+                            "probe does: run on every syscall, detached in microseconds; "
+                            "tracepoint: one syscall tracepoint per syscall and side: run "
+                            "only on their syscall, but ~30 perf-event links that take about "
+                            "a second to detach", one_of("raw", "tracepoint")),
         "deliver": Setting(str, "ours", "ours: hand the harness the workload cgroup's "
                            "events (all are still decoded); all: every event",
                            one_of("ours", "all")),
