@@ -412,3 +412,31 @@ def test_overview_chart_comes_first(tmp_path):
     g = generate(old, exports=False)
     assert not (old / "charts" / "overview.png").exists()
     assert "no backend has a cost estimate" in g.report.read_text()
+
+
+def test_each_mechanism_sets_our_sensor_next_to_its_real_tool(tmp_path):
+    """A real run of inotify (C and Python parsers) and inotifywait: the report's table
+    pairs them (inotifywait names inotify as its mechanism), ours first, each with its CPU
+    per event over the repeats and its ratio to the tool; the tool has no ratio."""
+    from bench.backends import availability
+    from bench.report import mechanisms
+
+    for name in ("inotify", "inotifywait"):
+        why = availability(name)
+        if why:
+            pytest.skip(f"{name} unavailable here: {why}")
+    out = tmp_path / "r"
+    sensorbench("run", "-b", "inotify,inotify:parser=python,inotifywait", "-w", "file",
+                "-r", "500", "-d", "1", "-n", "2", "--no-baseline", "--no-report",
+                "--out", str(out))
+    rows = mechanisms.rows(RunData.load(out))
+    assert [r[1] for r in rows] == ["`inotify`", "`inotify:parser=python`", "`inotifywait`"]
+    assert {r[0] for r in rows} == {"inotify"} and {r[3] for r in rows} == {"file"}
+    for r in rows:
+        # "median [min–max]" over the two repeats, a number where the run measured one
+        assert re.fullmatch(r"-?\d+\.\d \[-?\d+\.\d–-?\d+\.\d\]", r[5]), r
+    assert float(rows[0][6]) > 0 and float(rows[1][6]) > 0 and rows[2][6] == ""
+    sensorbench("report", str(out), "--markdown", str(tmp_path / "page.md"))
+    page = (tmp_path / "page.md").read_text()
+    assert "## Each mechanism: our reference sensor and the real tool" in page
+    assert "id=mechanisms" in (out / "report.html").read_text()
