@@ -74,11 +74,14 @@ clean:
 # into results/reference/ (report, charts, cells.csv; per-event files stay out of git) and
 # results/README.md. Run as root so the kernel-mode and audit backends can take part.
 # Besides every backend with its defaults, the controls (null_sensor, injected_cost) and the
-# settings that move results most: waking the consumer per record (the old default) and the in-kernel
-# cgroup filter (ebpf), a short poll (psutil).
+# settings that move results most: waking the consumer per record and one tracepoint per
+# syscall (ebpf's earlier defaults), the in-kernel cgroup filter (ebpf), our user-mode
+# consumers' Python reference parsers (parser=python), a short poll (psutil).
 REFERENCE_BACKENDS ?= synthetic,null_sensor,injected_cost,psutil,psutil:interval_ms=10,ebpf,\
-	ebpf:wakeup=event,ebpf:filter=cgroup,audit,fanotify,inotify,proc_connector,bpftrace,\
-	execsnoop,exitsnoop,opensnoop,auditd,fatrace,forkstat,inotifywait
+	ebpf:wakeup=event,ebpf:syscalls=tracepoint,ebpf:filter=cgroup,audit,audit:parser=python,\
+	fanotify,fanotify:parser=python,inotify,inotify:parser=python,proc_connector,\
+	proc_connector:parser=python,bpftrace,execsnoop,exitsnoop,opensnoop,auditd,fatrace,forkstat,\
+	inotifywait
 REFERENCE_ARGS ?= -b '$(REFERENCE_BACKENDS)' -w file,process,network -r 200,1000,5000,max \
 	-d 1 -n 3
 

@@ -84,6 +84,7 @@ class _Lib:
                        ctypes.POINTER(ctypes.c_int), ctypes.c_int)
         self.watch = fn("sbfd_watch", ctypes.c_int, vp, ctypes.c_int, ctypes.c_char_p, sz)
         self.set_mount = fn("sbfd_set_mount", None, vp, ctypes.c_int)
+        self.set_poll = fn("sbfd_set_poll", None, vp, ctypes.c_int)
         self.dir_known = fn("sbfd_dir_known", ctypes.c_int, vp, ctypes.c_char_p, sz,
                             ctypes.c_char_p, sz)
         self.dir_key = fn("sbfd_dir_key", lg, vp, sz, ctypes.c_char_p, sz)
@@ -199,8 +200,7 @@ class NativeReader:
         info = self._info
         # the batch's own, writable copy: a shape may rewrite columns in place (audit:
         # accept keys, kinds, wall-clock t_kernel to monotonic)
-        rec = np.empty(info.n, REC)
-        ctypes.memmove(rec.ctypes.data, info.rec, info.n * REC.itemsize)
+        rec = np.frombuffer(bytearray(ctypes.string_at(info.rec, info.n * REC.itemsize)), REC)
         names: list[str] = []
         if info.blob_len:
             names = ctypes.string_at(info.blob, info.blob_len).decode(

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -538,9 +539,33 @@ long sbfd_run(struct sbfd *r, int handoff_ms, int *why)
 				*why = SBFD_STOPPED;
 				return handed(r);
 			}
+			if (r->poll_ns && r->empty_looks < 2) {
+				/* Looking (sbfd_set_poll): while data flows, a timed sleep that only
+				 * the stop eventfd cuts short, then a look at the fd; after two empty
+				 * looks, the epoll wait below until data comes again. A producer
+				 * that sends record by record (kauditd) then wakes nobody: it only
+				 * queues, and one look takes what a poll_ns gathered. */
+				struct pollfd pf = {.fd = r->stop_fd, .events = POLLIN};
+				int64_t nap = r->n && left < r->poll_ns ? left : r->poll_ns;
+				struct timespec ts = {nap / 1000000000, nap % 1000000000};
+
+				r->c.looks++;
+				k = ppoll(&pf, 1, &ts, NULL);
+				if (k < 0 && errno != EINTR)
+					return -errno;
+				if (k > 0) {
+					uint64_t v;
+
+					if (read(r->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+						return -errno;
+					r->stopping = 1;
+				}
+				goto look;
+			}
 			/* epoll rather than poll: the wait-queue entries stay registered, so a
 			 * wake-up costs one cheap syscall (this loop's main cost is its wake-ups) */
 			k = epoll_wait(r->epfd, ev, 2, r->n ? (int)((left + 999999) / 1000000) : -1);
+			r->c.wakeups += k > 0;
 			if (k < 0) {
 				if (errno == EINTR)
 					continue;
@@ -558,13 +583,16 @@ long sbfd_run(struct sbfd *r, int handoff_ms, int *why)
 				r->stopping = 1; /* one last drain, until EAGAIN */
 			}
 		}
+look:
 		err = read_fd(r);
 		if (err == -EAGAIN || err == -EWOULDBLOCK) {
 			r->more = 0;
+			r->empty_looks++;
 			continue;
 		}
 		if (err < 0)
 			return err;
+		r->empty_looks = 0;
 		if (r->stopping)
 			r->more = 1;
 	}
@@ -621,6 +649,13 @@ int sbfd_watch(struct sbfd *r, int wd, const char *path, size_t len)
 	if (i < 0 || sbfd_map_put(&r->wds, (uint32_t)wd, (uint64_t)i))
 		return -ENOMEM;
 	return 0;
+}
+
+/* Look at the fd every poll_ms while data flows instead of waking on each arrival
+ * (0: wake on each arrival, the default). Set before sbfd_run. */
+void sbfd_set_poll(struct sbfd *r, int poll_ms)
+{
+	r->poll_ns = (int64_t)poll_ms * 1000000;
 }
 
 /* fanotify: where directory handles are opened (the group's filesystem; borrowed). */

@@ -48,13 +48,14 @@ enum sbfd_mech { SBFD_INOTIFY = 1, SBFD_FANOTIFY = 2, SBFD_CN_PROC = 3, SBFD_AUD
 
 /* One record of the output, as _batch.py's REC dtype reads it (48 bytes). */
 struct sbfd_rec {
-	int64_t key;      /* pid for cn_proc; 0 for file events (their key is the path) */
+	int64_t key;      /* pid (cn_proc, audit), port pair (audit); 0 for file events */
 	int64_t pid;
 	int64_t t_seen;   /* CLOCK_MONOTONIC ns, once per read call */
-	int64_t t_kernel; /* cn_proc's timestamp_ns, else -1 */
-	int64_t aux;      /* inotify: wd; fanotify: directory index; cn_proc: tid / exit code */
+	int64_t t_kernel; /* cn_proc's timestamp_ns; audit: wall-clock ns (unsigned); else -1 */
+	int64_t aux;      /* inotify: wd; fanotify: directory index; cn_proc: tid / exit code;
+			   * audit: an accept's listening fd, a HEXNAME's kind */
 	int32_t name_len; /* -1: no name; else its bytes in the blob (followed by a NUL) */
-	int16_t kind;     /* bench.core.kinds.Kind, or SBFD_NEW_DIR / SBFD_WD_GONE */
+	int16_t kind;     /* bench.core.kinds.Kind, or one of the negative SBFD_* above */
 	int16_t pad;
 };
 
@@ -93,6 +94,8 @@ struct sbfd_batch {
 	X(incomplete)     /* audit: groups decoded without EOE, or without SYSCALL */  \
 	X(other_records)  /* audit: records of no syscall event (replies, config) */   \
 	X(unkeyed)        /* audit: connects/accepts without a readable SOCKADDR */    \
+	X(wakeups)        /* epoll_wait returns: the fd became readable (or stop) */     \
+	X(looks)          /* sbfd_set_poll: timed sleeps before a look at the fd */     \
 	X(handoffs)       /* sbfd_run / sbfd_feed returns with records */
 
 struct sbfd_counters {
@@ -155,6 +158,8 @@ struct sbfd {
 	int64_t read_t;       /* t_seen of the last read */
 	int more;             /* the last read filled its buffer: the fd may hold more */
 	int stopping;         /* the stop eventfd fired: drain, then return STOPPED */
+	int64_t poll_ns;      /* > 0: look every poll_ns while data flows (sbfd_set_poll) */
+	int empty_looks;      /* looks in a row that found nothing */
 
 	struct sbfd_counters c;
 	struct sbfd_strs strs; /* directory paths */

@@ -172,10 +172,11 @@ class Assembler:
         # (after which nothing is counted): what is left is someone else's.
         disabled = op == "set" and f.get(b"audit_enabled") == b"0"
         if not self.stopping and (op == "remove_rule" or disabled):
+            # errors="replace": a damaged record must not kill the reader (it did)
             what = ("audit rule removed" if op == "remove_rule" else
-                    f"audit_enabled set to {f[b'audit_enabled'].decode()} "
-                    f"(was {f.get(b'old', b'?').decode()})")
-            who = f.get(b"auid", b"?").decode()
+                    f"audit_enabled set to {f[b'audit_enabled'].decode(errors='replace')} "
+                    f"(was {f.get(b'old', b'?').decode(errors='replace')})")
+            who = f.get(b"auid", b"?").decode(errors="replace")
             if len(self.config_changes) < 20:
                 self.config_changes.append(f"{what} (auid {who}, serial {rec.serial})")
 
