@@ -35,7 +35,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "x"
 
 
-PNG_COLOURS = 64    # a chart's palette: its few colours and their anti-aliasing shades
+PNG_COLOURS = 24    # a chart's palette: its few colours and their anti-aliasing shades
 
 
 def save(fig, out: Path, name: str) -> tuple[Path, Path]:

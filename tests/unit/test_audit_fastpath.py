@@ -20,7 +20,7 @@ from bench.backends.audit import rules
 from bench.backends.audit.parse import Assembler, split_datagram
 from bench.core.events import EventSink
 from bench.core.kinds import Kind, port_pair
-from fixtures.frames import cuts, load
+from fixtures.frames import cuts, load, mutations
 
 pytestmark = pytest.mark.skipif(_batch.missing() is not None,
                                 reason=f"C reader: {_batch.missing()}")
@@ -136,30 +136,15 @@ def test_the_recording_with_one_datagram_cut_same_as_python():
             _same(frames[:i] + [f[:at]] + frames[i + 1:], info["syscalls"])
 
 
-def _mutations(buf: bytes, n: int, seed: int):
-    rnd = random.Random(seed)
-    for _ in range(n):
-        b = bytearray(buf)
-        for _ in range(rnd.randint(1, 4)):
-            i = rnd.randrange(len(b))
-            what = rnd.random()
-            if what < 0.5:
-                b[i] = rnd.randrange(256)
-            elif what < 0.7:
-                b[i] = rnd.choice(b'0123456789abcdefx_-+" =/\x00\n')
-            elif what < 0.85:
-                del b[i:i + rnd.randint(1, 8)]
-            else:
-                b[i:i] = b[i:i + rnd.randint(1, 24)]
-        yield bytes(b)
+AUDIT_TEXT = b'0123456789abcdefx_-+" =/\x00\n'  # what audit records are made of
 
 
 def test_random_damage_same_as_python():
     frames, info = load("audit")
     rnd = random.Random(7)
     for round_ in range(60):
-        damaged = [next(_mutations(f, 1, rnd.randrange(1 << 30))) if rnd.random() < 0.3
-                   else f for f in frames]
+        damaged = [next(mutations(f, 1, rnd.randrange(1 << 30), AUDIT_TEXT))
+                   if rnd.random() < 0.3 else f for f in frames]
         _same(damaged, info["syscalls"], cap=16)
 
 

@@ -22,7 +22,7 @@ from bench.backends.proc_connector import ProcConnectorBackend
 from bench.backends.proc_connector.parse import Decoder as CnDecoder
 from bench.core.events import NO_TIME, EventSink
 from bench.core.kinds import Kind
-from fixtures.frames import cuts, load
+from fixtures.frames import cuts, load, mutations
 
 pytestmark = pytest.mark.skipif(_batch.missing() is not None,
                                 reason=f"C reader: {_batch.missing()}")
@@ -268,34 +268,16 @@ def test_cn_proc_full_output_resumes_where_it_stopped():
 
 # --- random damage (seeded): bytes flipped, dropped, repeated -------------------------------
 
-def _mutations(buf: bytes, n: int, seed: int):
-    import random
-
-    rnd = random.Random(seed)
-    for _ in range(n):
-        b = bytearray(buf)
-        for _ in range(rnd.randint(1, 4)):
-            i = rnd.randrange(len(b))
-            what = rnd.random()
-            if what < 0.6:
-                b[i] = rnd.randrange(256)
-            elif what < 0.8:
-                del b[i:i + rnd.randint(1, 8)]
-            else:
-                b[i:i] = b[i:i + rnd.randint(1, 24)]
-        yield bytes(b)
-
-
 def test_random_damage_same_as_python():
     frames, info = load("inotify")
-    for bad in _mutations(b"".join(frames), 300, 1):
+    for bad in mutations(b"".join(frames), 300, 1):
         _check_inotify({info["wd"]: info["dir"]}, [bad], cap=64)
     frames, info = load("fanotify")
     known = {bytes.fromhex(info["dir_id"]): info["dir"]}
-    for bad in _mutations(b"".join(frames), 300, 2):
+    for bad in mutations(b"".join(frames), 300, 2):
         _check_fanotify(known, [bad], cap=64)
     frames, _ = load("cn_proc")
-    for bad in _mutations(b"".join(frames[:8]), 300, 3):
+    for bad in mutations(b"".join(frames[:8]), 300, 3):
         _check_cn([bad], cap=64)
 
 

@@ -165,14 +165,22 @@ static size_t map_find(const struct sbfd_map *m, uint64_t key)
 	return i;
 }
 
-int sbfd_map_get(struct sbfd_map *m, uint64_t key, uint64_t *val)
+/* The used slot holding `key`, or -1. */
+static long map_slot(const struct sbfd_map *m, uint64_t key)
 {
 	size_t i;
 
 	if (!m->cap)
-		return 0;
+		return -1;
 	i = map_find(m, key);
-	if (m->state[i] != 1)
+	return m->state[i] == 1 ? (long)i : -1;
+}
+
+int sbfd_map_get(struct sbfd_map *m, uint64_t key, uint64_t *val)
+{
+	long i = map_slot(m, key);
+
+	if (i < 0)
 		return 0;
 	if (val)
 		*val = m->vals[i];
@@ -202,12 +210,9 @@ int sbfd_map_put(struct sbfd_map *m, uint64_t key, uint64_t val)
 /* Returns whether the key was there. Its slot becomes a tombstone. */
 int sbfd_map_del(struct sbfd_map *m, uint64_t key)
 {
-	size_t i;
+	long i = map_slot(m, key);
 
-	if (!m->cap)
-		return 0;
-	i = map_find(m, key);
-	if (m->state[i] != 1)
+	if (i < 0)
 		return 0;
 	m->state[i] = 2;
 	m->used--;
