@@ -17,12 +17,12 @@ import os
 import signal
 import socket
 import sys
-import time
 
 from bench.core._linux import die_with_parent, join_cgroup
 from bench.core.ledger import Ledger
 from workloads.base import get_workload
 from workloads.pacing import ARRIVALS, schedule
+from bench.core.clock import now_ns
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,11 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         # "start" and "done" bracket the operations (children reaped included): the
         # harness reads CPU at those two moments, leaving start-up and the ledger out.
         print("start", flush=True)
-        t_start = time.monotonic_ns()
+        t_start = now_ns()
         for i, t_int in schedule(rate, a.duration, w.poll, a.arrivals, a.seed):
             w.op(i, t_int)
             n_ops = i + 1
-        t_last = time.monotonic_ns()
+        t_last = now_ns()
         w.finish()
         print("done", flush=True)
         # Out of the cell's cgroup: handing the ledger over (importing numpy, writing the

@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import time
 from typing import Callable, Iterator
+from bench.core.clock import now_ns
 
 # Below this much time to the next operation, do not sleep: the sleep's own overshoot
 # (tens of microseconds) would make us later than issuing right away.
@@ -23,7 +24,7 @@ _MIN_SLEEP_NS = 60_000
 
 
 def open_loop(rate: float, duration_s: float, poll: Callable[[], None] | None = None,
-              clock=time.monotonic_ns, arrivals: str = "poisson",
+              clock=now_ns, arrivals: str = "poisson",
               seed: int = 0) -> Iterator[tuple[int, int]]:
     """Yield (op index, intended time ns) for ``rate * duration_s`` operations."""
     n = max(1, int(round(rate * duration_s)))
@@ -46,7 +47,7 @@ def open_loop(rate: float, duration_s: float, poll: Callable[[], None] | None = 
 
 
 def closed_loop(duration_s: float, poll: Callable[[], None] | None = None,
-                clock=time.monotonic_ns) -> Iterator[tuple[int, int]]:
+                clock=now_ns) -> Iterator[tuple[int, int]]:
     """Yield (op index, now) back to back until ``duration_s`` has passed."""
     deadline = clock() + int(duration_s * 1e9)
     i = 0

@@ -27,7 +27,6 @@ import random
 import select
 import socket
 import threading
-import time
 from array import array
 
 from bench.core._linux import tight_timers
@@ -37,6 +36,7 @@ from bench.backends.base import Backend
 from bench.core.settings import Setting, non_negative, probability
 from bench.core.kinds import ALL_KINDS, PATH_KEYED, Kind
 from bench.core.ledger import TAP_HEADER
+from bench.core.clock import now_ns
 
 
 class SyntheticBackend(Backend):
@@ -105,7 +105,7 @@ class SyntheticBackend(Backend):
         reorder = self.cfg["reorder_us"] * 1000
         heap: list[tuple[int, int, tuple]] = []
         seq = 0
-        clock = time.monotonic_ns
+        clock = now_ns
         hsize = TAP_HEADER.size
         add = self.sink.add
         spin = int(self.cfg["spin_us"] * 1000)

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import glob
 import os
-import time
 from dataclasses import dataclass
 
 import psutil
+from bench.core.clock import now_ns
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -136,7 +136,7 @@ class MachineCpu:
         try:
             for cpu, paths in self._idle.items():
                 os.sched_setaffinity(0, {cpu})  # now running there: the CPU is not idle
-                t = time.monotonic_ns()
+                t = now_ns()
                 total = 0
                 for p in paths:
                     with open(p) as f:
@@ -152,7 +152,7 @@ class MachineCpu:
         return out
 
     def snapshot(self) -> MachineSnapshot:
-        return MachineSnapshot(_proc_stat_us(), self._read_idle(), time.monotonic_ns())
+        return MachineSnapshot(_proc_stat_us(), self._read_idle(), now_ns())
 
     @staticmethod
     def delta(a: MachineSnapshot, b: MachineSnapshot) -> dict[str, float]:

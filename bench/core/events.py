@@ -11,10 +11,10 @@ and the harness reads them back with ``load``.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
+from bench.core.clock import now_ns
 
 NO_TIME = -1  # t_kernel when the backend has no kernel timestamp
 
@@ -40,7 +40,7 @@ class EventSink:
         if self._muted is not None and kind in self._muted:
             return
         if t_seen is None:
-            t_seen = time.monotonic_ns()
+            t_seen = now_ns()
         row = (kind, key, path, pid, t_seen, t_kernel)
         with self._lock:
             self._rows.append(row)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import time
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +124,3 @@ def load(path: str | Path) -> Truth:
     cols["path"] = np.array([p or None for p in paths], dtype=object)
     return Truth(cols, meta)
 
-
-def now_ns() -> int:
-    return time.monotonic_ns()

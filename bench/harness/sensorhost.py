@@ -34,6 +34,7 @@ import traceback
 from bench.core import _linux, events
 from bench.backends import get
 from bench.backends.base import SensorContext
+from bench.core.clock import now_ns
 
 # How long a stop may take: asked for by a live harness (it waits 60 s for the answer), or
 # forced (harness gone, or SIGTERM): everything of ours must be gone within 5 s of the
@@ -160,7 +161,7 @@ class Host:
         reading past the end of a record: SIGABRT, nothing undone."""
         from bench.core.errors import UpdateRefused
 
-        t0 = time.monotonic_ns()
+        t0 = now_ns()
         try:
             detail = self.backend.update(req["case"], req["content"], self.sink)
             result = "partial" if detail.startswith("partially") else "applied"
@@ -169,7 +170,7 @@ class Host:
         except Exception as e:  # noqa: BLE001 - the crash being modelled
             _log(f"update crashed the consumer: {_one_line(e)}")
             os.abort()
-        return {"update": result, "detail": detail, "took_ms": (time.monotonic_ns() - t0) / 1e6}
+        return {"update": result, "detail": detail, "took_ms": (now_ns() - t0) / 1e6}
 
     # -- the conversation with the harness ----------------------------------------------
     def serve(self) -> str:
@@ -239,7 +240,7 @@ def main(argv: list[str]) -> int:
     host.phase = "running"
     if cfg.get("spool"):
         _spool(host.sink, cfg["spool"], cfg.get("forward_ms", 5) / 1000)
-    _say({"ready": True, "pid": os.getpid(), "t_ns": time.monotonic_ns()})
+    _say({"ready": True, "pid": os.getpid(), "t_ns": now_ns()})
     why = host.serve()
     host.begin_stop()
     if why == "stop":

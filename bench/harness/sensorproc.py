@@ -19,6 +19,7 @@ from bench.backends.base import SensorContext
 from bench.core import events
 from bench.core._linux import stop_group
 from bench.core.errors import SensorFailed
+from bench.core.clock import now_ns
 
 
 def tail(path: Path | None, n: int = 3) -> str:
@@ -84,7 +85,7 @@ class SensorProcess:
         if "error" in msg:
             raise SensorFailed(msg["error"])
         # when the sensor began collecting, by its own clock reading (CLOCK_MONOTONIC)
-        self.ready_ns = int(msg.get("t_ns") or time.monotonic_ns())
+        self.ready_ns = int(msg.get("t_ns") or now_ns())
 
     def count(self) -> int:
         self._send("count", "during the cell")

@@ -33,6 +33,7 @@ from bench.backends import _content
 from bench.harness.cell import CellRunner, Outcome, Attempt
 from bench.harness.sensorproc import SensorProcess, tail
 from bench.scenario import faults, tamper
+from bench.core.clock import now_ns
 
 
 RESIDUE_AFTER_NS = 50_000_000
@@ -112,7 +113,7 @@ class ScenarioRunner(CellRunner):
     def _fault(self, a: Attempt, t_start: int, log: _FaultLog) -> None:
         s = self.schedule
         log.states.append((a.sensor.ready_ns, "ready"))
-        time.sleep(max(0.0, (t_start + s.at_s * 1e9 - time.monotonic_ns()) / 1e9))
+        time.sleep(max(0.0, (t_start + s.at_s * 1e9 - now_ns()) / 1e9))
         sensor = a.sensor
         log.target, pids = faults.targets(sensor.pid, a.ctx.sensor_cgroup)
         self.last_pids.extend(pids)
@@ -136,7 +137,7 @@ class ScenarioRunner(CellRunner):
             log.action = f"SIGSTOP to {log.target} pid(s) {pids} for {self.schedule.for_s:g} s"
             self._stall(pids, log)
             return
-        log.t_fault = time.monotonic_ns()
+        log.t_fault = now_ns()
         log.states.append((log.t_fault, "tampered"))
         if t == "bpf-detach":
             log.action = tamper.bpf_detach(set(pids) | {sensor.pid})
@@ -154,24 +155,24 @@ class ScenarioRunner(CellRunner):
             a.watched.append(self.janitor.watch("process", pid=flood.pid, group=True))
             log.action = tamper.flood_result(flood)
         # the window is the attack's own time (a flood's --for; an instant otherwise)
-        log.t_back = time.monotonic_ns()
+        log.t_back = now_ns()
         log.states.append((log.t_back, "ready"))
 
     def _kill(self, a: Attempt, sensor, pids: list[int], log: _FaultLog) -> None:
-        log.t_fault = time.monotonic_ns()
+        log.t_fault = now_ns()
         faults.kill(pids)
         log.states.append((log.t_fault, "dead"))
         self._supervise(a, sensor, log)
 
     def _stall(self, pids: list[int], log: _FaultLog) -> None:
-        log.t_fault = time.monotonic_ns()
+        log.t_fault = now_ns()
         faults.stop(pids)
         log.states.append((log.t_fault, "stopped"))
         try:
             time.sleep(self.schedule.for_s)
         finally:
             faults.cont(pids)
-            log.t_back = time.monotonic_ns()
+            log.t_back = now_ns()
             log.states.append((log.t_back, "ready"))
 
     def _bad_update(self, a: Attempt, sensor, log: _FaultLog) -> None:
@@ -183,18 +184,18 @@ class ScenarioRunner(CellRunner):
             log.canary = self._canary(a, case, content)
             if log.canary.startswith("halted"):
                 return   # the rollout stops: the main sensor never gets the update
-        log.t_fault = time.monotonic_ns()
+        log.t_fault = now_ns()
         log.states.append((log.t_fault, "updating"))
         try:
             reply = sensor.update(case, content)
         except SensorFailed:
             log.update, log.update_detail = "crashed", tail(sensor.log_path)
-            log.states.append((time.monotonic_ns(), "dead"))
+            log.states.append((now_ns(), "dead"))
             self._supervise(a, sensor, log)
             return
         log.update, log.update_detail = reply.get("update", "?"), reply.get("detail", "")
         # the fault's window is the update's own time: what follows is the sensor as updated
-        log.t_back = time.monotonic_ns()
+        log.t_back = now_ns()
         log.states.append((log.t_back, "ready"))
 
     def _canary(self, a: Attempt, case: str, content: str) -> str:
@@ -233,11 +234,11 @@ class ScenarioRunner(CellRunner):
         scg = a.ctx.sensor_cgroup
         # What stays in the kernel with nobody consuming: read 50 ms after the kill (a
         # process holding BPF links takes a while to exit, its programs still attached).
-        peek = (log.t_fault or time.monotonic_ns()) + RESIDUE_AFTER_NS
+        peek = (log.t_fault or now_ns()) + RESIDUE_AFTER_NS
         while True:
             gone = (sensor.proc.poll() is not None if log.target == "consumer"
                     else not faults.tool_pids(scg))
-            now = time.monotonic_ns()
+            now = now_ns()
             if gone and log.t_gone is None:
                 log.t_gone = now
             if not log.residue_read and (gone or now >= peek):
@@ -253,7 +254,7 @@ class ScenarioRunner(CellRunner):
             except SensorFailed:
                 pass
         time.sleep(self.schedule.restart_ms / 1000)
-        log.states.append((time.monotonic_ns(), "restarting"))
+        log.states.append((now_ns(), "restarting"))
         self._recover(a, sensor)
         new = self.start_sensor(a)
         new.wait_ready()
@@ -279,7 +280,7 @@ class ScenarioRunner(CellRunner):
         def on_mark(phase: str) -> None:
             if phase == "start" and not thread:
                 t = threading.Thread(target=self._run_fault, name="fault",
-                                     args=(a, time.monotonic_ns(), log), daemon=True)
+                                     args=(a, now_ns(), log), daemon=True)
                 t.start()
                 thread.append(t)
 
@@ -292,7 +293,7 @@ class ScenarioRunner(CellRunner):
 
     def _measure_faulted(self, a: Attempt, log: _FaultLog, on_mark, thread: list) -> Outcome:
         truth = self._run_workload(a, on_mark)
-        t_workload_end = time.monotonic_ns()
+        t_workload_end = now_ns()
         if not thread:
             raise WorkloadFailed("the workload never said it started: no fault was injected")
         log.done.wait()
