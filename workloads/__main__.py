@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 
-from bench.core._linux import die_with_parent, join_cgroup
+from bench.core.osapi import die_with_parent, join_group
 from bench.core.ledger import Ledger
 from workloads.base import get_workload
 from workloads.pacing import ARRIVALS, schedule
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent(signal.SIGTERM)
     rate = None if a.rate == "max" else float(a.rate)
     cls = get_workload(a.name)
-    cgroup = a.cgroup if join_cgroup(a.cgroup) else None
+    cgroup = a.cgroup if join_group(a.cgroup) else None
     tap = socket.socket(fileno=a.tap_fd) if a.tap_fd >= 0 else None
     expected_ops = (rate or 20_000) * a.duration
     ledger = Ledger(int(expected_ops * cls.rows_per_op * 1.1) + 64, tap=tap)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         # file) is the harness's business, neither charged to the workload nor paid to a
         # sensor that watches the cgroup.
         if cgroup:
-            join_cgroup(a.home_cgroup)
+            join_group(a.home_cgroup)
     finally:
         w.teardown()
     elapsed = (t_last - t_start) / 1e9

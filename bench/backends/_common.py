@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-from bench.core import _linux
 from bench.backends._reader import ReaderThread
 from bench.backends.base import Backend
 from bench.core.errors import BackendUnavailable, BenchError
@@ -94,10 +93,14 @@ def ensure_tracefs(error: type[BenchError] = BackendUnavailable) -> str:
     found or done (for meta.json); raises ``error`` with a one-line reason. Call it from
     ``start``, never from ``available``, so that ``doctor`` changes nothing."""
     try:
+        from bench.core import _linux   # tracepoint backends are Linux only
+
         return _linux.ensure_tracefs()
     except OSError as e:
         raise error(f"cannot use tracefs: {e.strerror}") from None
 
 
 def has_tracepoint(category: str, event: str) -> bool:
-    return os.path.isdir(os.path.join(_linux.TRACEFS, "events", category, event))
+    from bench.core._linux import TRACEFS
+
+    return os.path.isdir(os.path.join(TRACEFS, "events", category, event))

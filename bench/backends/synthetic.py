@@ -29,7 +29,7 @@ import socket
 import threading
 from array import array
 
-from bench.core._linux import tight_timers
+from bench.core.osapi import tight_timers
 from bench.core.errors import SensorFailed
 from bench.core.events import EventSink
 from bench.backends.base import Backend

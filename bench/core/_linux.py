@@ -110,6 +110,29 @@ def stop_group(proc: subprocess.Popen, steps: Iterable[tuple[int | None, float]]
     proc.wait(timeout=reap_timeout)
 
 
+def popen_group() -> dict:
+    """``subprocess.Popen`` arguments that give a child a process group (and session) of its
+    own, which ``stop_group`` signals and Ctrl-C at the terminal does not reach."""
+    return {"start_new_session": True}
+
+
+def lock_file(fd: int, wait: bool) -> bool:
+    """An exclusive lock on an open file, held until it is closed (flock); False when
+    ``wait`` is off and another process holds it."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        return True
+    except BlockingIOError:
+        return False
+
+
+def is_elevated() -> bool:
+    """Whether this process runs as root."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def join_cgroup(path: str | None) -> bool:
     """Move the calling process into the cgroup v2 at ``path`` (what it starts later follows
     it). Writes ``0`` (the writer itself), so it also works in a forked child before exec.
@@ -122,6 +145,9 @@ def join_cgroup(path: str | None) -> bool:
         return True
     except OSError:
         return False
+
+
+join_group = join_cgroup   # the name ``osapi`` gives it on every platform
 
 
 def private_mount_namespace() -> None:

@@ -97,8 +97,18 @@ def _proc_stat_us() -> dict[str, float]:
         with open("/proc/stat") as f:
             parts = f.readline().split()
     except OSError:
-        return {}
+        return _psutil_times_us()
     return {k: int(v) * _TICK_US for k, v in zip(_STAT_FIELDS, parts[1:])}
+
+
+def _psutil_times_us() -> dict[str, float]:
+    """/proc/stat's split where there is no /proc (Windows: GetSystemTimes and the
+    processor performance counters, through psutil): interrupts count as irq, deferred
+    procedure calls as softirq. No steal: Windows does not report it."""
+    t = psutil.cpu_times()._asdict()
+    names = {"user": "user", "nice": "nice", "system": "system", "idle": "idle",
+             "irq": "interrupt", "softirq": "dpc"}
+    return {k: t[v] * 1e6 for k, v in names.items() if v in t}
 
 
 def _idle_paths() -> dict[int, list[str]]:

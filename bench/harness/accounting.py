@@ -32,7 +32,7 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from bench.harness import cgroup
+from bench.harness import container
 from bench.core.cpu import tree_cpu_s
 
 NAN = math.nan
@@ -55,14 +55,14 @@ class SensorMeter:
         self.pid = pid
         self.path = cgroup_path
         self.tool_path = os.path.join(cgroup_path, "tool") if cgroup_path else None
-        self.source = "cgroup" if cgroup.usage_us(cgroup_path) is not None else "process tree"
+        self.source = "cgroup" if container.usage_us(cgroup_path) is not None else "process tree"
 
     def read(self) -> Reading:
         import time
 
         t = time.monotonic()
         if self.source == "cgroup":
-            s, tl = cgroup.usage_us(self.path), cgroup.usage_us(self.tool_path)
+            s, tl = container.usage_us(self.path), container.usage_us(self.tool_path)
             return Reading(t, s / 1e6 if s is not None else NAN,
                            tl / 1e6 if tl is not None else NAN)
         return Reading(t, tree_cpu_s(self.pid))

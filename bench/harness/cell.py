@@ -8,7 +8,6 @@ cgroup and directory are undone in ``finally``.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import socket
@@ -26,13 +25,14 @@ from bench.backends.base import Backend, SensorContext
 
 from bench.core import ledger as truthmod
 from bench.harness.accounting import CellCpu, SensorMeter, columns as cost_columns
-from bench.harness.cgroup import CellCgroup, current as current_cgroup
+from bench.harness.container import CellGroup, current as current_cgroup
 from bench.analysis.correlate import correlate
 from bench.core.cpu import MachineCpu, tree_rss_mb
 from bench.core.errors import SensorFailed, WorkloadFailed
 from bench.harness.janitor import Janitor
 from bench.core.kinds import Kind
 from bench.analysis.metrics import matched_latencies, op_times, per_kind, schedule_lag_growth_ms
+from bench.harness.pipes import PipeReader
 from bench.harness.sensorproc import SensorProcess, tail
 from bench.core.settings import Spec
 from workloads import get_workload
@@ -94,23 +94,20 @@ def _converse(proc: subprocess.Popen, request: bytes, timeout: float, on_line) -
     """Send the workload its settings, then read its output to the end, calling
     ``on_line`` with each line as it comes; returns all of it. TimeoutExpired past
     ``timeout`` s."""
-    import selectors
-
     proc.stdin.write(request)
     proc.stdin.close()
     deadline = time.monotonic() + timeout
-    fd = proc.stdout.fileno()
+    reader = PipeReader(proc.stdout.fileno())
     out = b""
     seen = 0
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
+    try:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise subprocess.TimeoutExpired(proc.args, timeout)
-            if not sel.select(left):
+            chunk = reader.read(left)
+            if chunk is None:
                 continue
-            chunk = os.read(fd, 65536)
             if not chunk:
                 break
             out += chunk
@@ -118,6 +115,8 @@ def _converse(proc: subprocess.Popen, request: bytes, timeout: float, on_line) -
                 end = out.index(b"\n", seen)
                 on_line(out[seen:end].decode(errors="replace").strip())
                 seen = end + 1
+    finally:
+        reader.close()
     proc.stdout.close()
     proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     return out
@@ -166,8 +165,8 @@ class Attempt:
     marker: str                   # carried by every path and argv of the cell
     token: str                    # names the harness's own files (never the marker)
     cell_dir: Path
-    cg: CellCgroup                # the workload's cgroup
-    scg: CellCgroup | None        # the sensor's cgroup
+    cg: CellGroup                # the workload's cgroup
+    scg: CellGroup | None        # the sensor's cgroup
     tag: str                      # prefix of the cell's log files
     tap: tuple[socket.socket, socket.socket] | None = None
     ctx: SensorContext | None = None
@@ -223,9 +222,9 @@ class CellRunner:
         # The harness's own files must not carry the marker: a sensor watching the machine
         # would report them as our activity that matches no operation.
         token = f"cell{cell.index:04d}-{secrets.token_hex(3)}"
-        a = Attempt(cell, cls, marker, token, self.workdir / marker, CellCgroup(token),
+        a = Attempt(cell, cls, marker, token, self.workdir / marker, CellGroup(token),
                      # the sensor's own cgroup: its CPU to the µs, a tool's apart from ours
-                     CellCgroup(token + "-sensor") if cls is not None else None,
+                     CellGroup(token + "-sensor") if cls is not None else None,
                      f"{cell.index:04d}-{cell.backend}-{cell.workload.name}")
         a.cell_dir.mkdir(parents=True)
         jan = self.janitor

@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.core._linux import pid_alive
+from bench.core.osapi import IS_WINDOWS, pid_alive
 
 SENSOR_GRACE_S = 3.5
 
@@ -41,8 +41,14 @@ class Janitor:
 
     def __init__(self, log_path: Path | None = None) -> None:
         self._next = 0
+        self.proc: subprocess.Popen | None = None
+        if IS_WINDOWS:
+            # Nothing for a janitor to do there: a cell's processes live in Job Objects
+            # the harness holds with kill-on-close (jobobject.py), and a killed run's ETW
+            # sessions are stopped by the next run's start (backends' recover_stale).
+            return
         try:
-            self.proc: subprocess.Popen | None = subprocess.Popen(
+            self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.harness.janitor", *([str(log_path)] if log_path else [])],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -119,7 +125,7 @@ def _kill(item: dict) -> None:
 
 
 def cleanup(items: dict[str, dict], backend_names: list[str], log=print) -> None:
-    from bench.harness import cgroup
+    from bench.harness import cgroup   # the janitor runs on Linux only
 
     t0 = time.monotonic()
     procs = [i for i in items.values() if i["watch"] == "process"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from bench import __version__
-from bench.harness.cgroup import v2_root
+from bench.core.osapi import IS_WINDOWS, is_elevated
 
 PACKAGES = ("numpy", "pandas", "pyarrow", "psutil", "matplotlib", "typer", "rich")
 
@@ -58,7 +58,12 @@ def facts() -> dict:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
-    cg = v2_root()
+    if IS_WINDOWS:
+        cg = None
+    else:
+        from bench.harness.cgroup import v2_root   # Linux only
+
+        cg = v2_root()
     return {
         "hostname": socket.gethostname(),
         "machine_key": machine_key(),
@@ -74,7 +79,7 @@ def facts() -> dict:
         "python": sys.version.split()[0],
         "sensorbench": __version__,
         "packages": versions,
-        "root": hasattr(os, "geteuid") and os.geteuid() == 0,
+        "root": is_elevated(),   # root on Linux, an elevated token on Windows
         "cgroup_v2": str(cg) if cg else None,
         # Without a writable v2 hierarchy workloads run in the harness's own cgroup: their
         # CPU is then not separated and filter=cgroup sensors have nothing to filter on.

@@ -27,7 +27,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 from bench.harness import machine, workdir
 from bench.analysis.blocks import NO_ESTIMATE, cell_mean, paired, paired_difference, paired_ratio
 from bench.harness.cell import Cell, CellRunner
-from bench.harness.cgroup import clean_stale, remove_parent_if_empty
+from bench.harness.container import clean_stale, remove_parent_if_empty
 from bench.core.errors import BadInput
 from bench.harness.janitor import Janitor
 from bench.analysis.metrics import (DROP_THRESHOLD, LAG_GROWTH_MS, OVERHEAD_LIMIT_PCT,

@@ -31,7 +31,7 @@ import threading
 import time
 import traceback
 
-from bench.core import _linux, events
+from bench.core import events, osapi
 from bench.backends import get
 from bench.backends.base import SensorContext
 from bench.core.clock import now_ns
@@ -42,6 +42,10 @@ from bench.core.clock import now_ns
 STOP_DEADLINE_S = 30.0
 FORCED_DEADLINE_S = 2.5
 EXIT_WATCHDOG = 70   # the watchdog ended a stop that did not finish
+# Signals that ask the host to stop: SIGTERM and SIGHUP on Linux; on Windows, CTRL_BREAK
+# (SIGBREAK) sent to the host's process group by ``osapi.stop_group``.
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGBREAK")
+                     if hasattr(signal, n))
 
 
 class Terminate(BaseException):
@@ -83,13 +87,19 @@ class Host:
         self.phase = "starting"          # starting -> running -> stopping
         self.signals: list[int] = []
         self._stopped = threading.Event()
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        # Linux: signals wake the main loop through this pipe. Windows has neither pipe2
+        # nor select on pipes; its loop reads stdin lines, and a stop signal is followed
+        # by the end of the process tree anyway.
+        self._wake_r = self._wake_w = None
+        if not osapi.IS_WINDOWS:
+            self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     # -- signals ------------------------------------------------------------------------
     def install_signals(self) -> None:
-        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGHUP, self._on_signal)
+        if self._wake_w is not None:
+            signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._on_signal)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the harness
 
     def _on_signal(self, signum, frame) -> None:
@@ -114,7 +124,9 @@ class Host:
         threading.Thread(target=watchdog, name="stop-watchdog", daemon=True).start()
         # If the watchdog itself cannot run (the GIL held by a stuck C call), the default
         # action of SIGALRM ends the process; what a kill leaves, the janitor undoes.
-        signal.alarm(int(deadline_s) + 2)
+        # (Windows has no SIGALRM: there the harness ends the tree when its wait is over.)
+        if hasattr(signal, "alarm"):
+            signal.alarm(int(deadline_s) + 2)
 
     def begin_stop(self) -> None:
         """From here on, signals change nothing: the stop runs to its end (or its watchdog
@@ -122,7 +134,7 @@ class Host:
         exits (its handlers are gone by then) cannot turn a clean exit into death by
         signal: PR_SET_PDEATHSIG keeps sending them while the harness's threads die."""
         self.phase = "stopping"
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
 
     def abandon_start(self) -> None:
@@ -134,7 +146,8 @@ class Host:
         except Exception:
             pass
         self._stopped.set()
-        signal.alarm(0)
+        if hasattr(signal, "alarm"):
+            signal.alarm(0)
 
     def stop(self, deadline_s: float) -> dict:
         """Stop the backend and hand over what it collected. Called once, on the main
@@ -175,6 +188,8 @@ class Host:
     # -- the conversation with the harness ----------------------------------------------
     def serve(self) -> str:
         """Answer ``count`` until ``stop``, end of stdin or a signal; returns which."""
+        if self._wake_r is None:
+            return self._serve_lines()
         sel = selectors.DefaultSelector()
         stdin = sys.stdin.buffer.fileno()
         sel.register(stdin, selectors.EVENT_READ, "stdin")
@@ -196,13 +211,28 @@ class Host:
                 buf += chunk
                 while b"\n" in buf:
                     line, _, buf = buf.partition(b"\n")
-                    cmd = line.decode(errors="replace").strip()
-                    if cmd == "count":
-                        _say({"count": len(self.sink), "error": self.backend.fatal})
-                    elif cmd.startswith("update "):
-                        _say(self.update(json.loads(cmd[7:])))
-                    elif cmd == "stop":
+                    if self._answer(line) == "stop":
                         return "stop"
+
+    def _serve_lines(self) -> str:
+        """``serve`` where stdin cannot be selected (Windows): blocking line reads."""
+        for line in iter(sys.stdin.buffer.readline, b""):
+            if self.signals:
+                return "signal"
+            if self._answer(line) == "stop":
+                return "stop"
+        return "signal" if self.signals else "eof"
+
+    def _answer(self, line: bytes) -> str | None:
+        """One command of the harness; "stop" when it asks to stop."""
+        cmd = line.decode(errors="replace").strip()
+        if cmd == "count":
+            _say({"count": len(self.sink), "error": self.backend.fatal})
+        elif cmd.startswith("update "):
+            _say(self.update(json.loads(cmd[7:])))
+        elif cmd == "stop":
+            return "stop"
+        return None
 
 
 def _spool(sink: events.EventSink, path: str, every_s: float) -> None:
@@ -222,9 +252,9 @@ def _spool(sink: events.EventSink, path: str, every_s: float) -> None:
 
 def main(argv: list[str]) -> int:
     cfg = json.loads(argv[0])
-    _linux.die_with_parent(signal.SIGTERM, cfg.get("parent"))
+    osapi.die_with_parent(signal.SIGTERM, cfg.get("parent"))
     # Into the sensor's own cgroup first, so whatever the backend starts is counted too.
-    _linux.join_cgroup(cfg["ctx"].get("sensor_cgroup"))
+    osapi.join_group(cfg["ctx"].get("sensor_cgroup"))
     host = Host(cfg)
     host.install_signals()
     try:

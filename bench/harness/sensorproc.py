@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import selectors
 import subprocess
 import sys
 import time
@@ -17,7 +16,8 @@ from pathlib import Path
 
 from bench.backends.base import SensorContext
 from bench.core import events
-from bench.core._linux import stop_group
+from bench.core.osapi import popen_group, stop_group
+from bench.harness.pipes import PipeReader
 from bench.core.errors import SensorFailed
 from bench.core.clock import now_ns
 
@@ -46,11 +46,10 @@ class SensorProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.harness.sensorhost", json.dumps(cfg)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            pass_fds=pass_fds, start_new_session=True)
+            pass_fds=pass_fds, **popen_group())
         self.pid = self.proc.pid
         self._buf = b""
-        self._sel = selectors.DefaultSelector()
-        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
+        self._reader = PipeReader(self.proc.stdout.fileno())
 
     def _died(self, what: str) -> SensorFailed:
         code = self.proc.poll()
@@ -61,12 +60,9 @@ class SensorProcess:
 
     def _line(self, timeout: float, what: str) -> dict:
         deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
         while b"\n" not in self._buf:
             left = deadline - time.monotonic()
-            if left <= 0 or not self._sel.select(left):
-                raise self._died(what)
-            chunk = os.read(fd, 65536)
+            chunk = self._reader.read(left) if left > 0 else None
             if not chunk:
                 raise self._died(what)
             self._buf += chunk
@@ -154,5 +150,5 @@ class SensorProcess:
             self.proc.stdout.close()
         except OSError:
             pass
-        self._sel.close()
+        self._reader.close()
         self._log.close()

@@ -11,7 +11,6 @@ inside the run's directory.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 import shutil
@@ -20,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from bench.core.errors import BadInput
+from bench.core.osapi import lock_file
 
 LOCK = ".lock"
 
@@ -70,16 +70,14 @@ def clean_stale(base: Path) -> list[str]:
         if not d.is_dir() or d.is_symlink():
             continue
         try:
-            fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(lock, os.O_RDONLY)  # Python opens fds non-inheritable
         except FileNotFoundError:
             fd = None  # made and killed before its lock existed: nobody owns it
         except OSError:
             continue
         try:
             if fd is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
+                if not lock_file(fd, wait=False):
                     continue  # a live run
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d.name)
@@ -95,8 +93,8 @@ class RunDir:
     def __init__(self, base: Path):
         self.path = base / f"run-{os.getpid()}-{secrets.token_hex(3)}"
         self.path.mkdir(mode=0o700)
-        self._fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        lock_file(self._fd, wait=True)
 
     def remove(self) -> None:
         if self._fd >= 0:

@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 
-from bench.core._linux import die_with_parent
+from bench.core.osapi import die_with_parent
 
 
 def file_ops(d: str, until: float) -> int:

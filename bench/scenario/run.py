@@ -21,7 +21,7 @@ from bench.core.errors import BadInput
 from bench.core.settings import Spec
 from bench.harness import machine, workdir
 from bench.harness.cell import Cell
-from bench.harness.cgroup import clean_stale, remove_parent_if_empty
+from bench.harness.container import clean_stale, remove_parent_if_empty
 from bench.harness.janitor import Janitor
 from bench.harness.spec import parse_workload, workload_kinds
 from bench.scenario import SCENARIOS, faults, tamper
