@@ -68,6 +68,10 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     for name in backends.names():
         reason = backends.availability(name)
         notes: list[str] = []
+        if backends.wrong_platform(name):   # its code is not loaded on this platform
+            rows.append({"name": name, "mode": "-", "mechanism": "-", "kinds": [],
+                         "available": False, "reason": reason, "notes": []})
+            continue
         try:
             cls = backends.get(name)
             mode, mech, kinds = cls.mode, cls.mechanism, sorted(k.name for k in cls.kinds)
@@ -366,6 +370,11 @@ def scenario(
 ):
     """Inject a fault into each sensor while a workload runs: what is lost, how long it is
     blind, whether the host's workload is held up."""
+    from bench.core.osapi import IS_WINDOWS
+
+    if IS_WINDOWS:
+        # faults are signals (SIGKILL, SIGSTOP) and the supervisor is a Linux process tree
+        raise BadInput("failure scenarios run on Linux only")
     from bench.harness import spec as specmod
     from bench.scenario.cell import Schedule
     from bench.scenario.run import ScenarioConfig, check

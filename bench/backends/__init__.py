@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 from bench.backends.base import Backend
 from bench.core.errors import BadInput
@@ -42,7 +43,21 @@ REGISTRY: dict[str, str] = {
     "fatrace": "bench.backends.peers.fatrace:FatraceBackend",
     "forkstat": "bench.backends.peers.forkstat:ForkstatBackend",
     "inotifywait": "bench.backends.peers.inotifywait:InotifywaitBackend",
+    # Windows: ETW's kernel providers read by a user-mode consumer (pywintrace), and
+    # Sysmon (its driver collects, we read its provider)
+    "etw": "bench.backends.etw:EtwBackend",
+    "sysmon": "bench.backends.sysmon:SysmonBackend",
 }
+
+# The platform a shipped backend needs (the rest run anywhere). Checked before its module
+# is imported, so that ``doctor`` on one platform never loads the other's code.
+PLATFORM: dict[str, str] = {
+    **dict.fromkeys(("injected_cost", "ebpf", "audit", "fanotify", "inotify",
+                     "proc_connector", "bpftrace", "execsnoop", "exitsnoop", "opensnoop",
+                     "auditd", "fatrace", "forkstat", "inotifywait"), "linux"),
+    **dict.fromkeys(("etw", "sysmon"), "win32"),
+}
+_PLATFORM_NAMES = {"linux": "Linux only", "win32": "Windows only"}
 
 ENTRY_POINT_GROUP = "sensorbench.backends"
 BUILTIN = frozenset(REGISTRY)
@@ -87,6 +102,14 @@ def _discover() -> None:
             REGISTRY[ep.name] = ep.value
 
 
+def wrong_platform(name: str) -> str | None:
+    """"Linux only" / "Windows only" when a shipped backend cannot run on this platform."""
+    need = PLATFORM.get(name) if name in BUILTIN and name not in _FROM_ENV else None
+    if need is None or sys.platform.startswith(need):
+        return None
+    return _PLATFORM_NAMES[need]
+
+
 def _installed(target: str) -> bool:
     """Whether the module behind a registry entry exists (without importing it)."""
     import importlib.util
@@ -101,7 +124,9 @@ def _installed(target: str) -> bool:
 def names() -> list[str]:
     """Registered backends whose code is present in this installation."""
     _discover()
-    return [n for n, t in REGISTRY.items() if _installed(t)]
+    # A shipped backend of the other platform is listed (doctor says why it cannot run)
+    # without looking into its package, which would import that platform's code.
+    return [n for n, t in REGISTRY.items() if wrong_platform(n) or _installed(t)]
 
 
 def get(name: str) -> type[Backend]:
@@ -116,6 +141,11 @@ def get(name: str) -> type[Backend]:
 
 def availability(name: str) -> str | None:
     """Why ``name`` cannot run here (None when it can); never raises for a known name."""
+    other = wrong_platform(name)
+    if other:
+        if name not in REGISTRY:
+            raise BadInput(f"unknown backend {name!r}")
+        return other
     try:
         return get(name).available()
     except BadInput:
