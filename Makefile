@@ -25,9 +25,14 @@ $(APT_STAMP):
 		missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 		if [ -n "$$missing" ]; then \
 			echo "installing system packages:" $$missing; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				--no-install-recommends $$missing >/dev/null || \
-			echo "warning: some system packages did not install; doctor will say what is missing"; \
+			apt-get update -qq; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+				$$missing >/dev/null 2>&1 || \
+			for p in $$missing; do \
+				DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+					--no-install-recommends $$p >/dev/null 2>&1 || \
+				echo "warning: $$p did not install; doctor will say what it is needed for"; \
+			done; \
 		fi; \
 		systemctl disable --now auditd >/dev/null 2>&1 || true; \
 	else \

@@ -2,8 +2,20 @@
 
 Nothing with state may live here: pytest imports this file as ``conftest``, so a test
 module importing it as ``tests.conftest`` would get a second copy.
+
+On Windows only the test files that carry the ``windows`` marker are collected (the rest
+import Linux-only modules or need Linux facilities): ``py -m pytest -m windows``.
 """
 
-from tests.helpers.fixtures import audit_exclusive, leaves_nothing  # noqa: F401
+import sys
+
+if sys.platform == "win32":
+    def pytest_ignore_collect(collection_path, config):
+        # a file is collected when some test in it says it runs on Windows too
+        if collection_path.suffix == ".py" and collection_path.name.startswith(("test_", "bench_")):
+            return "pytest.mark.windows" not in collection_path.read_text(errors="replace")
+        return None
+else:
+    from tests.helpers.fixtures import audit_exclusive, leaves_nothing  # noqa: F401
 
 pytest_plugins = ["pytester"]

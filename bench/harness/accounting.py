@@ -55,13 +55,14 @@ class SensorMeter:
         self.pid = pid
         self.path = cgroup_path
         self.tool_path = os.path.join(cgroup_path, "tool") if cgroup_path else None
-        self.source = "cgroup" if container.usage_us(cgroup_path) is not None else "process tree"
+        self.source = (container.NAME if container.usage_us(cgroup_path) is not None
+                       else "process tree")
 
     def read(self) -> Reading:
         import time
 
         t = time.monotonic()
-        if self.source == "cgroup":
+        if self.source == container.NAME:
             s, tl = container.usage_us(self.path), container.usage_us(self.tool_path)
             return Reading(t, s / 1e6 if s is not None else NAN,
                            tl / 1e6 if tl is not None else NAN)

@@ -10,9 +10,11 @@ from bench.core.osapi import IS_WINDOWS
 if IS_WINDOWS:
     from bench.harness import jobobject as _impl
     CellGroup = _impl.CellJob
+    NAME = "job object"
 else:
     from bench.harness import cgroup as _impl
     CellGroup = _impl.CellCgroup
+    NAME = "cgroup"
 
 usage_us = _impl.usage_us
 kill = _impl.kill

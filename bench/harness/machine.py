@@ -68,7 +68,8 @@ def facts() -> dict:
         "hostname": socket.gethostname(),
         "machine_key": machine_key(),
         "os": platform.system(),
-        "kernel": platform.release(),
+        # Windows: release() is "10" or "2022Server"; version() has the build
+        "kernel": platform.version() if IS_WINDOWS else platform.release(),
         "machine": platform.machine(),
         "cpu_model": cpu_model(),
         "cpu_logical": psutil.cpu_count(),

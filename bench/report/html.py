@@ -333,7 +333,8 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
     m = run.meta.get("machine") or {}
     hosts = sorted(set(run.raw["host"]))
     sub = (f"{len(hosts)} hosts: {', '.join(hosts)}" if len(hosts) > 1 else
-           f"{m.get('hostname', '?')} · Linux {m.get('kernel', '?')} · {m.get('cpu_model', '?')} "
+           f"{m.get('hostname', '?')} · {m.get('os') or 'Linux'} {m.get('kernel', '?')} · "
+           f"{m.get('cpu_model', '?')} "
            f"× {m.get('cpu_logical', '?')} · started {run.meta.get('started', '?')}")
     wls = run.workloads()
     top = [c for c in charts if c.section == "headline"]

@@ -64,7 +64,8 @@ def render_scenarios(run: RunData, charts: list[Chart], link, command: str) -> s
         "# sensorbench failure scenarios", "",
         "What happens to the host and to the data when a security sensor crashes, stalls, "
         f"gets a malformed content update or is tampered with, measured on "
-        f"**{m.get('cpu_model', '?')} × {m.get('cpu_logical', '?')} CPUs**, Linux "
+        f"**{m.get('cpu_model', '?')} × {m.get('cpu_logical', '?')} CPUs**, "
+        f"{m.get('os') or 'Linux'} "
         f"`{m.get('kernel', '?')}`" + (f" (virtual machine: {m['virtualized']})"
                                       if m.get("virtualized") else "")
         + (f"; {', '.join(settings)}" if settings else "") + ".", "",
@@ -89,7 +90,8 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
         "# sensorbench reference run",
         "",
         f"What security sensing costs and loses, kernel vs user space, measured on "
-        f"**{m.get('cpu_model', '?')} × {m.get('cpu_logical', '?')} CPUs**, Linux "
+        f"**{m.get('cpu_model', '?')} × {m.get('cpu_logical', '?')} CPUs**, "
+        f"{m.get('os') or 'Linux'} "
         f"`{m.get('kernel', '?')}`"
         + (f" (virtual machine: {m['virtualized']})" if m.get("virtualized") else "")
         + f", started {run.meta.get('started', '?')}. Matrix: backends "

@@ -25,11 +25,20 @@ HEAD = ["mechanism", "sensor", "mode", "workload", "marginal µs/event [range]",
         "drop %"]
 
 
-def tool_of() -> dict[str, str]:
-    """Reference backend -> the real tool of its mechanism."""
+def tool_of(present: set[str] | None = None) -> dict[str, str]:
+    """Reference backend -> the real tool of its mechanism, among the backends ``present``
+    (default: every registered one). Only their classes are loaded, so a report never
+    imports another platform's backends for nothing; one whose code cannot be loaded here
+    (a broken plugin) pairs with nothing rather than failing the report."""
     out = {}
     for name in names():
-        ref = getattr(get(name), "same_mechanism", None)
+        if present is not None and name not in present:
+            continue
+        try:
+            cls = get(name)
+        except Exception:  # noqa: BLE001 - the report goes on without this pair
+            continue
+        ref = getattr(cls, "same_mechanism", None)
         if ref:
             out[ref] = name
     return out
@@ -51,7 +60,7 @@ def rows(run: RunData) -> list[list[str]]:
     cells = run.cells.set_index(["series", "workload_spec", "rate_target"])
     present = set(pc["backend"])
     out: list[list[str]] = []
-    for ref, tool in sorted(tool_of().items()):
+    for ref, tool in sorted(tool_of(present).items()):
         if ref not in present or tool not in present:
             continue
         mine = pc[pc["backend"].isin([ref, tool])]

@@ -21,6 +21,8 @@ from bench.backends._etw import events as ev
 from bench.backends.etw import parse
 from bench.core.kinds import Kind, port_pair
 
+pytestmark = pytest.mark.windows   # pure: runs on Windows too
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "etw"
 
 

@@ -14,6 +14,8 @@ import pytest
 from bench.backends.sysmon import parse
 from bench.core.kinds import Kind, port_pair
 
+pytestmark = pytest.mark.windows   # pure: runs on Windows too
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "etw" / "sysmon.json"
 
 
