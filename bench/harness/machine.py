@@ -81,6 +81,7 @@ def facts() -> dict:
         "sensorbench": __version__,
         "packages": versions,
         "root": is_elevated(),   # root on Linux, an elevated token on Windows
+        **({"elevated": is_elevated()} if IS_WINDOWS else {}),
         "cgroup_v2": str(cg) if cg else None,
         # Without a writable v2 hierarchy workloads run in the harness's own cgroup: their
         # CPU is then not separated and filter=cgroup sensors have nothing to filter on.

@@ -54,16 +54,22 @@ class EtwConsumer(Backend):
     def available(cls) -> str | None:
         if not IS_WINDOWS:
             return "Windows only"
+        # Everything that stands in the way, in one line, and which providers are there
+        # (doctor's answer to "can this machine run it once elevated?").
+        guids = cls.provider_guids()
+        missing = [f"{n} {g}" for n, g in guids.items() if not ses.provider_registered(g)]
+        why = []
         if not is_elevated():
-            return "needs an elevated session (Run as administrator): ETW sessions need it"
+            why.append("needs an elevated session (Run as administrator)")
+        if missing:
+            why.append(f"provider not registered on this machine: {', '.join(missing)}")
         try:
             ses.pywintrace()
         except BackendUnavailable as e:
-            return str(e)
-        for name, guid in cls.provider_guids().items():
-            if not ses.provider_registered(guid):
-                return f"provider {name} {guid} is not registered on this machine"
-        return None
+            why.append(str(e))
+        if why and not missing:
+            why.append(f"providers registered: {', '.join(guids)}")
+        return "; ".join(why) or None
 
     @classmethod
     def provider_guids(cls) -> dict[str, str]:
