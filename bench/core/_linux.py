@@ -12,12 +12,8 @@ import ctypes
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Iterable
 
 from bench.core.errors import FacilityError
-
-if TYPE_CHECKING:
-    import subprocess
 
 IS_LINUX = sys.platform.startswith("linux")
 
@@ -86,28 +82,13 @@ def kill_group(pgid: int) -> None:
         pass
 
 
-def stop_group(proc: subprocess.Popen, steps: Iterable[tuple[int | None, float]],
-               reap_timeout: float | None = None) -> None:
-    """Stop ``proc`` (started with ``start_new_session=True``) and its process group: each
-    ``(signal, seconds)`` step, until it has exited, sends the signal to the group (None:
-    sends nothing) and waits up to that long; then SIGKILL the group anyway, since helpers
-    it forked may outlive it, and reap it (``reap_timeout``: None waits for ever)."""
-    import subprocess  # here: workloads import this module, and never stop a group
-
-    for sig, wait in steps:
-        if proc.poll() is not None:
-            break
-        if sig is not None:
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            pass
-    kill_group(proc.pid)
-    proc.wait(timeout=reap_timeout)
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to a process group; False when it is gone."""
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 def popen_group() -> dict:

@@ -15,12 +15,8 @@ import ctypes
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, Iterable
 
 import psutil
-
-if TYPE_CHECKING:
-    import subprocess
 
 IS_WINDOWS = sys.platform == "win32"
 
@@ -73,27 +69,14 @@ def kill_group(pid: int) -> None:
             pass
 
 
-def stop_group(proc: subprocess.Popen, steps: Iterable[tuple[int | None, float]],
-               reap_timeout: float | None = None) -> None:
-    """``_linux.stop_group`` on Windows: a step's signal becomes CTRL_BREAK_EVENT to the
-    child's process group (it was started with ``popen_group()``; Python raises
-    KeyboardInterrupt-like SIGBREAK there), then the tree is ended anyway and reaped."""
-    import subprocess
-
-    for sig, wait in steps:
-        if proc.poll() is not None:
-            break
-        if sig is not None:
-            try:
-                os.kill(proc.pid, signal.CTRL_BREAK_EVENT)
-            except OSError:
-                break
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            pass
-    kill_group(proc.pid)
-    proc.wait(timeout=reap_timeout)
+def signal_group(pid: int, sig: int) -> bool:
+    """Any stop signal becomes CTRL_BREAK_EVENT to the child's process group (it was
+    started with ``popen_group()``; Python raises SIGBREAK there); False when it is gone."""
+    try:
+        os.kill(pid, signal.CTRL_BREAK_EVENT)
+        return True
+    except OSError:
+        return False
 
 
 def join_group(name: str | None) -> bool:

@@ -10,6 +10,10 @@ kill-on-close. ``join_group`` takes a cgroup path on Linux and a job name on Win
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    import subprocess
 
 IS_WINDOWS = sys.platform == "win32"
 IS_LINUX = sys.platform.startswith("linux")
@@ -24,7 +28,28 @@ die_with_parent = _plat.die_with_parent
 tight_timers = _plat.tight_timers
 popen_group = _plat.popen_group
 kill_group = _plat.kill_group
-stop_group = _plat.stop_group
+signal_group = _plat.signal_group
 join_group = _plat.join_group
 is_elevated = _plat.is_elevated
 lock_file = _plat.lock_file
+
+
+def stop_group(proc: subprocess.Popen, steps: Iterable[tuple[int | None, float]],
+               reap_timeout: float | None = None) -> None:
+    """Stop ``proc`` (started with ``popen_group()``) and its process group: each
+    ``(signal, seconds)`` step, until it has exited, sends the signal to the group (None:
+    sends nothing) and waits up to that long; then kills the group anyway, since helpers
+    it started may outlive it, and reaps it (``reap_timeout``: None waits for ever)."""
+    import subprocess  # here: workloads import this module, and never stop a group
+
+    for sig, wait in steps:
+        if proc.poll() is not None:
+            break
+        if sig is not None and not signal_group(proc.pid, sig):
+            break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            pass
+    kill_group(proc.pid)
+    proc.wait(timeout=reap_timeout)

@@ -20,6 +20,7 @@ it to FILETIME (100 ns since 1601), which ``looks_like_filetime`` tells apart.
 
 from __future__ import annotations
 
+import ntpath
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -159,6 +160,27 @@ class DevicePaths:
         if drive is None:
             return path
         return drive + "\\" + (parts[3] if len(parts) == 4 else "")
+
+
+class OurPaths:
+    """The key of a file path of ours, None for anyone else's: paths without the run
+    marker are dropped before any other work (the machine is full of file activity); ours
+    are turned into DOS form and, with ``root``, re-keyed to ``root`` + ``\\`` + the base
+    name, whatever directory spelling the event used (8.3 names, case)."""
+
+    def __init__(self, marker: str, device_map: dict[str, str] | None = None,
+                 root: str | None = None) -> None:
+        self.marker = marker
+        self.dos = DevicePaths(device_map)
+        self.root = root
+
+    def __call__(self, path: str) -> str | None:
+        if self.marker not in path:
+            return None
+        path = self.dos(path)
+        if self.root is not None:
+            path = ntpath.join(self.root, ntpath.basename(path))
+        return path
 
 
 class Rows:

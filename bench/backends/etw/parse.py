@@ -49,10 +49,9 @@ logged it):
 
 from __future__ import annotations
 
-import ntpath
 from collections import OrderedDict
 
-from bench.backends._etw.events import DevicePaths, guid, to_int
+from bench.backends._etw.events import OurPaths, guid, to_int
 from bench.core.kinds import Kind, port_pair
 
 KERNEL_PROCESS = "{22FB2CD6-0E7B-422B-A0C7-2FAD1FD0E716}"
@@ -98,8 +97,8 @@ class EtwMapper:
         if accept_ports not in ("auto", "source", "local"):
             raise ValueError(f"accept_ports: auto, source or local, not {accept_ports!r}")
         self.marker = marker
-        self.dos = DevicePaths(device_map)
-        self.root = root
+        self._ours = OurPaths(marker, device_map, root)
+        self.dos = self._ours.dos
         self.provider = guid(provider) if provider else None
         self.accept_ports = accept_ports
         self.swap = swap_port_bytes
@@ -133,16 +132,6 @@ class EtwMapper:
         except _PARSE_ERRORS:
             self.parse_errors += 1
             return None
-
-    # -- paths ----------------------------------------------------------------------------
-    def _ours(self, nt_path: str) -> str | None:
-        """The key of a path of ours (DOS form), None for anyone else's."""
-        if self.marker not in nt_path:
-            return None
-        path = self.dos(nt_path)
-        if self.root is not None:
-            path = ntpath.join(self.root, ntpath.basename(path))
-        return path
 
     def _remember(self, fo: int, path: str) -> None:
         self.files[fo] = path

@@ -31,7 +31,8 @@ import threading
 import time
 from typing import Iterable, NamedTuple
 
-from bench.core._linux import die_with_parent, join_cgroup, kill_group, stop_group
+from bench.core._linux import die_with_parent, join_cgroup, kill_group
+from bench.core.osapi import stop_group
 from bench.core.events import NO_TIME, EventSink
 from bench.backends.base import Backend, is_root
 from bench.core.cpu import tree_cpu_s

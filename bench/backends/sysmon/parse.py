@@ -29,10 +29,9 @@ from t_issue, not in delivery. ``utc_time_ns`` reads UtcTime where the gap is wa
 
 from __future__ import annotations
 
-import ntpath
 from datetime import datetime, timezone
 
-from bench.backends._etw.events import DevicePaths, to_bool, to_int
+from bench.backends._etw.events import OurPaths, to_bool, to_int
 from bench.core.kinds import Kind, port_pair
 
 SYSMON = "{5770385F-C22A-43E0-BF4C-06F5698FFBD9}"
@@ -70,8 +69,8 @@ class SysmonMapper:
     def __init__(self, marker: str, device_map: dict[str, str] | None = None, *,
                  root: str | None = None) -> None:
         self.marker = marker
-        self.dos = DevicePaths(device_map)
-        self.root = root
+        self._ours = OurPaths(marker, device_map, root)
+        self.dos = self._ours.dos
         self.parse_errors = 0
         self.foreign_files = 0
         self.unmapped = 0
@@ -92,14 +91,6 @@ class SysmonMapper:
         except _PARSE_ERRORS:
             self.parse_errors += 1
             return None
-
-    def _ours(self, path: str) -> str | None:
-        if self.marker not in path:
-            return None
-        path = self.dos(path)
-        if self.root is not None:
-            path = ntpath.join(self.root, ntpath.basename(path))
-        return path
 
     def _create(self, ev, ticks):
         pid = to_int(ev["ProcessId"])
