@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 
 from bench.core.settings import Setting
 from bench.core.ledger import Ledger
@@ -47,6 +48,16 @@ class Workload:
 
     def teardown(self) -> None:
         """Release what ``setup`` made; must not raise."""
+
+
+def wait_reaped(pending, record_exits, timeout_s: float = 10.0) -> None:
+    """After the last operation: record exits until no child is pending (those still
+    running after ``timeout_s`` are left to ``teardown``)."""
+    deadline = time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline:
+        record_exits()
+        time.sleep(0.001)
+    record_exits()
 
 
 def get_workload(name: str) -> type[Workload]:

@@ -9,6 +9,28 @@ UDP senders bind their source port themselves, walking up a block below the kern
 ephemeral range from a random start, so a port pair does not recur within a cell (the
 kernel picks UDP source ports at random, so with thousands of sends some pairs would
 repeat and two operations would share a key).
+
+The same code runs on Windows, with the same kinds and keys; what differs is chosen once,
+by ``socket_options``:
+
+- the listener: SO_REUSEADDR on Linux; on Windows SO_REUSEADDR would let another socket
+  bind the listener's port over it (port stealing), so there it is SO_EXCLUSIVEADDRUSE;
+- SO_LINGER {on, 0 s}: Linux's ``struct linger`` is two ints ("ii"), Winsock's two
+  u_shorts ("HH"); "ii" happens to work on a little-endian Windows too (Winsock reads the
+  first four bytes), but the right layout is packed there;
+- the UDP block 10000-32767 is below the ephemeral range of both systems (Linux
+  32768-60999, Windows's dynamic range 49152-65535). Windows may reserve ranges inside
+  it (``netsh int ipv4 show excludedportrange``: Hyper-V, WinNAT); binding there fails
+  with WSAEACCES (an OSError) and the walk goes on to the next port.
+
+Everything else (``os.urandom``, blocking connect/accept, a non-blocking receiver that
+raises BlockingIOError when empty) behaves the same on both.
+
+Rates: closed loop (``--rate max``) on a shared 2-CPU Linux VM, 11900-14700 operations per
+second over three runs of 3 s (a TCP operation is a socket, connect, accept and two closes;
+a UDP one a socket, bind, sendto and close). Windows was not measured (no Windows machine
+here): loopback TCP goes through the whole TCP/IP stack and AFD there, so expect several
+times fewer, a few thousand per second.
 """
 
 from __future__ import annotations
@@ -16,14 +38,31 @@ from __future__ import annotations
 import os
 import socket
 import struct
-import time
 
+from bench.core.clock import now_ns
 from bench.core.kinds import NET_KINDS, Kind, port_pair
+from bench.core.osapi import IS_WINDOWS
 from workloads.base import Workload
 
-_LINGER_RST = struct.pack("ii", 1, 0)
 _PAYLOAD = b"sensorbench-udp"
-_UDP_PORTS = range(10_000, 32_768)  # below the default ephemeral range (32768-60999)
+# Below the default ephemeral range on Linux (32768-60999) and Windows (49152-65535).
+_UDP_PORTS = range(10_000, 32_768)
+
+
+def socket_options(windows: bool = IS_WINDOWS) -> dict:
+    """The platform's socket options, by name (resolved with ``getattr(socket, name)`` when
+    used, since each name exists only on its own platform): ``listener`` is a list of
+    (level, option, value) set on the TCP listener before bind, ``linger`` the SO_LINGER
+    value that makes a client's close reset the connection."""
+    if windows:
+        return {"listener": [("SOL_SOCKET", "SO_EXCLUSIVEADDRUSE", 1)],
+                "linger": struct.pack("HH", 1, 0)}
+    return {"listener": [("SOL_SOCKET", "SO_REUSEADDR", 1)],
+            "linger": struct.pack("ii", 1, 0)}
+
+
+_OPTIONS = socket_options()
+_LINGER_RST = _OPTIONS["linger"]
 
 
 class NetworkWorkload(Workload):
@@ -34,7 +73,8 @@ class NetworkWorkload(Workload):
 
     def setup(self) -> None:
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        for level, opt, value in _OPTIONS["listener"]:
+            self.listener.setsockopt(getattr(socket, level), getattr(socket, opt), value)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(4096)
         self.tcp_addr = self.listener.getsockname()
@@ -58,7 +98,7 @@ class NetworkWorkload(Workload):
         return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # the kernel's choice
 
     def op(self, i: int, t_intended: int) -> None:
-        clock = time.monotonic_ns
+        clock = now_ns
         try:
             if i % 2 == 0:
                 c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
