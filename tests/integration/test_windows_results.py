@@ -38,15 +38,9 @@ WORKLOADS = ("file", "process", "network")
 PROC_KINDS_WINDOWS = frozenset({Kind.proc_exec, Kind.proc_exit})   # no fork event there
 WORKLOAD_KINDS = {"file": FILE_KINDS, "process": PROC_KINDS_WINDOWS, "network": NET_KINDS}
 
-# What each backend is and sees, as bench.backends registers it; the class itself where it
-# loads here (its Windows facilities are imported only when it starts), else these.
-BACKENDS = {
-    "etw": ("user", "ETW real-time consumer (pywintrace) of the kernel providers",
-            FILE_KINDS | PROC_KINDS_WINDOWS | NET_KINDS),
-    "sysmon": ("kernel", "Sysmon driver, its provider read in our own ETW session",
-               frozenset({Kind.file_create, Kind.proc_exec, Kind.proc_exit,
-                          Kind.net_connect, Kind.net_accept})),
-}
+# The Windows backends and the modes they must be registered with (their classes load on
+# any platform; only their Windows facilities wait for start()).
+BACKENDS = {"etw": "user", "sysmon": "kernel"}
 # Windows values for this machine's fact keys (bench.harness.machine.facts).
 WINDOWS_FACTS = {
     "hostname": WIN_HOST, "machine_key": "5e1f0c0ffee1", "os": "Windows",
@@ -59,16 +53,11 @@ WINDOWS_FACTS = {
 
 
 def _backend(name: str) -> tuple[str, str, frozenset]:
-    mode, mechanism, kinds = BACKENDS[name]
-    try:
-        from bench import backends
+    from bench import backends
 
-        cls = backends.get(name)
-        mode, mechanism, kinds = cls.mode, cls.mechanism, frozenset(cls.kinds)
-    except Exception:  # noqa: BLE001 - not loadable on this platform (yet): the table's
-        pass
-    assert mode == BACKENDS[name][0], f"{name} is registered with mode {mode}"
-    return mode, mechanism, kinds
+    cls = backends.get(name)
+    assert cls.mode == BACKENDS[name], f"{name} is registered with mode {cls.mode}"
+    return cls.mode, cls.mechanism, frozenset(cls.kinds)
 
 
 def _truth(workload: str, cell_no: int, marker: str, rng) -> dict:
