@@ -52,7 +52,10 @@ REGISTRY: dict[str, str] = {
 # The platform a shipped backend needs (the rest run anywhere). Checked before its module
 # is imported, so that ``doctor`` on one platform never loads the other's code.
 PLATFORM: dict[str, str] = {
-    **dict.fromkeys(("injected_cost", "ebpf", "audit", "fanotify", "inotify",
+    # the calibration arms: synthetic's side channel is an AF_UNIX datagram socket passed
+    # to the sensor by fd, null_sensor waits on an eventfd
+    **dict.fromkeys(("synthetic", "null_sensor", "injected_cost", "ebpf", "audit",
+                     "fanotify", "inotify",
                      "proc_connector", "bpftrace", "execsnoop", "exitsnoop", "opensnoop",
                      "auditd", "fatrace", "forkstat", "inotifywait"), "linux"),
     **dict.fromkeys(("etw", "sysmon"), "win32"),

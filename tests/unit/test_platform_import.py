@@ -76,7 +76,8 @@ def test_doctor_runs_on_windows_and_says_why_each_backend_cannot(as_windows):
         assert not rows[name]["available"]
         assert rows[name]["reason"] and "Linux only" not in rows[name]["reason"]
         assert rows[name]["mode"] in ("user", "kernel")
-    assert rows["synthetic"]["available"]
+    assert rows["synthetic"]["reason"] == rows["null_sensor"]["reason"] == "Linux only"
+    assert rows["psutil"]["available"], rows["psutil"]
 
 
 @pytest.mark.windows

@@ -5,6 +5,7 @@ the pipe reader both platforms use."""
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import subprocess
 import sys
@@ -88,11 +89,14 @@ def test_our_sysmon_config_enables_what_the_backend_reads():
         assert rules.get(needed) == "exclude", needed   # exclude nothing: every event
 
 
-def test_pipe_reader_times_out_reads_and_sees_end_of_file():
+# Both readers run here: the thread one is Windows's, and nothing in it is Windows-only.
+@pytest.mark.parametrize("reader", [pipes._ThreadReader, pipes._SelectReader]
+                         if sys.platform != "win32" else [pipes._ThreadReader])
+def test_pipe_reader_times_out_reads_and_sees_end_of_file(reader):
     p = subprocess.Popen([sys.executable, "-c",
                           "import sys, time; time.sleep(0.3); sys.stdout.write('hi\\n')"],
                          stdout=subprocess.PIPE)
-    r = pipes.PipeReader(p.stdout.fileno())
+    r = reader(p.stdout.fileno())
     assert r.read(0.05) is None                  # nothing yet: a timeout, not an error
     got = b""
     while True:
@@ -102,5 +106,26 @@ def test_pipe_reader_times_out_reads_and_sees_end_of_file():
             break
         got += chunk
     assert got == b"hi\n"
+    assert r.read(0.05) == b""                   # end of file stays end of file
     r.close()
     p.wait()
+
+
+def test_sensor_host_answers_on_stdin_lines_where_pipes_cannot_be_selected(monkeypatch,
+                                                                            capsys):
+    import io
+
+    from bench.core import osapi
+    from bench.harness import sensorhost
+
+    monkeypatch.setattr(osapi, "IS_WINDOWS", True)      # the loop Windows gets
+    host = sensorhost.Host({"backend": "psutil", "settings": {},
+                            "ctx": {"marker": "sbx", "workdir": "."}, "events": "unused"})
+    assert host._wake_r is None
+    host.sink.add(1, 0, "p", 1)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"count\n\ncount\nstop\nx\n")))
+    assert host.serve() == "stop"
+    answers = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert answers == [{"count": 1, "error": None}] * 2
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"count\n")))
+    assert host.serve() == "eof"                        # the harness went away
