@@ -88,9 +88,8 @@ INJECT = "synthetic:delay_us=300,drop=0.03,dup=0.02,reorder_us=400"
 @pytest.fixture(scope="module")
 def injected(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("calibration-all")
-    return tmp / "results", run_cells(tmp, "-b", "synthetic", "-b", INJECT,
-                                      "-w", "file,process,network", "-r", "600", "-d", "1",
-                                      "--no-baseline")
+    return tmp / "results", run_cells(tmp, "-b", INJECT, "-w", "file,process,network",
+                                      "-r", "600", "-d", "1", "--no-baseline")
 
 
 @pytest.mark.parametrize("workload", ["file", "process", "network"])

@@ -5,8 +5,19 @@ import os
 
 import pytest
 
-from tests.helpers import sensorbench
+from tests.helpers import cli_in_process, sensorbench
 from tests.helpers.plugin_backends import PLUGINS
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    """The test plugins registered in this process, as SENSORBENCH_BACKENDS registers them
+    in a CLI process of its own."""
+    from bench import backends
+
+    for item in PLUGINS.split(";"):
+        name, _, target = item.partition("=")
+        monkeypatch.setitem(backends.REGISTRY, name, target)
 
 
 @pytest.mark.parametrize("args,msg", [
@@ -26,8 +37,8 @@ from tests.helpers.plugin_backends import PLUGINS
     (["run", "-b", "synthetic", "-r", "100", "-d", "0.5"], "a block needs at least 100"),
     (["run", "-b", "synthetic", "--overhead-limit", "-1"], "bad --overhead-limit"),
 ])
-def test_bad_input_one_line_exit_2(args, msg):
-    r = sensorbench(*args, env={"SENSORBENCH_BACKENDS": PLUGINS})
+def test_bad_input_one_line_exit_2(plugins, args, msg):
+    r = cli_in_process(*args)   # refused before any work: no process of its own needed
     assert r.returncode == 2, r.stderr
     assert msg in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
@@ -41,9 +52,9 @@ def test_unknown_option_is_usage_error():
 def test_existing_results_need_resume(tmp_path):
     out = tmp_path / "r"
     sensorbench("run", "-b", "synthetic", "-w", "network", "-r", "100", "-d", "0.3",
-                "--no-baseline", "--out", str(out), check=True)
+                "--no-baseline", "--no-report", "--out", str(out), check=True)
     r = sensorbench("run", "-b", "synthetic", "-w", "network", "-r", "100", "-d", "0.3",
-                    "--no-baseline", "--out", str(out))
+                    "--no-baseline", "--no-report", "--out", str(out))
     assert r.returncode == 2 and "pass --resume" in r.stderr
 
 

@@ -10,12 +10,12 @@ import pytest
 
 from bench.results.compare import METRICS, Side, parse_fail_on, quantile_ci, verdict, wilson
 from bench.core.errors import BadInput
-from tests.helpers import sensorbench
+from tests.helpers import cli_in_process
 from tests.helpers.report_runs import copy, results
 
 
 def run_compare(base, new, *args):
-    r = sensorbench("compare", str(base), str(new), *args)
+    r = cli_in_process("compare", str(base), str(new), *args)
     return r, r.returncode
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT, needs_root, run_cells, sensorbench
+from tests.helpers import ROOT, needs_root, run_cells, sensorbench, start_cli
 
 pytestmark = [pytest.mark.integration, needs_root]
 
@@ -208,16 +208,18 @@ def test_killed_sensor_leaves_nothing_loaded(tmp_path, how):
 def test_ctrl_c_during_a_run_leaves_nothing(tmp_path, leaves_nothing):
     out = tmp_path / "results"
     before = set(our_programs())
-    p = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", "-b", "ebpf", "-w", "file",
-                          "-r", "500", "-d", "30", "--no-baseline", "--out", str(out)],
-                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = start_cli("run", "-b", "ebpf", "-w", "file", "-r", "500", "-d", "30", "--no-baseline",
+                  "--out", str(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
+        # The sensor loads its programs one by one: wait for all of them, not the first.
         deadline = time.monotonic() + 30
-        while not set(our_programs()) - before and time.monotonic() < deadline:
+        while True:
+            new = {i: name for i, name in our_programs().items() if i not in before}
+            if set(new.values()) >= LOADED or time.monotonic() > deadline:
+                break
             time.sleep(0.1)
-        loaded = set(our_programs()) - before
-        assert {our_programs().get(i) for i in loaded} >= LOADED, \
-            f"the sensor never loaded its programs: {loaded}"
+        assert set(new.values()) >= LOADED, f"the sensor never loaded its programs: {new}"
+        loaded = set(new)
         time.sleep(0.5)
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=30)

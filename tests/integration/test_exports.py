@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import sensorbench
 from tests.helpers.report_runs import copy, results
 
 
@@ -59,14 +58,18 @@ def test_pytest_benchmark_stats_are_the_raw_latencies(sweep):
 def test_pytest_benchmark_compare_reads_it(tmp_path):
     """pytest-benchmark's own `compare` on the exports of two different runs: the same
     backend with and without 20 ms of injected delay. What it reads back must be our
-    numbers, so the slowed run's median latency is 20 ms higher."""
+    numbers, so the slowed run's median latency is 20 ms higher. The exports are written as
+    ``sensorbench report`` writes them (``export.write_all``), without its charts."""
+    from bench import export
+    from bench.results.rundata import RunData
+
     exe = Path(sys.executable).with_name("pytest-benchmark")
     if not exe.exists():
         pytest.skip("pytest-benchmark CLI not installed")
     files = []
     for i, name in enumerate(("same_a", "slowed")):
         d = copy(name, tmp_path / name)
-        sensorbench("report", str(d), check=True)
+        export.write_all(RunData.load(d))
         files.append(tmp_path / f"000{i + 1}_{name}.json")
         shutil.copy(d / "pytest-benchmark.json", files[-1])
     r = subprocess.run([str(exe), "compare", *map(str, files), "--columns=median,rounds",

@@ -107,7 +107,8 @@ def _cells(out) -> pd.DataFrame:
 
 def _kill_mid_cell(out, workdir, victim, *args) -> subprocess.Popen:
     """Run the harness; once a cell's workload runs, SIGKILL ``victim(harness, workload)``
-    (a psutil process) and let the run finish; returns the finished harness."""
+    (a psutil process) 0.3 s in, well inside its 1.5 s, and let the run finish; returns
+    the finished harness."""
     proc = _start(out, workdir, *args)
     try:
         wl = _wait_for_workload(proc)
@@ -134,7 +135,7 @@ def test_sensor_host_killed_fails_its_cell_and_the_run_goes_on(tmp_path, audit_e
         return host[0]
 
     _kill_mid_cell(out, tmp_path / "wd", sensor_host, "-b", f"{backend},synthetic",
-                   "-w", "process", "-r", "300", "-d", "3")
+                   "-w", "process", "-r", "300", "-d", "1.5")
     cells = _cells(out)
     mine = cells[cells["backend"] == backend]
     assert (mine["status"] == "failed").all(), mine[["kind", "status", "reason"]]
@@ -148,7 +149,7 @@ def test_workload_killed_fails_its_cell_and_the_sensor_stops_cleanly(tmp_path, a
     _available("audit")
     out = tmp_path / "out"
     _kill_mid_cell(out, tmp_path / "wd", lambda harness, workload: workload,
-                   "-b", "audit,synthetic", "-w", "process", "-r", "300", "-d", "3")
+                   "-b", "audit,synthetic", "-w", "process", "-r", "300", "-d", "1.5")
     cells = _cells(out)
     audit = cells[cells["backend"] == "audit"]
     assert (audit["status"] == "failed").all()

@@ -8,7 +8,7 @@ import pandas as pd
 
 from bench.publish import generate
 from bench.results.rundata import RunData
-from tests.helpers import sensorbench
+from tests.helpers import cli_in_process
 from tests.helpers.report_runs import copy, results
 
 
@@ -28,7 +28,7 @@ def _as_host(tmp_path, name, host):
 def test_merge_two_hosts(tmp_path):
     a, b = _as_host(tmp_path, "same_a", "alpha"), _as_host(tmp_path, "same_b", "beta")
     out = tmp_path / "fleet"
-    sensorbench("merge", str(a), str(b), "--out", str(out), check=True)
+    cli_in_process("merge", str(a), str(b), "--out", str(out), check=True)
     cells = pd.read_parquet(out / "cells.parquet")        # plain Parquet
     ca, cb = pd.read_parquet(a / "cells.parquet"), pd.read_parquet(b / "cells.parquet")
     assert len(cells) == len(ca) + len(cb)
@@ -57,7 +57,7 @@ def _copy_as(tmp_path, name: str, machine_key: str | None):
 def test_same_hostname_on_two_machines_stays_apart(tmp_path):
     a, b = _copy_as(tmp_path, "same_a", "aaaa"), _copy_as(tmp_path, "same_b", "bbbb")
     out = tmp_path / "m"
-    sensorbench("merge", str(a), str(b), "--out", str(out), check=True)
+    cli_in_process("merge", str(a), str(b), "--out", str(out), check=True)
     hosts = pd.read_parquet(out / "cells.parquet")["host"].unique()
     assert len(hosts) == 2 and hosts[1] == f"{hosts[0]}#2"
 
@@ -65,7 +65,7 @@ def test_same_hostname_on_two_machines_stays_apart(tmp_path):
 def test_two_runs_of_one_machine_are_one_host(tmp_path):
     a, b = _copy_as(tmp_path, "same_a", "aaaa"), _copy_as(tmp_path, "same_b", "aaaa")
     out = tmp_path / "m"
-    sensorbench("merge", str(a), str(b), "--out", str(out), check=True)
+    cli_in_process("merge", str(a), str(b), "--out", str(out), check=True)
     hosts = pd.read_parquet(out / "cells.parquet")["host"].unique()
     assert len(hosts) == 1 and "#" not in hosts[0]
 
@@ -74,16 +74,16 @@ def test_runs_without_a_machine_key_stay_apart(tmp_path):
     # folders written before the key existed: a shared hostname may be two machines
     a, b = _copy_as(tmp_path, "same_a", None), _copy_as(tmp_path, "same_b", None)
     out = tmp_path / "m"
-    sensorbench("merge", str(a), str(b), "--out", str(out), check=True)
+    cli_in_process("merge", str(a), str(b), "--out", str(out), check=True)
     hosts = pd.read_parquet(out / "cells.parquet")["host"].unique()
     assert len(hosts) == 2
 
 
 def test_merge_bad_input(tmp_path):
-    r = sensorbench("merge", str(results("same_a")), "--out", str(tmp_path / "o"))
+    r = cli_in_process("merge", str(results("same_a")), "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "at least two" in r.stderr
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")
-    r = sensorbench("merge", str(results("same_a")), str(results("same_b")),
+    r = cli_in_process("merge", str(results("same_a")), str(results("same_b")),
                     "--out", str(tmp_path / "full"))
     assert r.returncode == 2 and "not empty" in r.stderr and "Traceback" not in r.stderr

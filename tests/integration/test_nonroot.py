@@ -54,7 +54,7 @@ def test_unprivileged_run_measures_what_it_can_and_skips_the_rest(home, leaves_n
     specs = [n for n in backends.names() if backends.availability(n) is None]
     assert UNPRIVILEGED <= set(specs)
     r = _as_nobody(home, "run", "-b", ",".join(specs), "-w", "file,process", "-r", "300",
-                   "-d", "1", "--no-baseline", "--no-report", "-o", str(home / "out"))
+                   "-d", "0.5", "--no-baseline", "--no-report", "-o", str(home / "out"))
     assert "Traceback" not in r.stderr, r.stderr
     assert r.returncode == 0, r.stderr[-3000:]
     cells = pd.read_csv(home / "out" / "cells.csv")

@@ -16,7 +16,7 @@ from bench.results.rundata import RunData
 from bench.results.sustainable import max_sustainable
 from bench.results.store import ResultsDir
 from tests.helpers.browser import Browser, find_chromium
-from tests.helpers import sensorbench
+from tests.helpers import cli_in_process, sensorbench
 from tests.helpers.report_runs import copy, results
 
 
@@ -50,7 +50,7 @@ def test_run_writes_report_charts_and_exports(sweep):
 def test_report_command_is_self_contained(sweep, tmp_path):
     d = copy("sweep", tmp_path / "r")
     (d / "report.html").unlink()
-    r = sensorbench("report", str(d), check=True)
+    r = cli_in_process("report", str(d), check=True)
     assert "report:" in r.stdout
     text = (d / "report.html").read_text()
     # No scripts, no external fetches: every src is a data URI, links only to local SVGs.
@@ -192,7 +192,7 @@ def test_report_failure_keeps_results(sweep, tmp_path, monkeypatch, capsys):
 
 
 def test_report_bad_folder_is_one_line(tmp_path):
-    r = sensorbench("report", str(tmp_path / "nope"))
+    r = cli_in_process("report", str(tmp_path / "nope"))
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "not a results folder" in r.stderr
     assert "Traceback" not in r.stderr
@@ -240,7 +240,7 @@ def test_markdown_page_links_existing_charts(sweep, tmp_path):
     """The page `make reference` writes as results/README.md: tables and charts that exist."""
     d = copy("sweep", tmp_path / "run")
     page = tmp_path / "README.md"
-    r = sensorbench("report", str(d), "--markdown", str(page), "--command", "make reference",
+    r = cli_in_process("report", str(d), "--markdown", str(page), "--command", "make reference",
                     "--no-exports", check=True)
     assert "markdown:" in r.stdout
     text = page.read_text()
@@ -427,7 +427,7 @@ def test_each_mechanism_sets_our_sensor_next_to_its_real_tool(tmp_path):
             pytest.skip(f"{name} unavailable here: {why}")
     out = tmp_path / "r"
     sensorbench("run", "-b", "inotify,inotify:parser=python,inotifywait", "-w", "file",
-                "-r", "500", "-d", "1", "-n", "2", "--no-baseline", "--no-report",
+                "-r", "500", "-d", "0.5", "-n", "2", "--no-baseline", "--no-report",
                 "--out", str(out))
     rows = mechanisms.rows(RunData.load(out))
     assert [r[1] for r in rows] == ["`inotify`", "`inotify:parser=python`", "`inotifywait`"]
@@ -436,7 +436,7 @@ def test_each_mechanism_sets_our_sensor_next_to_its_real_tool(tmp_path):
         # "median [min–max]" over the two repeats, a number where the run measured one
         assert re.fullmatch(r"-?\d+\.\d \[-?\d+\.\d–-?\d+\.\d\]", r[5]), r
     assert float(rows[0][6]) > 0 and float(rows[1][6]) > 0 and rows[2][6] == ""
-    sensorbench("report", str(out), "--markdown", str(tmp_path / "page.md"))
+    cli_in_process("report", str(out), "--markdown", str(tmp_path / "page.md"))
     page = (tmp_path / "page.md").read_text()
     assert "## Each mechanism: our reference sensor and the real tool" in page
     assert "id=mechanisms" in (out / "report.html").read_text()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from bench.results.store import ResultsDir
-from tests.helpers import sensorbench
+from tests.helpers import cli_in_process
 
 
 def _folder(path, outcome="sensor-crashed", blind=150.0, host="alpha", key="k1"):
@@ -37,7 +37,7 @@ def _folder(path, outcome="sensor-crashed", blind=150.0, host="alpha", key="k1")
 
 def test_report_of_a_scenario_folder(tmp_path):
     d = _folder(tmp_path / "s")
-    sensorbench("report", str(d), "--markdown", str(d / "README.md"), check=True)
+    cli_in_process("report", str(d), "--markdown", str(d / "README.md"), check=True)
     html = (d / "report.html").read_text()
     assert "What happens when the sensor fails" in html and "sensor-crashed" in html
     assert "cannot run here" in html        # the 2024 failure, said plainly
@@ -48,11 +48,11 @@ def test_report_of_a_scenario_folder(tmp_path):
 
 def test_compare_gates_a_worse_outcome(tmp_path):
     a = _folder(tmp_path / "a")
-    same = sensorbench("compare", str(a), str(_folder(tmp_path / "b")))
+    same = cli_in_process("compare", str(a), str(_folder(tmp_path / "b")))
     assert same.returncode == 0, same.stdout + same.stderr
-    worse = sensorbench("compare", str(a), str(_folder(tmp_path / "c", outcome="host-impact")))
+    worse = cli_in_process("compare", str(a), str(_folder(tmp_path / "c", outcome="host-impact")))
     assert worse.returncode == 1 and "sensor-crashed -> host-impact" in worse.stdout
-    better = sensorbench("compare", str(a), str(_folder(tmp_path / "d", outcome="no-loss")))
+    better = cli_in_process("compare", str(a), str(_folder(tmp_path / "d", outcome="no-loss")))
     assert better.returncode == 0 and "improvement" in better.stdout
 
 
@@ -60,10 +60,10 @@ def test_merge_keeps_scenarios_and_timelines(tmp_path):
     a = _folder(tmp_path / "a", host="alpha", key="k1")
     b = _folder(tmp_path / "b", host="beta", key="k2", blind=300.0)
     out = tmp_path / "m"
-    sensorbench("merge", str(a), str(b), "--out", str(out), check=True)
+    cli_in_process("merge", str(a), str(b), "--out", str(out), check=True)
     sc = pd.read_parquet(out / "scenarios.parquet")
     assert sorted(sc["host"]) == ["alpha", "beta"] and sorted(sc["blind_ms"]) == [150, 300]
     tl = pd.read_parquet(out / "timeline.parquet")
     assert len(tl) == 600 and set(tl["host"]) == {"alpha", "beta"}
-    sensorbench("report", str(out), check=True)
+    cli_in_process("report", str(out), check=True)
     assert "inotify@beta" in (out / "report.html").read_text()

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from bench.analysis.timeline import STALL_LIMIT_MS
-from tests.helpers import needs_root, sensorbench
+from tests.helpers import cli_in_process, needs_root, sensorbench
 
 pytestmark = needs_root
 
@@ -96,7 +96,7 @@ def test_audit_stall_is_backpressure_with_backlog_wait_and_loss_without(
 def test_bad_scenario_input_is_one_line_and_exit_2(tmp_path):
     for args in (["nosuch"], [","], ["crash", "--at", "9", "-d", "3"], ["stall", "--for", "0"],
                  ["crash", "-r", "max"], ["crash", "--restart-ms", "-1"]):
-        r = sensorbench("scenario", *args, "--out", str(tmp_path / "x"))
+        r = cli_in_process("scenario", *args, "--out", str(tmp_path / "x"))
         assert r.returncode == 2, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
 
