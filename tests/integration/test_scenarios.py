@@ -52,7 +52,14 @@ def test_crash(tmp_path, audit_exclusive, leaves_nothing):
     names = [n for n in ("inotify", "proc_connector", "fatrace", "audit") if _available(n)]
     if not names:
         pytest.skip("none of inotify, proc_connector, fatrace, audit can run here")
-    df = _scenario(tmp_path, "crash", "-b", ",".join(names), "-d", "2.5", "--at", "0.8")
+    # Forwarding every 1 ms: what a killed sensor had seen but not yet forwarded is lost
+    # with it, so its blind window starts up to handoff_ms + forward_ms (+ the write)
+    # before the kill. With the default 5 ms that alone reached 10 ms (events lost before
+    # the kill: up to 10 at 1000/s, blind - down up to 10.7 ms); with 1 ms, 3-6 events and
+    # 3-6 ms, leaving the 10 ms for what this test checks: the workload's spacing at the
+    # two edges of the hole.
+    df = _scenario(tmp_path, "crash", "-b", ",".join(names), "-d", "2.5", "--at", "0.8",
+                   "--forward-ms", "1")
     row = {r["spec"]: r for _, r in df.iterrows()}
     for name in ("inotify", "proc_connector"):
         if name not in row:
