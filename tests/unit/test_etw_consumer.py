@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ def consumer(cls, fx_name, mapper):
             SensorContext(marker=fx["context"]["marker"], workdir="C:\\w"))
     # what start() sets before the session runs
     b.sink, b.freq, b.map = EventSink(), FREQ, mapper(fx)
-    b._pending, b._lock = [], threading.Lock()
+    b._pending = deque()
     return b, fx
 
 
@@ -47,7 +48,7 @@ def test_events_reach_the_sink_in_one_batch_on_the_perf_counter_clock():
     b._take()
     cols = b.sink.columns()
     want = [tuple(i["expect"]) for i in fx["events"] if i["expect"] is not None]
-    assert len(cols["kind"]) == len(want) and b._pending == []
+    assert len(cols["kind"]) == len(want) and not b._pending
     for row, (kind, key, path, pid, ticks) in zip(
             zip(cols["kind"], cols["key"], cols["path"], cols["pid"], cols["t_kernel"]), want):
         assert row[:4] == (kind, key, path, pid)
@@ -123,3 +124,27 @@ def test_a_failed_final_read_does_not_hide_what_the_query_saw():
 def test_no_loss_is_zero_not_unknown():
     st = stopped(_Props(NumberOfBuffers=64), _Props(NumberOfBuffers=64))
     assert st["self_reported_lost"] == 0
+
+
+def test_an_event_arriving_during_a_take_is_delivered_once():
+    b, fx = consumer(EtwBackend, "kernel_process.json",
+                     lambda fx: parse.EtwMapper(fx["context"]["marker"],
+                                                fx["context"]["device_map"]))
+    item = next(i for i in fx["events"] if i["expect"] is not None)
+    inner, calls = b.map, []
+
+    class Arriving:   # pywintrace's thread delivers one more event while the take runs
+        parse_errors = 0
+
+        def map(self, event_id, event):
+            if not calls:
+                b._on_event((item["event_id"], item["ev"]))
+            calls.append(event_id)
+            return inner.map(event_id, event)
+
+    b.map = Arriving()
+    b._on_event((item["event_id"], item["ev"]))
+    b._take()
+    assert len(b.sink) == 1 and len(b._pending) == 1     # the newcomer waits its turn
+    b._take()
+    assert len(b.sink) == 2 and not b._pending and len(calls) == 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections import deque
 from typing import Any
 
 from bench.backends._common import HANDOFF_MS
@@ -100,11 +101,12 @@ class EtwConsumer(Backend):
         self.name = ses.session_name()
         self.freq = _qpc_frequency()
         self.map = self.mapper()
-        self._pending: list[tuple] = []
-        self._lock = threading.Lock()
+        # pywintrace's thread appends, the handoff thread pops: deque's append and
+        # popleft are atomic, so neither waits and no event appended mid-take is lost
+        self._pending: deque[tuple] = deque()
         self._stop = threading.Event()
         self.loss: dict[str, int] = {}
-        props = ses.properties(etw, self.cfg["buffer_kb"], self.cfg["buffers"])
+        props = ses.properties(self.cfg["buffer_kb"], self.cfg["buffers"])
         self.job = etw.ETW(session_name=self.name, properties=props,
                            providers=self.providers(etw), event_callback=self._on_event,
                            ignore_exists_error=False,
@@ -130,12 +132,10 @@ class EtwConsumer(Backend):
         self._pending.append((now_ns(), tufo[0], tufo[1]))
 
     def _take(self) -> None:
-        with self._lock:
-            batch, self._pending = self._pending, []
-        if not batch:
-            return
-        rows = ev.Rows()
-        for t_seen, event_id, event in batch:
+        rows, pending = ev.Rows(), self._pending
+        # what is there now: events appended meanwhile wait for the next take
+        for _ in range(len(pending)):
+            t_seen, event_id, event = pending.popleft()
             row = self.map.map(event_id, event)
             if row is not None:
                 kind, key, path, pid, ticks = row

@@ -68,7 +68,7 @@ def is_stale(name: str) -> bool:
     return pid is not None and not pid_alive(pid)
 
 
-def properties(etw, buffer_kb: int, buffers: int):
+def properties(buffer_kb: int, buffers: int):
     """pywintrace's TraceProperties for a real-time session with QPC stamps."""
     from etw.etw import TraceProperties
 
