@@ -12,6 +12,7 @@ only when called), so the layer tests can import it.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import sys
@@ -21,14 +22,30 @@ import psutil
 IS_WINDOWS = sys.platform == "win32"
 
 CREATE_NEW_PROCESS_GROUP = 0x00000200
-_JOB_OBJECT_ASSIGN_PROCESS = 0x0001
-_JOB_OBJECT_SET_ATTRIBUTES = 0x0002
-_JOB_OBJECT_QUERY = 0x0004
-_JOB_OBJECT_TERMINATE = 0x0008
+JOB_OBJECT_ASSIGN_PROCESS = 0x0001
+JOB_OBJECT_SET_ATTRIBUTES = 0x0002
+JOB_OBJECT_QUERY = 0x0004
+JOB_OBJECT_TERMINATE = 0x0008
 
 
-def _kernel32():
-    return ctypes.WinDLL("kernel32", use_last_error=True)
+@functools.lru_cache(maxsize=None)
+def kernel32():
+    """kernel32 with the prototypes of the Job Object calls (here and
+    ``bench.harness.jobobject``), built once: the harness reads job CPU every cell."""
+    vp, u32, i, ws = ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_wchar_p
+    k32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    for name, restype, argtypes in (
+            ("CreateJobObjectW", vp, [vp, ws]),
+            ("OpenJobObjectW", vp, [u32, i, ws]),
+            ("SetInformationJobObject", i, [vp, i, vp, u32]),
+            ("QueryInformationJobObject", i, [vp, i, vp, u32, vp]),
+            ("TerminateJobObject", i, [vp, u32]),
+            ("AssignProcessToJobObject", i, [vp, vp]),
+            ("GetCurrentProcess", vp, []),
+            ("CloseHandle", i, [vp])):
+        f = getattr(k32, name)
+        f.restype, f.argtypes = restype, argtypes
+    return k32
 
 
 def pid_alive(pid: int) -> bool:
@@ -84,13 +101,8 @@ def join_group(name: str | None) -> bool:
     follows it, as with a cgroup). False without a name or when refused."""
     if not name or not IS_WINDOWS:
         return False
-    k32 = _kernel32()
-    k32.OpenJobObjectW.restype = ctypes.c_void_p
-    k32.OpenJobObjectW.argtypes = [ctypes.c_uint32, ctypes.c_int, ctypes.c_wchar_p]
-    k32.GetCurrentProcess.restype = ctypes.c_void_p
-    k32.AssignProcessToJobObject.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    k32.CloseHandle.argtypes = [ctypes.c_void_p]
-    h = k32.OpenJobObjectW(_JOB_OBJECT_ASSIGN_PROCESS | _JOB_OBJECT_SET_ATTRIBUTES, False, name)
+    k32 = kernel32()
+    h = k32.OpenJobObjectW(JOB_OBJECT_ASSIGN_PROCESS | JOB_OBJECT_SET_ATTRIBUTES, False, name)
     if not h:
         return False
     try:

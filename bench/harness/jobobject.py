@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import c_int64, c_size_t, c_uint32, c_uint64, c_void_p
+from ctypes import c_int64, c_size_t, c_uint32, c_uint64
+
+from bench.core._windows import JOB_OBJECT_QUERY, JOB_OBJECT_TERMINATE, kernel32
 
 PARENT = "sensorbench"
-_JOB_QUERY_AND_TERMINATE = 0x0004 | 0x0008
+_JOB_QUERY_AND_TERMINATE = JOB_OBJECT_QUERY | JOB_OBJECT_TERMINATE
 _BASIC_ACCOUNTING = 1         # JOBOBJECTINFOCLASS JobObjectBasicAccountingInformation
 _EXTENDED_LIMIT = 9           # JobObjectExtendedLimitInformation
 KILL_ON_JOB_CLOSE = 0x2000    # JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
@@ -65,20 +67,6 @@ def cpu_us(acct: BasicAccounting) -> int:
     return (acct.TotalUserTime + acct.TotalKernelTime) // 10
 
 
-def _k32():
-    k32 = ctypes.WinDLL("kernel32", use_last_error=True)
-    k32.CreateJobObjectW.restype = c_void_p
-    k32.CreateJobObjectW.argtypes = [c_void_p, ctypes.c_wchar_p]
-    k32.OpenJobObjectW.restype = c_void_p
-    k32.OpenJobObjectW.argtypes = [c_uint32, ctypes.c_int, ctypes.c_wchar_p]
-    k32.SetInformationJobObject.argtypes = [c_void_p, ctypes.c_int, c_void_p, c_uint32]
-    k32.QueryInformationJobObject.argtypes = [c_void_p, ctypes.c_int, c_void_p, c_uint32,
-                                              c_void_p]
-    k32.TerminateJobObject.argtypes = [c_void_p, c_uint32]
-    k32.CloseHandle.argtypes = [c_void_p]
-    return k32
-
-
 # name -> handle, for the jobs this process made (the harness reads CPU by name, as it
 # reads a cgroup by path)
 _OWN: dict[str, int] = {}
@@ -89,7 +77,7 @@ def usage_us(name: str | None) -> int | None:
     cannot be read (a ``<name>\\tool`` sub-job is never made: tools count with the host)."""
     if not name:
         return None
-    k32 = _k32()
+    k32 = kernel32()
     h, opened = _OWN.get(name), False
     if h is None:
         h, opened = k32.OpenJobObjectW(_JOB_QUERY_AND_TERMINATE, False, name), True
@@ -109,14 +97,14 @@ def kill(name: str) -> None:
     """End every process in the job."""
     h = _OWN.get(name)
     if h is not None:
-        _k32().TerminateJobObject(h, 1)
+        kernel32().TerminateJobObject(h, 1)
 
 
 def remove(name: str) -> None:
     """End what is inside and close our handle (the job goes with its last handle)."""
     h = _OWN.pop(name, None)
     if h is not None:
-        k32 = _k32()
+        k32 = kernel32()
         k32.TerminateJobObject(h, 1)
         k32.CloseHandle(h)
 
@@ -131,7 +119,7 @@ class CellJob:
         self.path: str | None = None
         self.why = ""
         full = f"Local\\{PARENT}-{os.getpid()}-{name}"
-        k32 = _k32()
+        k32 = kernel32()
         h = k32.CreateJobObjectW(None, full)
         if not h:
             self.why = f"CreateJobObject failed: error {ctypes.get_last_error()}"
