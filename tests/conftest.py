@@ -9,6 +9,15 @@ import Linux-only modules or need Linux facilities): ``py -m pytest -m windows``
 
 import sys
 
+from hypothesis import HealthCheck, settings
+
+# Properties run the same examples on every machine and in every run (a property that
+# fails only sometimes is a red CI waiting to happen), keep no example database in the
+# checkout, and are not timed (a shared VM's pauses are not the code's).
+settings.register_profile("sensorbench", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sensorbench")
+
 if sys.platform == "win32":
     def pytest_ignore_collect(collection_path, config):
         # a file is collected when some test in it says it runs on Windows too
