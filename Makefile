@@ -19,11 +19,17 @@ PYTEST_ARGS ?=
 
 all: setup
 
+# The host's audit daemon is its security service: set-up never stops or disables one that
+# was there before. Installing the auditd package (for the `auditd` backend, which starts
+# an instance of its own) may start the daemon; that instance, which we started, is
+# stopped again and kept from starting at boot, so that the audit backends find the audit
+# socket free.
 $(APT_STAMP):
 	@mkdir -p $(VENV)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 		if [ -n "$$missing" ]; then \
+			auditd_before=$$(pidof auditd || true); \
 			echo "installing system packages:" $$missing; \
 			apt-get update -qq; \
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -33,8 +39,14 @@ $(APT_STAMP):
 					--no-install-recommends $$p >/dev/null 2>&1 || \
 				echo "warning: $$p did not install; doctor will say what it is needed for"; \
 			done; \
+			case " $$(echo $$missing) " in *" auditd "*) \
+				if [ -z "$$auditd_before" ] && pidof auditd >/dev/null; then \
+					echo "stopping the auditd that installing its package started"; \
+					systemctl disable --now auditd >/dev/null 2>&1 || \
+						service auditd stop >/dev/null 2>&1 || true; \
+				fi;; \
+			esac; \
 		fi; \
-		systemctl disable --now auditd >/dev/null 2>&1 || true; \
 	else \
 		echo "not root (or no apt-get): skipping system packages; doctor says what is missing"; \
 	fi

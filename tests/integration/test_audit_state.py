@@ -91,15 +91,6 @@ def test_a_second_claim_is_refused_while_one_is_held(audit):
         c.release()
 
 
-def test_refusals_name_the_reason():
-    from bench.backends.audit import AuditBackend
-
-    assert "auditd" in AuditBackend._refusal(812, 1, None)
-    assert "auditd is running" in AuditBackend._refusal(0, 0, 812)
-    assert "locked" in AuditBackend._refusal(0, 2, None)
-    assert AuditBackend._refusal(0, 0, None) is None
-
-
 def test_panic_failure_mode_is_refused():
     r = subprocess.run([sys.executable, "-m", "bench.cli", "run", "-b", "audit:failure=2",
                         "-w", "file", "-d", "1"], cwd=ROOT, capture_output=True, text=True)

@@ -83,23 +83,12 @@ class AuditBackend(Backend):
         if not is_root():
             return "needs root (CAP_AUDIT_CONTROL to set rules and become the audit pid)"
         from bench.backends.audit import state
-        from bench.backends.audit._linux import auditd_running
+        from bench.backends.audit._linux import auditd_running, holder_refusal
 
         st, why = state.host_status()
         if why:
             return why
-        return cls._refusal(st.pid, st.enabled, auditd_running()) or _batch.missing()
-
-    @staticmethod
-    def _refusal(pid: int, enabled: int, auditd_pid: int | None) -> str | None:
-        if pid:
-            return (f"audit pid {pid} is registered (auditd?): not fighting it; "
-                    "use the auditd backend")
-        if auditd_pid:
-            return f"auditd is running (pid {auditd_pid}): use the auditd backend"
-        if enabled == 2:
-            return "audit configuration is locked (enabled=2) until reboot"
-        return None
+        return holder_refusal(st.pid, st.enabled, auditd_running()) or _batch.missing()
 
     def start(self, sink: EventSink) -> None:
         from bench.backends.audit import _linux, state
@@ -109,7 +98,7 @@ class AuditBackend(Backend):
         self.sink = sink
         self.claim = state.claim()
         saved = self.claim.state
-        why = self._refusal(saved.pid, saved.enabled, _linux.auditd_running())
+        why = _linux.holder_refusal(saved.pid, saved.enabled, _linux.auditd_running())
         if why:
             self.stop()
             raise BackendUnavailable(why)

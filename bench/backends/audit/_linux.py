@@ -73,6 +73,35 @@ def cpu_s(proc) -> float:
         return float("nan")
 
 
+def process_name(pid: int) -> str:
+    """The name of process ``pid`` ('?' when it is gone or hidden)."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip() or "?"
+    except OSError:
+        return "?"
+
+
+def holder_refusal(pid: int, enabled: int, auditd_pid: int | None,
+                   name_of=process_name) -> str | None:
+    """Why no audit backend of ours can run while the host holds audit, in one line that
+    names the holder and how the user can free it; None when audit is free. The kernel
+    has one audit pid: whoever holds it (the host's auditd, usually) is the host's
+    security service, which a benchmark does not stop or replace."""
+    if pid:
+        name = name_of(pid)
+        return (f"the audit socket is held by {name} (pid {pid}), the host's audit daemon: "
+                f"sensorbench leaves it alone; stop {name} (e.g. `systemctl stop {name}`) "
+                "to run the audit backends here")
+    if auditd_pid:
+        return (f"the host's auditd (pid {auditd_pid}) is running and will take the audit "
+                "socket: sensorbench leaves it alone; stop it (`systemctl stop auditd`) to "
+                "run the audit backends here")
+    if enabled == 2:
+        return "audit configuration is locked (enabled=2) until reboot"
+    return None
+
+
 def auditd_running() -> int | None:
     """pid of a process named auditd, if any (it may run without being registered yet)."""
     import psutil

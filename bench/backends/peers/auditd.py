@@ -167,19 +167,13 @@ class AuditdBackend(ToolBackend):
         if not shutil.which("auditctl", path="/usr/sbin:/sbin:/usr/bin:/bin"):
             return "auditctl not found (install the Debian package auditd)"
         from bench.backends.audit import state
-        from bench.backends.audit._linux import auditd_running
+        from bench.backends.audit._linux import auditd_running, holder_refusal
 
         st, why = state.host_status()
         if why:
             return why
-        running = auditd_running()
-        if running:
-            return f"the system's auditd is running (pid {running}): not replacing it"
-        if st.pid:
-            return f"audit pid {st.pid} is registered: another audit consumer is active"
-        if st.enabled == 2:
-            return "audit configuration is locked (enabled=2) until reboot"
-        return None
+        # our own auditd instance needs the audit socket free, like our audit sensor
+        return holder_refusal(st.pid, st.enabled, auditd_running())
 
     def command(self) -> list[str]:
         return ["auditd", "-f", "-n", "-s", "nochange", "-c", self.confdir]
