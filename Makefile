@@ -15,7 +15,7 @@ DEB_PACKAGES := build-essential clang llvm libbpf-dev libbpf1 bpftool libelf-dev
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all setup system-packages native bench test calibrate mutation clean
+.PHONY: all setup system-packages native bench test calibrate mutation floors clean
 
 all: setup
 
@@ -104,8 +104,23 @@ mutation: setup $(MUTATION_STAMP)
 	@tr '\r' '\n' < mutants/run.log | tail -n 2
 	$(PY) -m tests.mutation.report --floor $(MUTATION_FLOOR) --out $(MUTATION_OUT)
 
+# The dependency floors hold: the lowest versions pyproject.toml allows (tests/floors.py),
+# installed together in a venv of their own, pass the unit suite and one short run with
+# its report (the store's Parquet, the charts, the CLI). In .ci/run after `make test`.
+FLOORS_VENV := .venv-floors
+floors: native
+	rm -rf $(FLOORS_VENV) && $(PYTHON) -m venv $(FLOORS_VENV)
+	$(PY) -m tests.floors test > $(FLOORS_VENV)/floors.txt
+	$(FLOORS_VENV)/bin/python -m pip install -q -e '.[test]' -c $(FLOORS_VENV)/floors.txt
+	@echo "installed:" $$($(FLOORS_VENV)/bin/python -m pip list --format=freeze | grep -i -E \
+		"^($$(sed 's/==.*//' $(FLOORS_VENV)/floors.txt | paste -sd'|'))==")
+	$(FLOORS_VENV)/bin/python -m pytest tests/unit -q -p no:cacheprovider
+	rm -rf $(FLOORS_VENV)/run && $(FLOORS_VENV)/bin/sensorbench run -b synthetic -w file,network \
+		-r 500 -d 0.3 -n 2 --out $(FLOORS_VENV)/run
+	test -s $(FLOORS_VENV)/run/events.parquet && test -s $(FLOORS_VENV)/run/report.html
+
 clean:
-	rm -rf $(VENV) workloads/native/sb-child .pytest_cache mutants .hypothesis
+	rm -rf $(VENV) $(FLOORS_VENV) workloads/native/sb-child .pytest_cache mutants .hypothesis
 
 # The published reference run: every backend available here, a rate sweep, paired blocks,
 # into results/reference/ (report, charts, cells.csv; per-event files stay out of git) and
