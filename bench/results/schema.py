@@ -2,8 +2,8 @@
 with its type, in the order the table has them, and what each means.
 
 The store (``bench.results.store``) orders and types every table it writes by ``COLUMNS``;
-``DOCS`` is the column table of README.md ("What is measured"), which
-``python -m bench.results.schema`` prints and a test keeps equal to the README. A column a
+``DOCS`` is the column table of docs/methodology.md ("What is measured"), which
+``python -m bench.results.schema`` prints and a test keeps equal to the page. A column a
 row carries that is not declared here is an error of the code that made the row, caught by
 the tests that run the harness (``undeclared``).
 """
@@ -28,7 +28,7 @@ def _cols(dtype: str, *names: str) -> list[Column]:
 
 S, I, B, F = "string", "Int64", "boolean", "float64"
 
-# In table order: first the columns DESIGN.md promises, in its order; then the paired-block
+# In table order: first the promised columns (the cells.csv contract), in their order; then the paired-block
 # estimates, the CPU readings, and the rest.
 COLUMNS: tuple[Column, ...] = tuple([
     *_cols(S, "backend", "spec", "mode", "mechanism", "workload", "kind", "rate_target"),
@@ -62,14 +62,14 @@ COLUMNS: tuple[Column, ...] = tuple([
     *_cols(S, "marker", "cell", "workload_spec", "arrivals", "scenario"),
 ])
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
-# the columns DESIGN.md promises, in its order
+# the promised columns (the cells.csv contract), in their order
 CELL_COLUMNS: tuple[str, ...] = NAMES[:NAMES.index("saturation") + 1]
 # what ``merge`` adds: the machine a row was measured on
 MERGED: tuple[Column, ...] = (Column("host", S),)
 DTYPES: dict[str, str] = {c.name: c.dtype for c in (*COLUMNS, *MERGED)}
 
-# What each column means: one README row per entry (columns that are read together share
-# one), in the order the README shows them.
+# What each column means: one row of the docs' column table per entry (columns that are
+# read together share one), in the order the table shows them.
 DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("cell", "backend", "spec", "mode", "mechanism"),
      "the cell's id; the backend, its spec with settings (`name:key=value,...`), its mode "
@@ -278,7 +278,7 @@ SCENARIO_DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def markdown(docs=None) -> str:
-    """README's column table (``docs``: another table's, e.g. ``SCENARIO_DOCS``)."""
+    """The docs' column table (``docs``: another table's, e.g. ``SCENARIO_DOCS``)."""
     lines = ["| column | meaning |", "|---|---|"]
     for names, doc in docs or DOCS:
         lines.append(f"| {', '.join(f'`{n}`' for n in names)} | {doc} |")

@@ -1,5 +1,5 @@
 """Failure scenarios, the reliability half of the comparison: what happens to the host and
-to the data when a sensor crashes or stalls (DESIGN.md, "Failure scenarios").
+to the data when a sensor crashes or stalls (docs/scenarios.md).
 
 A scenario is a normal cell with a fault schedule (``cell``); ``run`` runs one on each
 backend into a results folder; ``faults`` holds the faults and what is looked at while

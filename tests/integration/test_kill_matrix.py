@@ -1,7 +1,7 @@
 """Nothing survives us: kill -9 the harness, a sensor host or a workload in the middle of a
 cell, for every backend that can run here, and check what is left.
 
-Contract (README, "What is guaranteed after kill -9"): within 5 s of the harness's death no
+Contract (docs/usage.md, "What is guaranteed after kill -9"): within 5 s of the harness's death no
 process of ours runs, no BPF program of ours is loaded, the host's audit state (enabled,
 failure, pid, limits, every rule) is what it was, no mount and no cgroup of ours remains,
 and the run's work directory is gone. A killed sensor host or workload fails its cell with

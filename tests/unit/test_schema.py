@@ -1,5 +1,5 @@
 """The cells table's schema is declared once (bench.results.schema): every column has a type
-and one line of meaning, the README's column table is that declaration, and the store
+and one line of meaning, the docs' column table is that declaration, and the store
 writes tables in its order and types."""
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ def test_every_column_is_documented_exactly_once():
         set(documented) ^ set(schema.DTYPES))
 
 
-def test_readme_column_table_is_the_schema():
-    text = (ROOT / "README.md").read_text()
+def test_docs_column_table_is_the_schema():
+    text = (ROOT / "docs" / "methodology.md").read_text()
     m = re.search(r"<!-- columns:[^\n]*-->\n(.*?)<!-- /columns -->", text, re.S)
-    assert m, "README.md has no generated column table"
+    assert m, "docs/methodology.md has no generated column table"
     assert m.group(1) == schema.markdown(), \
-        "README's column table is out of date: paste `python -m bench.results.schema`"
+        "the column table of docs/methodology.md is out of date: paste " \
+        "`python -m bench.results.schema`"
 
 
 def test_tables_are_written_in_the_schemas_order_and_types():
@@ -41,13 +42,14 @@ def test_tables_are_written_in_the_schemas_order_and_types():
     assert schema.undeclared(df.columns) == ["a_newer_column"]
 
 
-def test_readme_scenario_table_is_the_schema():
-    text = (ROOT / "README.md").read_text()
+def test_docs_scenario_table_is_the_schema():
+    text = (ROOT / "docs" / "scenarios.md").read_text()
     m = re.search(r"<!-- scenario-columns:[^\n]*-->\n(.*?)<!-- /scenario-columns -->", text,
                   re.S)
-    assert m, "README.md has no generated scenario column table"
+    assert m, "docs/scenarios.md has no generated scenario column table"
     assert m.group(1) == schema.markdown(schema.SCENARIO_DOCS), \
-        "README's scenario table is out of date: paste `python -m bench.results.schema scenarios`"
+        "the table of docs/scenarios.md is out of date: paste " \
+        "`python -m bench.results.schema scenarios`"
 
 
 def test_every_scenario_column_is_documented_exactly_once():

@@ -1,4 +1,4 @@
-"""The GitHub Actions workflows users copy (``.github/workflows/``) and README's Windows and
+"""The GitHub Actions workflows users copy (``.github/workflows/``) and the docs' Windows and
 CI sections: every workflow file is valid YAML with triggers and jobs, and every ``run:``
 step calls only commands that exist here, with arguments they accept:
 
@@ -602,12 +602,10 @@ jobs:
     assert workflow_problems(yaml.safe_load(good), "good") == []
 
 
-# -- README: the Windows and CI sections show what the workflows run ------------------------
+# -- docs: the Windows and CI pages show what the workflows run -----------------------------
 def _section(title: str) -> str:
-    text = (ROOT / "README.md").read_text()
-    m = re.search(rf"^## {re.escape(title)}\s*$(.*?)(?=^## |\Z)", text, re.M | re.S)
-    assert m, f"README has no '## {title}' section"
-    return m.group(1)
+    """The text of docs/<title>.md, the page of that title."""
+    return (ROOT / "docs" / f"{title.lower()}.md").read_text()
 
 
 def _code_lines(section: str) -> list[tuple[str, str]]:
@@ -626,11 +624,11 @@ def _norm(s: str) -> str:
     return " ".join(s.split())
 
 
-def test_readme_windows_section_matches_the_workflow():
+def test_windows_page_matches_the_workflow():
     section = _section("Windows")
     lines = _code_lines(section)
-    assert lines, "no commands in README's Windows section"
-    problems = [f"README (Windows) {line!r}: {p}" for lang, line in lines
+    assert lines, "no commands in docs/windows.md"
+    problems = [f"docs/windows.md {line!r}: {p}" for lang, line in lines
                 for cmd in commands(line, "pwsh" if lang in ("powershell", "pwsh", "bat", "cmd")
                                     else "bash")
                 for p in check(cmd)]
@@ -638,7 +636,7 @@ def test_readme_windows_section_matches_the_workflow():
     workflow = _norm((WORKFLOWS / "windows.yml").read_text())
     shown = [_norm(line.split(" #")[0]) for _, line in lines]
     for must in ('py -m pip install -e ".[test]"', "py -m pytest -m windows"):
-        assert must in shown, f"README's Windows section does not show {must}"
+        assert must in shown, f"docs/windows.md does not show {must}"
         assert must in workflow
     # each sensorbench command shown is one the workflow runs (up to its flags' values)
     for line in shown:
@@ -647,23 +645,23 @@ def test_readme_windows_section_matches_the_workflow():
             assert _norm(" ".join(words[:4])) in workflow, line
     for word in ("elevated", "etw", "sysmon", "pywintrace", "bench/backends/sysmon/sysmon.xml",
                  ".github/workflows/windows.yml"):
-        assert word in section, f"README's Windows section does not mention {word}"
+        assert word in section, f"docs/windows.md does not mention {word}"
     assert re.search(r"(?i)\b(none|not|never)\b[^.]*\bLinux machines", _norm(section)), \
-        "README's Windows section must say plainly that it does not run on our Linux machines"
+        "docs/windows.md must say plainly that it does not run on our Linux machines"
 
 
-def test_readme_ci_section_names_every_workflow():
+def test_ci_page_names_every_workflow():
     section = _section("CI")
     for name in FOUND:
         assert f".github/workflows/{name}" in section, name
-    problems = [f"README (CI) {line!r}: {p}" for _, line in _code_lines(section)
+    problems = [f"docs/ci.md {line!r}: {p}" for _, line in _code_lines(section)
                 for cmd in commands(line) for p in check(cmd)]
     assert problems == []
     # every sensorbench command the CI section shows is run by a workflow
     runs = _norm(" ".join((WORKFLOWS / n).read_text() for n in FOUND))
     for m in re.finditer(r"`((?:\.venv/bin/)?sensorbench \w+)", section):
         sub = m.group(1).split("/")[-1]
-        assert sub in runs, f"README's CI section shows {sub}, which no workflow runs"
+        assert sub in runs, f"docs/ci.md shows {sub}, which no workflow runs"
 
 
 def test_steps_are_checked_only_where_their_matrix_condition_holds():
