@@ -49,8 +49,6 @@ def channel_file(records: list[tuple[int, str]], fields: int = FIELDS,
 # past the end of the table.
 MALFORMED = channel_file([(int(Kind.proc_exec), "report"), (99, "mute")], fields=3,
                          declared=1000)
-# A well-formed update that changes nothing a cell measures (every kind reported).
-WELL_FORMED = channel_file([(int(Kind.proc_exec), "report")])
 
 
 def header(text: str) -> tuple[int, int, list[str]]:

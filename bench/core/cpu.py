@@ -60,30 +60,6 @@ def tree_rss_mb(pid: int) -> float:
     return total / 2**20
 
 
-class CpuWindow:
-    """CPU a process tree used between ``start()`` and ``stop()``, against wall time."""
-
-    def __init__(self, pid: int, clock=None):
-        import time
-
-        self.pid = pid
-        self._clock = clock or time.monotonic
-        self.cpu_s = float("nan")
-        self.wall_s = float("nan")
-
-    def start(self) -> None:
-        self._c0 = tree_cpu_s(self.pid)
-        self._t0 = self._clock()
-
-    def stop(self) -> None:
-        self.cpu_s = max(0.0, tree_cpu_s(self.pid) - self._c0)
-        self.wall_s = self._clock() - self._t0
-
-    @property
-    def pct_of_core(self) -> float:
-        return 100 * self.cpu_s / self.wall_s if self.wall_s > 0 else float("nan")
-
-
 # /proc/stat's cpu line: user nice system idle iowait irq softirq steal (guest is in user)
 _STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 try:

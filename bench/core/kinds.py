@@ -35,17 +35,3 @@ def port_pair(client_port: int, server_port: int) -> int:
     connect and its accept share the key.
     """
     return (client_port << 16) | server_port
-
-
-def parse_kinds(text: str) -> frozenset[Kind]:
-    """'file_create,proc_exec' or 'file' / 'proc' / 'net' / 'all' -> set of kinds."""
-    groups = {"file": FILE_KINDS, "proc": PROC_KINDS, "net": NET_KINDS, "all": ALL_KINDS}
-    out: set[Kind] = set()
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        if part in groups:
-            out |= groups[part]
-        elif part in Kind.__members__:
-            out.add(Kind[part])
-        else:
-            raise ValueError(f"unknown kind {part!r}")
-    return frozenset(out)

@@ -20,7 +20,7 @@ from bench.results.rundata import RunData, kind_order, rate_value
 from bench.report.figure import Chart, Skipped, save, slug
 from bench.report import scenarios
 from bench.report.overview import overview
-from bench.report.style import MODE_COLOUR, RC, Styles
+from bench.report.style import RC, Styles
 from bench.results.sustainable import max_sustainable
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -35,14 +35,6 @@ def _rate_axis(ax, rates: list[float]) -> None:
     ax.set_xticks(rates)
     ax.set_xticklabels([f"{r:g}" for r in rates])
     ax.minorticks_off()
-
-
-def _mode_legend(ax, modes, loc="lower right") -> None:
-    handles = [Patch(color=MODE_COLOUR[m], label=f"{m} mode") for m in
-               ("kernel", "user", "calibration") if m in modes]
-    if handles:
-        leg = ax.legend(handles=handles, loc=loc, frameon=False, fontsize=8)
-        ax.add_artist(leg)
 
 
 # -- coverage ------------------------------------------------------------------------------

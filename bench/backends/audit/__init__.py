@@ -35,6 +35,7 @@ import os
 import sys
 import time
 
+from bench.core.clock import now_ns
 from bench.backends import _batch
 from bench.backends._reader import ReaderThread
 from bench.backends.audit import rules
@@ -136,7 +137,7 @@ class AuditBackend(Backend):
         self.reader.start()
 
     def _emit(self, events) -> None:
-        add, off, now = self.sink.add, self.offset_ns, time.monotonic_ns()
+        add, off, now = self.sink.add, self.offset_ns, now_ns()
         for ev in events:
             add(ev.kind, ev.key, ev.path, ev.pid, now, ev.t_wall_ns - off)
 

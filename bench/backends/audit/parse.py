@@ -26,6 +26,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from bench.core.clock import now_ns
 from bench.core.errors import ParseError
 from bench.core.kinds import Kind, port_pair
 
@@ -348,9 +349,9 @@ def clock_offset_ns(samples: int = 9) -> int:
     """realtime - monotonic, from the tightest of a few back-to-back readings."""
     best = None
     for _ in range(samples):
-        m0 = time.monotonic_ns()
+        m0 = now_ns()
         r = time.time_ns()
-        m1 = time.monotonic_ns()
+        m1 = now_ns()
         if best is None or m1 - m0 < best[0]:
             best = (m1 - m0, r - (m0 + m1) // 2)
     return best[1]

@@ -21,6 +21,7 @@ import os
 import sys
 import time
 
+from bench.core.clock import now_ns
 from bench.backends import _batch
 from bench.backends._common import UNSAFE_UPDATE, FdBackend, max_queued_events
 from bench.core.events import EventSink
@@ -88,9 +89,7 @@ class FanotifyBackend(FdBackend):
             self.reader = self.native = _batch.NativeReader(
                 "fanotify", self.fd, sink, self._shape, "fanotify", self.cfg["handoff_ms"], opt)
             self.native.resolve_dirs(self.resolver.mount_fd, self.resolver.cache)
-        self.marked = None
         _linux.mark(self.fd, self.cfg["mark"], self._mask(), workdir)
-        self.marked = workdir
         if self.native is not None:
             self.native.start()
         else:
@@ -102,7 +101,7 @@ class FanotifyBackend(FdBackend):
 
     def _drain(self) -> None:
         decode, add, resolve = self.decoder.decode, self.sink.add, self.resolver.path
-        clock = time.monotonic_ns
+        clock = now_ns
         for buf in self.chunks():
             for ev in decode(buf):
                 d = resolve(ev.dir_id)

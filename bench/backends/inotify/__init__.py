@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from bench.core.clock import now_ns
 from bench.backends import _batch
 from bench.backends._common import UNSAFE_UPDATE, FdBackend, max_queued_events
 from bench.core.events import EventSink
@@ -96,7 +97,7 @@ class InotifyBackend(FdBackend):
 
     def _drain(self) -> None:
         decode, add = self.decoder.decode, self.sink.add
-        clock = time.monotonic_ns
+        clock = now_ns
         for buf in self.chunks():
             for ev in decode(buf):
                 add(ev.kind, 0, ev.path, 0, clock())

@@ -5,7 +5,7 @@ What every tool needs, done once:
 - start the tool in its own process group (so one signal reaches all of it) with
   PR_SET_PDEATHSIG = SIGKILL (so it dies with the sensor host even on ``kill -9``), stdout
   line-buffered (``stdbuf -oL`` or the tool's own flag), ``LC_ALL=C`` for stable formats;
-- a reader thread stamps each stdout line with ``time.monotonic_ns()`` when it arrives and
+- a reader thread stamps each stdout line with ``now_ns()`` when it arrives and
   hands it to the tool's ``parse(line)``; lines it cannot parse are counted, and when most
   lines fail the output format has changed and the cell fails;
 - a stderr thread keeps the last lines, recognises the tool's fatal messages, and the
@@ -31,6 +31,7 @@ import threading
 import time
 from typing import Iterable, NamedTuple
 
+from bench.core.clock import now_ns
 from bench.core._linux import die_with_parent, join_cgroup, kill_group
 from bench.core.osapi import stop_group
 from bench.core.events import NO_TIME, EventSink
@@ -242,7 +243,7 @@ class ToolBackend(Backend):
             stop_group(proc, steps, reap_timeout=5)
             for t in (self._out_thread, self._err_thread):
                 t.join(timeout=5)
-            now = time.monotonic_ns()
+            now = now_ns()
             for ev in self.pending_events():
                 self.sink.add(ev.kind, ev.key, ev.path, ev.pid, now, ev.t_kernel)
         if not getattr(self, "_cleaned", True):
@@ -280,7 +281,7 @@ class ToolBackend(Backend):
     def _read_stdout(self) -> None:
         fd = self.proc.stdout.fileno()
         buf = b""
-        clock = time.monotonic_ns
+        clock = now_ns
         add = self.sink.add
         try:
             while True:

@@ -193,7 +193,6 @@ class AuditdBackend(ToolBackend):
         self.overruns = 0
         self.offset_ns = clock_offset_ns()
         self._last_flush = time.monotonic()
-        self.other_types = 0
 
     def prepare(self) -> None:
         from bench.backends.audit import _linux, state
@@ -236,7 +235,6 @@ class AuditdBackend(ToolBackend):
             return None
         mtype = int(m["num"]) if m["num"] else _TYPES.get(m["type"])
         if mtype is None:
-            self.other_types += 1
             return IGNORED
         errors = self.asm.parse_errors
         body = m["body"].encode("utf-8", "surrogateescape")

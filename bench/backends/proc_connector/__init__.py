@@ -21,6 +21,7 @@ import socket
 import sys
 import time
 
+from bench.core.clock import now_ns
 from bench.backends import _batch
 from bench.backends._reader import ReaderThread
 from bench.core.events import EventSink
@@ -98,7 +99,7 @@ class ProcConnectorBackend(Backend):
     def _drain(self) -> None:
         recv, decode, add = self.sock.recv, self.decoder.decode, self.sink.add
         argv = self.cfg["argv"]
-        clock = time.monotonic_ns
+        clock = now_ns
         while True:
             try:
                 buf = recv(65536)
