@@ -471,7 +471,9 @@ def compare_scenarios(base: RunData, new: RunData, cmp: Comparison, factor: floa
                             f"outcome {b['outcome']} -> {n['outcome']}", nan, nan, verdict,
                             True))
         for col in ("blind_ms", "events_lost", "workload_stall_ms"):
-            vb, vn = float(b.get(col, math.nan)), float(n.get(col, math.nan))
+            # a missing count (pd.NA in an Int64 column: a case that failed) is unknown too
+            vb, vn = (math.nan if pd.isna(x) else float(x)
+                      for x in (b.get(col, math.nan), n.get(col, math.nan)))
             if not (vb == vb and vn == vn):
                 continue
             big = vn > vb * factor + 1 or vb > vn * factor + 1

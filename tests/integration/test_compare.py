@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pandas as pd
 import pytest
 
-from bench.results.compare import METRICS, Side, parse_fail_on, quantile_ci, verdict, wilson
-from bench.core.errors import BadInput
 from tests.helpers import cli_in_process
 from tests.helpers.report_runs import copy, results
 
@@ -121,40 +118,3 @@ def test_failed_cell_in_new_is_a_regression(tmp_path):
 def test_not_a_folder_is_one_line(tmp_path):
     r, code = run_compare(tmp_path / "x", results("aa_base"))
     assert code == 2 and "not a results folder" in r.stderr and "Traceback" not in r.stderr
-
-
-# -- the verdict rules, on numbers ----------------------------------------------------------
-P99 = METRICS["latency_p99"]
-
-
-@pytest.mark.parametrize("base,new,expect", [
-    (Side(1000, 900, 1100), Side(2000, 1800, 2200), "regression"),       # 2x, separated
-    (Side(1000, 500, 1900), Side(2000, 1200, 2600), "not significant"),  # 2x, overlapping
-    (Side(1000, 900, 1100), Side(1050, 1000, 1100), "same"),             # below the factor
-    (Side(10, 9, 11), Side(40, 39, 41), "same"),                         # 4x but 30 µs < floor
-    (Side(1000, math.nan, math.nan), Side(2000, math.nan, math.nan), "uncertain"),  # no noise
-    (Side(2000, 1800, 2200), Side(1000, 900, 1100), "improvement"),
-])
-def test_verdict_rules(base, new, expect):
-    assert verdict(P99, base, new, 1.10) == expect
-
-
-def test_slowdown_is_judged_in_points():
-    m = METRICS["slowdown"]
-    assert verdict(m, Side(0.5, -1, 2), Side(3, 2.5, 3.5), 1.1) == "same"          # 2.5 points
-    assert verdict(m, Side(0.5, -1, 2), Side(12, 10, 14), 1.1) == "regression"     # 11.5 points
-
-
-def test_noise_intervals():
-    lo, hi = wilson(0, 1000)
-    assert lo == 0 and 0 < hi < 0.01
-    x = pd.Series(range(1, 1001), dtype=float).to_numpy()
-    lo, hi = quantile_ci(x, 0.5)
-    assert lo < 500.5 < hi and hi - lo < 100
-
-
-def test_parse_fail_on():
-    assert parse_fail_on(["latency_p99=20%", "drop_rate=0.5"]) == {
-        "latency_p99": ("rel", 20.0), "drop_rate": ("abs", 0.5)}
-    with pytest.raises(BadInput):
-        parse_fail_on(["p42=1"])
