@@ -276,6 +276,8 @@ class RunData:
     def cells(self) -> pd.DataFrame:
         """One row per series x workload x rate, repetitions combined."""
         pc = self.per_cell
+        if not len(pc):   # no measured cell: nothing to combine (an empty frame, as for kinds)
+            return pd.DataFrame()
         kinds = self.kinds
         base = self._baseline_rates()
         rows = []

@@ -13,7 +13,6 @@ import pytest
 
 from bench.publish import generate
 from bench.results.rundata import RunData
-from bench.results.sustainable import max_sustainable
 from bench.results.store import ResultsDir
 from tests.helpers.browser import Browser, find_chromium
 from tests.helpers import cli_in_process, sensorbench
@@ -115,63 +114,6 @@ def test_single_rate_gets_no_saturation_curve(tmp_path):
     assert "ecdf-network-300" in names and "ecdf-network-1500" not in names
     text = g.report.read_text()
     assert "one offered rate only" in text and "no max sustainable rate" in text
-
-
-def _rows(spec, drops: dict[str, float], slow: dict[str, float] | None = None):
-    """Rows of one backend over a rate sweep with the given drop rates (one kind)."""
-    rows = []
-    for rate, drop in drops.items():
-        for backend, sp in (("baseline", "baseline"), (spec.split(":")[0], spec)):
-            cell = f"{sp}|process|{rate}|0"
-            base = backend == "baseline"
-            rows.append({
-                "cell": cell, "backend": backend, "spec": sp, "mode": "none" if base else "user",
-                "mechanism": "test", "workload": "process", "workload_spec": "process",
-                "kind": "proc_exec", "rate_target": rate, "repeat": 0, "status": "ok",
-                "reason": "", "expected": 10000, "matched": None if base else round(10000 * (1 - drop)),
-                "drop_rate": None if base else drop, "rate_achieved": float(rate),
-                "sensor_cpu_pct": None if base else 1.0, "cpu_us_per_event": None if base else 5.0,
-                "slowdown_pct": None if base else (slow or {}).get(rate, 0.0),
-                "slowdown_ci_low_pct": None if base else (slow or {}).get(rate, 0.0) - 1,
-                "slowdown_ci_high_pct": None if base else (slow or {}).get(rate, 0.0) + 1,
-            })
-    return rows
-
-
-@pytest.mark.parametrize("drops,slow,label", [
-    ({"100": 0.0, "1000": 0.0005, "10000": 0.01}, None, "1000"),       # drops past 0.1 %
-    ({"100": 0.0, "1000": 0.01, "10000": 0.0}, None, "100"),           # a lucky pass above a failure
-    ({"100": 0.0, "1000": 0.0, "10000": 0.0}, None, "≥ 10000"),        # never saturated
-    ({"100": 0.5, "1000": 0.5, "10000": 0.5}, None, "< 100"),          # fails at once
-    # overhead is a cost: +30 % per operation keeps up; past the material limit it does not
-    ({"100": 0.0, "1000": 0.0, "10000": 0.0}, {"10000": 30.0}, "≥ 10000"),
-    ({"100": 0.0, "1000": 0.0, "10000": 0.0}, {"10000": 150.0}, "1000"),
-])
-def test_max_sustainable_rate(tmp_path, drops, slow, label):
-    res = ResultsDir(tmp_path / "r")
-    res.replace_rows(_rows("psutil", drops, slow))
-    res.write_meta({"machine": {"hostname": "h"}})
-    (s,) = max_sustainable(RunData.load(tmp_path / "r"))
-    assert s.label == label
-    if label[0].isdigit():
-        assert s.limited_by in ("drops", "slows")
-    if s.limited_by == "slows":   # overhead was the limit: the drops-only rate is shown too
-        assert s.lossless.label == "≥ 10000"
-        assert s.full_label == "1000 (lossless ≥ 10000)"
-    else:
-        assert s.full_label == label
-
-
-def test_falling_behind_the_target_rate_is_saturation(tmp_path):
-    rows = _rows("psutil", {"100": 0.0, "1000": 0.0, "10000": 0.0})
-    for r in rows:
-        if r["rate_target"] == "10000" and r["backend"] != "baseline":
-            r["rate_achieved"] = 8000.0   # its baseline reached 10000: the sensor held it back
-    res = ResultsDir(tmp_path / "r")
-    res.replace_rows(rows)
-    res.write_meta({"machine": {"hostname": "h"}})
-    (s,) = max_sustainable(RunData.load(tmp_path / "r"))
-    assert s.label == "1000" and s.limited_by == "behind"
 
 
 def test_report_failure_keeps_results(sweep, tmp_path, monkeypatch, capsys):
@@ -361,27 +303,19 @@ def test_overview_points_are_the_numbers_drawn():
     assert sorted(ov.left_out[NO_COST]["file"]) == sorted(OVERVIEW)
 
 
-def test_machine_cpu_is_carried_to_the_combined_rows(tmp_path):
-    """RunData.cells carries the paired-block machine CPU estimate per series x workload x
-    rate like the overhead; a folder without the columns gives NaN."""
+def test_overview_points_of_a_loaded_folder(tmp_path):
+    """The overview's points read from RunData.cells of a folder (what the RunData carries
+    is tested in tests/unit/test_rundata.py): the headline rate, and exactly the numbers
+    of OVERVIEW at it."""
     from bench.report.figure import headline_rate
     from bench.report.overview import overview_points
 
     run = RunData.load(_overview_folder(tmp_path / "r"))
     assert headline_rate(run) == headline_rate(run, "file") == "1000"
-    c = run.cells.set_index(["series", "workload_spec", "rate_target"])
-    assert c.loc[("ebpf", "process", "1000"), "machine_cpu_us_per_op"] == 12.0
-    assert c.loc[("ebpf", "process", "10000"), "machine_cpu_ci_high_us"] == 135.0
-    assert c.loc[("fanotify", "process", "1000"), "machine_cpu_us_per_op"] == 0.5
     ov = overview_points(run.cells, {w: headline_rate(run, w) for w in run.workloads()})
     got = {(r.series, r.workload_spec): (r.cost_us, r.cost_lo_us, r.cost_hi_us, r.drop_rate,
                                          r.p99_us) for r in ov.points.itertuples()}
     assert got == _expected_points()
-
-    old = RunData.load(_overview_folder(tmp_path / "old", machine_cpu=False))
-    for col in ("machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us"):
-        assert old.cells[col].isna().all(), col
-    assert (old.cells["overhead_ns_per_op"] == 100.0).all()
 
 
 def test_overview_chart_comes_first(tmp_path):
