@@ -46,9 +46,13 @@ class ResultsDir:
         elif not (self.path / "cells.parquet").exists() and not (self.path / "cells.csv").exists():
             raise BadInput(f"{self.path} is not a sensorbench results folder (no cells.parquet)")
         self._rows: list[dict] = []
+        # Whether cells.jsonl holds more than the committed cells (a cell cut off by a kill,
+        # or a folder written before commit lines): it is rewritten before a cell is added,
+        # else the cut cell's rows, once it runs again and commits, would count twice.
+        self._untidy = False
         jl = self.parts / "cells.jsonl"
         if create and jl.exists():
-            self._rows = _read_committed(jl)
+            self._rows, self._untidy = _read_committed(jl)
         self._scenarios: list[dict] = []
         sj = self.parts / "scenarios.jsonl"
         if create and sj.exists():
@@ -81,6 +85,8 @@ class ResultsDir:
             tmp = self.parts / f"optimes-{slug}.tmp.npy"
             np.save(tmp, op_times)
             os.replace(tmp, self.parts / f"optimes-{slug}.npy")
+        if self._untidy:
+            self._write_lines(self._rows)
         lines = [json.dumps(r, default=_json_default) for r in rows]
         lines.append(json.dumps({_COMMIT: cell_id}))
         with open(self.parts / "cells.jsonl", "a") as f:
@@ -116,6 +122,11 @@ class ResultsDir:
 
     def replace_rows(self, rows: list[dict]) -> None:
         self._rows = rows
+        self._write_lines(rows)
+        self.write_cells()
+
+    def _write_lines(self, rows: list[dict]) -> None:
+        """cells.jsonl holding ``rows`` and their commits, and nothing else."""
         lines, last = [], None
         for r in rows:  # rows of a cell are adjacent: commit each cell after its rows
             if last is not None and r.get("cell") != last:
@@ -125,7 +136,7 @@ class ResultsDir:
         if last is not None:
             lines.append(json.dumps({_COMMIT: last}))
         _replace(self.parts / "cells.jsonl", "".join(ln + "\n" for ln in lines))
-        self.write_cells()
+        self._untidy = False
 
     def write_cells(self) -> None:
         df = cells_frame(self._rows)
@@ -245,30 +256,33 @@ def _read_lines(path: Path) -> list[dict]:
     return out
 
 
-def _read_committed(path: Path) -> list[dict]:
+def _read_committed(path: Path) -> tuple[list[dict], bool]:
     """Rows of cells whose commit line was written (a cell cut off mid-write is left out
     and runs again). A folder written before commit lines existed has none: all its rows
-    count."""
+    count. And whether anything follows the last commit line (all of a file without one)."""
     try:
         lines = path.read_text(errors="replace").splitlines()
     except OSError as e:
         raise BadInput(f"cannot read {path}: {e.strerror}") from None
     parsed: list[dict] = []
+    untidy = False
     for ln in lines:
         if not ln.strip():
             continue
+        untidy = True
         try:
             obj = json.loads(ln)
         except ValueError:
             continue  # a line cut off by a kill: its cell has no commit and is redone
         if isinstance(obj, dict):
             parsed.append(obj)
+            untidy = _COMMIT not in obj
     committed = {o[_COMMIT] for o in parsed if _COMMIT in o}
     rows = [o for o in parsed if _COMMIT not in o
             and all(isinstance(o.get(k), str) for k in _ROW_KEYS)]
     if not committed:
-        return rows
-    return [r for r in rows if r["cell"] in committed]
+        return rows, untidy
+    return [r for r in rows if r["cell"] in committed], untidy
 
 
 def _json_default(o):
