@@ -51,6 +51,8 @@ def merge(folders: list[Path], out: Path) -> Path:
     inputs = [ResultsDir(f, create=False) for f in folders]
     metas = [r.meta() for r in inputs]
     hosts = _hosts(metas, folders)
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out} is not a folder")
     if out.exists() and any(out.iterdir()):
         raise BadInput(f"--out {out} exists and is not empty")
     try:
