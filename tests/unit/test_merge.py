@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -104,8 +105,8 @@ def test_merge_of_two_hosts(tmp_path):
     a = _folder(tmp_path / "a", "alpha", "k1", kinds=("proc_exec", "file_create"))
     b = _folder(tmp_path / "b", "beta", "k2", kernel="6.1-b", cpu_model="B CPU",
                 cpu_logical=8)
-    out = merge([a, b], tmp_path / "m")
-    assert out == tmp_path / "m"
+    out = merge([a, b], tmp_path / "new" / "m")          # made with its parents
+    assert out == tmp_path / "new" / "m"
     cells = pd.read_parquet(out / "cells.parquet")
     assert list(cells["host"]) == ["alpha", "alpha", "beta"]
     assert list(cells["kind"]) == ["proc_exec", "file_create", "proc_exec"]
@@ -121,8 +122,12 @@ def test_merge_of_two_hosts(tmp_path):
     ev = pd.read_parquet(out / "events.parquet")
     assert list(ev["host"]) == ["alpha", "alpha", "beta"]
     assert list(ev["kind"]) == ["proc_exec", "file_create", "proc_exec"]
-    # the merged folder is a results folder its readers open
+    # the merged folder is a results folder its readers open, plain Parquet for the others
+    # (DuckDB, Spark): no pandas index stored as a column of its own
     assert len(ResultsDir(out, create=False).cells()) == 3
+    for table in ("cells", "events"):
+        names = pq.read_table(out / f"{table}.parquet").column_names
+        assert not [n for n in names if n.startswith("__index")], (table, names)
 
 
 def test_meta_keeps_every_input(tmp_path):
@@ -130,7 +135,10 @@ def test_meta_keeps_every_input(tmp_path):
     b = _folder(tmp_path / "b", "h", "k2")
     c = _folder(tmp_path / "c", "h", "k2")
     merge([a, b, c], tmp_path / "m")
-    meta = json.loads((tmp_path / "m" / "meta.json").read_text())
+    text = (tmp_path / "m" / "meta.json").read_text()
+    assert text.startswith('{\n  "merged_from": [\n    {\n      "host": "alpha",')
+    assert text.endswith("}\n")
+    meta = json.loads(text)
     assert [(m["host"], m["path"]) for m in meta["merged_from"]] == \
         [("alpha", str(a)), ("h", str(b)), ("h", str(c))]
     assert meta["merged_from"][1]["meta"] == json.loads((b / "meta.json").read_text())
@@ -160,6 +168,7 @@ def test_a_merged_folder_merges_again_keeping_its_hosts(tmp_path):
     c = _folder(tmp_path / "c", "gamma", "k3")
     merge([ab, c], tmp_path / "abc")
     cells = pd.read_parquet(tmp_path / "abc" / "cells.parquet")
+    assert list(cells.columns) == list(pd.read_parquet(ab / "cells.parquet").columns)
     assert list(cells["host"]) == ["alpha", "beta", "gamma"]
     assert str(cells["host"].dtype) == "string"
     assert list(cells["source"]) == [str(ab), str(ab), str(c)]   # the input folder
@@ -205,7 +214,11 @@ def test_scenarios_and_timelines_are_carried_with_their_host(tmp_path):
     # a scenario row that names its host (an earlier merge's) keeps it
     assert list(sc["host"]) == ["alpha", "older"] and list(sc["blind_ms"]) == [150.0, 300.0]
     assert str(sc["blind_ms"].dtype) == "float64" and str(sc["crashed"].dtype) == "boolean"
-    assert list(pd.read_csv(tmp_path / "m" / "scenarios.csv")["host"]) == ["alpha", "older"]
+    csv = pd.read_csv(tmp_path / "m" / "scenarios.csv")
+    assert list(csv.columns) == list(sc.columns) and list(csv["host"]) == ["alpha", "older"]
+    for table in ("scenarios", "timeline"):     # plain Parquet: no pandas index column
+        assert "__index_level_0__" not in pq.read_table(tmp_path / "m" / f"{table}.parquet"
+                                                        ).column_names, table
     tl = pd.read_parquet(tmp_path / "m" / "timeline.parquet")
     assert list(tl["host"]) == ["alpha"] * 3 + ["beta"] * 2
     assert list(tl["t_ms"]) == [0, 10, 20, 0, 10]

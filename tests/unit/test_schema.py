@@ -56,3 +56,11 @@ def test_every_scenario_column_is_documented_exactly_once():
     documented = [n for names, _ in schema.SCENARIO_DOCS for n in names]
     declared = [c.name for c in schema.SCENARIO_COLUMNS]
     assert sorted(documented) == sorted(declared), set(documented) ^ set(declared)
+
+
+def test_cols_declares_each_name_with_the_type():
+    # COLUMNS is built by _cols when the module is imported; called here too, so that a
+    # wrong _cols fails a test and not only the tables built from it
+    assert schema._cols("Int64", "a", "b") == [schema.Column("a", "Int64"),
+                                                schema.Column("b", "Int64")]
+    assert schema._cols("string") == []

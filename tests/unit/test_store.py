@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -82,6 +83,7 @@ def test_a_reader_does_not_parse_the_parts(tmp_path):
     write_folder(tmp_path, _rows(0))
     (tmp_path / ".parts" / "cells.jsonl").unlink()
     (tmp_path / ".parts" / "cells.jsonl").mkdir()
+    (tmp_path / ".parts" / "scenarios.jsonl").mkdir()
     res = ResultsDir(tmp_path, create=False)
     assert res.rows() == [] and len(res.cells()) == 2
     with pytest.raises(BadInput, match=r"cannot read .*cells\.jsonl"):
@@ -101,7 +103,10 @@ def test_add_cell_appends_rows_then_their_commit(tmp_path):
     cells = pd.read_parquet(tmp_path / "cells.parquet")
     assert list(cells["cell"]) == [A, A, B]
     assert list(cells["kind"]) == ["proc_exec", "file_create", "proc_exec"]
-    assert pd.read_csv(tmp_path / "cells.csv")["kind"].tolist() == list(cells["kind"])
+    csv = pd.read_csv(tmp_path / "cells.csv")
+    assert list(csv.columns) == list(cells.columns) and list(csv["kind"]) == list(cells["kind"])
+    # plain Parquet, as DuckDB or Spark read it: no pandas index stored as a column
+    assert pq.read_table(tmp_path / "cells.parquet").column_names == list(cells.columns)
     again = ResultsDir(tmp_path)                  # a resumed run reads them back
     assert again.rows() == res.rows() and again.done() == {A, B}
     assert _leftovers(tmp_path) == []
@@ -157,8 +162,8 @@ def test_whole_rows_without_their_commit_do_not_count_when_the_cell_is_redone(tm
 
 
 def test_a_folder_without_commit_lines_keeps_every_row(tmp_path):
-    # written before commit lines existed; blank lines, cut lines, rows that are not
-    # objects or lack a field every row has are skipped, wherever they are
+    # written before commit lines existed; blank lines, cut or damaged lines, rows that are
+    # not objects or lack a field every row has are skipped, wherever they are
     parts = tmp_path / ".parts"
     parts.mkdir()
     good = _rows(0) + _rows(1)
@@ -166,8 +171,8 @@ def test_a_folder_without_commit_lines_keeps_every_row(tmp_path):
     bad_status = {**good[0], "status": 5}
     lines = [json.dumps(good[0]), "", json.dumps(good[1])[:30], "[1, 2]", json.dumps(no_kind),
              json.dumps(bad_status), json.dumps(good[1]), "   ", json.dumps(good[2]),
-             json.dumps(good[3])]
-    (parts / "cells.jsonl").write_text("\n".join(lines) + "\n")
+             '{"cell": "\xff\xfe', json.dumps(good[3])]
+    (parts / "cells.jsonl").write_bytes("\n".join(lines).encode("latin-1") + b"\n")
     res = ResultsDir(tmp_path)
     assert res.rows() == good and res.done() == {A, B}
 
@@ -186,8 +191,9 @@ def test_a_folder_without_commit_lines_keeps_its_rows_when_a_cell_is_added(tmp_p
 def test_adding_a_cell_appends_without_rewriting_the_file(tmp_path):
     # rewriting every cell's file after each cell would cost a long run its square
     res = ResultsDir(tmp_path)
-    res.add_cell(_rows(0), None, None, A)
+    res.replace_rows([])
     inode = (res.parts / "cells.jsonl").stat().st_ino
+    ResultsDir(tmp_path).add_cell(_rows(0), None, None, A)     # an empty file: tidy
     ResultsDir(tmp_path).add_cell(_rows(1), None, None, B)
     assert (res.parts / "cells.jsonl").stat().st_ino == inode
     assert len(_jsonl(res)) == 6
@@ -265,6 +271,7 @@ def test_events_of_the_finished_cells_are_gathered(tmp_path):
     res.finalize()
     ev = pd.read_parquet(tmp_path / "events.parquet")
     assert sorted(ev["latency_ns"]) == [10_000, 20_000, 30_000]
+    assert "__index_level_0__" not in pq.read_table(tmp_path / "events.parquet").column_names
     # pieces with other columns concatenate, the missing ones empty
     assert sorted(ev["extra"].fillna(0)) == [0, 0, 1]
     assert _leftovers(tmp_path) == []
@@ -290,13 +297,16 @@ def test_scenarios_and_their_timelines(tmp_path):
     for cell, n in ((A, 3), (B, 0)):
         res.add_cell([], None, None, cell)
         res.add_scenario({"scenario": "crash", "cell": cell, "blind_ms": 150,
-                          "crashed": True}, _timeline(cell, n))
+                          "crashed": np.bool_(True), "events_lost": np.int64(4)},
+                         _timeline(cell, n))
     sc = res.scenarios()
     assert list(sc.columns[:len(schema.SCENARIO_COLUMNS)]) == \
         [c.name for c in schema.SCENARIO_COLUMNS]
     assert list(sc["cell"]) == [A, B] and list(sc["blind_ms"]) == [150.0, 150.0]
     assert str(sc["blind_ms"].dtype) == "float64" and str(sc["crashed"].dtype) == "boolean"
-    assert list(pd.read_csv(tmp_path / "scenarios.csv")["cell"]) == [A, B]
+    assert list(sc["events_lost"]) == [4, 4] and list(sc["crashed"]) == [True, True]
+    csv = pd.read_csv(tmp_path / "scenarios.csv")
+    assert list(csv.columns) == list(sc.columns) and list(csv["cell"]) == [A, B]
     assert len(list(res.parts.glob("timeline-*.parquet"))) == 1   # B's was empty
     res.finalize()
     assert list(res.timeline()["t_ms"]) == [0, 10, 20]
@@ -306,12 +316,15 @@ def test_reopened_scenarios_keep_the_rows_of_finished_cells(tmp_path):
     res = ResultsDir(tmp_path)
     res.add_cell(_rows(0), None, None, A)
     res.add_scenario({"scenario": "crash", "cell": A}, None)
-    # a row of a cell that was never committed, a line that is no row, a cut line
-    with open(res.parts / "scenarios.jsonl", "a") as f:
-        f.write(json.dumps({"scenario": "stall", "cell": B}) + "\n[3]\n{\"scen")
+    # a row of a cell that was never committed, a line that is no row, a damaged line,
+    # before a row of a finished cell; then a cut line
+    with open(res.parts / "scenarios.jsonl", "ab") as f:
+        f.write(json.dumps({"scenario": "stall", "cell": B}).encode()
+                + b'\n[3]\n{"cell": "\xff\n' + json.dumps({"scenario": "flood", "cell": A}).encode()
+                + b'\n{"scen')
     again = ResultsDir(tmp_path)
     again.write_scenarios()
-    assert list(again.scenarios()["scenario"]) == ["crash"]
+    assert list(again.scenarios()["scenario"]) == ["crash", "flood"]
 
 
 # -- reading the tables -------------------------------------------------------------------
@@ -449,7 +462,7 @@ def test_an_optional_column_is_kept_when_a_row_has_it():
 
 def test_values_are_coerced_to_the_declared_types():
     df = cells_frame([{"expected": "12", "drop_rate": "0.25", "drained": True, "repeat": 2.0},
-                      {"expected": "n/a", "drop_rate": None, "drained": False, "repeat": None}])
+                      {"expected": "n/a", "drop_rate": "n/a", "drained": False, "repeat": None}])
     assert list(df["expected"].astype(object)) == [12, pd.NA]
     assert str(df["expected"].dtype) == "Int64" and str(df["drop_rate"].dtype) == "float64"
     assert df["drop_rate"].iloc[0] == 0.25 and np.isnan(df["drop_rate"].iloc[1])
