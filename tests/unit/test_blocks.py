@@ -4,8 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from bench.analysis.blocks import cell_mean, paired
+from bench.analysis.blocks import (PairedEstimate, cell_mean, paired, paired_difference,
+                                   paired_ratio)
 
 
 def _blocks(rng, n, effect_ns, base=15_000.0, between=3_000.0, within=200.0, tail=None):
@@ -84,3 +86,122 @@ def test_cell_with_too_few_operations_measures_nothing():
     assert math.isnan(cell_mean(np.ones(99)))
     assert cell_mean(np.full(100, 7)) == 7
     assert math.isnan(cell_mean(None))
+
+
+def test_as_row_names_every_field():
+    e = PairedEstimate(1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7, 8)
+    assert e.as_row() == {
+        "overhead_ns_per_op": 1.0, "overhead_ci_low_ns": 2.0, "overhead_ci_high_ns": 3.0,
+        "slowdown_pct": 4.0, "slowdown_ci_low_pct": 5.0, "slowdown_ci_high_pct": 6.0,
+        "blocks_used": 7, "blocks_dropped": 8}
+
+
+def test_no_usable_block_gives_nan_and_counts_the_dropped():
+    e = paired([math.nan, 12_000.0], [10_000.0, math.nan])
+    assert (e.blocks_used, e.blocks_dropped) == (0, 2)
+    row = e.as_row()
+    assert all(math.isnan(row[k]) for k in row if not k.startswith("blocks_"))
+
+
+def test_non_positive_and_missing_means_are_dropped_blocks():
+    # a mean of 0 or below has no ratio: the block cannot be used; None is missing
+    e = paired([0.0, 12_000.0, -5.0, 12_000.0, None, 13_000.0],
+               [10_000.0, 0.0, 10_000.0, -5.0, 10_000.0, 10_000.0])
+    assert (e.blocks_used, e.blocks_dropped) == (1, 5)
+    assert e.overhead_ns == 3_000.0
+    # a small positive mean is a mean like any other
+    e = paired([0.5, 0.75], [0.25, 0.25])   # differences 0.25, 0.5; ratios 2, 3
+    assert e.blocks_used == 2 and e.overhead_ns == pytest.approx(0.375)
+
+
+def test_two_blocks_at_the_50_percent_level():
+    # The t quantile with 1 degree of freedom at 75 % is 1 (Cauchy: tan(pi/4)), and
+    # sd / sqrt(2) of two values is half their distance: the 50 % interval of two blocks
+    # is exactly [smaller, larger]. Differences 10 and 30 µs; ratios 2 and 4.
+    s, b = [20_000.0, 40_000.0], [10_000.0, 10_000.0]
+    e = paired(s, b, level=0.5)
+    assert e.overhead_ns == pytest.approx(20_000)
+    assert (e.overhead_lo_ns, e.overhead_hi_ns) == pytest.approx((10_000, 30_000))
+    # geometric mean of the ratios sqrt(8) = 2.828: +182.8 %; interval [x2, x4]
+    assert e.slowdown_pct == pytest.approx((math.sqrt(8) - 1) * 100)
+    assert (e.slowdown_lo_pct, e.slowdown_hi_pct) == pytest.approx((100, 300))
+    # at 95 % (the default) the quantile is 12.706: 20 ± 127.06 µs
+    e95 = paired(s, b)
+    assert (e95.overhead_lo_ns, e95.overhead_hi_ns) == pytest.approx((-107_062, 147_062),
+                                                                      abs=1)
+    assert e95.slowdown_hi_pct == pytest.approx(
+        (math.exp(1.5 * math.log(2) + 12.7062 * math.log(2) / 2) - 1) * 100, rel=1e-4)
+
+
+def test_paired_difference_is_sensor_minus_baseline():
+    # differences 4 and 5 (the third block's sensor value is missing)
+    m, lo, hi = paired_difference([5.0, 7.0, math.nan], [1.0, 2.0, 3.0], level=0.5)
+    assert (m, lo, hi) == pytest.approx((4.5, 4.0, 5.0))
+    # at 95 %: 4.5 ± 12.7062 * 0.5
+    assert paired_difference([5.0, 7.0], [1.0, 2.0]) == pytest.approx(
+        (4.5, 4.5 - 6.3531, 4.5 + 6.3531), abs=1e-3)
+    assert paired_difference([5.0, None], [1.0, 2.0])[0] == 4.0   # None is missing
+    m, lo, hi = paired_difference([3.0], [1.0])
+    assert m == 2.0 and math.isnan(lo) and math.isnan(hi)
+    assert all(math.isnan(x) for x in paired_difference([], []))
+
+
+def test_paired_ratio_is_sensor_over_baseline():
+    # ratios 0.5 and 0.25 (the rest unusable): geometric mean sqrt(1/8), 50 % interval
+    # [0.25, 0.5]
+    m, lo, hi = paired_ratio([500.0, 250.0, 0.0, 100.0, math.nan, None],
+                             [1000.0, 1000.0, 1000.0, -1.0, 1000.0, 1000.0], level=0.5)
+    assert (m, lo, hi) == pytest.approx((math.sqrt(1 / 8), 0.25, 0.5))
+    # at 95 %: exp(mean ± 12.7062 * sd / sqrt 2) of the log ratios, sd / sqrt 2 = ln 2 / 2
+    _, lo95, hi95 = paired_ratio([500.0, 250.0], [1000.0, 1000.0])
+    centre, half = math.log(math.sqrt(1 / 8)), 12.7062 * math.log(2) / 2
+    assert (lo95, hi95) == pytest.approx((math.exp(centre - half), math.exp(centre + half)),
+                                         rel=1e-4)
+    # small positive rates are rates like any other
+    assert paired_ratio([0.5], [0.25])[0] == pytest.approx(2.0)
+    m, lo, hi = paired_ratio([900.0], [1000.0])
+    assert m == pytest.approx(0.9) and math.isnan(lo) and math.isnan(hi)
+    assert all(math.isnan(x) for x in paired_ratio([0.0], [1000.0]))
+
+
+# -- properties --------------------------------------------------------------------------
+
+# (sensor, baseline) means of a block: a baseline of 1 µs to 1 ms, the sensor's from half
+# to three times as long (beyond that the percentages' 1 + x lose the precision compared)
+_block = st.tuples(st.floats(0.5, 3.0), st.floats(1_000.0, 1e6)).map(
+    lambda fb: (fb[0] * fb[1], fb[1]))
+_blocks_st = st.lists(_block, min_size=2, max_size=8)
+
+
+@settings(max_examples=60)
+@given(_blocks_st)
+def test_swapping_sensor_and_baseline_flips_the_overhead(blocks):
+    s, b = map(list, zip(*blocks))
+    fwd, rev = paired(s, b), paired(b, s)
+    assert rev.overhead_ns == pytest.approx(-fwd.overhead_ns, abs=1e-6)
+    assert rev.overhead_lo_ns == pytest.approx(-fwd.overhead_hi_ns, abs=1e-6)
+    # the slowdown's log ratio flips sign: the ratios (1 + slowdown) are each other's
+    # inverses, the interval's ends trading places
+    assert math.log1p(rev.slowdown_pct / 100) == pytest.approx(
+        -math.log1p(fwd.slowdown_pct / 100), abs=1e-9)
+    for f, r in ((fwd.slowdown_lo_pct, rev.slowdown_hi_pct),
+                 (fwd.slowdown_hi_pct, rev.slowdown_lo_pct)):
+        assert (1 + r / 100) * (1 + f / 100) == pytest.approx(1, rel=1e-9)
+    m, lo, hi = paired_difference(s, b)
+    assert paired_difference(b, s) == pytest.approx((-m, -hi, -lo), abs=1e-6)
+    m, lo, hi = paired_ratio(s, b)
+    assert paired_ratio(b, s) == pytest.approx((1 / m, 1 / hi, 1 / lo), rel=1e-9)
+
+
+@settings(max_examples=60)
+@given(_blocks_st, st.floats(0.5, 0.9), st.floats(0.91, 0.999))
+def test_a_higher_level_gives_a_wider_interval(blocks, low, high):
+    s, b = map(list, zip(*blocks))
+    _, lo_n, hi_n = paired_difference(s, b, low)
+    _, lo_w, hi_w = paired_difference(s, b, high)
+    assert lo_w <= lo_n <= hi_n <= hi_w
+    narrow, wide = paired(s, b, low), paired(s, b, high)
+    assert wide.overhead_lo_ns <= narrow.overhead_lo_ns <= narrow.overhead_hi_ns \
+        <= wide.overhead_hi_ns
+    assert wide.slowdown_lo_pct <= narrow.slowdown_lo_pct <= narrow.slowdown_hi_pct \
+        <= wide.slowdown_hi_pct

@@ -1,6 +1,7 @@
 """Correlation edge cases: duplicates, reordering, key reuse, unmatched, unsupported, empty."""
 
 import numpy as np
+import pytest
 
 from bench.core.events import concat_events
 from bench.analysis.correlate import correlate
@@ -186,3 +187,98 @@ def test_drops_and_duplicates_at_scale():
     assert c.duplicate.sum() == n // 100
     assert (c.truth_idx == idx[c.event_idx]).all()   # each event with its own operation
     assert not c.unmatched_marked.any()
+
+
+# -- ties at one instant -----------------------------------------------------------------
+
+def test_an_event_at_the_instant_of_its_operation_reports_it():
+    # operations sort before events at the same time: latency 0, not foreign
+    t = truth([(0, Kind.proc_exec, 300, None, 5000)])
+    c = correlate(t, events([(Kind.proc_exec, 300, None, 5000)]), M)
+    assert c.truth_idx.tolist() == [0] and c.event_idx.tolist() == [0]
+
+
+def test_an_event_at_the_instant_of_the_keys_next_operation_reports_that_one():
+    # pid 300 used at 1000 and again at 5000; the report at 5000 is the second's
+    t = truth([(0, Kind.proc_exec, 300, None, 1000), (1, Kind.proc_exec, 300, None, 5000)])
+    c = correlate(t, events([(Kind.proc_exec, 300, None, 5000)]), M)
+    assert c.truth_idx.tolist() == [1] and c.event_idx.tolist() == [0]
+
+
+def test_two_events_at_one_instant_for_one_operation_are_a_match_and_a_duplicate():
+    t = truth([(0, Kind.proc_exec, 300, None, 1000)])
+    c = correlate(t, events([(Kind.proc_exec, 300, None, 1500)] * 2), M)
+    assert c.truth_idx.tolist() == [0] and len(c.event_idx) == 1
+    assert sorted(c.duplicate.tolist()) == [False, True]
+    assert not c.duplicate[c.event_idx[0]]   # the match is not also a duplicate
+
+
+def test_nanosecond_order_at_wall_clock_timestamps():
+    # Timestamps are ns since the epoch (~1.7e18), beyond a double's 53 bits: a report
+    # 110 ns before the operation is before it (foreign), not at the same instant.
+    t0 = 1_700_000_000_000_000_000
+    t = truth([(0, Kind.proc_exec, 300, None, t0 + 120)])
+    c = correlate(t, events([(Kind.proc_exec, 300, None, t0 + 10)]), M)
+    assert len(c.truth_idx) == 0 and not c.duplicate.any()
+    c = correlate(t, events([(Kind.proc_exec, 300, None, t0 + 121)]), M)
+    assert c.truth_idx.tolist() == [0]
+
+
+# -- keys --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("keys", [
+    (0, -2**63),            # differ only in the top bit
+    (2**53, 2**53 + 1),     # differ only in the lowest bit, beyond a double's precision
+])
+def test_distinct_keys_are_never_confused(keys):
+    a, b = keys
+    t = truth([(0, Kind.net_send, a, None, 1000)])
+    c = correlate(t, events([(Kind.net_send, b, None, 2000)]), M)
+    assert len(c.truth_idx) == 0
+    c = correlate(t, events([(Kind.net_send, a, None, 2000)]), M)
+    assert c.truth_idx.tolist() == [0]
+
+
+# -- the marker --------------------------------------------------------------------------
+
+def test_the_marker_is_text_not_a_pattern():
+    t = truth([(0, Kind.file_create, 0, "/tmp/w/sb.1-0.new", 1000)])
+    e = events([(Kind.file_create, 0, "/tmp/w/sbx1-9.new", 2000),    # "." is a dot
+                (Kind.file_create, 0, "/tmp/w/sb.1-9.new", 2000)])
+    c = correlate(t, e, "sb.1")
+    assert c.unmatched_marked.tolist() == [False, True]
+    # characters a pattern could not even be compiled from are text too
+    e = events([(Kind.file_create, 0, "/tmp/w/sb(1-9.new", 2000)])
+    assert correlate(t, e, "sb(1").unmatched_marked.tolist() == [True]
+
+
+def test_without_a_marker_no_stray_is_ours():
+    t = truth([(0, Kind.file_create, 0, p(0), 1000)])
+    e = events([(Kind.file_create, 0, p(5), 2000), (Kind.file_create, 0, "/XXXX", 2000)])
+    c = correlate(t, e)
+    assert c.unmatched_marked.tolist() == [False, False]
+
+
+def test_a_missing_path_is_not_ours():
+    # a path column read back from a table holds NaN where there was none
+    t = truth([(0, Kind.file_create, 0, p(0), 1000)])
+    e = events([(Kind.file_create, 0, p(5), 2000), (Kind.file_create, 0, p(0), 2000)])
+    e["path"][1] = float("nan")
+    assert correlate(t, e, M).unmatched_marked.tolist() == [True, False]
+
+
+# -- full-key kinds next to a partial key ------------------------------------------------
+
+def test_full_key_duplicates_and_marked_strays_survive_a_partial_key():
+    from bench.core.partialkey import PartialKey
+
+    connect = {Kind.net_connect: PartialKey("pid+server_port", "pid + server port",
+                                            after_ms=100)}
+    t = truth([(0, Kind.proc_exec, 300, None, 1000),
+               (1, Kind.net_connect, port_pair(50000, 80), None, 1000)])
+    e = events([(Kind.proc_exec, 300, None, 1200), (Kind.proc_exec, 300, None, 1300),
+                (Kind.file_create, 0, p(3), 1400)])
+    c = correlate(t, e, M, connect, workload_pid=0)
+    assert c.truth_idx.tolist() == [0] and c.event_idx.tolist() == [0]
+    assert c.duplicate.tolist() == [False, True, False]
+    assert c.unmatched_marked.tolist() == [False, False, True]

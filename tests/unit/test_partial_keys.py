@@ -259,3 +259,72 @@ def test_a_partial_key_is_declared_with_a_window():
         PartialKey("path", "path", after_ms=None)
     with pytest.raises(ValueError):
         PartialKey("inode", "inode", after_ms=5)
+
+
+# -- the window's edges, at wall-clock timestamps (ns since the epoch, ~1.7e18: beyond a
+# double's 53 bits, so every edge below is exact to the ns) -------------------------------
+T0 = 1_700_000_000_000_000_000 + 100
+
+
+def test_an_event_exactly_after_ms_after_its_operation_is_in_the_window():
+    t = truth([(0, Kind.net_connect, port_pair(50000, SERVER), None, T0)])
+    e = events([(Kind.net_connect, port_pair(0, SERVER), None, W, T0 + 5 * MS)])
+    c = correlate(t, e, M, connect_key(5), W)
+    assert pairs(c) == {0: 0}
+
+
+def test_an_event_one_ns_beyond_the_window_passes_its_operation_over():
+    t = truth([(0, Kind.net_connect, port_pair(50000, SERVER), None, T0)])
+    e = events([(Kind.net_connect, port_pair(0, SERVER), None, W, T0 + 5 * MS + 1)])
+    c = correlate(t, e, M, connect_key(5), W)
+    assert pairs(c) == {}
+    assert c.unmatched_marked.tolist() == [True]   # ours, but too late: stale
+
+
+def test_an_open_exactly_before_ms_before_its_write_is_in_the_window():
+    t = truth([(0, Kind.file_write, 0, p(0), T0 + 1000 * MS)])
+    c = correlate(t, events([(Kind.file_write, 0, p(0), W, T0)]), M, WRITE_KEY, W)
+    assert pairs(c) == {0: 0}
+    # 1 ns earlier: the write cannot be the one it enabled yet (seen before the group's
+    # first operation could be admitted: foreign, counted against nobody)
+    c = correlate(t, events([(Kind.file_write, 0, p(0), W, T0 - 1)]), M, WRITE_KEY, W)
+    assert pairs(c) == {} and not c.unmatched_marked.any() and not c.duplicate.any()
+
+
+def test_a_path_key_needs_no_workload_pid():
+    t = files((1, 5))
+    e = events([(Kind.file_write, 0, p(0), W, 3 * MS)])
+    assert pairs(correlate(t, e, M, WRITE_KEY)) == {1: 0}
+
+
+# -- several groups ----------------------------------------------------------------------
+
+def _servers(ports, ops_ms, reports_ms):
+    """Connects to each server port at ``ops_ms``; reports of each at ``reports_ms``."""
+    t = truth([(k, Kind.net_connect, port_pair(50000 + k, port), None, int(ms * MS))
+               for k, (port, ms) in enumerate((port, ms) for port in ports for ms in ops_ms)])
+    e = events([(Kind.net_connect, port_pair(0, port), None, W, int(ms * MS))
+                for port in ports for ms in reports_ms])
+    return t, e
+
+
+def test_each_group_passes_over_its_own_first_drop():
+    # three servers, each connected to at 0 and 50 ms; each first connect is lost, each
+    # second reported 0.5 ms later: every report takes its own group's second connect
+    t, e = _servers([SERVER, SERVER + 1, SERVER + 2], [0, 50], [50.5])
+    c = correlate(t, e, M, connect_key(5), W)
+    assert pairs(c) == {1: 0, 3: 1, 5: 2}
+
+
+def test_a_group_without_reports_takes_no_one_elses():
+    # three servers, one connect each; whichever is never reported, the others' two
+    # reports each are a match and a duplicate of their own connect
+    ports = [SERVER, SERVER + 1, SERVER + 2]
+    for silent in ports:
+        t, e = _servers(ports, [0], [0.5, 0.6])
+        keep = np.flatnonzero(e["key"] & 0xFFFF != silent)
+        e = {k: v[keep] for k, v in e.items()}
+        c = correlate(t, e, M, connect_key(100), W)
+        own = [ports.index(int(k) & 0xFFFF) for k in e["key"]]
+        assert pairs(c) == {own[i]: i for i in (0, 2)}
+        assert c.duplicate.tolist() == [False, True, False, True]

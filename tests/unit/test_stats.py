@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from bench.analysis.stats import t_interval, t_quantile
 
@@ -28,3 +29,26 @@ def test_t_interval_of_too_few_values():
     m, lo, hi = t_interval([3.0])
     assert m == 3.0 and math.isnan(lo) and math.isnan(hi)
     assert all(math.isnan(x) for x in t_interval([]))
+
+
+def test_two_values_give_an_interval():
+    # mean 2, sd sqrt 2, sd / sqrt n = 1: 2 ± t(1 df)
+    m, lo, hi = t_interval([1.0, 3.0])
+    assert m == 2.0
+    assert (lo, hi) == pytest.approx((2 - 12.7062, 2 + 12.7062), abs=1e-4)
+    # the t quantile of 1 df at 75 % is 1 (tan(pi / 4)): the 50 % interval is [1, 3]
+    assert t_interval([1.0, 3.0], 0.5) == pytest.approx((2.0, 1.0, 3.0))
+
+
+def test_nan_values_are_left_out():
+    assert t_interval([1.0, math.nan, 3.0], 0.5) == pytest.approx((2.0, 1.0, 3.0))
+
+
+@settings(max_examples=60)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=20),
+       st.floats(0.5, 0.9), st.floats(0.91, 0.999))
+def test_a_higher_level_contains_the_lower(values, low, high):
+    m_n, lo_n, hi_n = t_interval(values, low)
+    m_w, lo_w, hi_w = t_interval(values, high)
+    assert m_n == m_w
+    assert lo_w <= lo_n <= m_n <= hi_n <= hi_w
