@@ -26,7 +26,7 @@ from bench.backends.base import Backend, SensorContext
 from bench.core import ledger as truthmod
 from bench.harness.accounting import CellCpu, SensorMeter, columns as cost_columns
 from bench.harness.container import CellGroup, current as current_cgroup
-from bench.analysis.correlate import correlate
+from bench.analysis.correlate import Correlation, correlate
 from bench.core.cpu import MachineCpu, tree_rss_mb
 from bench.core.errors import SensorFailed, WorkloadFailed
 from bench.harness.janitor import Janitor
@@ -88,6 +88,7 @@ class Outcome:
     stats: dict = field(default_factory=dict)
     scenario: dict | None = None            # a failure scenario's row (bench.scenario)
     timeline: pd.DataFrame | None = None    # and its timeline
+    corr: Correlation | None = None          # the events joined to the truth (sensor cells)
 
 
 def _converse(proc: subprocess.Popen, request: bytes, timeout: float, on_line) -> bytes:
@@ -459,4 +460,4 @@ class CellRunner:
             "latency_intended_ns": lat["latency_intended_ns"],
             "delivery_ns": lat["delivery_ns"],
         })
-        return Outcome(rows, ev, op_times(truth.cols, closed), stats)
+        return Outcome(rows, ev, op_times(truth.cols, closed), stats, corr=corr)

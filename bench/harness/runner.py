@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import shutil
-import signal
-import threading
-import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 from pathlib import Path
@@ -24,12 +20,11 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench.harness import machine, workdir
+from bench.harness import machine
 from bench.analysis.blocks import NO_ESTIMATE, cell_mean, paired, paired_difference, paired_ratio
 from bench.harness.cell import Cell, CellRunner
-from bench.harness.container import clean_stale, remove_parent_if_empty
 from bench.core.errors import BadInput
-from bench.harness.janitor import Janitor
+from bench.harness.session import RunSession, now
 from bench.analysis.metrics import (DROP_THRESHOLD, LAG_GROWTH_MS, OVERHEAD_LIMIT_PCT,
                            RATE_SHORTFALL, saturation)
 from bench.core.settings import Spec
@@ -254,122 +249,69 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
     """Run ``cfg``'s plan into the store ``open_store(cfg.out)`` makes (opened only once
     the work directory is known good, so a bad run writes no results folder)."""
     console = console or Console(stderr=True)
-    # Everything the user can get wrong is checked before anything is set up.
-    base, made_base = workdir.prepare_base(cfg.workdir)
-    try:
-        res = open_store(cfg.out)
-        if res.done() and not cfg.resume:
-            raise BadInput(f"{cfg.out} already holds results: pass --resume to continue that "
-                           "run, or choose another --out")
-    except BadInput:
-        if made_base:
-            base.rmdir()
-        raise
-    plan_now = plan_meta(cfg)
-    plans = [plan_now]
-    if cfg.resume:
-        old_meta = res.meta()
-        old_plan = old_meta.get("plan")
-        if isinstance(old_plan, dict):
-            how, what = plan_change(old_plan, plan_now)
-            if how == "differs":
-                raise BadInput(f"--resume {cfg.out} with another plan ({'; '.join(what)}): "
-                               "resume with the same options, or choose another --out")
-            if how == "extends":
-                console.print(f"[yellow]note:[/] extending the run in {cfg.out}: "
-                              + "; ".join(what), highlight=False)
-            plans = [*(old_meta.get("plans") or [old_plan]), plan_now] if how == "extends" \
-                else (old_meta.get("plans") or [old_plan])
-        res.write_meta({"resumed_at": [*old_meta.get("resumed_at", []),
-                                       time.strftime("%Y-%m-%dT%H:%M:%S%z")]})
-    stale = clean_stale()
-    stale_dirs = workdir.clean_stale(base)
-    facts = machine.facts()
-    warnings = machine.noise_warnings(facts)
-    for w in warnings:
-        console.print(f"[yellow]warning:[/] {w}")
-    from bench import backends
-
-    res.write_meta({
-        "machine": facts, "warnings": warnings, "stale_cgroups_cleaned": stale,
-        "stale_workdirs_cleaned": stale_dirs,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "plan": plan_now, "plans": plans,
-        # the saturation rule's limits, so a report judges the run the way it ran
-        "rules": {"drop_threshold": DROP_THRESHOLD, "rate_shortfall": RATE_SHORTFALL,
-                  "lag_growth_ms": LAG_GROWTH_MS,
-                  "overhead_limit_pct": cfg.overhead_limit_pct},
-        "backends": {s.text: {"name": s.name, "settings": s.settings,
-                              "mode": backends.get(s.name).mode,
-                              "mechanism": backends.get(s.name).mechanism}
-                     for s in cfg.specs},
-    })
-    cells = plan(cfg)
-    done = res.done() if cfg.resume else set()
-    todo = [c for c in cells if c.id not in done]
-    # Should the harness itself be killed, the janitor undoes what the cell left.
-    janitor = Janitor(res.path / "logs" / "janitor.log")
-    janitor.backends([s.name for s in cfg.specs])
-    rundir = workdir.RunDir(base)
-    janitor.watch("path", path=str(rundir.path))
-    runner = CellRunner(res.path, rundir.path, janitor=janitor)
-    janitor.watch("path", path=str(runner.tmp))
-    stats: dict[str, dict] = {}
     interrupted = False
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
-    old_term = _term_as_interrupt()
-    try:
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task("cells", total=len(todo))
-            for cell in todo:
-                bar.update(task, description=f"{cell.spec_text} {cell.workload.text} @{cell.rate}"
-                                             f" #{cell.repeat}")
-                outcome = runner.run(cell)
-                res.add_cell(outcome.rows, outcome.events, outcome.op_times, cell.id)
-                if outcome.stats:
-                    stats[cell.id] = outcome.stats
-                bar.advance(task)
-    except KeyboardInterrupt:
-        interrupted = True
-        console.print("[yellow]interrupted:[/] finished cells are kept; "
-                      "run again with --resume to continue")
-    finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean-up, not two
-        apply_blocks(res, cfg.overhead_limit_pct)
-        res.finalize()
-        steal = machine.steal_warning([(r["cell"], r.get("machine_steal_pct", math.nan))
-                                       for r in res.rows()])
-        if steal:
-            console.print(f"[yellow]warning:[/] {steal}", highlight=False)
-        res.write_meta({"backend_stats": stats, "interrupted": interrupted,
-                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                        "warnings": warnings + ([steal] if steal else [])})
-        shutil.rmtree(res.parts / "tmp", ignore_errors=True)
-        rundir.remove()
-        remove_parent_if_empty()
-        if made_base:
-            try:
-                base.rmdir()  # only if empty: every run removes its own directory
-            except OSError:
-                pass
-        janitor.close()
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+    with RunSession(cfg.out, cfg.workdir, open_store, console, resume=cfg.resume) as s:
+        res = s.res
+        plan_now = plan_meta(cfg)
+        plans = _resumed_plans(res, cfg, plan_now, console) if cfg.resume else [plan_now]
+        s.start(cfg.specs, {
+            "plan": plan_now, "plans": plans,
+            # the saturation rule's limits, so a report judges the run the way it ran
+            "rules": {"drop_threshold": DROP_THRESHOLD, "rate_shortfall": RATE_SHORTFALL,
+                      "lag_growth_ms": LAG_GROWTH_MS,
+                      "overhead_limit_pct": cfg.overhead_limit_pct}})
+        cells = plan(cfg)
+        done = res.done() if cfg.resume else set()
+        todo = [c for c in cells if c.id not in done]
+        runner = CellRunner(res.path, s.rundir.path, janitor=s.janitor)
+        s.janitor.watch("path", path=str(runner.tmp))
+        stats: dict[str, dict] = {}
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+        try:
+            with Progress(*columns, console=console, transient=False) as bar:
+                task = bar.add_task("cells", total=len(todo))
+                for cell in todo:
+                    bar.update(task, description=f"{cell.spec_text} {cell.workload.text} "
+                                                 f"@{cell.rate} #{cell.repeat}")
+                    outcome = runner.run(cell)
+                    res.add_cell(outcome.rows, outcome.events, outcome.op_times, cell.id)
+                    if outcome.stats:
+                        stats[cell.id] = outcome.stats
+                    bar.advance(task)
+        except KeyboardInterrupt:
+            interrupted = True
+            console.print("[yellow]interrupted:[/] finished cells are kept; "
+                          "run again with --resume to continue")
+        finally:
+            s.closing()
+            apply_blocks(res, cfg.overhead_limit_pct)
+            steal = machine.steal_warning([(r["cell"], r.get("machine_steal_pct", math.nan))
+                                           for r in res.rows()])
+            if steal:
+                console.print(f"[yellow]warning:[/] {steal}", highlight=False)
+            s.finish({"backend_stats": stats, "interrupted": interrupted,
+                      "warnings": s.warnings + ([steal] if steal else [])})
     if interrupted:
         raise KeyboardInterrupt
     return res
 
 
-def _term_as_interrupt():
-    """SIGTERM (kill, systemd, a CI timeout) stops the run like Ctrl-C: finished cells are
-    kept and the cell under way is undone. Returns the previous handler (None off the main
-    thread, where Python cannot install one)."""
-    def on_term(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, on_term)
+def _resumed_plans(res: Store, cfg: RunConfig, plan_now: dict, console: Console) -> list[dict]:
+    """The plans a resumed run records: the folder's, plus this one when it extends them.
+    A plan whose cells would not be comparable with the folder's is refused."""
+    old_meta = res.meta()
+    old_plan = old_meta.get("plan")
+    plans = [plan_now]
+    if isinstance(old_plan, dict):
+        how, what = plan_change(old_plan, plan_now)
+        if how == "differs":
+            raise BadInput(f"--resume {cfg.out} with another plan ({'; '.join(what)}): "
+                           "resume with the same options, or choose another --out")
+        if how == "extends":
+            console.print(f"[yellow]note:[/] extending the run in {cfg.out}: "
+                          + "; ".join(what), highlight=False)
+        plans = [*(old_meta.get("plans") or [old_plan]), plan_now] if how == "extends" \
+            else (old_meta.get("plans") or [old_plan])
+    res.write_meta({"resumed_at": [*old_meta.get("resumed_at", []), now()]})
+    return plans

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis import timeline as tl
-from bench.analysis.correlate import correlate
+from bench.analysis.correlate import Correlation
 from bench.core import events as evmod
 from bench.core.errors import SensorFailed, WorkloadFailed
 from bench.backends import _content
@@ -313,15 +313,14 @@ class ScenarioRunner(CellRunner):
         stats = dict(ended[-1], self_reported_lost=sum(
             st.get("self_reported_lost") or 0 for st in ended))
         outcome = self._summarize(a, truth, events, stats, float("nan"), drained)
-        outcome.scenario, outcome.timeline = self._scenario(a, truth, events, log,
-                                                            t_workload_end, stats)
+        outcome.scenario, outcome.timeline = self._scenario(a, truth, events, outcome.corr,
+                                                            log, t_workload_end, stats)
         return outcome
 
-    def _scenario(self, a: Attempt, truth, events, log: _FaultLog, t_workload_end: int,
-                  stats: dict) -> tuple[dict, pd.DataFrame]:
+    def _scenario(self, a: Attempt, truth, events, corr: Correlation, log: _FaultLog,
+                  t_workload_end: int, stats: dict) -> tuple[dict, pd.DataFrame]:
+        """The scenario's row and timeline, from the correlation the cell's rows came from."""
         s, cell, cls = self.schedule, a.cell, a.cls
-        corr = correlate(truth.cols, events, a.marker, cls.partial_keys,
-                         truth.meta.get("pid"))
         t0 = int(truth.cols["t_intended"].min()) if len(truth) else t_workload_end
         t_end = max(t_workload_end, int(events["t_seen"].max()) if len(events["t_seen"]) else 0)
         t_fault = log.t_fault if log.t_fault is not None else t_end

@@ -6,8 +6,6 @@ nothing of ours is left, although the scenario killed things on purpose.
 from __future__ import annotations
 
 import math
-import shutil
-import signal
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,10 +17,8 @@ from rich.console import Console
 from bench import backends
 from bench.core.errors import BadInput
 from bench.core.settings import Spec
-from bench.harness import machine, workdir
 from bench.harness.cell import Cell
-from bench.harness.container import clean_stale, remove_parent_if_empty
-from bench.harness.janitor import Janitor
+from bench.harness.session import RunSession
 from bench.harness.spec import parse_workload, workload_kinds
 from bench.scenario import SCENARIOS, faults, tamper
 from bench.scenario.cell import ScenarioRunner, Schedule
@@ -137,75 +133,45 @@ def run(cfg: ScenarioConfig, open_store: Callable[[Path], object],
         console: Console | None = None):
     console = console or Console(stderr=True)
     check(cfg)
-    base, made_base = workdir.prepare_base(cfg.workdir)
-    try:
-        res = open_store(cfg.out)
-        if res.done():
-            raise BadInput(f"{cfg.out} already holds results: choose another --out")
-    except BadInput:
-        if made_base:
-            base.rmdir()
-        raise
-    clean_stale()
-    workdir.clean_stale(base)
-    facts = machine.facts()
-    res.write_meta({
-        "machine": facts, "warnings": machine.noise_warnings(facts),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "scenarios": [{"name": s.scenario, "at_s": s.at_s, "for_s": s.for_s,
-                       "restart_ms": s.restart_ms, "canary": s.canary} for s in cfg.schedules],
-        "scenario_settings": {"forward_ms": cfg.forward_ms, "rate": cfg.rate,
-                              "duration_s": cfg.duration},
-        "plan": {"backends": [x.text for x in cfg.specs],
-                 "workloads": [w.text for w in cfg.workloads], "rates": [cfg.rate],
-                 "duration_s": cfg.duration, "repeat": 1, "baseline": False},
-        "backends": {x.text: {"name": x.name, "settings": x.settings,
-                              "mode": backends.get(x.name).mode,
-                              "mechanism": backends.get(x.name).mechanism}
-                     for x in cfg.specs},
-    })
-    janitor = Janitor(res.path / "logs" / "janitor.log")
-    janitor.backends([x.name for x in cfg.specs])
-    rundir = workdir.RunDir(base)
-    janitor.watch("path", path=str(rundir.path))
-    runner = ScenarioRunner(res.path, rundir.path, janitor=janitor,
-                            schedule=cfg.schedules[0])
-    runner.forward_ms = cfg.forward_ms
-    janitor.watch("path", path=str(runner.tmp))
-    stats: dict[str, dict] = {}
-    old_term = signal.signal(signal.SIGTERM, _as_interrupt)
-    try:
-        plan = [(spec, sched, why) for base_s in cfg.schedules for spec in cfg.specs
-                for sched, why in cases(base_s, backends.get(spec.name))]
-        for i, (spec, s, why) in enumerate(plan):
-            runner.schedule = s
-            row = _run_one(runner, res, cfg, i, spec, s, why, stats)
-            o = row.get("outcome")
-            console.print(f"{s.label} {spec.text} {row.get('workload_spec')}: {o}"
-                          + (f", {row['update']}" if row.get("update") else "")
-                          + (f", canary {row['canary'].split(':')[0]}"
-                             if row.get("canary") else "")
-                          + (f"; blind {row['blind_ms']:.0f} ms, lost {row['events_lost']}, "
-                             f"workload held {row['workload_stall_ms']:.0f} ms"
-                             if row.get("status") == "ok" else "")
-                          + (f" ({row.get('reason')})" if row.get("reason") else "")
-                          + (f"; LEFT: {row['leftovers']}" if row.get("leftovers") else ""),
-                          highlight=False)
-    finally:
-        signal.signal(signal.SIGTERM, old_term)
-        res.finalize()
-        res.write_meta({"backend_stats": stats,
-                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        shutil.rmtree(res.parts / "tmp", ignore_errors=True)
-        rundir.remove()
-        remove_parent_if_empty()
-        if made_base:
-            try:
-                base.rmdir()
-            except OSError:
-                pass
-        janitor.close()
+    with RunSession(cfg.out, cfg.workdir, open_store, console,
+                    resume_hint="choose another --out") as ses:
+        res = ses.res
+        ses.start(cfg.specs, {
+            "scenarios": [{"name": s.scenario, "at_s": s.at_s, "for_s": s.for_s,
+                           "restart_ms": s.restart_ms, "canary": s.canary}
+                          for s in cfg.schedules],
+            "scenario_settings": {"forward_ms": cfg.forward_ms, "rate": cfg.rate,
+                                  "duration_s": cfg.duration},
+            "plan": {"backends": [x.text for x in cfg.specs],
+                     "workloads": [w.text for w in cfg.workloads], "rates": [cfg.rate],
+                     "duration_s": cfg.duration, "repeat": 1, "baseline": False}})
+        runner = ScenarioRunner(res.path, ses.rundir.path, janitor=ses.janitor,
+                                schedule=cfg.schedules[0])
+        runner.forward_ms = cfg.forward_ms
+        ses.janitor.watch("path", path=str(runner.tmp))
+        stats: dict[str, dict] = {}
+        try:
+            plan = [(spec, sched, why) for base_s in cfg.schedules for spec in cfg.specs
+                    for sched, why in cases(base_s, backends.get(spec.name))]
+            for i, (spec, s, why) in enumerate(plan):
+                runner.schedule = s
+                row = _run_one(runner, res, cfg, i, spec, s, why, stats)
+                console.print(_line(s, spec, row), highlight=False)
+        finally:
+            ses.finish({"backend_stats": stats})
     return res
+
+
+def _line(s: Schedule, spec: Spec, row: dict) -> str:
+    """What one scenario cell did, in a line."""
+    return (f"{s.label} {spec.text} {row.get('workload_spec')}: {row.get('outcome')}"
+            + (f", {row['update']}" if row.get("update") else "")
+            + (f", canary {row['canary'].split(':')[0]}" if row.get("canary") else "")
+            + (f"; blind {row['blind_ms']:.0f} ms, lost {row['events_lost']}, "
+               f"workload held {row['workload_stall_ms']:.0f} ms"
+               if row.get("status") == "ok" else "")
+            + (f" ({row.get('reason')})" if row.get("reason") else "")
+            + (f"; LEFT: {row['leftovers']}" if row.get("leftovers") else ""))
 
 
 def _run_one(runner: ScenarioRunner, res, cfg: ScenarioConfig, i: int, spec: Spec,
@@ -240,8 +206,3 @@ def _run_one(runner: ScenarioRunner, res, cfg: ScenarioConfig, i: int, spec: Spe
     row["leftovers"] = _leftovers(runner.before, runner.last_pids)
     res.add_scenario(row, outcome.timeline)
     return row
-
-
-def _as_interrupt(signum, frame):
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise KeyboardInterrupt
