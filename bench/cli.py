@@ -335,8 +335,8 @@ def calibrate(
 
 @app.command()
 def scenario(
-    name: str = typer.Argument(..., help="crash, stall or bad-update (comma-separate "
-                                         "several)"),
+    name: str = typer.Argument(..., help="crash, stall, bad-update or tamper "
+                                         "(comma-separate several)"),
     backend: Optional[List[str]] = typer.Option(
         None, "--backend", "-b",
         help="backend spec NAME[:key=value,...] (default: every available sensor)"),

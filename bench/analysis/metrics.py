@@ -1,4 +1,5 @@
-"""Per-kind metrics of one cell: drops, duplicates, latency percentiles; slowdown with CIs.
+"""Per-kind metrics of one cell: drops, duplicates, latency percentiles, and the saturation
+rule that judges keeping up (its intervals come from ``blocks``).
 
 Latency is ``t_seen - t_issue`` (the contract), also against ``t_intended`` (open loop: time
 the workload itself was held up counts) and ``t_seen - t_kernel`` (delivery) where the

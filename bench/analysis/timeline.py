@@ -32,8 +32,6 @@ STALL_LIMIT_MS = 200.0
 # Caught up again: a live operation reported within this many times the usual p99
 # latency (+ 1 ms, for sensors whose usual latency is a few µs).
 CAUGHT_UP = 2.0
-OUTCOMES = ("no-loss", "refused", "degraded", "sensor-crashed", "host-impact", "unsupported",
-            "failed")
 
 
 @dataclass

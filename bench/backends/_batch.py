@@ -23,7 +23,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import sys
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -106,8 +105,6 @@ def library() -> _Lib:
 
 def missing() -> str | None:
     """Why the C reader cannot be used here (one line), or None."""
-    if not sys.platform.startswith("linux"):
-        return "needs Linux"
     if not LIB.exists():
         return "libsbfd.so (the C reader) is not built: run make native"
     try:

@@ -41,7 +41,6 @@ comparison is not a pass.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,10 +52,13 @@ from bench.analysis.stats import t_interval
 from bench.results.rundata import RunData
 
 Z95 = 1.96
-try:   # two clock ticks: the resolution of a CPU total read at start and end of a cell
-    CPU_TICKS_S = 2.0 / os.sysconf("SC_CLK_TCK")
-except (AttributeError, ValueError, OSError):
-    CPU_TICKS_S = 0.02
+# Two ticks: the resolution of a CPU total read at the start and the end of a cell, by the
+# source the cell recorded (`sensor_cpu_source`), never by the machine reading the folder.
+# Linux /proc reports process CPU in USER_HZ ticks, 1/100 s on every kernel; Windows charges
+# a thread's (so a Job Object's) CPU time at its clock interrupt, 15.625 ms by default; a
+# cgroup's usage is scheduler runtime in microseconds, with no such floor.
+CPU_TICKS_S = 2 * 0.01
+JOB_TICKS_S = 2 * 0.015625
 
 
 @dataclass
@@ -240,22 +242,30 @@ def cell_side(run: RunData, key: tuple, metric: str) -> Side:
     return Side(float(v.mean()), lo, hi)
 
 
+def cpu_ticks_s(source: pd.Series) -> pd.Series:
+    """Two ticks of the CPU source each row recorded: 0 for a cgroup, a Windows clock
+    interval for a Job Object, a /proc tick otherwise (a process tree, or an older folder
+    that did not record its source)."""
+    src = source.astype("string").fillna("")
+    return pd.Series(CPU_TICKS_S, index=source.index).mask(
+        src.str.startswith("job object"), JOB_TICKS_S).mask(src.str.startswith("cgroup"), 0.0)
+
+
 def cpu_resolution(g: pd.DataFrame, metric: str) -> pd.Series:
-    """How coarse one repeat's CPU number is. Process CPU time comes in clock ticks
-    (usually 10 ms), read at the start and the end of a cell, so each CPU total is only
-    known to about two ticks; spread over the cell's events or duration, that is a noise
-    floor no number of repeats removes. CPU read from a sensor's cgroup is scheduler
-    runtime in microseconds: no such floor."""
+    """How coarse one repeat's CPU number is. Process CPU time comes in clock ticks, read
+    at the start and the end of a cell, so each CPU total is only known to about two ticks
+    (``cpu_ticks_s``); spread over the cell's events or duration, that is a noise floor no
+    number of repeats removes."""
+    source = g["sensor_cpu_source"] if "sensor_cpu_source" in g.columns \
+        else pd.Series(pd.NA, index=g.index)
+    ticks = cpu_ticks_s(source)
     cpu_s = g["sensor_cpu_s"].astype(float)
     if metric == "cpu_us_per_event":
         # events = cpu_s * 1e6 / us_per_event, so two ticks per event is:
-        q = g[metric].astype(float) * CPU_TICKS_S / cpu_s.where(cpu_s > 0)
+        q = g[metric].astype(float) * ticks / cpu_s.where(cpu_s > 0)
     else:   # % of one core over the cell
-        q = CPU_TICKS_S / g["duration_s"].astype(float) * 100
-    if "sensor_cpu_source" in g.columns:
-        q = q.where(~g["sensor_cpu_source"].astype("string").str.startswith("cgroup")
-                    .fillna(False).astype(bool), 0.0)
-    return q.fillna(0.0)
+        q = ticks / g["duration_s"].astype(float) * 100
+    return q.where(ticks > 0, 0.0).fillna(0.0)
 
 
 def verdict(m: Metric, base: Side, new: Side, factor: float) -> str:

@@ -399,7 +399,7 @@ def block_estimate(cells: pd.DataFrame) -> dict:
 
 def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> dict:
     """Slowdown of several repeats, for folders from before blocks: mean point; interval
-    the wider of the mean bootstrap CI and the t-interval of the repeats."""
+    the wider of the repeats' mean stored interval and their t-interval."""
     p = points.dropna().astype(float)
     if not len(p):
         return {"slowdown_pct": math.nan, "slowdown_ci_low_pct": math.nan,

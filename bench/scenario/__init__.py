@@ -1,5 +1,6 @@
 """Failure scenarios, the reliability half of the comparison: what happens to the host and
-to the data when a sensor crashes or stalls (docs/scenarios.md).
+to the data when a sensor crashes, stalls, gets a bad content update or is tampered with
+(docs/scenarios.md).
 
 A scenario is a normal cell with a fault schedule (``cell``); ``run`` runs one on each
 backend into a results folder; ``faults`` holds the faults and what is looked at while

@@ -9,6 +9,10 @@ supervisor (systemd's ``Restart=always``):
   what a killed sensor of this backend leaves outside its fds (as a unit's ExecStartPre
   would) and start a new instance; the sensor is back when that one says it is ready.
 - ``stall``: SIGSTOP the sensor, SIGCONT it ``for_s`` later.
+- ``bad-update``: hand the running sensor a malformed content update through each update
+  path it has (``update_case``: rules, program), first to a canary instance with ``canary``.
+- ``tamper``: an adversary with root tries to blind the sensor with one ``technique``
+  (``bench.scenario.tamper``).
 
 Sensors forward the events in hand every ``forward_ms`` (``CellRunner.spool``): what a
 killed consumer had forwarded is kept, what it still held is lost, as with a real sensor.

@@ -262,6 +262,17 @@ def test_cpu_resolution_is_two_ticks_over_the_cell():
         == pytest.approx([2.0, 2.0, 0.5, 1.0])
 
 
+def test_job_object_cpu_is_in_windows_clock_intervals_not_proc_ticks():
+    # a Job Object charges CPU at the 15.625 ms clock interrupt: two of them over 1 s is
+    # 3.125 % of a core (a /proc tick would say 2 %, a cgroup 0)
+    g = pd.DataFrame({"sensor_cpu_s": [0.5, 0.5, 0.5], "sensor_cpu_pct": [50.0] * 3,
+                      "cpu_us_per_event": [5.0] * 3, "duration_s": [1.0] * 3,
+                      "sensor_cpu_source": ["job object", "process tree", "cgroup (tool)"]})
+    assert cpu_resolution(g, "sensor_cpu_pct").tolist() == pytest.approx([3.125, 2.0, 0.0])
+    # per event: 5 µs x 0.03125 s / 0.5 s
+    assert cpu_resolution(g, "cpu_us_per_event").tolist() == pytest.approx([0.3125, 0.2, 0.0])
+
+
 # -- constructed folders ----------------------------------------------------------------------
 # One cell's numbers, each with a noise interval worked out by hand (ticks of 10 ms):
 # CPU per event 10 µs, 2 s of CPU: ±10 µs x 0.02/2 = ±0.1 -> [9.9, 10.1];

@@ -32,7 +32,6 @@ of a batch. ``parser=python`` is the reference: ``parse.Assembler`` on every dat
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from bench.core.clock import now_ns
@@ -79,8 +78,6 @@ class AuditBackend(Backend):
 
     @classmethod
     def available(cls) -> str | None:
-        if not sys.platform.startswith("linux"):
-            return "needs Linux (kernel audit)"
         if not is_root():
             return "needs root (CAP_AUDIT_CONTROL to set rules and become the audit pid)"
         from bench.backends.audit import state

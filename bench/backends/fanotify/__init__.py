@@ -18,7 +18,6 @@ the ``DirResolver``'s filesystem fd, as the reference does), so it hands over fu
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from bench.core.clock import now_ns
@@ -53,8 +52,6 @@ class FanotifyBackend(FdBackend):
 
     @classmethod
     def available(cls) -> str | None:
-        if not sys.platform.startswith("linux"):
-            return "needs Linux (fanotify)"
         if not is_root():
             return "needs root (CAP_SYS_ADMIN for fanotify)"
         try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import socket
-import sys
 import time
 
 from bench.core.clock import now_ns
@@ -61,8 +60,6 @@ class ProcConnectorBackend(Backend):
 
     @classmethod
     def available(cls) -> str | None:
-        if not sys.platform.startswith("linux"):
-            return "needs Linux (proc connector)"
         if not is_root():
             return "needs root (CAP_NET_ADMIN to join the proc connector group)"
         try:
