@@ -21,8 +21,7 @@ The child (setting ``child``):
   commands from the registry; ``rem`` does nothing), ``/bin/sh -c : <marker>-<op>`` on
   Linux. The smallest program both systems have that takes an arbitrary argv and exits at
   once: cmd.exe maps a handful of DLLs, where python.exe loads the interpreter, its DLLs
-  and frozen modules; on this Linux VM ``sh -c :`` costs 1.1-1.4 ms a child against
-  13-20 ms for ``python -I -S``. Its exit has no stamp (``exact_exit_time: false``).
+  and frozen modules (docs/lab-notes.md has what each cost on Linux). Its exit has no stamp (``exact_exit_time: false``).
 - ``python``: the interpreter (``-I -S``: no site, no environment, no user directory)
   running a one-line ``-c`` that stamps ``perf_counter_ns`` (the harness's clock, QPC on
   Windows: one clock for every process) just before ``os._exit`` and returns it as its
@@ -38,16 +37,7 @@ of its own, a second process per operation that process sensors would report; de
 it gets none and attaches to nothing. Their standard handles are not redirected (the
 children write nothing), so no null device is opened per child (a file event of its own).
 
-Rates, measured on Linux only (a 2-CPU VM shared with other jobs; closed loop, ``python -m
-workloads process --rate max``, 5 s a run; median [range] of 3 runs, then the range of 9 in
-three rounds): ``child=shell`` 671 [635-1016] operations per second (629-1016), and it
-holds 500/s open loop (spawn 0.45 ms median, 3.3 ms p99); ``child=python``, bound by the
-children's interpreter start-up on two CPUs, 60 [59-68] (41-88); the default posix_spawn
-of sb-child, for comparison, 1388 [1379-1474] (900-1474). Windows was not measured (no
-Windows machine here). As an expectation only: CreateProcess itself typically takes 1-5
-ms, cmd.exe a few ms more of its own, and a python.exe child 20-50 ms of CPU, so expect a
-few hundred operations per second with ``shell`` and a few tens with ``python`` on a few
-cores, fewer under an antivirus that scans every new process.
+Rates: docs/lab-notes.md ("Workload rates").
 """
 
 from __future__ import annotations

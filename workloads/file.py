@@ -18,12 +18,8 @@ O_BINARY where it exists (Windows; 0 elsewhere). ``os.rename`` fails on Windows 
 target exists, unlike ``rename(2)``; our target never exists (its number is new, and the
 run's directory is new), so both platforms keep ``os.rename``.
 
-Rates: closed loop (``--rate max``) on a shared 2-CPU Linux VM, 34000-42000 operations per
-second over three runs of 3 s (each operation is one system call, two for write+close);
-the open-loop rates the harness asks for are far below that. Windows was not measured (no
-Windows machine here): a create or a rename there goes through NTFS and every file-system
-filter (an antivirus scanning on close, for one), so expect a few thousand per second; a
-delete can fail (counted in ``errors``) while a scanner still holds the file open.
+Rates: docs/lab-notes.md ("Workload rates"). On Windows a delete can fail (counted in
+``errors``) while a scanner still holds the file open.
 """
 
 from __future__ import annotations

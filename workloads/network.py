@@ -26,11 +26,8 @@ by ``socket_options``:
 Everything else (``os.urandom``, blocking connect/accept, a non-blocking receiver that
 raises BlockingIOError when empty) behaves the same on both.
 
-Rates: closed loop (``--rate max``) on a shared 2-CPU Linux VM, 11900-14700 operations per
-second over three runs of 3 s (a TCP operation is a socket, connect, accept and two closes;
-a UDP one a socket, bind, sendto and close). Windows was not measured (no Windows machine
-here): loopback TCP goes through the whole TCP/IP stack and AFD there, so expect several
-times fewer, a few thousand per second.
+A TCP operation is a socket, connect, accept and two closes; a UDP one a socket, bind, sendto
+and close. Rates: docs/lab-notes.md ("Workload rates").
 """
 
 from __future__ import annotations

@@ -14,9 +14,7 @@ Windows has no posix_spawn, no fork and no waitpid(-1): there the spawner is ``p
 ``subprocess.Popen`` (CreateProcess), their exits seen by a thread waiting on them, and no
 ``proc_fork`` rows, since no fork event exists there (``kinds`` says so). ``spawner=popen``
 runs on Linux too (with fork rows there: vfork is a fork), so that code is tested here;
-Linux's default stays posix_spawn of sb-child. Rates (closed loop, a shared 2-CPU VM, 5 s,
-median [range] of 3 runs): posix_spawn of sb-child 1388 [1379-1474] operations per second;
-the popen spawner's are in its module (Windows: not measured).
+Linux's default stays posix_spawn of sb-child. Rates: docs/lab-notes.md ("Workload rates").
 """
 
 from __future__ import annotations

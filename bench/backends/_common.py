@@ -21,16 +21,12 @@ from bench.core.errors import BackendUnavailable, BenchError
 from bench.core.settings import Setting, non_negative, one_of
 
 
-# Why 100 ms. A handoff wakes Python, and on a small VM a Python wake-up costs 250-400 µs
-# of CPU whatever the batch holds (code and data gone cold while the thread slept; 20 µs
-# warm): at 10 ms that is 2.5-4 % of a core whenever events flow, which made the consumer
-# dearer per event than inotifywait (45 against 27 µs at 1000 events/s) for Python's sake
-# alone. At 100 ms it is 0.3 %, about 3 µs per event at that rate. The price is what C
-# holds when the sensor is killed: up to 100 ms of events it had read, which a crash
-# scenario would count as lost (failure scenarios cap it at their forward_ms: a sensor
-# that forwards what it saw hands it over). It never delays t_seen (stamped at the
-# read), and it stays under the harness's 200 ms drain check, so a cell's last handoff
-# falls inside the CPU it measures.
+# Why 100 ms. A handoff wakes Python, whose cold wake-up costs CPU whatever the batch holds;
+# rarer handoffs make it a small share of a core. The price is what C holds when the sensor
+# is killed (failure scenarios cap it at their forward_ms: a sensor that forwards what it saw
+# hands it over). It never delays t_seen (stamped at the read), and it stays under the
+# harness's 200 ms drain check, so a cell's last handoff falls inside the CPU it measures.
+# The measurements: docs/lab-notes.md, "C consumers hand over to Python every 100 ms".
 HANDOFF_MS = Setting(int, 100, "hand what the C consumer gathered to Python at most this "
                      "long after the first of it was read (ms; 0: after every read); "
                      "t_seen is stamped at the read, not here", non_negative)

@@ -75,19 +75,15 @@ class Metric:
 
 
 METRICS = {
+    # Thresholds and gating from A/A and injected-delay comparisons: docs/lab-notes.md,
+    # "What compare gates on".
     # gated: the p50 is where a sensor that got slower to report shows first and clearest
-    # (a +20 % delay moved it +18 % with intervals of ±2 %, while the p99, made of the
-    # machine's tail, moved +8 % inside its noise); in 20 A/A comparisons it flagged none
     "latency_p50": Metric("latency p50", "µs", "kind", 20.0),
-    # shown, not gated: the p99 is the machine's tail. In 20 A/A comparisons one cell's
-    # hiccups moved a p99 2.5 -> 10.3 ms (+307 %, intervals apart), while a sensor 20 %
-    # slower moved it +8 to +15 % (the p50 catches that: +18 %, 20 of 20).
-    # `--fail-on latency_p99=25%` gates it.
+    # shown, not gated: the p99 is the machine's tail; `--fail-on latency_p99=25%` gates it
     "latency_p99": Metric("latency p99", "µs", "kind", 50.0, gate=False),
     "drop_rate": Metric("drop rate", "%", "kind", DROP_THRESHOLD * 100),
     # A Python consumer's CPU per event drifts with the machine between runs, all repeats
-    # of a run together: +13 % in one of 20 A/A comparisons, intervals apart. Judged from
-    # +20 % up.
+    # of a run together: judged from +20 % up.
     "cpu_us_per_event": Metric("CPU per event", "µs", "cell", 1.0, min_factor=1.20),
     "sensor_cpu_pct": Metric("sensor CPU", "% core", "cell", 1.0, gate=False),
     "slowdown": Metric("slowdown", "%", "cell", SLOW_THRESHOLD_PCT, relative=False),
@@ -233,9 +229,8 @@ def cell_side(run: RunData, key: tuple, metric: str) -> Side:
     v = g[metric].astype(float)
     q = cpu_resolution(g, metric)
     # The repeats' hull, each widened by the clock's resolution, and their t-interval: the
-    # hull of three cells is narrower than the spread between runs (an A/A compare saw
-    # 37.8 [36.4, 40] against 46.4 [41.2, 49.7] µs/event); the t-interval over cells is
-    # the between-cell variance every other metric here is judged by.
+    # hull of three cells is narrower than the spread between runs (docs/lab-notes.md); the
+    # t-interval over cells is the between-cell variance every other metric is judged by.
     _, t_lo, t_hi = t_interval(v.to_numpy())   # NaN bounds with one repeat
     lo, hi = _hull((float((v - q).min()), float((v + q).max())), (t_lo, t_hi))
     lo = max(0.0, lo) if lo == lo else lo

@@ -45,14 +45,9 @@ from bench.core.settings import Setting, non_negative, positive
 
 
 # Why 1 ms. kauditd sends an event's records one datagram at a time, so a consumer asleep on
-# the socket is woken for nearly every event (0.6 wake-ups per event measured), each time by
-# an IPI from kauditd's CPU, often preempting the workload. On 2 vCPUs at 1000 ops/s (5
-# blocks), waking on each arrival cost the workload 103-110 µs per operation (auditd: 58-68)
-# and the machine 330 µs/op (auditd: 185-221), for a consumer CPU of 57 µs/event (auditd:
-# 60-71). Looking every 1 ms while records flow, kauditd only queues: 44-52 µs/op to the
-# workload, 159-172 µs/op to the machine, 51-55 µs/event (25 for processes, auditd 46) and
-# the same median latency as auditd (0.63 against 0.64-0.68 ms). 2 ms saves 15 % more CPU
-# and doubles the latency. The eBPF consumer looks every poll_ms=1 too.
+# the socket is woken (by an IPI, often preempting the workload) for nearly every event;
+# looking every 1 ms while records flow halves the workload's and the machine's cost at
+# auditd's latency. The measurements: docs/lab-notes.md, "The audit consumer looks every 1 ms".
 POLL_MS = Setting(int, 1, "parser=c: while records flow, look at the socket every poll_ms "
                   "instead of being woken for each (0: woken for each; after two empty "
                   "looks it waits to be woken)", non_negative)
