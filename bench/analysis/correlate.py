@@ -195,6 +195,37 @@ def _ordered(t_grp: np.ndarray, t_issue: np.ndarray, e_grp: np.ndarray, t_seen: 
     return (np.array(m_t, np.int64), np.array(m_e, np.int64), dup, stale, stray)
 
 
+def _merged_order(ck: np.ndarray, t: np.ndarray, n_t: int) -> tuple[np.ndarray, np.ndarray]:
+    """The order of operations (the first ``n_t`` rows) and events by key, then time,
+    operations before events at the same instant, ties in row order; and each row's key as
+    a dense rank. One stable sort of a 64-bit word (rank, time since the first row,
+    operation or event) where the times fit beside the ranks (spans of half an hour and
+    more at a million keys), else a three-key lexsort, which is some times slower."""
+    keys, rank = np.unique(ck, return_inverse=True)
+    rank = rank.astype(np.int64, copy=False)
+    is_event = (np.arange(len(ck)) >= n_t).astype(np.int64)
+    t0 = int(t.min()) if len(t) else 0
+    span = int(t.max()) - t0 + 1 if len(t) else 1
+    time_bits = 62 - max(1, len(keys).bit_length())
+    if span.bit_length() > time_bits:
+        return np.lexsort((is_event, t, rank)), rank
+    word = (rank << (time_bits + 1)) | ((t - t0) << 1) | is_event
+    return _stable_argsort(word), rank
+
+
+def _stable_argsort(word: np.ndarray) -> np.ndarray:
+    """``np.argsort(word, kind="stable")``, from unstable sorts: numpy's stable sort of 64-bit
+    words is a timsort, its default one vectorized (several times faster); rows with equal
+    words, which are few, are put back in row order by a second sort of (run, row)."""
+    order = np.argsort(word)
+    w = word[order]
+    tied = w[1:] == w[:-1]
+    if not tied.any():
+        return order
+    run = np.r_[0, np.cumsum(~tied)]
+    return order[np.argsort(run * len(word) + order)]
+
+
 def _full_key(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
               marker: str) -> Correlation:
     t_ck = _keys(truth["kind"], truth["key"], truth["path"])
@@ -206,39 +237,30 @@ def _full_key(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
     # One sequence of operations and events, sorted by key, then time, operations before
     # events at the same instant. Carrying the position of the last operation forward
     # gives each event the latest operation issued at or before it; it is of the event's
-    # key only if that operation has the same key.
-    ck = np.concatenate([t_ck, e_ck])
-    t = np.concatenate([t_issue, t_seen])
-    is_event = np.r_[np.zeros(n_t, np.int8), np.ones(n_e, np.int8)]
-    order = np.lexsort((is_event, t, ck))
-    last = np.maximum.accumulate(np.where(order < n_t, np.arange(len(order)), -1)) \
-        if len(order) else np.empty(0, np.int64)
+    # key only if that operation has the same key. The events a candidate gets follow it
+    # in the order they were seen: the first is its match, the rest duplicates.
+    order, rank = _merged_order(np.concatenate([t_ck, e_ck]),
+                                np.concatenate([t_issue, t_seen]), n_t)
+    pos = np.arange(len(order))
+    last = np.maximum.accumulate(np.where(order < n_t, pos, -1)) if len(order) else pos
     ev_pos = np.flatnonzero(order >= n_t)
     ev_idx = order[ev_pos] - n_t                    # event index at those positions
-    cand_pos = last[ev_pos] if len(ev_pos) else np.empty(0, np.int64)
-    has_cand = cand_pos >= 0
-    same_key = np.zeros(len(ev_pos), bool)
-    same_key[has_cand] = ck[order[cand_pos[has_cand]]] == e_ck[ev_idx[has_cand]]
-    cand = np.full(n_e, -1, np.int64)
-    cand[ev_idx[same_key]] = order[cand_pos[same_key]]
-
-    # Is the event's key expected at all (foreign if seen before its first operation)?
-    sorted_ck = np.sort(t_ck)
-    known = np.zeros(n_e, bool)
-    if n_t and n_e:
-        p = np.searchsorted(sorted_ck, e_ck)
-        known = (p < n_t) & (sorted_ck[np.minimum(p, n_t - 1)] == e_ck)
-
-    # Per operation, the earliest event assigned to it matches; the rest are duplicates.
-    assigned = np.flatnonzero(cand >= 0)
-    by_op = assigned[np.lexsort((t_seen[assigned], cand[assigned]))]
-    first = np.r_[True, cand[by_op][1:] != cand[by_op][:-1]] if len(by_op) else \
+    cand_pos = last[ev_pos]
+    ok = cand_pos >= 0
+    ok[ok] = rank[order[cand_pos[ok]]] == rank[order[ev_pos[ok]]]
+    cand_pos, ev_idx = cand_pos[ok], ev_idx[ok]
+    first = np.r_[True, cand_pos[1:] != cand_pos[:-1]] if len(cand_pos) else \
         np.empty(0, bool)
-    event_idx = by_op[first]
-    truth_idx = cand[event_idx]
+    # matches in operation order, as every consumer of a Correlation has had them
+    by_op = np.argsort(order[cand_pos[first]], kind="stable")
+    event_idx = ev_idx[first][by_op]
+    truth_idx = order[cand_pos[first]][by_op]
     duplicate = np.zeros(n_e, bool)
-    duplicate[by_op[~first]] = True
-    stray = ~known  # a key we never used; known keys seen too early are foreign
+    duplicate[ev_idx[~first]] = True
+
+    # A key we never used is a stray; known keys seen too early are foreign.
+    has_op = np.bincount(rank[:n_t], minlength=int(rank.max()) + 1 if len(rank) else 0) > 0
+    stray = ~has_op[rank[n_t:]] if n_e else np.zeros(0, bool)
     unmatched_marked = np.zeros(n_e, bool)
     if stray.any():
         unmatched_marked[stray] = _has_marker(events["path"][stray], marker)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from bench.core.events import concat_events
 from bench.analysis.correlate import correlate
@@ -282,3 +283,40 @@ def test_full_key_duplicates_and_marked_strays_survive_a_partial_key():
     assert c.truth_idx.tolist() == [0] and c.event_idx.tolist() == [0]
     assert c.duplicate.tolist() == [False, True, False]
     assert c.unmatched_marked.tolist() == [False, False, True]
+
+
+# -- the rule, read directly ---------------------------------------------------------------
+
+def _by_the_rule(t_rows, e_rows):
+    """The full-key rule of bench.analysis.correlate, one event at a time: each event takes
+    the latest operation of its (kind, key) issued at or before it was seen (the later row
+    of two at one instant); of the events an operation takes, the earliest seen (the lower
+    row at one instant) is its match, the others duplicates."""
+    taken: dict[int, list[tuple[int, int]]] = {}
+    for e, (kind, key, _, seen) in enumerate(e_rows):
+        ops = [i for i, (_, k, kk, _, t) in enumerate(t_rows)
+               if (k, kk) == (kind, key) and t <= seen]
+        if ops:
+            op = max(ops, key=lambda i: (t_rows[i][4], i))
+            taken.setdefault(op, []).append((seen, e))
+    matches = sorted((op, min(evs)[1]) for op, evs in taken.items())
+    dup = sorted(e for evs in taken.values() for _, e in sorted(evs)[1:])
+    return matches, dup
+
+
+_instants = st.sampled_from([0, 1, 2, 5, 2**50, 2**62])   # spans beyond the packed word too
+
+
+@given(st.lists(st.tuples(st.sampled_from([Kind.proc_exec, Kind.net_send]),
+                          st.integers(0, 3), _instants), max_size=12),
+       st.lists(st.tuples(st.sampled_from([Kind.proc_exec, Kind.net_send]),
+                          st.integers(0, 4), _instants), max_size=12))
+@settings(max_examples=300)
+def test_matches_and_duplicates_follow_the_rule_at_ties_and_any_span(ops, evs):
+    # few keys and instants: many operations and events share a key and an instant
+    t_rows = [(i, k, key, None, t) for i, (k, key, t) in enumerate(ops)]
+    e_rows = [(k, key, None, t) for k, key, t in evs]
+    c = correlate(truth(t_rows), events(e_rows), M)
+    matches, dup = _by_the_rule(t_rows, e_rows)
+    assert list(zip(c.truth_idx.tolist(), c.event_idx.tolist())) == matches
+    assert np.flatnonzero(c.duplicate).tolist() == dup
