@@ -6,6 +6,7 @@ import base64
 import html
 import json
 import re
+import shutil
 import struct
 
 import pandas as pd
@@ -14,7 +15,6 @@ import pytest
 from bench.publish import generate
 from bench.results.rundata import RunData
 from bench.results.store import ResultsDir
-from tests.helpers.browser import Browser, find_chromium
 from tests.helpers import cli_in_process, sensorbench
 from tests.helpers.report_runs import copy, results
 
@@ -140,20 +140,78 @@ def test_report_bad_folder_is_one_line(tmp_path):
     assert "Traceback" not in r.stderr
 
 
-def test_report_renders_in_headless_chromium(sweep, tmp_path):
-    """The report loads in a real browser with no console error, no network request, and
-    every chart image decoded; the screenshot is kept next to the test's temp files."""
-    exe = find_chromium()
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The system's Chromium, which Playwright drives (it downloads no browser here)."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if not exe:
         pytest.skip("chromium not installed (Debian package `chromium`; `make setup` as root "
                     "installs it)")
-    with Browser(exe) as b:
-        s = b.open((sweep / "report.html").resolve().as_uri())
-        imgs = b.evaluate(s, "[...document.images].map(i => ({alt: i.alt, complete: i.complete,"
-                             " w: i.naturalWidth, h: i.naturalHeight}))")
-        shot = b.screenshot(s, tmp_path / "report.png")
-        title = b.evaluate(s, "document.title")
-        problems = b.problems()
+    return exe
+
+
+def render(exe: str, url: str, shot) -> tuple[list[dict], str, list[str]]:
+    """Load ``url`` in headless Chromium ``exe``, 1300 px wide, and return its images, its
+    title and its problems: console errors and warnings (Chromium's own log entries, such as
+    a resource that failed to load, come as console messages too), uncaught exceptions, and
+    any request that left the file (a self-contained report fetches nothing). The whole page
+    is saved to ``shot``."""
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+
+    def console(m):
+        if m.type in ("error", "warning", "assert"):
+            problems.append(f"console.{m.type}: {m.text}")
+
+    def request(r):
+        if not r.url.startswith(("data:", "file:", "about:")):
+            problems.append(f"network request: {r.url}")
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=["--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.on("console", console)
+            page.on("pageerror", lambda e: problems.append(f"exception: {e}"))
+            page.on("request", request)
+            page.on("requestfailed", lambda r: problems.append(f"load failed: {r.url} "
+                                                               f"{r.failure}"))
+            page.goto(url, wait_until="load")
+            imgs = page.evaluate("[...document.images].map(i => ({alt: i.alt, complete: "
+                                 "i.complete, w: i.naturalWidth, h: i.naturalHeight}))")
+            title = page.title()
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    return imgs, title, problems
+
+
+BROKEN_PAGE = """<!doctype html><title>broken</title>
+<img src="http://127.0.0.1:9/chart.png">
+<script>console.error("boom"); console.warn("careful"); noSuchFunction();</script>"""
+
+
+def test_render_reports_what_goes_wrong(chromium, tmp_path):
+    """The browser check can fail: a console error and warning, an uncaught exception and a
+    fetch from outside the file are each reported. (Port 9 is one Chromium refuses to
+    connect to, so the fetch never leaves the machine.)"""
+    page = tmp_path / "broken.html"
+    page.write_text(BROKEN_PAGE)
+    imgs, title, problems = render(chromium, page.as_uri(), tmp_path / "broken.png")
+    text = "\n".join(problems)
+    for expected in ("console.error: boom", "console.warning: careful",
+                     "exception: noSuchFunction is not defined",
+                     "network request: http://127.0.0.1:9/chart.png", "load failed: "):
+        assert expected in text, f"not reported: {expected}\n{text}"
+    assert title == "broken" and len(imgs) == 1 and imgs[0]["w"] == 0
+
+
+def test_report_renders_in_headless_chromium(chromium, sweep, tmp_path):
+    """The report loads in a real browser with no console error, no network request, and
+    every chart image decoded; the screenshot is kept next to the test's temp files."""
+    shot = tmp_path / "report.png"
+    imgs, title, problems = render(chromium, (sweep / "report.html").resolve().as_uri(), shot)
     assert problems == [], problems
     n_png = len(list((sweep / "charts").glob("*.png")))
     assert len(imgs) == n_png, "every chart is in the report"
