@@ -34,3 +34,23 @@ def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
     sd = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1))
     half = t_quantile(len(v) - 1, level) * sd / math.sqrt(len(v))
     return mean, mean - half, mean + half
+
+
+def pooled_interval(points, lows, highs, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of repeats that each carry a point and its own interval: the mean
+    of the points, and the wider of two intervals around it: the repeats' own intervals
+    carried to their mean (half-widths added in quadrature, over n), and the t-interval
+    of the points (the variance between repeats that each one's own interval does not
+    see). Only repeats with a finite point count; without an interval from either rule,
+    NaN bounds."""
+    rows = [(float(p), float(lo), float(hi)) for p, lo, hi in zip(points, lows, highs)
+            if p is not None and p == p]
+    if not rows:
+        return math.nan, math.nan, math.nan
+    mean, t_lo, _ = t_interval([p for p, _, _ in rows], level)
+    own = [(hi - lo) / 2 for _, lo, hi in rows]
+    half = [h for h in (math.sqrt(sum(h * h for h in own)) / len(own), mean - t_lo)
+            if h == h]
+    if not half:
+        return mean, math.nan, math.nan
+    return mean, mean - max(half), mean + max(half)

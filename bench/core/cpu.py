@@ -66,6 +66,9 @@ try:
     _TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 except (AttributeError, ValueError, OSError):
     _TICK_US = 1e4
+# How far the difference of two ``tree_cpu_s`` readings can be from the CPU really used:
+# user and system time each count whole clock ticks, so each can be a tick off.
+TREE_RESOLUTION_S = 2 * _TICK_US / 1e6
 
 
 def _proc_stat_us() -> dict[str, float]:

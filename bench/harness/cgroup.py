@@ -79,6 +79,10 @@ def remove(path: Path) -> None:
             time.sleep(0.02)
 
 
+# ``usage_usec`` counts whole microseconds: a difference of two readings is within 1 µs.
+RESOLUTION_S = 1e-6
+
+
 def usage_us(path: Path | str | None) -> int | None:
     """CPU time (µs) the processes of a cgroup and of those below it have used so far:
     ``usage_usec`` of ``cpu.stat``. None without a cgroup or when it cannot be read."""

@@ -62,6 +62,12 @@ class ExtendedLimit(ctypes.Structure):
                 ("PeakProcessMemoryUsed", c_size_t), ("PeakJobMemoryUsed", c_size_t)]
 
 
+# A job's user and kernel times are counted in 100 ns units but advance with the clock
+# interrupt (15.625 ms by default): a difference of two readings is within one interrupt
+# of each.
+RESOLUTION_S = 2 * 0.015625
+
+
 def cpu_us(acct: BasicAccounting) -> int:
     """User + kernel time of the job, µs (the structure counts 100 ns units)."""
     return (acct.TotalUserTime + acct.TotalKernelTime) // 10

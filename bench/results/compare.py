@@ -41,22 +41,20 @@ comparison is not a pass.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from bench.core.cpu import TREE_RESOLUTION_S
 from bench.core.errors import BadInput
 from bench.analysis.metrics import DROP_THRESHOLD, SLOW_THRESHOLD_PCT
 from bench.analysis.stats import t_interval
 from bench.results.rundata import RunData
 
 Z95 = 1.96
-try:   # two clock ticks: the resolution of a CPU total read at start and end of a cell
-    CPU_TICKS_S = 2.0 / os.sysconf("SC_CLK_TCK")
-except (AttributeError, ValueError, OSError):
-    CPU_TICKS_S = 0.02
+# two clock ticks: the resolution of a process CPU total read at start and end of a cell
+CPU_TICKS_S = TREE_RESOLUTION_S
 
 
 @dataclass

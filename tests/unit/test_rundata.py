@@ -516,6 +516,35 @@ def test_machine_cpu_is_carried_to_the_combined_rows(tmp_path):
     assert (old["overhead_ns_per_op"] == 500.0).all()
 
 
+def test_marginal_cost_is_pooled_with_its_interval_over_the_repeats(tmp_path):
+    """Two repeats, 40 ± 6 and 50 ± 8 µs/event: the mean 45, and the wider of their own
+    intervals carried to it (± √(36 + 64) / 2 = 5) and the t-interval of 40 and 50
+    (± 12.706 · 5 = 63.5). A folder from before the interval keeps the mean, no bounds;
+    per cell, each repeat keeps its own."""
+    def folder(name, bounds):
+        rows = []
+        for rep, (p, h) in enumerate(((40.0, 6.0), (50.0, 8.0))):
+            extra = dict(sensor_marginal_ci_low_us=p - h, sensor_marginal_ci_high_us=p + h) \
+                if bounds else {}
+            rows += cell_rows("ebpf", ("proc_exec", "proc_exit"), repeat=rep, mode="kernel",
+                              sensor_cpu_s=0.1, sensor_marginal_us_per_event=p, **extra)
+        return RunData.load(write_folder(tmp_path / name, rows))
+
+    run = folder("new", True)
+    c = run.cells.iloc[0]
+    lo, hi = _t2(40.0, 50.0)
+    assert c["sensor_marginal_us_per_event"] == 45.0
+    assert (c["sensor_marginal_ci_low_us"], c["sensor_marginal_ci_high_us"]) == \
+        pytest.approx((lo, hi))
+    pc = run.per_cell.sort_values("repeat")
+    assert pc["sensor_marginal_ci_low_us"].tolist() == [34.0, 42.0]
+    old = folder("old", False).cells.iloc[0]
+    assert old["sensor_marginal_us_per_event"] == 45.0
+    # no interval of their own, but two repeats: the t-interval of their points
+    assert (old["sensor_marginal_ci_low_us"], old["sensor_marginal_ci_high_us"]) == \
+        pytest.approx((lo, hi))
+
+
 # -- block_estimate and combine_slowdown on their own --------------------------------------
 def test_block_estimate_reads_the_first_cell_with_blocks():
     cells = pd.DataFrame([{**{k: NAN for k in BLOCKS}, "slowdown_pct": 99.0},

@@ -52,3 +52,31 @@ def test_a_higher_level_contains_the_lower(values, low, high):
     m_w, lo_w, hi_w = t_interval(values, high)
     assert m_n == m_w
     assert lo_w <= lo_n <= m_n <= hi_n <= hi_w
+
+
+def test_pooled_interval_takes_the_wider_of_own_and_between_repeats():
+    from bench.analysis.stats import pooled_interval
+
+    # three repeats 10, 20, 30, each ± 3: their own intervals carried to the mean are
+    # ± √27 / 3 = 1.732; the t-interval of the points (sd 10, t(2) 4.302653) is ± 24.841
+    m, lo, hi = pooled_interval([10, 20, 30], [7, 17, 27], [13, 23, 33])
+    half = 4.302653 * 10 / math.sqrt(3)
+    assert m == 20 and (lo, hi) == pytest.approx((20 - half, 20 + half), abs=1e-5)
+    # two repeats that agree (10, 10.1) but are each ± 5: their own ± √50 / 2 = 3.536 wins
+    # over the t-interval's ± 12.706 · 0.05 = 0.635
+    m, lo, hi = pooled_interval([10, 10.1], [5, 5.1], [15, 15.1])
+    assert (lo, hi) == pytest.approx((10.05 - math.sqrt(50) / 2, 10.05 + math.sqrt(50) / 2))
+
+
+def test_pooled_interval_of_one_repeat_or_without_intervals():
+    from bench.analysis.stats import pooled_interval
+
+    assert pooled_interval([4.0], [1.0], [7.0]) == (4.0, 1.0, 7.0)
+    m, lo, hi = pooled_interval([4.0], [math.nan], [math.nan])   # a folder from before
+    assert m == 4.0 and math.isnan(lo) and math.isnan(hi)
+    # repeats without an interval of their own still get the t-interval of their points
+    m, lo, hi = pooled_interval([1.0, 3.0], [math.nan] * 2, [math.nan] * 2)
+    assert (m, lo, hi) == pytest.approx((2.0, 2.0 - 12.706205, 2.0 + 12.706205))
+    # a repeat without a point does not count
+    assert pooled_interval([math.nan, 4.0], [0.0, 1.0], [9.0, 7.0]) == (4.0, 1.0, 7.0)
+    assert all(math.isnan(x) for x in pooled_interval([], [], []))
