@@ -121,7 +121,7 @@ def summary_section(run: RunData) -> str:
     head = ["backend", "mode", "workload", "rate", "status", "kinds seen/supp./all",
             "drop %", "worst kind drop %", "p50 µs", "p99 µs",
             "machine CPU µs/op [95 % CI]", "CPU %", "CPU µs/event", "idle CPU %",
-            "marginal µs/event [95 % CI]", "kernel ns/event", "missed − self-reported",
+            "marginal µs/event [range]", "kernel ns/event", "missed − self-reported",
             "overhead µs/op [95 % CI]",
             "slowdown % [95 % CI]", "limit", "repeats"]
     return ("<h2 id=summary>Summary</h2><p class=note>Repetitions combined: drops pooled over "
@@ -147,8 +147,6 @@ def summary_section(run: RunData) -> str:
 
 
 def mechanisms_section(run: RunData) -> str:
-    from bench.report import mechanisms
-
     rows = mechanisms.rows(run)
     if not rows:
         return ""

@@ -195,10 +195,8 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
                   _md_table(["backend", "mode", "workload", "kinds seen/supp./all", "drop %",
                              "worst kind drop %", "p50 µs", "p99 µs",
                              "machine CPU µs/op [95 % CI]", "idle CPU %",
-                             "marginal µs/event [95 % CI]",
+                             "marginal µs/event [range]",
                              "kernel ns/event", "overhead µs/op [95 % CI]"], rows), ""]
-
-    from bench.report import mechanisms
 
     mech = mechanisms.rows(run)
     if mech:

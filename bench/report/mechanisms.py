@@ -6,8 +6,9 @@ comparison measures our code, not the mechanism. This table sets every spec of a
 backend the run holds (ebpf and ebpf:wakeup=event, inotify and inotify:parser=python, ...)
 next to the real tool that consumes the same facility (``Backend.same_mechanism``), at the
 headline rate: the sensor's own CPU per event (the tool's alone, never our parsing of its
-output), marginal (pooled over the repeats with its interval) and all in (the median over
-the repeats with their range), and the latency and drops that came with it.
+output), marginal (the mean over the repeats, with the range their intervals lie in) and
+all in (the median over the repeats with their range), and the latency and drops that
+came with it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bench.backends import get, names
 from bench.report.figure import headline_rate
 from bench.results.rundata import MARGINAL_FIELDS, RunData
 
-HEAD = ["mechanism", "sensor", "mode", "workload", "marginal µs/event [95 % CI]",
+HEAD = ["mechanism", "sensor", "mode", "workload", "marginal µs/event [range]",
         "CPU µs/event, all in [range]", "× the tool", "idle CPU %", "p50 µs", "p99 µs",
         "drop %"]
 
@@ -87,10 +88,10 @@ def rows(run: RunData) -> list[list[str]]:
 
 def marginal_text(r) -> str:
     """The marginal CPU per event as every table shows it (``r``: a row of
-    ``RunData.cells``): the point with its 95 % interval, or *not resolved* where the
-    interval holds zero (with its upper end when that is above zero: the most it can
-    cost). Never a negative cost. A folder from before the interval: the point, unless it
-    is below zero."""
+    ``RunData.cells``): the mean with the range its repeats' 95 % intervals lie in, or
+    *not resolved* where that range holds zero (with its upper end when that is above
+    zero: the most it can cost). Never a negative cost. One repeat of a folder from
+    before the interval: the point, unless it is below zero."""
     p, lo, hi = (_num(r.get(c)) for c in MARGINAL_FIELDS)
     if p != p:
         return "–"
@@ -118,7 +119,7 @@ def _fmt(v, fmt: str = ".0f", scale: float = 1.0) -> str:
 INTRO = ("Each mechanism's reference sensor (ours, in every variant the run holds) next to "
          "the real tool that consumes the same kernel facility, at {rate} ops/s: the "
          "sensor's own CPU per matched event (a tool's own, never our parsing of its "
-         "output), *marginal* (above its idle cost; pooled over the repeats with its 95 % "
-         "interval, *not resolved* where that holds zero) and *all in*, median over the "
-         "repeats [min–max]; *× the tool*: all-in CPU per event over the tool's. Latency "
-         "and drops pooled over the repeats.")
+         "output), *marginal* (above its idle cost: the mean over the repeats and the range "
+         "their 95 % intervals lie in, *not resolved* where that holds zero) and *all in*, "
+         "median over the repeats [min–max]; *× the tool*: all-in CPU per event over the "
+         "tool's. Latency and drops pooled over the repeats.")

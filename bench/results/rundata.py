@@ -8,7 +8,7 @@ want one row per *series* x workload x rate (x kind): repetitions combined. How 
   (percentiles are never averaged); without that file, the median of the per-repeat values,
   and the report says so;
 - CPU: mean over repeats (each repeat is one sample of the same quantity); the marginal
-  cost's interval pooled (``bench.analysis.stats.pooled_interval``);
+  cost with the range its repeats' 95 % intervals lie in (``stats.repeats_range``);
 - overhead and slowdown: the paired-block estimate every cell of the series carries
   (``bench.analysis.blocks``: a t-interval over blocks); folders from before blocks existed fall back
   to the mean of per-repeat points with the wider of their CIs and the between-repeat
@@ -32,7 +32,7 @@ from bench.core.errors import BadInput
 from bench.core.kinds import Kind
 from bench.results.store import ResultsDir
 from bench.analysis.metrics import PERCENTILES, percentile_us, percentiles_us
-from bench.analysis.stats import pooled_interval, t_interval
+from bench.analysis.stats import repeats_range, t_interval
 
 CELL_KEY = ["series", "workload_spec", "rate_target"]
 KIND_KEY = CELL_KEY + ["kind"]
@@ -330,8 +330,8 @@ class RunData:
             # they were measured: NaN)
             row.update({c: pd.to_numeric(ran[c], errors="coerce").mean() if len(ran)
                         else math.nan for c in COST_FIELDS})
-            # the marginal cost with its interval, pooled (not a mean of bounds)
-            row.update(zip(MARGINAL_FIELDS, pooled_interval(
+            # the marginal cost: mean, and the range its repeats' intervals lie in
+            row.update(zip(MARGINAL_FIELDS, repeats_range(
                 *(pd.to_numeric(ran.get(c, pd.Series(dtype=float)), errors="coerce")
                   for c in MARGINAL_FIELDS))))
             row["schedule_lag_growth_ms"] = (ran["schedule_lag_growth_ms"].max()

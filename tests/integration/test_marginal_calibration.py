@@ -6,9 +6,9 @@ not known in advance and not the same from one cell to the next on a shared mach
 ``work_us=400`` (400 µs of thread CPU burnt on every event: a known per-event cost on top),
 and ``idle_pct=25`` (a quarter of a core burnt whether events come or not: a known fixed
 cost, nothing per event). The plain arm is the zero of the method, as the ``ns=0`` arm is
-for ``injected_cost``: the work arm's pooled interval must reach the CPU the backend says
+for ``injected_cost``: the range of the work arm's intervals must reach the CPU the backend says
 it burnt per event (plus no more handling than the plain arm's), and the idle arm's
-pooled marginal minus the plain arm's must cover zero. Without the idle subtraction the
+marginal minus the plain arm's must cover zero. Without the idle subtraction the
 idle arm would sit about 500 µs/event above the plain arm.
 """
 
@@ -37,7 +37,8 @@ def run(tmp_path_factory):
 
 
 def _pooled(run_data: RunData, spec: str) -> tuple[float, float]:
-    """The pooled marginal of a spec and the half-width of its interval."""
+    """The marginal of a spec over its repeats, and the half-width of the range its
+    repeats' intervals lie in."""
     c = run_data.cells.set_index("series").loc[spec]
     lo, hi = c["sensor_marginal_ci_low_us"], c["sensor_marginal_ci_high_us"]
     assert lo <= c["sensor_marginal_us_per_event"] <= hi, c
@@ -45,8 +46,8 @@ def _pooled(run_data: RunData, spec: str) -> tuple[float, float]:
 
 
 def _difference(run_data: RunData, spec: str) -> tuple[float, float]:
-    """The spec's pooled marginal minus the plain arm's, and the half-width of that
-    difference (the two intervals' half-widths in quadrature)."""
+    """The spec's marginal minus the plain arm's, and the half-width of that difference
+    (the two ranges' half-widths in quadrature)."""
     (m, h), (m0, h0) = _pooled(run_data, spec), _pooled(run_data, PLAIN)
     return m - m0, math.hypot(h, h0)
 
@@ -70,8 +71,8 @@ def test_a_known_per_event_cost_is_covered(run):
     """The work arm costs what it burnt per matched event plus the replay's own handling,
     which is no more than the plain arm's (it is often less: a thread busy burning finds
     the next event already queued and skips the wake-up that costs the plain arm). So
-    its pooled interval must reach [burnt, burnt + the plain arm's upper end], and resolve
-    the cost (hold no zero)."""
+    the range of its repeats' intervals must reach [burnt, burnt + the plain arm's upper
+    end], and resolve the cost (hold no zero)."""
     run_data, cells, stats = run
     burnt = [s["work_cpu_s"] * 1e6 / s["received"] for k, s in stats.items()
              if k.startswith(WORK + "|")]
@@ -87,7 +88,7 @@ def test_a_known_per_event_cost_is_covered(run):
 
 def test_idle_only_spinning_adds_no_per_event_cost(run):
     """A quarter of a core burnt whether events come or not is idle cost: the idle arm's
-    pooled marginal minus the plain arm's covers zero (and is much narrower than the
+    marginal minus the plain arm's covers zero (and is much narrower than the
     ~500 µs/event the spinning would add if it were not taken out), and no table shows
     the idle arm at a negative cost."""
     run_data, cells, stats = run

@@ -54,29 +54,27 @@ def test_a_higher_level_contains_the_lower(values, low, high):
     assert lo_w <= lo_n <= m_n <= hi_n <= hi_w
 
 
-def test_pooled_interval_takes_the_wider_of_own_and_between_repeats():
-    from bench.analysis.stats import pooled_interval
 
-    # three repeats 10, 20, 30, each ± 3: their own intervals carried to the mean are
-    # ± √27 / 3 = 1.732; the t-interval of the points (sd 10, t(2) 4.302653) is ± 24.841
-    m, lo, hi = pooled_interval([10, 20, 30], [7, 17, 27], [13, 23, 33])
-    half = 4.302653 * 10 / math.sqrt(3)
-    assert m == 20 and (lo, hi) == pytest.approx((20 - half, 20 + half), abs=1e-5)
-    # two repeats that agree (10, 10.1) but are each ± 5: their own ± √50 / 2 = 3.536 wins
-    # over the t-interval's ± 12.706 · 0.05 = 0.635
-    m, lo, hi = pooled_interval([10, 10.1], [5, 5.1], [15, 15.1])
-    assert (lo, hi) == pytest.approx((10.05 - math.sqrt(50) / 2, 10.05 + math.sqrt(50) / 2))
+def test_repeats_range_is_where_every_repeats_interval_lies():
+    from bench.analysis.stats import repeats_range
+
+    # 50 ± 3, 9 ± 1, 7 ± 0.5: mean 22, range 6.5..53, above zero (a t-interval of the
+    # mean, 22 ± 4.303 · 24.27 / √3 = ± 60.3, would not be)
+    assert repeats_range([50, 9, 7], [47, 8, 6.5], [53, 10, 7.5]) == (22.0, 6.5, 53.0)
+    # one repeat that cannot tell its cost from zero puts the range across zero
+    m, lo, hi = repeats_range([40, 25], [38, -41], [42, 91])
+    assert (m, lo, hi) == (32.5, -41.0, 91.0)
 
 
-def test_pooled_interval_of_one_repeat_or_without_intervals():
-    from bench.analysis.stats import pooled_interval
+def test_repeats_range_of_one_repeat_or_without_intervals():
+    from bench.analysis.stats import repeats_range
 
-    assert pooled_interval([4.0], [1.0], [7.0]) == (4.0, 1.0, 7.0)
-    m, lo, hi = pooled_interval([4.0], [math.nan], [math.nan])   # a folder from before
+    assert repeats_range([4.0], [1.0], [7.0]) == (4.0, 1.0, 7.0)
+    m, lo, hi = repeats_range([4.0], [math.nan], [math.nan])   # a folder from before
     assert m == 4.0 and math.isnan(lo) and math.isnan(hi)
-    # repeats without an interval of their own still get the t-interval of their points
-    m, lo, hi = pooled_interval([1.0, 3.0], [math.nan] * 2, [math.nan] * 2)
-    assert (m, lo, hi) == pytest.approx((2.0, 2.0 - 12.706205, 2.0 + 12.706205))
+    # repeats without intervals of their own: the range of their points
+    assert repeats_range([1.0, 3.0], [math.nan] * 2, [math.nan] * 2) == (2.0, 1.0, 3.0)
+    assert repeats_range([1.0, 3.0], [0.5, math.nan], [1.5, math.nan]) == (2.0, 0.5, 3.0)
     # a repeat without a point does not count
-    assert pooled_interval([math.nan, 4.0], [0.0, 1.0], [9.0, 7.0]) == (4.0, 1.0, 7.0)
-    assert all(math.isnan(x) for x in pooled_interval([], [], []))
+    assert repeats_range([math.nan, 4.0], [0.0, 1.0], [9.0, 7.0]) == (4.0, 1.0, 7.0)
+    assert all(math.isnan(x) for x in repeats_range([], [], []))
