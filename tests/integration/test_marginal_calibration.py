@@ -30,10 +30,11 @@ PLAIN, WORK, IDLE = "synthetic", "synthetic:work_us=400", "synthetic:idle_pct=25
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("marginal")
     cells = run_cells(tmp, "-b", PLAIN, "-b", WORK, "-b", IDLE, "-w", "file", "-r", "1000",
-                      "-d", "0.5", "-n", "3", "--no-baseline")
+                      "-d", "0.5", "-n", "3", "--no-baseline", "--idle", "0.36")
     assert (cells["status"] == "ok").all(), cells[["spec", "kind", "status", "reason"]]
-    return RunData.load(tmp / "results"), cells, json.loads(
-        (tmp / "results" / "meta.json").read_text())["backend_stats"]
+    meta = json.loads((tmp / "results" / "meta.json").read_text())
+    assert meta["plan"]["idle_s"] == 0.36
+    return RunData.load(tmp / "results"), cells, meta["backend_stats"]
 
 
 def _pooled(run_data: RunData, spec: str) -> tuple[float, float]:
