@@ -22,6 +22,7 @@ from bench import backends
 from bench.analysis.blocks import MIN_OPS
 from bench.core.errors import BadInput, BenchError
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
+from bench.harness.accounting import IDLE_S, IDLE_WINDOWS
 from bench.results.store import ResultsDir
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -159,6 +160,10 @@ def run(
         OVERHEAD_LIMIT_PCT, "--overhead-limit",
         help="slowdown (%) whose block interval, lying wholly above it, counts as failing "
              "to keep up; below it overhead is a cost, not saturation"),
+    idle: float = typer.Option(
+        IDLE_S, "--idle",
+        help=f"seconds a sensor's idle CPU is read after each cell, in {IDLE_WINDOWS} "
+             "sub-windows: longer narrows the marginal cost's interval"),
 ):
     """Run the benchmark matrix: backends x workloads x rates x repetitions."""
     from bench.harness import runner, spec as specmod
@@ -172,6 +177,8 @@ def run(
         raise BadInput(f"bad repeat {repeat}: must be >= 1")
     if not math.isfinite(overhead_limit) or overhead_limit < 0:
         raise BadInput(f"bad --overhead-limit {overhead_limit}: a percentage >= 0")
+    if not (math.isfinite(idle) and idle > 0):
+        raise BadInput(f"bad --idle {idle}: must be > 0 seconds")
     # An option given but naming nothing (``-b ,,,``) is a mistake, not "use the default".
     for opt, given in (("--backend/-b", backend), ("--workload/-w", workload),
                        ("--rate/-r", rate)):
@@ -192,7 +199,8 @@ def run(
         raise BadInput(f"--out {out_dir} exists and is not a directory")
     cfg = runner.RunConfig(specs, workloads, rates, duration, repeat, out_dir,
                            baseline=baseline, resume=resume, workdir=workdir,
-                           arrivals=arrivals, overhead_limit_pct=overhead_limit)
+                           arrivals=arrivals, overhead_limit_pct=overhead_limit,
+                           idle_s=idle)
     try:
         res = runner.run(cfg, ResultsDir, err)
     except KeyboardInterrupt:

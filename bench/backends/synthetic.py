@@ -18,6 +18,12 @@ side channel's own latency, arrival - t_issue; ``injected_sum_ns``, the delay dr
 arrival; ``late_sum_ns``, how late the report went out, t_seen - due), ``held_p50_ns``
 (arrival to report), ``emit_late_*`` (report after its due time) and ``tap_*`` (the side
 channel's latency over every arrival, dropped ones included).
+
+Two known CPU costs calibrate the sensor's cost columns (``bench.harness.accounting``):
+``work_us`` burns that much of the receiving thread's CPU on every event it receives (a
+per-event cost), ``idle_pct`` keeps a thread burning that share of one core whether events
+come or not (a fixed cost, like a polling sensor's). ``work_cpu_s`` and
+``idle_burnt_cpu_s`` in its stats are what they burnt, read from the threads' CPU clocks.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import random
 import select
 import socket
 import threading
+import time
 from array import array
 
 from bench.core.osapi import tight_timers
@@ -37,6 +44,18 @@ from bench.core.settings import Setting, non_negative, probability
 from bench.core.kinds import ALL_KINDS, PATH_KEYED, Kind
 from bench.core.ledger import TAP_HEADER
 from bench.core.clock import now_ns
+
+
+def _below_100(v) -> str | None:
+    return None if 0 <= v < 100 else "must be >= 0 and < 100"
+
+
+def _burn(ns: int) -> int:
+    """Burn ``ns`` of this thread's CPU time; returns what it burnt (a little more)."""
+    start = time.thread_time_ns()
+    while (used := time.thread_time_ns() - start) < ns:
+        pass
+    return used
 
 
 class SyntheticBackend(Backend):
@@ -59,6 +78,11 @@ class SyntheticBackend(Backend):
         "spin_us": Setting(float, 100.0, "busy-wait this long before a due time instead of "
                            "sleeping, so wake-up latency does not add to the delay (us)",
                            non_negative),
+        "work_us": Setting(float, 0.0, "CPU to burn on each event received: a known "
+                           "per-event cost (us of thread CPU time)", non_negative),
+        "idle_pct": Setting(float, 0.0, "share of one core to burn whether events come or "
+                            "not: a known fixed cost, like a polling sensor's (%)",
+                            _below_100),
     }
 
     @classmethod
@@ -89,9 +113,29 @@ class SyntheticBackend(Backend):
         # kind -> [tap, injected, late] sums of those reports (ns): each latency is exactly
         # its side channel's time + the delay drawn + the lateness of its emission
         self._parts: dict[int, list[int]] = {}
+        # thread CPU the known costs took, as burnt (the truth a check compares with)
+        self.work_ns = 0
+        self.idle_burnt_ns = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="synthetic", daemon=True)
         self._thread.start()
+        self._idle = None
+        if self.cfg["idle_pct"]:
+            self._idle = threading.Thread(target=self._idle_loop, name="synthetic-idle",
+                                          daemon=True)
+            self._idle.start()
+
+    def _idle_loop(self) -> None:
+        """Burn ``idle_pct`` of one core at a steady pace: whenever this thread's CPU has
+        fallen behind that share of the wall time since it began, burn up to it, in
+        slices of 1 ms, then sleep. Paced by the wall clock, so a thread held off the CPU
+        catches up and the rate holds whatever else the machine does."""
+        share = self.cfg["idle_pct"] / 100
+        t0, cpu0 = now_ns(), time.thread_time_ns()
+        while not self._stop.wait(0.001):
+            owed = share * (now_ns() - t0) - (time.thread_time_ns() - cpu0)
+            if owed > 0:
+                self.idle_burnt_ns += _burn(int(owed))
 
     def _loop(self) -> None:
         # Default timer slack (50 us) would add itself to every injected delay but not to
@@ -109,6 +153,7 @@ class SyntheticBackend(Backend):
         hsize = TAP_HEADER.size
         add = self.sink.add
         spin = int(self.cfg["spin_us"] * 1000)
+        work = int(self.cfg["work_us"] * 1000)
         late, tap, held = self._late, self._tap, self._held
         recv = self.sock.recv
         own, parts = self._own, self._parts
@@ -146,6 +191,8 @@ class SyntheticBackend(Backend):
                 self.received += 1
                 kind, _op, key, t_issue = TAP_HEADER.unpack_from(msg)
                 tap.append(arrived - t_issue)
+                if work:
+                    self.work_ns += _burn(work)
                 # Randomness is drawn in arrival order, so a seed reproduces the same drops.
                 if drop and rng.random() < drop:
                     self.dropped += 1
@@ -177,6 +224,8 @@ class SyntheticBackend(Backend):
         if getattr(self, "_thread", None) is not None:
             self._stop.set()
             self._thread.join(timeout=5)
+            if self._idle is not None:
+                self._idle.join(timeout=5)
             self.sock.close()
             self._thread = None
 
@@ -199,4 +248,6 @@ class SyntheticBackend(Backend):
 "self_reported_lost": getattr(self, "dropped", None),
                 "duplicated": getattr(self, "duplicated", 0),
                 "received": getattr(self, "received", 0),
+                "work_cpu_s": getattr(self, "work_ns", 0) / 1e9,
+                "idle_burnt_cpu_s": getattr(self, "idle_burnt_ns", 0) / 1e9,
                 "malformed": getattr(self, "malformed", 0)}

@@ -66,6 +66,20 @@ try:
     _TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 except (AttributeError, ValueError, OSError):
     _TICK_US = 1e4
+# How far the difference of two ``tree_cpu_s`` readings can be from the CPU really used:
+# user and system time each count whole clock ticks, so each can be a tick off.
+TREE_RESOLUTION_S = 2 * _TICK_US / 1e6
+# The same, per CPU source a cell records (``sensor_cpu_source``, which may end in
+# " (tool)"): a cgroup's ``usage_usec`` counts whole microseconds; a Job Object's times,
+# in 100 ns units, advance with the clock interrupt (15.625 ms by default), so a
+# difference of two readings is within one interrupt of each.
+RESOLUTION_S = {"cgroup": 1e-6, "job object": 2 * 0.015625, "process tree": TREE_RESOLUTION_S}
+
+
+def resolution_s(source: str) -> float:
+    """``RESOLUTION_S`` of a recorded CPU source (a process tree's when unknown)."""
+    return next((v for k, v in RESOLUTION_S.items() if source.startswith(k)),
+                TREE_RESOLUTION_S)
 
 
 def _proc_stat_us() -> dict[str, float]:

@@ -24,7 +24,8 @@ from bench import backends
 from bench.backends.base import Backend, SensorContext
 
 from bench.core import ledger as truthmod
-from bench.harness.accounting import CellCpu, SensorMeter, columns as cost_columns
+from bench.harness.accounting import (IDLE_S, IDLE_WINDOWS, CellCpu, SensorMeter,
+                                      columns as cost_columns)
 from bench.harness.container import CellGroup, current as current_cgroup
 from bench.analysis.correlate import Correlation, correlate
 from bench.core.cpu import MachineCpu, tree_rss_mb
@@ -200,11 +201,13 @@ class CellRunner:
     forward_ms = 5.0
 
     def __init__(self, out: Path, workdir: Path, drain_max_s: float = 10.0,
-                 janitor: Janitor | None = None, idle_s: float = 0.1):
+                 janitor: Janitor | None = None, idle_s: float = IDLE_S,
+                 idle_windows: int = IDLE_WINDOWS):
         self.out = out
         self.workdir = workdir
         self.drain_max_s = drain_max_s
-        self.idle_s = idle_s  # how long a sensor's idle cost is read after its drain
+        # how long a sensor's idle cost is read after its drain, in how many sub-windows
+        self.idle_s, self.idle_windows = idle_s, idle_windows
         self.janitor = janitor or _NoJanitor()
         (out / "logs").mkdir(parents=True, exist_ok=True)
         self.tmp = out / ".parts" / "tmp"
@@ -375,7 +378,7 @@ class CellRunner:
                 setattr(acct, "start" if phase == "start" else "run_end", meter.read())
 
         if meter:
-            acct.source = meter.source
+            acct.source, acct.resolution_s = meter.source, meter.resolution_s
         truth = self._run_workload(a, on_mark)
         stats: dict = {}
         events = None
@@ -384,9 +387,11 @@ class CellRunner:
         if sensor is not None:
             _, drained = sensor.drain(a.cls.quiet_for(a.cell.spec.settings), self.drain_max_s)
             acct.end = meter.read()
-            # The sensor's fixed cost: a stretch with nothing to do and nobody asking.
-            time.sleep(self.idle_s)
-            acct.idle_end = meter.read()
+            # The sensor's fixed cost: a stretch with nothing to do and nobody asking,
+            # read in sub-windows so that its rate comes with its noise.
+            for _ in range(self.idle_windows):
+                time.sleep(self.idle_s / self.idle_windows)
+                acct.idle.append(meter.read())
             rss = tree_rss_mb(sensor.pid)
             events, stats = sensor.stop()
         return self._summarize(a, truth, events, stats, rss, drained)

@@ -19,6 +19,7 @@ import os
 import time
 from pathlib import Path
 
+from bench.core import cpu
 from bench.core._linux import pid_alive
 
 PARENT = "sensorbench"
@@ -77,6 +78,9 @@ def remove(path: Path) -> None:
             return
         except OSError:
             time.sleep(0.02)
+
+
+RESOLUTION_S = cpu.RESOLUTION_S["cgroup"]   # how far a difference of two readings can be off
 
 
 def usage_us(path: Path | str | None) -> int | None:

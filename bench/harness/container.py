@@ -17,6 +17,7 @@ else:
     NAME = "cgroup"
 
 usage_us = _impl.usage_us
+RESOLUTION_S = _impl.RESOLUTION_S   # how far a difference of two usage readings can be off
 kill = _impl.kill
 remove = _impl.remove
 current = _impl.current

@@ -20,6 +20,7 @@ import ctypes
 import os
 from ctypes import c_int64, c_size_t, c_uint32, c_uint64
 
+from bench.core import cpu
 from bench.core._windows import JOB_OBJECT_QUERY, JOB_OBJECT_TERMINATE, kernel32
 
 PARENT = "sensorbench"
@@ -60,6 +61,9 @@ class ExtendedLimit(ctypes.Structure):
     _fields_ = [("BasicLimitInformation", _BasicLimit), ("IoInfo", _IoCounters),
                 ("ProcessMemoryLimit", c_size_t), ("JobMemoryLimit", c_size_t),
                 ("PeakProcessMemoryUsed", c_size_t), ("PeakJobMemoryUsed", c_size_t)]
+
+
+RESOLUTION_S = cpu.RESOLUTION_S["job object"]   # how far a difference of two readings can be off
 
 
 def cpu_us(acct: BasicAccounting) -> int:

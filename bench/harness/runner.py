@@ -22,6 +22,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from bench.harness import machine
 from bench.analysis.blocks import NO_ESTIMATE, cell_mean, paired, paired_difference, paired_ratio
+from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
 from bench.core.errors import BadInput
 from bench.harness.session import RunSession, now
@@ -43,6 +44,7 @@ class RunConfig:
     workdir: Path | None = None
     arrivals: str = "poisson"
     overhead_limit_pct: float = OVERHEAD_LIMIT_PCT
+    idle_s: float = IDLE_S      # the idle stretch after each sensor cell (accounting)
 
 
 def _measurable(spec: Spec, workload: Spec) -> bool:
@@ -111,7 +113,8 @@ def plan_meta(cfg: RunConfig) -> dict:
     return {"backends": [s.text for s in cfg.specs], "workloads": [w.text for w in cfg.workloads],
             "rates": cfg.rates, "duration_s": cfg.duration, "repeat": cfg.repeat,
             "arrivals": cfg.arrivals, "baseline": cfg.baseline,
-            "baselines": "one between two sensor cells" if cfg.baseline else None}
+            "baselines": "one between two sensor cells" if cfg.baseline else None,
+            "idle_s": cfg.idle_s}
 
 
 def plan_change(old: dict, new: dict) -> tuple[str, list[str]]:
@@ -263,7 +266,7 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
         cells = plan(cfg)
         done = res.done() if cfg.resume else set()
         todo = [c for c in cells if c.id not in done]
-        runner = CellRunner(res.path, s.rundir.path, janitor=s.janitor)
+        runner = CellRunner(res.path, s.rundir.path, janitor=s.janitor, idle_s=cfg.idle_s)
         s.janitor.watch("path", path=str(runner.tmp))
         stats: dict[str, dict] = {}
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis.metrics import DROP_THRESHOLD, LATENCY_COLUMNS
-from bench.report import resolution, scenarios
+from bench.report import mechanisms, resolution, scenarios
 from bench.results import sustainable
 from bench.report.figure import Chart, Skipped, headline_rate
 from bench.results.rundata import RunData
@@ -113,7 +113,7 @@ def summary_section(run: RunData) -> str:
                      num(r["latency_p50_us"], ".0f"), num(r["latency_p99_us"], ".0f"),
                      _machine(r), num(r["sensor_cpu_pct"], ".1f"),
                      num(r["cpu_us_per_event"], ".1f"), num(r.get("sensor_idle_cpu_pct"), ".2f"),
-                     num(r.get("sensor_marginal_us_per_event"), ".1f"),
+                     e(mechanisms.marginal_text(r)),
                      num(r["kernel_ns_per_event"], ".0f"),
                      _gap(r["counter_gap"]), _overhead(r), _slowdown(r),
                      f'<span class=bad>{e(sat)}</span>' if sat else "", str(r["repeats"])])
@@ -121,7 +121,7 @@ def summary_section(run: RunData) -> str:
     head = ["backend", "mode", "workload", "rate", "status", "kinds seen/supp./all",
             "drop %", "worst kind drop %", "p50 µs", "p99 µs",
             "machine CPU µs/op [95 % CI]", "CPU %", "CPU µs/event", "idle CPU %",
-            "marginal µs/event", "kernel ns/event", "missed − self-reported",
+            "marginal µs/event [range]", "kernel ns/event", "missed − self-reported",
             "overhead µs/op [95 % CI]",
             "slowdown % [95 % CI]", "limit", "repeats"]
     return ("<h2 id=summary>Summary</h2><p class=note>Repetitions combined: drops pooled over "
@@ -147,8 +147,6 @@ def summary_section(run: RunData) -> str:
 
 
 def mechanisms_section(run: RunData) -> str:
-    from bench.report import mechanisms
-
     rows = mechanisms.rows(run)
     if not rows:
         return ""

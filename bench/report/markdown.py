@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from bench.analysis.metrics import DROP_THRESHOLD
-from bench.report import resolution
+from bench.report import mechanisms, resolution
 from bench.results import sustainable
 # headline_rate is shared with the charts: the overview chart shows the same rate as the table.
 from bench.report import scenarios
@@ -179,7 +179,7 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
                  _ci(r, "machine_cpu_us_per_op", "machine_cpu_ci_low_us",
                      "machine_cpu_ci_high_us"),
                  _n(r.get("sensor_idle_cpu_pct"), ".2f"),
-                 _n(r.get("sensor_marginal_us_per_event"), ".1f"), _n(r["kernel_ns_per_event"]),
+                 mechanisms.marginal_text(r), _n(r["kernel_ns_per_event"]),
                  _ci(r, "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns", 1e3)]
                 for _, r in c.iterrows()]
         parts += [f"## Headline at {rate} ops/s", "",
@@ -194,10 +194,9 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
                   "",
                   _md_table(["backend", "mode", "workload", "kinds seen/supp./all", "drop %",
                              "worst kind drop %", "p50 µs", "p99 µs",
-                             "machine CPU µs/op [95 % CI]", "idle CPU %", "marginal µs/event",
+                             "machine CPU µs/op [95 % CI]", "idle CPU %",
+                             "marginal µs/event [range]",
                              "kernel ns/event", "overhead µs/op [95 % CI]"], rows), ""]
-
-    from bench.report import mechanisms
 
     mech = mechanisms.rows(run)
     if mech:

@@ -6,8 +6,9 @@ comparison measures our code, not the mechanism. This table sets every spec of a
 backend the run holds (ebpf and ebpf:wakeup=event, inotify and inotify:parser=python, ...)
 next to the real tool that consumes the same facility (``Backend.same_mechanism``), at the
 headline rate: the sensor's own CPU per event (the tool's alone, never our parsing of its
-output), marginal and all in, as the median over the repeats with their range, and the
-latency and drops that came with it.
+output), marginal (the mean over the repeats, with the range their intervals lie in) and
+all in (the median over the repeats with their range), and the latency and drops that
+came with it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 
 from bench.backends import get, names
 from bench.report.figure import headline_rate
-from bench.results.rundata import RunData
+from bench.results.rundata import MARGINAL_FIELDS, RunData
 
 HEAD = ["mechanism", "sensor", "mode", "workload", "marginal µs/event [range]",
         "CPU µs/event, all in [range]", "× the tool", "idle CPU %", "p50 µs", "p99 µs",
@@ -73,9 +74,9 @@ def rows(run: RunData) -> list[list[str]]:
             tool_all = _spread(g.loc[g["backend"] == tool, "cpu_us_per_event"])[0]
             for s in series:
                 gs = g[g["series"] == s]
-                _, marginal = _spread(gs["sensor_marginal_us_per_event"])
                 all_in, all_in_s = _spread(gs["cpu_us_per_event"])
                 c = cells.loc[(s, wl, rate)] if (s, wl, rate) in cells.index else {}
+                marginal = marginal_text(c)
                 ratio = (f"{all_in / tool_all:.2f}" if gs["backend"].iloc[0] != tool
                          and tool_all and tool_all == tool_all and all_in == all_in else "")
                 out.append([ref, f"`{s}`", gs["mode"].iloc[0], wl, marginal, all_in_s, ratio,
@@ -83,6 +84,29 @@ def rows(run: RunData) -> list[list[str]]:
                             _fmt(c.get("latency_p50_us")), _fmt(c.get("latency_p99_us")),
                             _fmt(c.get("drop_rate"), ".2f", 100)])
     return out
+
+
+def marginal_text(r) -> str:
+    """The marginal CPU per event as every table shows it (``r``: a row of
+    ``RunData.cells``): the mean with the range its repeats' 95 % intervals lie in, or
+    *not resolved* where that range holds zero (with its upper end when that is above
+    zero: the most it can cost). Never a negative cost. One repeat of a folder from
+    before the interval: the point, unless it is below zero."""
+    p, lo, hi = (_num(r.get(c)) for c in MARGINAL_FIELDS)
+    if p != p:
+        return "–"
+    if lo != lo:
+        return f"{p:.1f}" if p >= 0 else "not resolved"
+    if lo > 0:
+        return f"{p:.1f} [{lo:.1f}–{hi:.1f}]"
+    return f"not resolved (≤ {hi:.1f})" if hi > 0 else "not resolved"
+
+
+def _num(v) -> float:
+    try:
+        return math.nan if v is None or v is pd.NA else float(v)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _fmt(v, fmt: str = ".0f", scale: float = 1.0) -> str:
@@ -95,6 +119,7 @@ def _fmt(v, fmt: str = ".0f", scale: float = 1.0) -> str:
 INTRO = ("Each mechanism's reference sensor (ours, in every variant the run holds) next to "
          "the real tool that consumes the same kernel facility, at {rate} ops/s: the "
          "sensor's own CPU per matched event (a tool's own, never our parsing of its "
-         "output), *marginal* (above its idle cost) and *all in*, median over the repeats "
-         "[min–max]; *× the tool*: all-in CPU per event over the tool's. Latency and drops "
-         "pooled over the repeats.")
+         "output), *marginal* (above its idle cost: the mean over the repeats and the range "
+         "their 95 % intervals lie in, *not resolved* where that holds zero) and *all in*, "
+         "median over the repeats [min–max]; *× the tool*: all-in CPU per event over the "
+         "tool's. Latency and drops pooled over the repeats.")

@@ -46,19 +46,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bench.core.cpu import resolution_s
 from bench.core.errors import BadInput
 from bench.analysis.metrics import DROP_THRESHOLD, SLOW_THRESHOLD_PCT
 from bench.analysis.stats import t_interval
 from bench.results.rundata import RunData
 
 Z95 = 1.96
-# Two ticks: the resolution of a CPU total read at the start and the end of a cell, by the
-# source the cell recorded (`sensor_cpu_source`), never by the machine reading the folder.
-# Linux /proc reports process CPU in USER_HZ ticks, 1/100 s on every kernel; Windows charges
-# a thread's (so a Job Object's) CPU time at its clock interrupt, 15.625 ms by default; a
-# cgroup's usage is scheduler runtime in microseconds, with no such floor.
-CPU_TICKS_S = 2 * 0.01
-JOB_TICKS_S = 2 * 0.015625
 
 
 @dataclass
@@ -238,12 +232,10 @@ def cell_side(run: RunData, key: tuple, metric: str) -> Side:
 
 
 def cpu_ticks_s(source: pd.Series) -> pd.Series:
-    """Two ticks of the CPU source each row recorded: 0 for a cgroup, a Windows clock
-    interval for a Job Object, a /proc tick otherwise (a process tree, or an older folder
-    that did not record its source)."""
-    src = source.astype("string").fillna("")
-    return pd.Series(CPU_TICKS_S, index=source.index).mask(
-        src.str.startswith("job object"), JOB_TICKS_S).mask(src.str.startswith("cgroup"), 0.0)
+    """How far each row's CPU total can be off (s), by the CPU source it recorded, never by
+    the machine reading the folder (``bench.core.cpu.resolution_s``; an older folder that
+    did not record its source read a process tree)."""
+    return source.astype("string").fillna("process tree").map(resolution_s).astype(float)
 
 
 def cpu_resolution(g: pd.DataFrame, metric: str) -> pd.Series:
@@ -260,7 +252,7 @@ def cpu_resolution(g: pd.DataFrame, metric: str) -> pd.Series:
         q = g[metric].astype(float) * ticks / cpu_s.where(cpu_s > 0)
     else:   # % of one core over the cell
         q = ticks / g["duration_s"].astype(float) * 100
-    return q.where(ticks > 0, 0.0).fillna(0.0)
+    return q.fillna(0.0)
 
 
 def verdict(m: Metric, base: Side, new: Side, factor: float) -> str:

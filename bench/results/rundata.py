@@ -7,7 +7,8 @@ want one row per *series* x workload x rate (x kind): repetitions combined. How 
 - latency percentiles: recomputed from the raw per-event latencies in ``events.parquet``
   (percentiles are never averaged); without that file, the median of the per-repeat values,
   and the report says so;
-- CPU: mean over repeats (each repeat is one sample of the same quantity);
+- CPU: mean over repeats (each repeat is one sample of the same quantity); the marginal
+  cost with the range its repeats' 95 % intervals lie in (``stats.repeats_range``);
 - overhead and slowdown: the paired-block estimate every cell of the series carries
   (``bench.analysis.blocks``: a t-interval over blocks); folders from before blocks existed fall back
   to the mean of per-repeat points with the wider of their CIs and the between-repeat
@@ -31,7 +32,7 @@ from bench.core.errors import BadInput
 from bench.core.kinds import Kind
 from bench.results.store import ResultsDir
 from bench.analysis.metrics import PERCENTILES, percentile_us, percentiles_us
-from bench.analysis.stats import t_interval
+from bench.analysis.stats import repeats_range, t_interval
 
 CELL_KEY = ["series", "workload_spec", "rate_target"]
 KIND_KEY = CELL_KEY + ["kind"]
@@ -267,7 +268,7 @@ class RunData:
                 "self_reported_lost": first.get("self_reported_lost", pd.NA),
                 "counter_gap": first.get("counter_gap", math.nan),
                 "sensor_cpu_source": first.get("sensor_cpu_source", pd.NA),
-                **{c: first.get(c, math.nan) for c in COST_FIELDS},
+                **{c: first.get(c, math.nan) for c in COST_FIELDS + MARGINAL_FIELDS},
                 **{c: first.get(c, math.nan) for c in BLOCK_FIELDS},
             })
         return pd.DataFrame(rows)
@@ -329,6 +330,10 @@ class RunData:
             # they were measured: NaN)
             row.update({c: pd.to_numeric(ran[c], errors="coerce").mean() if len(ran)
                         else math.nan for c in COST_FIELDS})
+            # the marginal cost: mean, and the range its repeats' intervals lie in
+            row.update(zip(MARGINAL_FIELDS, repeats_range(
+                *(pd.to_numeric(ran.get(c, pd.Series(dtype=float)), errors="coerce")
+                  for c in MARGINAL_FIELDS))))
             row["schedule_lag_growth_ms"] = (ran["schedule_lag_growth_ms"].max()
                                              if len(ran) else math.nan)
             rows.append(row)
@@ -359,8 +364,12 @@ class RunData:
 
 
 # per-cell CPU readings (bench.harness.accounting) carried to the combined rows as means
-COST_FIELDS = ("sensor_idle_cpu_pct", "sensor_marginal_us_per_event", "sensor_startup_cpu_s",
-               "adapter_cpu_s", "workload_cpu_us_per_op")
+COST_FIELDS = ("sensor_idle_cpu_pct", "sensor_startup_cpu_s", "adapter_cpu_s",
+               "workload_cpu_us_per_op")
+
+# the per-event cost above idle and its 95 % interval (bench.harness.accounting)
+MARGINAL_FIELDS = ("sensor_marginal_us_per_event", "sensor_marginal_ci_low_us",
+                   "sensor_marginal_ci_high_us")
 
 # what the saturation rule judges on the blocks (bench.analysis.metrics.limits)
 KEEP_UP_FIELDS = ("rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms",

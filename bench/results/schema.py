@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.analysis.metrics import LATENCY_COLUMNS
+from bench.harness.accounting import IDLE_S, IDLE_WINDOWS
 from bench.analysis.timeline import STALL_LIMIT_MS
 
 
@@ -48,7 +49,8 @@ COLUMNS: tuple[Column, ...] = tuple([
            "rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms",
            "lag_growth_added_ci_low_ms"),
     # CPU readings of the cell (bench.harness.accounting)
-    *_cols(F, "sensor_idle_cpu_pct", "sensor_marginal_us_per_event", "sensor_startup_cpu_s",
+    *_cols(F, "sensor_idle_cpu_pct", "sensor_idle_cpu_se_pct", "sensor_marginal_us_per_event",
+           "sensor_marginal_ci_low_us", "sensor_marginal_ci_high_us", "sensor_startup_cpu_s",
            "adapter_cpu_s"), *_cols(S, "sensor_cpu_source"),
     *_cols(F, "workload_cpu_us_per_op", "machine_busy_us_per_op", "machine_user_us_per_op",
            "machine_system_us_per_op", "machine_irq_us_per_op", "machine_steal_us_per_op",
@@ -124,12 +126,18 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
      "one core, seconds, and per matched event. Read from the sensor's own cgroup (µs of "
      "scheduler runtime; `sensor_cpu_source` says `cgroup`), else from its process tree "
      "(clock ticks). For a third-party tool it is the **tool's** CPU only (`cgroup (tool)`)"),
-    (("sensor_idle_cpu_pct",),
-     "the sensor's fixed cost: its CPU during 0.1 s after the drain, with nothing to do and "
-     "nobody asking (a polling sensor polls)"),
-    (("sensor_marginal_us_per_event",),
-     "the rest of its CPU per matched event: `(sensor_cpu_s − idle × time) / matched`. At "
-     "low rates `cpu_us_per_event` is mostly fixed cost; this is not"),
+    (("sensor_idle_cpu_pct", "sensor_idle_cpu_se_pct"),
+     f"the sensor's fixed cost: its CPU as % of one core during {IDLE_S:g} s after the "
+     f"drain, with nothing to do and nobody asking (a polling sensor polls), read as "
+     f"{IDLE_WINDOWS} sub-windows; and the standard error of that rate, from how the "
+     "sub-windows differ"),
+    (("sensor_marginal_us_per_event", "sensor_marginal_ci_low_us",
+      "sensor_marginal_ci_high_us"),
+     "the rest of its CPU per matched event: `(sensor_cpu_s − idle × time) / matched`, and "
+     "its 95 % interval: the idle rate's noise scaled to the cell, plus the CPU readings' "
+     "resolution. At low rates `cpu_us_per_event` is mostly fixed cost; this is not. An "
+     "interval that holds zero is *not resolved*: the point may then be below zero, and "
+     "reports show no number"),
     (("sensor_startup_cpu_s",),
      "CPU the sensor used from its start until the workload began (loading programs, a tool "
      "compiling its script): a cost of its own, outside the cell"),

@@ -427,6 +427,10 @@ def test_each_mechanism_sets_our_sensor_next_to_its_real_tool(tmp_path):
     for r in rows:
         # "median [min–max]" over the two repeats, a number where the run measured one
         assert re.fullmatch(r"-?\d+\.\d \[-?\d+\.\d–-?\d+\.\d\]", r[5]), r
+        # the marginal cost: resolved with its interval above zero, or not resolved;
+        # never a negative number
+        assert re.fullmatch(r"\d+\.\d \[\d+\.\d–\d+\.\d\]|not resolved( \(≤ \d+\.\d\))?",
+                            r[4]), r
     assert float(rows[0][6]) > 0 and float(rows[1][6]) > 0 and rows[2][6] == ""
     cli_in_process("report", str(out), "--markdown", str(tmp_path / "page.md"))
     page = (tmp_path / "page.md").read_text()

@@ -118,7 +118,8 @@ def _cpu(ops: int, sensor_s: float | None, rng) -> accounting.CellCpu:
         c.start = accounting.Reading(0.0, 0.08)
         c.run_end = accounting.Reading(DURATION, 0.08 + sensor_s * 0.9)
         c.end = accounting.Reading(DURATION + 0.2, 0.08 + sensor_s)
-        c.idle_end = accounting.Reading(DURATION + 0.3, 0.08 + sensor_s + 0.0005)
+        c.idle = [accounting.Reading(DURATION + 0.2 + 0.05 * i, 0.08 + sensor_s + 0.00025 * i)
+                  for i in (1, 2)]
     return c
 
 

@@ -3,9 +3,11 @@ bench.core.cpu.MachineCpu.delta)."""
 
 import math
 
+import numpy as np
 import pytest
 
-from bench.harness.accounting import CellCpu, Reading, columns
+from bench.analysis.stats import t_quantile
+from bench.harness.accounting import CellCpu, IdleRate, Reading, columns, idle_rate, marginal_cpu
 from bench.core.cpu import MachineCpu, MachineSnapshot
 
 
@@ -23,7 +25,7 @@ def _cell(tool: bool = False) -> CellCpu:
     run_end = at(11.0, start.sensor + run_cpu + adapter_run, start.tool + run_cpu)
     end = at(11.2, run_end.sensor + drain_cpu + adapter_drain, run_end.tool + drain_cpu)
     idle_end = at(11.3, end.sensor + idle_cpu, end.tool + idle_cpu)
-    return CellCpu(start=start, run_end=run_end, end=end, idle_end=idle_end,
+    return CellCpu(start=start, run_end=run_end, end=end, idle=[idle_end],
                    source="cgroup", run_s=1.0, workload_us=120_000.0,
                    machine={"busy": 400_000.0, "user": 300_000.0, "system": 80_000.0,
                             "irq": 10_000.0, "steal": 20_000.0},
@@ -92,3 +94,114 @@ def test_machine_cpu_reads_a_busy_machine_as_busy():
         pass
     d = MachineCpu.delta(a, m.snapshot())
     assert d["busy"] >= 0.3e6 * 0.9, d
+
+
+# -- the marginal cost's interval ---------------------------------------------------------
+# A sensor idling at 3 % of a core, read in four 0.1 s sub-windows that used 2, 4, 2 and
+# 4 ms: the rate is 12 ms / 0.4 s; each window is 1 ms off rate × 0.1 s, so the variance
+# per second of window is 4 × (1e-6 / 0.1) / 3 = 1.3333e-5 (sigma 3.6515e-3), and the
+# rate's standard error sigma / √0.4 = 0.57735 % (the sd of the rates 2, 4, 2, 4 % over √4).
+# The cell: 1.2 s, 1000 events of 50 µs on top of the idle 3 %: 0.086 s of CPU.
+# The idle CPU over 1.2 s predicted from 0.4 s varies by sigma · √(1.2 · (1 + 1.2/0.4)) =
+# √(1.3333e-5 · 4.8) = 8 ms; × t(3 df) 3.182446 = 25.4596 ms; plus the cgroup's 1 µs read
+# once for the cell and once for the idle total scaled by 3: 4 µs. Per event: ± 25.4636 µs.
+IDLE_MS = (2, 4, 2, 4)
+
+
+def _idle_cell(idle_ms=IDLE_MS, event_s=0.05, source="cgroup", resolution_s=1e-6,
+               events_scale=1.0) -> CellCpu:
+    rate = sum(idle_ms) / 1e3 / (0.1 * len(idle_ms))
+    start = Reading(10.0, 0.5)
+    end = Reading(11.2, 0.5 + event_s + rate * 1.2)
+    idle, cpu = [], end.sensor
+    for i, ms in enumerate(idle_ms):
+        cpu += ms / 1e3
+        idle.append(Reading(11.2 + 0.1 * (i + 1), cpu))
+    return CellCpu(start=start, run_end=Reading(11.0, end.sensor), end=end, idle=idle,
+                   source=source, resolution_s=resolution_s, run_s=1.0)
+
+
+def test_idle_rate_and_its_standard_error_from_sub_windows():
+    c = _idle_cell()
+    r = idle_rate([c.end, *c.idle], "sensor")
+    assert r.rate == pytest.approx(0.03) and r.n == 4 and r.total_s == pytest.approx(0.4)
+    assert r.sigma == pytest.approx(math.sqrt(4 * 1e-6 / 0.1 / 3))
+    assert r.se == pytest.approx(0.0057735, rel=1e-4)
+
+
+def test_marginal_interval_worked_by_hand():
+    assert t_quantile(3) == pytest.approx(3.182446, abs=1e-6)
+    c = columns(_idle_cell(), ops=1000, matched=1000)
+    assert c["sensor_idle_cpu_pct"] == pytest.approx(3.0)
+    assert c["sensor_idle_cpu_se_pct"] == pytest.approx(0.57735, rel=1e-4)
+    assert c["sensor_marginal_us_per_event"] == pytest.approx(50.0)
+    half = 25.4596 + 0.004
+    assert c["sensor_marginal_ci_low_us"] == pytest.approx(50.0 - half, abs=1e-3)
+    assert c["sensor_marginal_ci_high_us"] == pytest.approx(50.0 + half, abs=1e-3)
+
+
+def test_a_sensor_with_no_per_event_cost_is_not_told_from_zero():
+    """Nothing per event: the point lands on either side of zero with the idle noise, and
+    the interval holds zero whichever side it lands."""
+    for idle_ms in ((2, 4, 2, 4), (4, 2, 4, 2, 2)):
+        c = columns(_idle_cell(idle_ms, event_s=0.0), ops=1000, matched=1000)
+        assert c["sensor_marginal_ci_low_us"] < 0 < c["sensor_marginal_ci_high_us"], c
+    # a sensor that used 5 ms less in the cell than its idle rate says: -5 µs/event, and
+    # its interval (± 25.46) holds zero
+    c = columns(_idle_cell(event_s=-0.005), ops=1000, matched=1000)
+    assert c["sensor_marginal_us_per_event"] == pytest.approx(-5.0)
+    assert c["sensor_marginal_ci_low_us"] < 0 < c["sensor_marginal_ci_high_us"]
+
+
+def test_an_idle_stretch_that_reads_nothing_still_carries_the_resolution():
+    """A process tree counted in 10 ms ticks (20 ms a difference) whose idle sub-windows all
+    read zero: no spread, so the interval is the resolution alone, 20 ms for the cell and
+    20 ms × 1.2/0.4 for the idle total: ± 80 µs over 1000 events, not ± 0."""
+    c = columns(_idle_cell((0, 0, 0, 0), source="process tree", resolution_s=0.02),
+                ops=1000, matched=1000)
+    assert c["sensor_idle_cpu_se_pct"] == 0.0
+    assert c["sensor_marginal_us_per_event"] == pytest.approx(50.0)
+    assert c["sensor_marginal_ci_low_us"] == pytest.approx(50.0 - 80.0)
+    assert c["sensor_marginal_ci_high_us"] == pytest.approx(50.0 + 80.0)
+
+
+def test_one_idle_window_has_a_rate_but_no_interval():
+    c = columns(_idle_cell((3,)), ops=1000, matched=1000)
+    assert c["sensor_idle_cpu_pct"] == pytest.approx(3.0)
+    assert c["sensor_marginal_us_per_event"] == pytest.approx(50.0)
+    assert math.isnan(c["sensor_idle_cpu_se_pct"])
+    assert math.isnan(c["sensor_marginal_ci_low_us"])
+    assert math.isnan(c["sensor_marginal_ci_high_us"])
+
+
+def test_no_events_or_no_idle_reading_give_no_marginal():
+    c = columns(_idle_cell(), ops=1000, matched=0)      # a control that sees nothing
+    assert math.isnan(c["sensor_marginal_us_per_event"])
+    assert math.isnan(c["sensor_marginal_ci_low_us"])
+    cell = _idle_cell()
+    cell.idle = []
+    c = columns(cell, ops=1000, matched=1000)
+    assert math.isnan(c["sensor_idle_cpu_pct"]) and math.isnan(c["sensor_marginal_us_per_event"])
+    assert all(math.isnan(x) for x in marginal_cpu(0.1, 1.0, IdleRate(), 1e-6))
+
+
+def test_the_interval_covers_a_known_cost_at_its_level():
+    """Idle CPU that arrives in random wake-ups (a Poisson count of 0.2 ms bursts, 100 a
+    second): the cell's idle part and the idle stretch's are drawn alike, 50 µs an event
+    on top. The interval, built from six sub-windows, holds the 50 µs in about 95 % of
+    cells (a little more: the resolution is added whole, and the t quantile is for a
+    normal spread)."""
+    rng = np.random.default_rng(11)
+    wall, d, k, burst, lam = 0.7, 0.05, 6, 2e-4, 100.0
+    hits = 0
+    for _ in range(2000):
+        cell_cpu = 0.05 + burst * rng.poisson(lam * wall)
+        t, cpu, idle = 1.0 + wall, 1.0 + cell_cpu, []
+        for _ in range(k):
+            t, cpu = t + d, cpu + burst * rng.poisson(lam * d)
+            idle.append(Reading(t, cpu))
+        c = CellCpu(start=Reading(1.0, 1.0), end=Reading(1.0 + wall, 1.0 + cell_cpu),
+                    idle=idle, resolution_s=1e-6)
+        r = columns(c, ops=1000, matched=1000)
+        hits += r["sensor_marginal_ci_low_us"] <= 50.0 <= r["sensor_marginal_ci_high_us"]
+    assert 0.93 < hits / 2000 < 0.995, hits

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.core import cpu
 from bench.core.errors import BadInput
 from bench.results import compare as cmp_mod
 from bench.results.compare import (METRICS, Comparison, Row, Side, cell_side, compare,
@@ -38,7 +39,8 @@ SHOWN = {"latency_p99", "sensor_cpu_pct", "machine_cpu"}
 def _ten_ms_ticks(monkeypatch):
     # The CPU resolution is two clock ticks; pin the tick to 10 ms (USER_HZ 100) so the
     # widened intervals below are worked out by hand on any machine.
-    monkeypatch.setattr(cmp_mod, "CPU_TICKS_S", 0.02)
+    monkeypatch.setattr(cpu, "TREE_RESOLUTION_S", 0.02)
+    monkeypatch.setitem(cpu.RESOLUTION_S, "process tree", 0.02)
 
 
 def sides(row: Row) -> tuple:
@@ -253,10 +255,10 @@ def test_cpu_resolution_is_two_ticks_over_the_cell():
                       "duration_s": [1.0, 1.0, 4.0, 2.0],
                       "sensor_cpu_source": ["proc", "proc", "cgroup v2", None]})
     # per event: 10 µs x 0.02 s / 0.2 s = 1 µs; no CPU read (0 s): unknown, taken as 0;
-    # cgroup runtime has no ticks; 4 µs x 0.02 / 0.02 = 4 µs
-    assert cpu_resolution(g, "cpu_us_per_event").tolist() == pytest.approx([1.0, 0.0, 0.0, 4.0])
-    # % of a core: 0.02 s over 1, 1, 4, 2 s
-    assert cpu_resolution(g, "sensor_cpu_pct").tolist() == pytest.approx([2.0, 2.0, 0.0, 1.0])
+    # cgroup runtime counts microseconds (10 µs x 1e-6 s / 0.2 s); 4 µs x 0.02 / 0.02 = 4 µs
+    assert cpu_resolution(g, "cpu_us_per_event").tolist() == pytest.approx([1.0, 0.0, 5e-5, 4.0])
+    # % of a core: 0.02 s over 1, 1, 2 s; 1 µs over 4 s
+    assert cpu_resolution(g, "sensor_cpu_pct").tolist() == pytest.approx([2.0, 2.0, 2.5e-5, 1.0])
     # an older folder without the source column: every reading is in ticks
     assert cpu_resolution(g.drop(columns="sensor_cpu_source"), "sensor_cpu_pct").tolist() \
         == pytest.approx([2.0, 2.0, 0.5, 1.0])
@@ -268,9 +270,9 @@ def test_job_object_cpu_is_in_windows_clock_intervals_not_proc_ticks():
     g = pd.DataFrame({"sensor_cpu_s": [0.5, 0.5, 0.5], "sensor_cpu_pct": [50.0] * 3,
                       "cpu_us_per_event": [5.0] * 3, "duration_s": [1.0] * 3,
                       "sensor_cpu_source": ["job object", "process tree", "cgroup (tool)"]})
-    assert cpu_resolution(g, "sensor_cpu_pct").tolist() == pytest.approx([3.125, 2.0, 0.0])
+    assert cpu_resolution(g, "sensor_cpu_pct").tolist() == pytest.approx([3.125, 2.0, 1e-4])
     # per event: 5 µs x 0.03125 s / 0.5 s
-    assert cpu_resolution(g, "cpu_us_per_event").tolist() == pytest.approx([0.3125, 0.2, 0.0])
+    assert cpu_resolution(g, "cpu_us_per_event").tolist() == pytest.approx([0.3125, 0.2, 1e-5])
 
 
 # -- constructed folders ----------------------------------------------------------------------

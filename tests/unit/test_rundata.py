@@ -516,6 +516,30 @@ def test_machine_cpu_is_carried_to_the_combined_rows(tmp_path):
     assert (old["overhead_ns_per_op"] == 500.0).all()
 
 
+def test_marginal_cost_is_the_mean_with_the_range_of_its_repeats_intervals(tmp_path):
+    """Two repeats, 40 ± 6 and 50 ± 8 µs/event: the mean 45, and 34..58, where both
+    intervals lie (not a mean of their bounds, 38..54). A folder from before the interval
+    keeps the mean and the range of the points; per cell, each repeat keeps its own."""
+    def folder(name, bounds):
+        rows = []
+        for rep, (p, h) in enumerate(((40.0, 6.0), (50.0, 8.0))):
+            extra = dict(sensor_marginal_ci_low_us=p - h, sensor_marginal_ci_high_us=p + h) \
+                if bounds else {}
+            rows += cell_rows("ebpf", ("proc_exec", "proc_exit"), repeat=rep, mode="kernel",
+                              sensor_cpu_s=0.1, sensor_marginal_us_per_event=p, **extra)
+        return RunData.load(write_folder(tmp_path / name, rows))
+
+    run = folder("new", True)
+    c = run.cells.iloc[0]
+    assert (c["sensor_marginal_us_per_event"], c["sensor_marginal_ci_low_us"],
+            c["sensor_marginal_ci_high_us"]) == (45.0, 34.0, 58.0)
+    pc = run.per_cell.sort_values("repeat")
+    assert pc["sensor_marginal_ci_low_us"].tolist() == [34.0, 42.0]
+    old = folder("old", False).cells.iloc[0]
+    assert (old["sensor_marginal_us_per_event"], old["sensor_marginal_ci_low_us"],
+            old["sensor_marginal_ci_high_us"]) == (45.0, 40.0, 50.0)
+
+
 # -- block_estimate and combine_slowdown on their own --------------------------------------
 def test_block_estimate_reads_the_first_cell_with_blocks():
     cells = pd.DataFrame([{**{k: NAN for k in BLOCKS}, "slowdown_pct": 99.0},

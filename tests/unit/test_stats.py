@@ -52,3 +52,29 @@ def test_a_higher_level_contains_the_lower(values, low, high):
     m_w, lo_w, hi_w = t_interval(values, high)
     assert m_n == m_w
     assert lo_w <= lo_n <= m_n <= hi_n <= hi_w
+
+
+
+def test_repeats_range_is_where_every_repeats_interval_lies():
+    from bench.analysis.stats import repeats_range
+
+    # 50 ± 3, 9 ± 1, 7 ± 0.5: mean 22, range 6.5..53, above zero (a t-interval of the
+    # mean, 22 ± 4.303 · 24.27 / √3 = ± 60.3, would not be)
+    assert repeats_range([50, 9, 7], [47, 8, 6.5], [53, 10, 7.5]) == (22.0, 6.5, 53.0)
+    # one repeat that cannot tell its cost from zero puts the range across zero
+    m, lo, hi = repeats_range([40, 25], [38, -41], [42, 91])
+    assert (m, lo, hi) == (32.5, -41.0, 91.0)
+
+
+def test_repeats_range_of_one_repeat_or_without_intervals():
+    from bench.analysis.stats import repeats_range
+
+    assert repeats_range([4.0], [1.0], [7.0]) == (4.0, 1.0, 7.0)
+    m, lo, hi = repeats_range([4.0], [math.nan], [math.nan])   # a folder from before
+    assert m == 4.0 and math.isnan(lo) and math.isnan(hi)
+    # repeats without intervals of their own: the range of their points
+    assert repeats_range([1.0, 3.0], [math.nan] * 2, [math.nan] * 2) == (2.0, 1.0, 3.0)
+    assert repeats_range([1.0, 3.0], [0.5, math.nan], [1.5, math.nan]) == (2.0, 0.5, 3.0)
+    # a repeat without a point does not count
+    assert repeats_range([math.nan, 4.0], [0.0, 1.0], [9.0, 7.0]) == (4.0, 1.0, 7.0)
+    assert all(math.isnan(x) for x in repeats_range([], [], []))
