@@ -17,7 +17,9 @@ import math
 import pandas as pd
 
 from bench.backends import get, names
+from bench.core import fmt
 from bench.report.figure import headline_rate
+from bench.report.present import Cell, Num, backend
 from bench.results.rundata import RunData
 
 HEAD = ["mechanism", "sensor", "mode", "workload", "marginal µs/event [range]",
@@ -45,14 +47,15 @@ def tool_of(present: set[str] | None = None) -> dict[str, str]:
 
 
 def _spread(v: pd.Series) -> tuple[float, str]:
+    """The median of the repeats and 'median [min–max]'."""
     v = v.dropna().astype(float)
     if v.empty:
-        return math.nan, "–"
+        return math.nan, fmt.DASH
     med = float(v.median())
-    return med, (f"{med:.1f} [{v.min():.1f}–{v.max():.1f}]" if len(v) > 1 else f"{med:.1f}")
+    return med, fmt.interval(med, v.min(), v.max(), 1) if len(v) > 1 else fmt.number(med, 1)
 
 
-def rows(run: RunData) -> list[list[str]]:
+def rows(run: RunData) -> list[list[Cell]]:
     """Table rows (HEAD), empty when the run holds no reference backend with its tool."""
     rate = headline_rate(run)
     pc = run.per_cell
@@ -76,20 +79,13 @@ def rows(run: RunData) -> list[list[str]]:
                 _, marginal = _spread(gs["sensor_marginal_us_per_event"])
                 all_in, all_in_s = _spread(gs["cpu_us_per_event"])
                 c = cells.loc[(s, wl, rate)] if (s, wl, rate) in cells.index else {}
-                ratio = (f"{all_in / tool_all:.2f}" if gs["backend"].iloc[0] != tool
+                ratio = (Num(all_in / tool_all, 2) if gs["backend"].iloc[0] != tool
                          and tool_all and tool_all == tool_all and all_in == all_in else "")
-                out.append([ref, f"`{s}`", gs["mode"].iloc[0], wl, marginal, all_in_s, ratio,
-                            _fmt(gs["sensor_idle_cpu_pct"].median(), ".2f"),
-                            _fmt(c.get("latency_p50_us")), _fmt(c.get("latency_p99_us")),
-                            _fmt(c.get("drop_rate"), ".2f", 100)])
+                out.append([ref, backend(s), gs["mode"].iloc[0], wl, marginal, all_in_s, ratio,
+                            Num(gs["sensor_idle_cpu_pct"].median(), 2),
+                            Num(c.get("latency_p50_us"), 0), Num(c.get("latency_p99_us"), 0),
+                            Num(c.get("drop_rate"), 2, scale=100)])
     return out
-
-
-def _fmt(v, fmt: str = ".0f", scale: float = 1.0) -> str:
-    try:
-        return "–" if v is None or v != v else format(float(v) * scale, fmt)
-    except (TypeError, ValueError):
-        return "–"
 
 
 INTRO = ("Each mechanism's reference sensor (ours, in every variant the run holds) next to "
