@@ -5,9 +5,10 @@ terminal summary of a run and ``compare``. One rule for all of them:
 - thousands are grouped (``1,070``), never written in exponent form;
 - ``digits`` fixes the decimals; without it a number gets three significant digits and no
   trailing zeros (``1,070``, ``31``, ``2.5``, ``0.0123``);
-- a value with an interval shares its decimals with the interval:
-  ``1,070 [1,050–1,080]``, or ``+2.1 [-0.4, +3.8]`` when signs are shown or a bound is
-  negative (a dash between two signed numbers reads as a minus).
+- a value with an interval shares its decimals with the interval (without ``digits``,
+  three significant digits of the largest of the three): ``1,070 [1,050–1,080]``,
+  ``0.7 [-28.9, 30.3]``, or ``+2.1 [-0.4, +3.8]`` when signs are shown (a comma whenever
+  a bound is negative: a dash between two signed numbers reads as a minus).
 """
 
 from __future__ import annotations
@@ -59,9 +60,10 @@ def interval(v, lo, hi, digits: int | None = None, sign: bool = False,
     x = value_of(v) * scale
     if x != x:
         return DASH
-    d = decimals(x) if digits is None else digits
-    head = number(x, d, sign) + (f" {unit}" if unit else "")
     a, b = value_of(lo) * scale, value_of(hi) * scale
+    wide = max(abs(x), abs(a), abs(b)) if a == a and b == b else abs(x)
+    d = decimals(wide) if digits is None else digits   # three digits of the widest
+    head = number(x, d, sign) + (f" {unit}" if unit else "")
     if a != a or b != b:
         return head
     sep = ", " if sign or a < 0 or b < 0 else "–"

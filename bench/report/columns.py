@@ -28,8 +28,8 @@ class Column:
 
 
 def _v(r, name: str) -> object:
-    v = r.get(name, math.nan)
-    return math.nan if v is None or v is pd.NA else v
+    """A row's value (a missing column is unknown; fmt reads None and NA as unknown)."""
+    return r.get(name, math.nan)
 
 
 def _limit(r) -> Cell:

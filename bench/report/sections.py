@@ -94,7 +94,9 @@ def costs(run: RunData, workload: str) -> Section:
     c = run.cells
     c = c[c["workload_spec"] == workload]
     shown = c[c["status"] != "unsupported"]
-    blocks: list = [table(shown, TERMINAL)]
+    rates = list(dict.fromkeys(shown["rate_target"]))
+    one = len(rates) == 1   # one rate: said in the title, not on every row
+    blocks: list = [table(shown, [x for x in TERMINAL if not (one and x == "rate")])]
     blind = sees_none(c).get(workload)
     if blind:
         blocks.append(Para(f"sees none of its kinds: {_names(blind)}"))
@@ -104,7 +106,8 @@ def costs(run: RunData, workload: str) -> Section:
                                                 f"{r['status']}: {r['reason']}"
                                                 for _, r in bad.iterrows()], kind="warn"))
     blocks += ranked(run, workload, legend=False)
-    return Section(f"wl-{workload}", f"Workload {workload}", "", blocks)
+    return Section(f"wl-{workload}", f"Workload {workload}"
+                   + (f" @ {rates[0]} ops/s" if one else ""), "", blocks)
 
 
 def ranked(run: RunData, workload: str, rates: list[str] | None = None,

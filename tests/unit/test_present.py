@@ -44,7 +44,8 @@ def test_number(v, kw, expect):
     ((1070.4, 1050.2, 1080.9), {"unit": "µs"}, "1,070 µs [1,050–1,081]"),
     ((2.1, -0.4, 3.8), {"digits": 1, "sign": True}, "+2.1 [-0.4, +3.8]"),
     ((2.1, -0.4, 3.8), {"digits": 1}, "2.1 [-0.4, 3.8]"),   # a negative bound: a comma
-    ((31.04, 30.2, 32.55), {}, "31.0 [30.2–32.5]"),          # the value's decimals, kept
+    ((31.04, 30.2, 32.55), {}, "31.0 [30.2–32.5]"),          # shared decimals, kept
+    ((0.718, -28.889, 30.324), {}, "0.7 [-28.9, 30.3]"),     # ...those of the widest
     ((5.0, NAN, NAN), {"unit": "µs"}, "5.00 µs"),            # no interval: the value alone
     ((NAN, 1.0, 2.0), {}, "–"),
     ((100.0, 60.0, 160.0), {"scale": 1e-3, "digits": 1, "sign": True}, "+0.1 [+0.1, +0.2]"),
