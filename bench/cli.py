@@ -20,6 +20,7 @@ from rich.table import Table
 
 from bench import backends
 from bench.analysis.blocks import MIN_OPS
+from bench.core import fmt
 from bench.core.errors import BadInput, BenchError
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
 from bench.harness.accounting import IDLE_S, IDLE_WINDOWS
@@ -164,6 +165,8 @@ def run(
         IDLE_S, "--idle",
         help=f"seconds a sensor's idle CPU is read after each cell, in {IDLE_WINDOWS} "
              "sub-windows: longer narrows the marginal cost's interval"),
+    detail: bool = typer.Option(False, "--detail",
+                                help="also print the per-kind tables at the end"),
 ):
     """Run the benchmark matrix: backends x workloads x rates x repetitions."""
     from bench.harness import runner, spec as specmod
@@ -205,7 +208,7 @@ def run(
         res = runner.run(cfg, ResultsDir, err)
     except KeyboardInterrupt:
         raise typer.Exit(130)
-    summary_table(res.cells())
+    summary(res.path, detail)
     if report_after:
         _report_quietly(res.path)
     out.print(f"results: {res.path}")
@@ -322,12 +325,12 @@ def calibrate(
               "covered", "estimate µs/op", "bias µs", "± half-width µs", "steal max %"):
         t.add_column(c)
     for s in summaries:
-        fixed = "(measures it)" if s.control == cal.FIXED else _fmt(s.fixed_us, ".2f")
-        t.add_row(s.workload, s.control, _fmt(s.injected_us, ".2f"), fixed,
-                  _fmt(s.truth_us, ".2f"),
-                  f"{s.covered}/{s.runs}" if s.truth_us == s.truth_us else "-",
-                  f"{s.estimate_us:+.2f}", _fmt(s.bias_us, "+.2f"), f"{s.half_width_us:.2f}",
-                  _fmt(s.steal_pct_max, ".1f"))
+        fixed = "(measures it)" if s.control == cal.FIXED else fmt.number(s.fixed_us, 2)
+        t.add_row(s.workload, s.control, fmt.number(s.injected_us, 2), fixed,
+                  fmt.number(s.truth_us, 2),
+                  f"{s.covered}/{s.runs}" if fmt.known(s.truth_us) else fmt.DASH,
+                  fmt.number(s.estimate_us, 2, sign=True), fmt.number(s.bias_us, 2, sign=True),
+                  fmt.number(s.half_width_us, 2), fmt.number(s.steal_pct_max, 1))
     out.print(t)
     notes, ok = cal.findings(summaries, effect)
     for n in notes:
@@ -473,6 +476,7 @@ def compare(
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the comparison as JSON"),
 ):
     """Compare two results folders: exit 0 no regression, 1 regression, 2 could not compare."""
+    from bench.report import comparison, terminal
     from bench.results import compare as cmpmod
     from bench.results.rundata import RunData
 
@@ -489,24 +493,9 @@ def compare(
         err.print(f"[yellow]missing:[/] {m}", highlight=False, soft_wrap=True)
     if len(c.missing) > 20:
         err.print(f"[yellow]missing:[/] ... and {len(c.missing) - 20} more", highlight=False)
-    rows = c.rows if show_all else [r for r in c.rows if r.verdict != "same"]
-    t = Table(title=f"compare {base} -> {new}", title_justify="left")
-    for col in ("backend", "workload", "rate", "kind", "metric", "base", "new", "change",
-                "verdict"):
-        t.add_column(col, overflow="fold")
-    colour = {"regression": "red", "failed": "red", "improvement": "green",
-              "not significant": "yellow", "uncertain": "yellow"}
-    for r in rows:
-        spec = r.base_spec if r.base_spec == r.new_spec else f"{r.base_spec} -> {r.new_spec}"
-        v = r.verdict + ("" if r.gated or r.verdict in ("same",) else " (not gated)")
-        t.add_row(spec, r.workload, r.rate, r.kind or "*", r.metric, _side(r.base),
-                  _side(r.new), r.change, f"[{colour.get(r.verdict, 'default')}]{v}[/]")
-    if rows:
-        out.print(t)
-    counts: dict[str, int] = {}
-    for r in c.rows:
-        counts[r.verdict] = counts.get(r.verdict, 0) + 1
-    out.print("verdicts: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"))
+    out.print(f"compare {base} -> {new}", style="bold", highlight=False)
+    for section in comparison.view(c, show_all):
+        terminal.render(section, out)
     if json_out:
         json_out.write_text(json.dumps(cmpmod.to_json(c), indent=2, default=str) + "\n")
     code = c.exit_code()
@@ -520,14 +509,6 @@ def compare(
     raise typer.Exit(code)
 
 
-def _side(s) -> str:
-    if s.value != s.value:
-        return "-"
-    if s.lo == s.lo and s.hi == s.hi and s.hi > s.lo:
-        return f"{s.value:.3g} [{s.lo:.3g}, {s.hi:.3g}]"
-    return f"{s.value:.3g}"
-
-
 @app.command()
 def merge(folders: List[Path] = typer.Argument(..., help="results folders to combine"),
           out_dir: Path = typer.Option(..., "--out", "-o", help="new folder for the merge")):
@@ -538,54 +519,13 @@ def merge(folders: List[Path] = typer.Argument(..., help="results folders to com
     out.print(f"merged {len(folders)} folders into {path}")
 
 
-def _fmt(v, spec: str = ".0f") -> str:
-    try:
-        if v is None or v != v or v is pd_na():
-            return "-"
-        return format(v, spec)
-    except (TypeError, ValueError):
-        return "-"
+def summary(folder: Path, detail: bool = False) -> None:
+    """What a run prints at its end: per workload, one row per backend x rate (and with
+    ``detail`` the per-kind tables)."""
+    from bench.report import terminal
+    from bench.results.rundata import RunData
 
-
-def pd_na():
-    import pandas as pd
-
-    return pd.NA
-
-
-def _overhead(r) -> str:
-    """Overhead per operation in µs with its block interval, e.g. '+2.1 [+0.4, +3.8]'."""
-    v = r.get("overhead_ns_per_op")
-    if v is None or v != v or v is pd_na():
-        return "-"
-    lo, hi = r.get("overhead_ci_low_ns"), r.get("overhead_ci_high_ns")
-    ci = (f" [{lo / 1e3:+.1f}, {hi / 1e3:+.1f}]"
-          if lo is not None and lo == lo and hi == hi else "")
-    return f"{v / 1e3:+.1f}{ci}"
-
-
-def summary_table(df) -> None:
-    """One line per measured cell and kind; one line per skipped or failed cell."""
-    t = Table(title="results", title_justify="left")
-    for c in ("backend", "workload", "rate", "kind", "status", "drop %", "p50 us", "p99 us",
-              "cpu %", "us/event", "overhead us/op [CI]", "limit"):
-        t.add_column(c, overflow="fold")
-    df = df[df["backend"] != "baseline"]
-    for cell, g in df.groupby("cell", sort=False):
-        first = g.iloc[0]
-        if first["status"] in ("skipped", "failed"):
-            t.add_row(first["spec"], first["workload_spec"], str(first["rate_target"]), "*",
-                      f"{first['status']}: {first['reason']}", *["-"] * 7)
-            continue
-        for _, r in g.iterrows():
-            drop = r["drop_rate"]
-            t.add_row(r["spec"], r["workload_spec"], str(r["rate_target"]), r["kind"],
-                      r["status"], _fmt(drop * 100 if drop == drop else None, ".2f"),
-                      _fmt(r["latency_p50_us"]), _fmt(r["latency_p99_us"]),
-                      _fmt(r["sensor_cpu_pct"], ".1f"), _fmt(r["cpu_us_per_event"], ".1f"),
-                      _overhead(r), str(r["saturation"] or "")
-                      if r["saturation"] is not pd_na() else "")
-    out.print(t)
+    terminal.summary(RunData.load(folder, strict_meta=False), out, detail)
 
 
 def main() -> None:

@@ -25,6 +25,6 @@ if sys.platform == "win32":
             return "pytest.mark.windows" not in collection_path.read_text(errors="replace")
         return None
 else:
-    from tests.helpers.fixtures import audit_exclusive, leaves_nothing  # noqa: F401
+    from tests.helpers.fixtures import audit_exclusive, leaves_nothing, ten_ms_ticks  # noqa: F401
 
 pytest_plugins = ["pytester"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.analysis.metrics import DROP_THRESHOLD
+from bench.core import fmt
 from bench.results.rundata import RunData, kind_order, rate_value
 from bench.report.figure import Chart, Skipped, save, slug
 from bench.report import scenarios
@@ -64,7 +65,7 @@ def coverage(run: RunData, styles: Styles, out: Path):
             text[i][j] = f"{seen * 100:.0f}" if seen < 0.995 or seen == 1 else f"{seen * 100:.1f}"
         elif (g["status"] == "unsupported").any():   # support is static, see data._status
             state[i, j] = 1
-            text[i][j] = "–"
+            text[i][j] = fmt.DASH
         else:
             state[i, j] = 2
             text[i][j] = "!"

@@ -18,8 +18,11 @@ import math
 import pandas as pd
 
 from bench.backends import get, names
+from bench.core import fmt
 from bench.report.figure import headline_rate
-from bench.results.rundata import MARGINAL_FIELDS, RunData
+from bench.report import columns
+from bench.report.present import Cell, Num, backend
+from bench.results.rundata import RunData
 
 HEAD = ["mechanism", "sensor", "mode", "workload", "marginal µs/event [range]",
         "CPU µs/event, all in [range]", "× the tool", "idle CPU %", "p50 µs", "p99 µs",
@@ -46,14 +49,15 @@ def tool_of(present: set[str] | None = None) -> dict[str, str]:
 
 
 def _spread(v: pd.Series) -> tuple[float, str]:
+    """The median of the repeats and 'median [min–max]'."""
     v = v.dropna().astype(float)
     if v.empty:
-        return math.nan, "–"
+        return math.nan, fmt.DASH
     med = float(v.median())
-    return med, (f"{med:.1f} [{v.min():.1f}–{v.max():.1f}]" if len(v) > 1 else f"{med:.1f}")
+    return med, fmt.interval(med, v.min(), v.max(), 1) if len(v) > 1 else fmt.number(med, 1)
 
 
-def rows(run: RunData) -> list[list[str]]:
+def rows(run: RunData) -> list[list[Cell]]:
     """Table rows (HEAD), empty when the run holds no reference backend with its tool."""
     rate = headline_rate(run)
     pc = run.per_cell
@@ -76,44 +80,14 @@ def rows(run: RunData) -> list[list[str]]:
                 gs = g[g["series"] == s]
                 all_in, all_in_s = _spread(gs["cpu_us_per_event"])
                 c = cells.loc[(s, wl, rate)] if (s, wl, rate) in cells.index else {}
-                marginal = marginal_text(c)
-                ratio = (f"{all_in / tool_all:.2f}" if gs["backend"].iloc[0] != tool
+                marginal = columns.marginal(c)
+                ratio = (Num(all_in / tool_all, 2) if gs["backend"].iloc[0] != tool
                          and tool_all and tool_all == tool_all and all_in == all_in else "")
-                out.append([ref, f"`{s}`", gs["mode"].iloc[0], wl, marginal, all_in_s, ratio,
-                            _fmt(gs["sensor_idle_cpu_pct"].median(), ".2f"),
-                            _fmt(c.get("latency_p50_us")), _fmt(c.get("latency_p99_us")),
-                            _fmt(c.get("drop_rate"), ".2f", 100)])
+                out.append([ref, backend(s), gs["mode"].iloc[0], wl, marginal, all_in_s, ratio,
+                            Num(gs["sensor_idle_cpu_pct"].median(), 2),
+                            Num(c.get("latency_p50_us"), 0), Num(c.get("latency_p99_us"), 0),
+                            Num(c.get("drop_rate"), 2, scale=100)])
     return out
-
-
-def marginal_text(r) -> str:
-    """The marginal CPU per event as every table shows it (``r``: a row of
-    ``RunData.cells``): the mean with the range its repeats' 95 % intervals lie in, or
-    *not resolved* where that range holds zero (with its upper end when that is above
-    zero: the most it can cost). Never a negative cost. One repeat of a folder from
-    before the interval: the point, unless it is below zero."""
-    p, lo, hi = (_num(r.get(c)) for c in MARGINAL_FIELDS)
-    if p != p:
-        return "–"
-    if lo != lo:
-        return f"{p:.1f}" if p >= 0 else "not resolved"
-    if lo > 0:
-        return f"{p:.1f} [{lo:.1f}–{hi:.1f}]"
-    return f"not resolved (≤ {hi:.1f})" if hi > 0 else "not resolved"
-
-
-def _num(v) -> float:
-    try:
-        return math.nan if v is None or v is pd.NA else float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _fmt(v, fmt: str = ".0f", scale: float = 1.0) -> str:
-    try:
-        return "–" if v is None or v != v else format(float(v) * scale, fmt)
-    except (TypeError, ValueError):
-        return "–"
 
 
 INTRO = ("Each mechanism's reference sensor (ours, in every variant the run holds) next to "

@@ -19,6 +19,12 @@ from bench.results.rundata import RunData
 NULL = "null_sensor"
 INJECT = "injected_cost"
 
+INTRO = ("From the run's own controls: `null_sensor` costs nothing, so the half-width of its "
+         "95 % interval is the smallest overhead (and total cost) this machine could tell "
+         "from zero at these settings; `injected_cost` adds a known spin in the kernel on "
+         "each operation (plus the tracepoint's own fixed cost, which nothing counts). "
+         "Values in µs per operation.")
+
 
 def _half(r, lo: str, hi: str, scale: float = 1.0) -> float:
     a, b = r.get(lo, math.nan), r.get(hi, math.nan)

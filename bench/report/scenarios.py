@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.core import fmt
 from bench.report.figure import save, slug
+from bench.report.present import Cell, Num, backend
 from bench.report.style import MODE_COLOUR, RC, Styles
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -54,14 +56,9 @@ def table_rows(sc: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["scenario", "case", "_m", "spec"], kind="stable").drop(columns="_m")
 
 
-def fmt_ms(v) -> str:
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return "–"
-    if math.isnan(v):
-        return "–"
-    return f"{v:,.0f}" if v >= 10 else f"{v:.1f}"
+def ms(v) -> Num:
+    """Milliseconds: whole from 10 up, tenths below."""
+    return Num(v, 0 if abs(fmt.value_of(v)) >= 10 else 1)
 
 
 def timeline_chart(sc: pd.DataFrame, tl: pd.DataFrame, styles: Styles, out: Path,
@@ -109,9 +106,9 @@ def timeline_chart(sc: pd.DataFrame, tl: pd.DataFrame, styles: Styles, out: Path
             lag.spines["right"].set_visible(True)
             ax.set_ylabel("events / 10 ms", fontsize=8)
             ax.set_title(f"{r['spec']} ({r['mode']}, {r['workload_spec']}): {r['outcome']}; "
-                         f"blind {fmt_ms(r.get('blind_ms'))} ms, lost "
-                         f"{r.get('events_lost', '–')}, workload held "
-                         f"{fmt_ms(r.get('workload_stall_ms'))} ms", fontsize=9, loc="left")
+                         f"blind {ms(r.get('blind_ms')).text()} ms, lost "
+                         f"{Num(r.get('events_lost'), 0).text()}, workload held "
+                         f"{ms(r.get('workload_stall_ms')).text()} ms", fontsize=9, loc="left")
         axes[-1, 0].set_xlabel("time from the first operation (s)")
         handles, labels = axes[0, 0].get_legend_handles_labels()
         seen = dict(zip(labels, handles))
@@ -131,7 +128,7 @@ def cases(sc: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(table_rows(sc)["case"]))
 
 
-def summary_rows(sc: pd.DataFrame) -> tuple[list[str], list[list[str]], list[str]]:
+def summary_rows(sc: pd.DataFrame) -> tuple[list[str], list[list[Cell]], list[str]]:
     """Headers, rows and each row's mode, for the 'what happens' table."""
     head = ["scenario", "backend", "mode", "workload", "outcome", "blind (ms)",
             "kill→ready (ms)", "lost / expected", "workload held (ms)", "caught up (ms)",
@@ -145,15 +142,15 @@ def summary_rows(sc: pd.DataFrame) -> tuple[list[str], list[list[str]], list[str
         exp = r.get("events_expected")
         own = r.get("self_reported_lost")
         rows.append([
-            str(r["case"]), str(r["spec"]), str(r["mode"]), str(r.get("workload_spec", "")),
+            str(r["case"]), backend(r["spec"]), str(r["mode"]), str(r.get("workload_spec", "")),
             str(r.get("outcome", "")) + (f" ({r['reason']})" if _s(r.get("reason")) else ""),
-            fmt_ms(r.get("blind_ms")),
-            fmt_ms(r.get("down_ms")) if r.get("crashed") is True else "–",
-            f"{int(lost)} / {int(exp)}" if _num(lost) and _num(exp) else "–",
-            fmt_ms(r.get("workload_stall_ms")), fmt_ms(r.get("recovered_ms")),
-            str(int(own)) if _num(own) else "–",
+            ms(r.get("blind_ms")),
+            ms(r.get("down_ms")) if r.get("crashed") is True else fmt.DASH,
+            f"{int(lost)} / {int(exp)}" if _num(lost) and _num(exp) else fmt.DASH,
+            ms(r.get("workload_stall_ms")), ms(r.get("recovered_ms")),
+            Num(own, 0) if _num(own) else fmt.DASH,
             _noticed(r), _happened(r),
-            _s(r.get("kernel_while_down")) or "–",
+            _s(r.get("kernel_while_down")) or fmt.DASH,
             _s(r.get("leftovers")) or "nothing",
         ])
         modes.append(str(r["mode"]))
@@ -176,7 +173,7 @@ def not_applicable(sc: pd.DataFrame) -> str:
 def _noticed(r) -> str:
     """Tamper only: whether the sensor noticed, and whether the attempt is in its output."""
     if _s(r.get("scenario")) != "tamper" or _s(r.get("status")) != "ok":
-        return "–"
+        return fmt.DASH
     if r.get("recorded") is True:
         return "recorded"
     return "detected" if r.get("detected") is True else "no"
@@ -192,7 +189,7 @@ def _happened(r, width: int = 140) -> str:
     if _s(r.get("tamper_seen")):
         parts.append(f"sensor saw: {_s(r.get('tamper_seen'))}")
     text = "; ".join(p for p in parts if p)
-    return (text[: width - 1] + "…") if len(text) > width else (text or "–")
+    return (text[: width - 1] + "…") if len(text) > width else (text or fmt.DASH)
 
 
 def _s(v) -> str:

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from bench.core.cpu import resolution_s
+from bench.core import fmt
 from bench.core.errors import BadInput
 from bench.analysis.metrics import DROP_THRESHOLD, SLOW_THRESHOLD_PCT
 from bench.analysis.stats import t_interval
@@ -131,10 +132,10 @@ class Row:
         unit = METRICS[self.metric].unit if self.metric in METRICS else ""
         if not (b == b and n == n):
             return ""
-        d = n - b
+        d = fmt.number(n - b, sign=True)
         if METRICS.get(self.metric) and METRICS[self.metric].relative and b > 0:
-            return f"{d:+.3g} {unit} ({(n / b - 1) * 100:+.0f} %)"
-        return f"{d:+.3g} {unit}"
+            return f"{d} {unit} ({fmt.number((n / b - 1) * 100, 0, sign=True)} %)"
+        return f"{d} {unit}"
 
 
 @dataclass

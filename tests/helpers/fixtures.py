@@ -16,3 +16,13 @@ def leaves_nothing():
     yield snap
     _, left = snap.wait_clean(5.0)
     assert left == [], "left behind: " + "; ".join(left)
+
+
+@pytest.fixture
+def ten_ms_ticks(monkeypatch):
+    """A process tree's CPU resolution pinned to two 10 ms ticks (USER_HZ 100), so that
+    intervals widened by it can be worked out by hand on any machine."""
+    from bench.core import cpu
+
+    monkeypatch.setattr(cpu, "TREE_RESOLUTION_S", 0.02)
+    monkeypatch.setitem(cpu.RESOLUTION_S, "process tree", 0.02)

@@ -19,7 +19,8 @@ import math
 
 import pytest
 
-from bench.report.mechanisms import marginal_text
+from bench.report.columns import marginal
+from bench.report.present import cell_text
 from bench.results.rundata import RunData
 from tests.helpers import run_cells
 
@@ -99,7 +100,7 @@ def test_idle_only_spinning_adds_no_per_event_cost(run):
     assert d - half <= 0 <= d + half, (d, half)
     assert half < 250, half
     row = run_data.cells.set_index("series").loc[IDLE]
-    text = marginal_text(row)
+    text = cell_text(marginal(row))
     assert not text.startswith("-"), text
     if row["sensor_marginal_ci_low_us"] <= 0:
         assert text.startswith("not resolved"), text

@@ -42,7 +42,7 @@ def test_report_of_a_scenario_folder(tmp_path):
     assert "What happens when the sensor fails" in html and "sensor-crashed" in html
     assert "cannot run here" in html        # the 2024 failure, said plainly
     md = (d / "README.md").read_text()
-    assert "| crash | inotify | user | file | sensor-crashed | 150 |" in md
+    assert "| crash | `inotify` | user | file | sensor-crashed | 150 |" in md
     assert (d / "charts" / "scenario-crash.png").exists()
 
 

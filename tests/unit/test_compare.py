@@ -19,7 +19,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.core import cpu
 from bench.core.errors import BadInput
 from bench.results import compare as cmp_mod
 from bench.results.compare import (METRICS, Comparison, Row, Side, cell_side, compare,
@@ -35,12 +34,8 @@ GATED = {"latency_p50", "drop_rate", "cpu_us_per_event", "slowdown", "overhead"}
 SHOWN = {"latency_p99", "sensor_cpu_pct", "machine_cpu"}
 
 
-@pytest.fixture(autouse=True)
-def _ten_ms_ticks(monkeypatch):
-    # The CPU resolution is two clock ticks; pin the tick to 10 ms (USER_HZ 100) so the
-    # widened intervals below are worked out by hand on any machine.
-    monkeypatch.setattr(cpu, "TREE_RESOLUTION_S", 0.02)
-    monkeypatch.setitem(cpu.RESOLUTION_S, "process tree", 0.02)
+# the CPU resolution is two clock ticks, pinned to 10 ms each
+pytestmark = pytest.mark.usefixtures("ten_ms_ticks")
 
 
 def sides(row: Row) -> tuple:

@@ -1,5 +1,5 @@
-"""How every report table shows the marginal CPU per event (bench.report.mechanisms
-.marginal_text): a point with its 95 % interval when the interval lies above zero, *not
+"""How every report table shows the marginal CPU per event (the ``marginal`` column of
+bench.report.columns): a point with its 95 % interval when the interval lies above zero, *not
 resolved* otherwise, and never a negative cost."""
 
 import math
@@ -7,7 +7,12 @@ import math
 import pandas as pd
 import pytest
 
-from bench.report.mechanisms import marginal_text
+from bench.report.columns import marginal
+from bench.report.present import cell_text
+
+
+def marginal_text(row) -> str:
+    return cell_text(marginal(row))
 
 NAN = math.nan
 

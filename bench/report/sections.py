@@ -1,0 +1,284 @@
+"""The sections of a report, each built once from a results folder's read model as data
+(``bench.report.present``) and rendered to report.html, the Markdown page and the terminal.
+
+``costs`` is the cost and loss table (the report's summary, the Markdown page's headline,
+one workload of the terminal summary: the same rows, columns picked from
+``bench.report.columns``); ``kinds`` the per-kind detail, which names a backend's kinds
+it does not see once instead of a row of dashes per kind; then max sustainable rate, what
+the machine could resolve, the mechanisms, the failure scenarios, warnings, settings and
+the machine.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from bench.analysis.metrics import DROP_THRESHOLD
+from bench.core import fmt
+from bench.report import mechanisms as mech, ranking, resolution as res, scenarios as scen
+from bench.report.columns import CELL, KIND, KIND_LATENCIES, legend, limit_legend
+from bench.report.present import Details, Num, Para, Section, Table, Text, backend
+from bench.results import sustainable as sus
+from bench.results.rundata import RunData
+
+# The columns each view shows (names in bench.report.columns.CELL)
+REPORT = ["backend", "mode", "workload", "rate", "status", "kinds", "drop", "worst_drop",
+          "p50", "p99", "machine", "cpu_pct", "cpu_event", "idle", "marginal", "kernel", "gap",
+          "overhead", "slowdown", "limit", "repeats", "blocks"]
+HEADLINE = ["backend", "mode", "workload", "kinds", "drop", "worst_drop", "p50", "p99",
+            "machine", "idle", "marginal", "kernel", "overhead"]
+TERMINAL = ["backend", "rate", "kinds_seen", "worst_drop", "p50", "p99", "cpu_event",
+            "machine", "limit"]
+KIND_COLUMNS = ["backend", "rate", "kind", "status", "expected", "matched", "drop",
+                "duplicates", "unmatched", "self_lost", *KIND_LATENCIES]
+
+
+def table(rows: pd.DataFrame, columns: list[str], catalogue=CELL, left: int = 1) -> Table:
+    """A table of ``rows`` (a frame of cells or kinds) with the named columns."""
+    cols = [catalogue[c] for c in columns]
+    return Table([c.header for c in cols], [[c.get(r) for c in cols] for _, r in rows.iterrows()],
+                 [str(m) for m in rows["mode"]] if len(rows) else [], left)
+
+
+def intro(columns: list[str], overhead_limit_pct: float, lead: str) -> str:
+    """``lead``, then what each column shown means."""
+    parts = [legend(columns)] + ([limit_legend(overhead_limit_pct)] if "limit" in columns else [])
+    return f"{lead} " + "; ".join(p for p in parts if p) + "."
+
+
+def sees_none(cells: pd.DataFrame) -> dict[str, list[str]]:
+    """workload -> the series that see none of its kinds (listed once, not as rows)."""
+    blind = cells[cells["status"] == "unsupported"] if len(cells) else cells
+    out: dict[str, list[str]] = {}
+    for _, r in blind.iterrows():
+        names = out.setdefault(str(r["workload_spec"]), [])
+        if r["series"] not in names:
+            names.append(str(r["series"]))
+    return out
+
+
+def _names(series) -> str:
+    return ", ".join(f"`{s}`" for s in series)
+
+
+LEAD = "Repetitions combined: CPU averaged over repeats."
+
+
+def summary(run: RunData) -> Section:
+    """Every measured backend x workload x rate (report.html)."""
+    c = run.cells
+    blocks = [table(c[c["status"] != "unsupported"], REPORT, left=5)] if len(c) else []
+    blind = sees_none(c)
+    if blind:
+        blocks.append(Para("Not in the table, sees none of the workload's kinds (see the "
+                           "coverage chart):", [f"{w}: {_names(s)}" for w, s in blind.items()]))
+    return Section("summary", "Summary", intro(REPORT, run.overhead_limit_pct, LEAD), blocks)
+
+
+def headline(run: RunData, rate: str | None) -> Section:
+    """The measured backends x workloads at one rate (the Markdown page)."""
+    c = run.cells
+    c = c[(c["rate_target"] == rate) & (c["status"] == "ok")] if len(c) else c
+    if not len(c):
+        return Section("headline", "")
+    return Section("headline", f"Headline at {rate} ops/s",
+                   intro(HEADLINE, run.overhead_limit_pct, LEAD), [table(c, HEADLINE)])
+
+
+def costs(run: RunData, workload: str) -> Section:
+    """One workload of the terminal summary: a row per backend x rate that measured it,
+    those that see none of its kinds named once, what did not run with its reason, and
+    the ranking sentences per rate."""
+    c = run.cells
+    c = c[c["workload_spec"] == workload]
+    shown = c[c["status"] != "unsupported"]
+    rates = list(dict.fromkeys(shown["rate_target"]))
+    one = len(rates) == 1   # one rate: said in the title, not on every row
+    blocks: list = [table(shown, [x for x in TERMINAL if not (one and x == "rate")])]
+    blind = sees_none(c).get(workload)
+    if blind:
+        blocks.append(Para(f"sees none of its kinds: {_names(blind)}"))
+    bad = shown[shown["status"].isin(["failed", "skipped"])]
+    if len(bad):
+        blocks.append(Para("did not measure:", [f"`{r['series']}` @ {r['rate_target']}: "
+                                                f"{r['status']}: {r['reason']}"
+                                                for _, r in bad.iterrows()], kind="warn"))
+    blocks += ranked(run, workload, legend=False)
+    return Section(f"wl-{workload}", f"Workload {workload}"
+                   + (f" @ {rates[0]} ops/s" if one else ""), "", blocks)
+
+
+def ranked(run: RunData, workload: str, rates: list[str] | None = None,
+           legend: bool = True) -> list[Para]:
+    """The ranking sentences of a workload, one paragraph per rate that has any (of
+    ``rates``, default all), and what they mean."""
+    multi = len(run.rates()) > 1
+    out = []
+    for rate in run.rates() if rates is None else rates:
+        said = ranking.sentences(run, workload, rate)
+        if said:
+            out.append(Para((f"At {rate} ops/s: " if multi else "") + " ".join(said),
+                            kind="plain"))
+    return out + [Para(ranking.LEGEND)] if out and legend else out
+
+
+def kinds(run: RunData, workload: str, rates: list[str] | None = None) -> Section:
+    """Per kind, folded away: the kinds each backend supports (rows), and for each backend
+    the kinds of the workload it does not see, said once."""
+    k = run.kinds
+    k = k[k["workload_spec"] == workload] if len(k) else k
+    if rates is not None and len(k):
+        k = k[k["rate_target"].isin(rates)]
+    if not len(k):
+        return Section(f"kinds-{workload}", "")
+    shown = k[k["status"] != "unsupported"]
+    blocks: list = [table(shown, KIND_COLUMNS, KIND, left=4)] if len(shown) else []
+    missing = []
+    all_kinds = list(dict.fromkeys(k["kind"]))
+    for s, g in k.groupby("series", sort=False):
+        unseen = list(dict.fromkeys(g.loc[g["status"] == "unsupported", "kind"]))
+        if unseen and len(unseen) == len(all_kinds):
+            missing.append(f"`{s}` sees none of them")
+        elif unseen:
+            missing.append(f"`{s}` does not see: {', '.join(unseen)}")
+    if missing:
+        blocks.append(Para("Kinds not supported (no row above):", missing))
+    where = "" if rates is None else f" at {', '.join(rates)} ops/s"
+    return Section(f"kinds-{workload}", "", "", [
+        Details(f"Per kind{where}: expected, matched, drops, duplicates, latency "
+                f"percentiles ({len(shown)} rows)", blocks)])
+
+
+def sustainable(run: RunData) -> Section:
+    title = "Max sustainable rate (ops/s)"
+    if len(run.numeric_rates()) < 2:
+        return Section("sustainable", "Max sustainable rate",
+                       "Only one offered rate was run, so there is no rate sweep and no max "
+                       "sustainable rate. Run several rates (`-r 200,1000,5000`) to get one.")
+    t = sus.table(run)
+    if t.empty:
+        return Section("sustainable", "")
+    modes = run.series_info().set_index("series")["mode"]
+    rows = [[backend(s), str(modes.get(s, ""))] + [str(v) for v in t.loc[s]] for s in t.index]
+    return Section("sustainable", title, (
+        f"Highest offered rate at which the backend (and every lower rate) kept drops ≤ "
+        f"{DROP_THRESHOLD:.1%} for every kind it supports and kept up with the workload "
+        "(achieved ≥ 95 % of the target, no growing lag behind the schedule, overhead "
+        f"interval not wholly above {run.overhead_limit_pct:g} %). `≥`: never saturated in "
+        "the sweep; `<`: the lowest rate already failed; n/a: sees none of the workload's "
+        "kinds; *lossless*: the same judged on drops alone, shown when something else was "
+        "the limit."),
+        [Table(["backend", "mode"] + [str(c) for c in t.columns], rows,
+               [str(modes.get(s, "")) for s in t.index], left=2)])
+
+
+def resolution(run: RunData) -> Section:
+    t = res.table(run)
+    if t.empty:
+        return Section("resolution", "")
+    rows = [[backend(r["series"]), str(r["workload_spec"]), str(r["rate_target"]),
+             Num(r["spun_us"], 2), _pm(r["overhead_us"], r["overhead_half_us"], 2),
+             _pm(r["machine_us"], r["machine_half_us"], 1), Num(r["blocks"], 0)]
+            for _, r in t.iterrows()]
+    return Section("resolution", "What this machine could resolve", res.INTRO, [
+        Table(["control", "workload", "rate", "spun", "overhead ± half-width",
+               "machine CPU ± half-width", "blocks"], rows, ["calibration"] * len(rows), 3)])
+
+
+def _pm(v, half, digits: int) -> str:
+    return fmt.plusminus(v, half, digits, sign=True)
+
+
+def mechanisms(run: RunData, rate: str | None) -> Section:
+    rows = mech.rows(run)
+    if not rows:
+        return Section("mechanisms", "")
+    return Section("mechanisms", "Each mechanism: our reference sensor and the real tool",
+                   mech.INTRO.format(rate=rate),
+                   [Table(mech.HEAD, rows, [str(r[2]) for r in rows], left=4)])
+
+
+def scenarios(sc: pd.DataFrame, lead: str = "") -> Section:
+    """What happens when the sensor fails: the table, what did not run, what cannot run
+    here (the timelines are figures the pages add)."""
+    head, rows, modes = scen.summary_rows(sc)
+    blocks: list = [Table(head, rows, modes, left=5)]
+    na = scen.not_applicable(sc)
+    if na:
+        blocks.append(Para(na))
+    blocks.append(Para(scen.NOT_HERE))
+    return Section("scenarios", "What happens when the sensor fails",
+                   (lead + " " if lead else "") + scen.LEGEND, blocks)
+
+
+def warnings(run: RunData, notes: list[str]) -> Section:
+    """The machine's noise warnings, the cells that did not measure, and ``notes`` (what
+    the read model or the charts had to leave out)."""
+    warns = list(run.meta.get("warnings") or [])
+    for src in run.meta.get("merged_from") or []:
+        warns += [f"{src.get('host')}: {w}" for w in (src.get("meta") or {}).get("warnings") or []]
+    if run.meta.get("interrupted"):
+        warns.append("the run was interrupted: some cells are missing")
+    blocks = []
+    if warns:
+        blocks.append(Para("Noise warnings for this machine (read small differences with "
+                           "care):", warns, kind="warn"))
+    c = run.cells
+    bad = c[c["status"].isin(["failed", "skipped"])] if len(c) else c
+    if len(bad):
+        blocks.append(Para("Cells that did not produce a measurement:", [
+            f"`{r['series']}` {r['workload_spec']} @ {r['rate_target']}: {r['status']}: "
+            f"{r['reason']}" for _, r in bad.iterrows()], kind="warn"))
+    if notes:
+        blocks.append(Para("", list(notes)))
+    return Section("warnings", "", "", blocks)
+
+
+def settings(run: RunData) -> Section:
+    backends = run.meta.get("backends") or {}
+    if "merged_from" in run.meta:   # a merged folder: settings per source host
+        backends = {}
+        for src in run.meta["merged_from"]:
+            for spec, b in ((src.get("meta") or {}).get("backends") or {}).items():
+                backends[f"{spec}@{src.get('host')}"] = b
+    rows, cls = [], []
+    for spec, b in backends.items():
+        settings = ", ".join(f"{k}={v}" for k, v in (b.get("settings") or {}).items())
+        other = {k: v for k, v in b.items() if k not in ("name", "settings", "mode", "mechanism")}
+        rows.append([backend(spec), str(b.get("mode")), str(b.get("mechanism")),
+                     Text(settings, code=True) if settings else fmt.DASH,
+                     json.dumps(other, default=str) if other else ""])
+        cls.append(str(b.get("mode") or ""))
+    return Section("backends", "Backends and their settings", "", [
+        Table(["spec", "mode", "mechanism", "settings", "other"], rows, cls, left=5)])
+
+
+STATS_CELLS_SHOWN = 60   # up to this many cells, their backend statistics are in the page
+
+
+def machine(run: RunData) -> Section:
+    metas = ([(src.get("host"), src.get("meta") or {}) for src in run.meta["merged_from"]]
+             if "merged_from" in run.meta else [(None, run.meta)])
+    blocks: list = []
+    for host, meta in metas:
+        m = meta.get("machine") or {}
+        rows = [[str(k), json.dumps(v) if isinstance(v, (dict, list)) else str(v)]
+                for k, v in m.items()]
+        rows += [[k, str(meta[k])] for k in ("started", "finished", "interrupted", "resumed_at")
+                 if k in meta]
+        if meta.get("plan"):
+            rows.append(["plan", Text(json.dumps(meta["plan"]), code=True)])
+        blocks.append(Table(["fact", "value"], rows, left=2, title=str(host or "")))
+        stats = meta.get("backend_stats")
+        if stats and len(stats) <= STATS_CELLS_SHOWN:
+            blocks.append(Details("Backend statistics per cell (own counters: loss, polls, "
+                                  "overruns, …)", [Table(["cell", "stats"], [
+                                      [str(c), Text(json.dumps(s), code=True)]
+                                      for c, s in stats.items()], left=2)]))
+        elif stats:
+            # a large run's per-cell counters would be most of the page: they stay in meta.json
+            blocks.append(Para(f"Backend statistics of the {len(stats)} cells (own counters: "
+                               "loss, polls, overruns, …): `backend_stats` in `meta.json`."))
+    return Section("machine", "Machine and run", "", blocks)
