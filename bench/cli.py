@@ -21,6 +21,7 @@ from rich.table import Table
 from bench import backends
 from bench.analysis.blocks import MIN_OPS
 from bench.core.errors import BadInput, BenchError
+from bench.core.settings import BASELINE
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
 from bench.results.store import ResultsDir
 
@@ -197,7 +198,9 @@ def run(
         res = runner.run(cfg, ResultsDir, err)
     except KeyboardInterrupt:
         raise typer.Exit(130)
-    summary_table(res.cells())
+    from bench.results.rundata import RunData
+
+    summary_table(RunData.load(res.path).raw)   # the rows with their estimates
     if report_after:
         _report_quietly(res.path)
     out.print(f"results: {res.path}")
@@ -562,7 +565,7 @@ def summary_table(df) -> None:
     for c in ("backend", "workload", "rate", "kind", "status", "drop %", "p50 us", "p99 us",
               "cpu %", "us/event", "overhead us/op [CI]", "limit"):
         t.add_column(c, overflow="fold")
-    df = df[df["backend"] != "baseline"]
+    df = df[df["backend"] != BASELINE]
     for cell, g in df.groupby("cell", sort=False):
         first = g.iloc[0]
         if first["status"] in ("skipped", "failed"):

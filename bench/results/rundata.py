@@ -14,7 +14,12 @@ want one row per *series* x workload x rate (x kind): repetitions combined. How 
   t-interval.
 
 A *series* is what one line in a chart is: the backend spec, plus ``@host`` when a merged
-folder holds several hosts.
+folder holds several hosts. A *cell* is named by its host, its run and its id: two runs of
+one machine merged into one folder share a host and cell ids, and both count.
+
+The rows hold what was measured; every estimate over paired blocks (overhead, slowdown,
+the paired CPU costs, keeping up, ``saturation``) is computed here, on load, by
+``bench.results.estimates``. ``raw`` holds the rows with them.
 """
 
 from __future__ import annotations
@@ -27,11 +32,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.analysis.blocks import cell_mean
+from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, PERCENTILES, percentile_us, percentiles_us
+from bench.analysis.stats import t_interval
 from bench.core.errors import BadInput
 from bench.core.kinds import Kind
-from bench.results.store import ResultsDir
-from bench.analysis.metrics import PERCENTILES, percentile_us, percentiles_us
-from bench.analysis.stats import t_interval
+from bench.core.settings import BASELINE
+from bench.results.estimates import with_estimates
+from bench.results.schema import EVENT_LATENCY
+from bench.results.store import ResultsDir, row_runs
 
 CELL_KEY = ["series", "workload_spec", "rate_target"]
 KIND_KEY = CELL_KEY + ["kind"]
@@ -63,7 +72,7 @@ class RunData:
     """One results folder, read once; aggregated views are computed on first use."""
 
     path: Path
-    raw: pd.DataFrame                      # every row of cells.parquet, plus 'series'
+    raw: pd.DataFrame      # every row of cells.parquet, with its estimates, run and series
     meta: dict
     notes: list[str] = field(default_factory=list)
 
@@ -94,6 +103,8 @@ class RunData:
         if "host" not in df.columns:
             df["host"] = (meta.get("machine") or {}).get("hostname") or ""
         df["host"] = df["host"].astype("string").fillna("")
+        df["run"] = row_runs(df, meta, path)
+        df = with_estimates(_with_op_times(df, res), _overhead_limit(meta))
         multi_host = df["host"].nunique() > 1
         df["series"] = (df["spec"] + "@" + df["host"]) if multi_host else df["spec"]
         df["rate_target"] = df["rate_target"].astype("string")
@@ -103,11 +114,11 @@ class RunData:
     # -- basic views -------------------------------------------------------------------
     @property
     def measured(self) -> pd.DataFrame:
-        return self.raw[self.raw["backend"] != "baseline"]
+        return self.raw[self.raw["backend"] != BASELINE]
 
     @property
     def baseline(self) -> pd.DataFrame:
-        return self.raw[self.raw["backend"] == "baseline"]
+        return self.raw[self.raw["backend"] == BASELINE]
 
     @property
     def multi_host(self) -> bool:
@@ -145,7 +156,7 @@ class RunData:
         p = self.path / "events.parquet"
         if not p.exists():
             return None
-        cols = ["spec", "workload_spec", "rate_target", "repeat", "kind", "latency_ns"]
+        cols = list(EVENT_LATENCY)
         import pyarrow.parquet as pq
 
         try:
@@ -202,7 +213,7 @@ class RunData:
             row.update(
                 backend=first["backend"], spec=first["spec"], host=first["host"],
                 mode=first["mode"], mechanism=first["mechanism"], workload=first["workload"],
-                status=status, reason=reason, repeats=int(g["repeat"].nunique()),
+                status=status, reason=reason, repeats=_repeats(g),
                 expected=int(expected.sum()) if len(ok) else int(g["expected"].fillna(0).sum()),
                 matched=int(matched.sum()),
                 drop_rate=((expected.sum() - matched.sum()) / expected.sum()
@@ -245,7 +256,7 @@ class RunData:
         kind (CPU, slowdown, achieved rate), plus the pooled drop rate over supported kinds."""
         df = self.measured
         rows = []
-        for (host, cell), g in df.groupby(["host", "cell"], sort=False):
+        for (host, run, cell), g in df.groupby(["host", "run", "cell"], sort=False):
             first = g.iloc[0]
             ok = g[g["status"] == "ok"]
             exp = ok["expected"].fillna(0).astype(float).sum()
@@ -256,7 +267,7 @@ class RunData:
             rows.append({
                 **{c: first[c] for c in ["series", "backend", "spec", "host", "mode", "mechanism",
                                          "workload", "workload_spec", "rate_target", "repeat"]},
-                "cell": cell, "status": status, "reason": reason,
+                "run": run, "cell": cell, "status": status, "reason": reason,
                 "drop_rate": (exp - mat) / exp if exp > 0 else math.nan,
                 "drop_rate_worst": drops.max() if drops.notna().any() else math.nan,
                 **{c: first[c] for c in ["rate_achieved", "sensor_cpu_pct", "cpu_us_per_event",
@@ -294,7 +305,7 @@ class RunData:
             row.update(
                 backend=first["backend"], spec=first["spec"], host=first["host"],
                 mode=first["mode"], mechanism=first["mechanism"], workload=first["workload"],
-                status=status, reason=reason, repeats=int(g["repeat"].nunique()),
+                status=status, reason=reason, repeats=_repeats(g),
                 kinds_supported=int(len(kok)), kinds_total=int(len(k)),
                 kinds_seen=int((kok["matched"] > 0).sum()),
                 drop_rate=(exp - mat) / exp if exp > 0 else math.nan,
@@ -338,24 +349,60 @@ class RunData:
         b = self.baseline
         if not len(b) or "schedule_lag_growth_ms" not in b.columns:
             return {}
-        b = b.drop_duplicates(["host", "cell"])
+        b = b.drop_duplicates(["host", "run", "cell"])
         return (b.groupby(["host", "workload_spec", "rate_target"])["schedule_lag_growth_ms"]
                 .median().to_dict())
 
     @property
     def overhead_limit_pct(self) -> float:
         """The material overhead limit the run was judged with (meta.json rules)."""
-        from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
+        return _overhead_limit(self.meta)
 
-        v = (self.meta.get("rules") or {}).get("overhead_limit_pct", OVERHEAD_LIMIT_PCT)
-        return float(v) if isinstance(v, (int, float)) else OVERHEAD_LIMIT_PCT
+    # -- the backends, as the run recorded them ------------------------------------------
+    def backend_records(self) -> dict[str, dict]:
+        """Each backend name's record in ``meta.json`` (``harness.session.backend_record``:
+        mode, mechanism, kinds, partial keys, the reference backend of a real tool), from
+        every input of a merged folder; what the folder says, whatever code is installed."""
+        metas = [m.get("meta") or {} for m in self.meta.get("merged_from") or []
+                 if isinstance(m, dict)] or [self.meta]
+        out: dict[str, dict] = {}
+        for meta in metas:
+            for spec, rec in (meta.get("backends") or {}).items():
+                if isinstance(rec, dict):
+                    out.setdefault(rec.get("name") or spec.split(":")[0], rec)
+        return out
 
     def _baseline_rates(self) -> dict:
         b = self.baseline
         if not len(b):
             return {}
-        b = b.drop_duplicates(["host", "cell"])
+        b = b.drop_duplicates(["host", "run", "cell"])
         return b.groupby(["host", "workload_spec", "rate_target"])["rate_achieved"].mean().to_dict()
+
+
+def _overhead_limit(meta: dict) -> float:
+    v = (meta.get("rules") or {}).get("overhead_limit_pct", OVERHEAD_LIMIT_PCT)
+    return float(v) if isinstance(v, (int, float)) else OVERHEAD_LIMIT_PCT
+
+
+def _with_op_times(df: pd.DataFrame, res: ResultsDir) -> pd.DataFrame:
+    """``df`` with every cell's mean time per operation: a folder written before cells
+    stored it (resumed, or not yet finished) has each cell's times in ``.parts``."""
+    if "op_time_ns" not in df.columns:
+        df["op_time_ns"] = math.nan
+    if not res.parts.is_dir():
+        return df
+    missing = df["op_time_ns"].isna()
+    for cell in df.loc[missing, "cell"].unique():
+        times = res.op_times(cell)
+        if times is not None:
+            df.loc[missing & (df["cell"] == cell), "op_time_ns"] = cell_mean(times)
+    return df
+
+
+def _repeats(g: pd.DataFrame) -> int:
+    """Repeats a group holds: its runs' repetitions (two runs' repeat 0 are two)."""
+    return len(g.dropna(subset=["repeat"]).drop_duplicates(["run", "repeat"]))
 
 
 # per-cell CPU readings (bench.harness.accounting) carried to the combined rows as means

@@ -33,7 +33,7 @@ def test_tables_are_written_in_the_schemas_order_and_types():
              "drained": True, "latency_p50_us": 12, "a_newer_column": 1},
             {"backend": "ebpf", "kind": "proc_exec", "expected": None, "drop_rate": 0.5}]
     df = cells_frame(rows)
-    assert list(df.columns) == [*schema.NAMES, "a_newer_column"]
+    assert list(df.columns) == [*schema.STORED, "a_newer_column"]
     for c, dtype in schema.DTYPES.items():
         if c in df.columns:
             assert str(df[c].dtype) == dtype, (c, df[c].dtype)
