@@ -185,8 +185,11 @@ class ResultsDir:
         _replace(self.path / "cells.csv", df.to_csv(index=False))
 
     def finalize(self) -> None:
-        """Gather the per-cell pieces of the cells in the table: event files into
-        ``events.parquet``, the failure scenarios' timelines into ``timeline.parquet``."""
+        """Write the cells table once more from the committed rows (a resumed run that had
+        nothing left to run writes it too, over a damaged copy), and gather the per-cell
+        pieces of its cells: event files into ``events.parquet``, the failure scenarios'
+        timelines into ``timeline.parquet``."""
+        self.write_cells()
         _gather([self.parts / f"events-{slug}.parquet"
                  for slug in sorted({_slug(c) for c in self.done()})],
                 self.path / "events.parquet")
