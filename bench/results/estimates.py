@@ -38,6 +38,7 @@ from bench.analysis.blocks import NO_ESTIMATE, paired, paired_difference, paired
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, saturation
 from bench.core.settings import BASELINE
 from bench.results.schema import DTYPES, ESTIMATES
+from bench.results.store import records
 
 # Per-operation costs paired like the overhead: (per-cell column, estimate column prefix)
 PAIRED_COSTS = (("machine_busy_us_per_op", "machine_cpu"),
@@ -55,9 +56,7 @@ def with_estimates(df: pd.DataFrame,
                    overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> pd.DataFrame:
     """``df`` (rows of a results folder, with ``host`` and ``run``) with every estimate
     column (``schema.ESTIMATES``) computed, in the schema's types."""
-    cols = {c: df[c].astype(object).where(df[c].notna(), None).tolist()
-            for c in dict.fromkeys((*INPUTS, *ESTIMATES)) if c in df.columns}
-    rows = [dict(zip(cols, values)) for values in zip(*cols.values())]
+    rows = records(df[[c for c in dict.fromkeys((*INPUTS, *ESTIMATES)) if c in df.columns]])
     estimate_rows(rows, overhead_limit_pct)
     out = df.copy()
     for c in ESTIMATES:
@@ -67,7 +66,8 @@ def with_estimates(df: pd.DataFrame,
     return out
 
 
-def _num(v) -> float:
+def number(v) -> float:
+    """A stored value as a float; NaN for a missing or non-numeric one."""
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
 
 
@@ -141,7 +141,7 @@ class _Folder:
         if cell is None:
             return math.nan
         r = self.first[cell]
-        return _num(r.get(column)) if r.get("status") in ("ok", "unsupported") else math.nan
+        return number(r.get(column)) if r.get("status") in ("ok", "unsupported") else math.nan
 
     def estimate(self, overhead_limit_pct: float) -> None:
         estimates = {key: self._estimate(key, bl) for key, bl in self.blocks.items()}
@@ -188,12 +188,12 @@ class _Folder:
         holds, as stored."""
         mine = self.members[key]
         by_cell = {(r["run"], r["cell"]): r for r in mine}
-        diffs = [_num(by_cell[self.cells_of[b][0]].get("block_overhead_ns")) for b in blocks]
+        diffs = [number(by_cell[self.cells_of[b][0]].get("block_overhead_ns")) for b in blocks]
         m, lo, hi = paired_difference(diffs, np.zeros(len(diffs)))
         used = sum(d == d for d in diffs)
         stored = next((r for r in mine if r.get("blocks_used") is not None), {})
         return {"overhead_ns_per_op": m, "overhead_ci_low_ns": lo, "overhead_ci_high_ns": hi,
-                **{c: _num(stored.get(c)) for c in SLOWDOWN},
+                **{c: number(stored.get(c)) for c in SLOWDOWN},
                 "blocks_used": used, "blocks_dropped": len(diffs) - used}
 
 

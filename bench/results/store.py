@@ -398,13 +398,13 @@ def write_folder(out: Path, cells: pd.DataFrame, events: pd.DataFrame | None,
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir(parents=True)
-        df = cells_frame(_records(cells))
+        df = cells_frame(records(cells))
         df.to_parquet(tmp / "cells.parquet", index=False)
         df.to_csv(tmp / "cells.csv", index=False)
         if events is not None:
             events_frame(events).to_parquet(tmp / "events.parquet", index=False)
         if scenarios is not None:
-            sc = scenarios_frame(_records(scenarios))
+            sc = scenarios_frame(records(scenarios))
             sc.to_parquet(tmp / "scenarios.parquet", index=False)
             sc.to_csv(tmp / "scenarios.csv", index=False)
         if timeline is not None:
@@ -420,6 +420,7 @@ def write_folder(out: Path, cells: pd.DataFrame, events: pd.DataFrame | None,
     return out
 
 
-def _records(df: pd.DataFrame) -> list[dict]:
-    """A frame's rows as plain values, missing ones None."""
-    return df.astype(object).where(df.notna(), None).to_dict("records")
+def records(df: pd.DataFrame) -> list[dict]:
+    """A frame's rows as dicts of plain values, missing ones None (as a run's rows are)."""
+    cols = {c: df[c].astype(object).where(df[c].notna(), None).tolist() for c in df.columns}
+    return [dict(zip(cols, values)) for values in zip(*cols.values())]
