@@ -24,7 +24,10 @@ Folders written before estimates moved here carry the estimates the runner store
 rows, and no per-cell time per operation. For them (a run whose rows carry stored
 estimates and no ``op_time_ns``) the overhead comes from the blocks' stored differences and
 the slowdown is read as stored; everything else is computed as above. A folder from
-before blocks existed keeps its rows as they are (``rundata.block_estimate`` reads them).
+before blocks existed keeps its rows as they are (``block_estimate`` combines its
+per-repeat slowdowns).
+
+``block_estimate`` gives ``RunData.cells`` the estimate of each series x workload x rate.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import pandas as pd
 
 from bench.analysis.blocks import NO_ESTIMATE, paired, paired_difference, paired_ratio
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, saturation
+from bench.analysis.stats import t_interval
 from bench.core.settings import BASELINE
 from bench.results.schema import DTYPES, ESTIMATES
 from bench.results.store import records
@@ -200,3 +204,51 @@ class _Folder:
 def _median(values) -> float:
     v = [float(x) for x in values if isinstance(x, (int, float)) and x == x]
     return float(np.median(v)) if v else math.nan
+
+
+# what the saturation rule judges on the blocks (bench.analysis.metrics.limits)
+KEEP_UP_FIELDS = ("rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms",
+                  "lag_growth_added_ci_low_ms")
+
+# Whole-machine CPU per operation (sensor cell minus its paired baseline): a paired-block
+# estimate like the overhead, carried through the same way; NaN in folders without it.
+MACHINE_CPU_FIELDS = ("machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us")
+
+
+def block_estimate(cells: pd.DataFrame) -> dict:
+    """The overhead and whole-machine CPU cost of one series x workload x rate. Every cell
+    of the series carries the same paired-block estimate (``with_estimates``), so it is
+    read, not recombined. Folders written before blocks existed fall back to
+    ``combine_slowdown``; folders without the machine CPU columns give NaN for them."""
+    has = "overhead_ns_per_op" in cells.columns and cells["blocks_used"].notna().any()
+    if not has:
+        out = combine_slowdown(cells["slowdown_pct"], cells["slowdown_ci_low_pct"],
+                               cells["slowdown_ci_high_pct"])
+        out.update(overhead_ns_per_op=math.nan, overhead_ci_low_ns=math.nan,
+                   overhead_ci_high_ns=math.nan, blocks_used=math.nan, blocks_dropped=math.nan)
+        out.update({c: math.nan for c in MACHINE_CPU_FIELDS + KEEP_UP_FIELDS})
+        return out
+    first = cells[cells["blocks_used"].notna()].iloc[0]
+    out = {c: first[c] for c in ("slowdown_pct", "slowdown_ci_low_pct",
+                                 "slowdown_ci_high_pct", "overhead_ns_per_op",
+                                 "overhead_ci_low_ns", "overhead_ci_high_ns",
+                                 "blocks_used", "blocks_dropped")}
+    out.update({c: first.get(c, math.nan) for c in MACHINE_CPU_FIELDS + KEEP_UP_FIELDS})
+    return out
+
+
+def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> dict:
+    """Slowdown of several repeats, for folders from before blocks: mean point; interval
+    the wider of the mean bootstrap CI and the t-interval of the repeats."""
+    p = points.dropna().astype(float)
+    if not len(p):
+        return {"slowdown_pct": math.nan, "slowdown_ci_low_pct": math.nan,
+                "slowdown_ci_high_pct": math.nan}
+    mean, t_lo, t_hi = t_interval(p)
+    lo, hi = float(lows.dropna().mean()), float(highs.dropna().mean())
+    if t_lo == t_lo:
+        lo = min(lo, t_lo) if lo == lo else t_lo
+        hi = max(hi, t_hi) if hi == hi else t_hi
+    # Time per operation cannot go below zero, so neither can the slowdown below -100 %.
+    lo = max(lo, -100.0) if lo == lo else lo
+    return {"slowdown_pct": mean, "slowdown_ci_low_pct": lo, "slowdown_ci_high_pct": hi}

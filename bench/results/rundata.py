@@ -32,13 +32,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.analysis.blocks import cell_mean
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, PERCENTILES, percentile_us, percentiles_us
 from bench.analysis.stats import t_interval
 from bench.core.errors import BadInput
 from bench.core.kinds import Kind
 from bench.core.settings import BASELINE
-from bench.results.estimates import with_estimates
+from bench.results.estimates import KEEP_UP_FIELDS, block_estimate, with_estimates
 from bench.results.schema import EVENT_LATENCY
 from bench.results.store import ResultsDir, row_runs
 
@@ -104,7 +103,7 @@ class RunData:
             df["host"] = (meta.get("machine") or {}).get("hostname") or ""
         df["host"] = df["host"].astype("string").fillna("")
         df["run"] = row_runs(df, meta, path)
-        df = with_estimates(_with_op_times(df, res), _overhead_limit(meta))
+        df = with_estimates(res.with_op_times(df), _overhead_limit(meta))
         multi_host = df["host"].nunique() > 1
         df["series"] = (df["spec"] + "@" + df["host"]) if multi_host else df["spec"]
         df["rate_target"] = df["rate_target"].astype("string")
@@ -385,21 +384,6 @@ def _overhead_limit(meta: dict) -> float:
     return float(v) if isinstance(v, (int, float)) else OVERHEAD_LIMIT_PCT
 
 
-def _with_op_times(df: pd.DataFrame, res: ResultsDir) -> pd.DataFrame:
-    """``df`` with every cell's mean time per operation: a folder written before cells
-    stored it (resumed, or not yet finished) has each cell's times in ``.parts``."""
-    if "op_time_ns" not in df.columns:
-        df["op_time_ns"] = math.nan
-    if not res.parts.is_dir():
-        return df
-    missing = df["op_time_ns"].isna()
-    for cell in df.loc[missing, "cell"].unique():
-        times = res.op_times(cell)
-        if times is not None:
-            df.loc[missing & (df["cell"] == cell), "op_time_ns"] = cell_mean(times)
-    return df
-
-
 def _repeats(g: pd.DataFrame) -> int:
     """Repeats a group holds: its runs' repetitions (two runs' repeat 0 are two)."""
     return len(g.dropna(subset=["repeat"]).drop_duplicates(["run", "repeat"]))
@@ -409,56 +393,10 @@ def _repeats(g: pd.DataFrame) -> int:
 COST_FIELDS = ("sensor_idle_cpu_pct", "sensor_marginal_us_per_event", "sensor_startup_cpu_s",
                "adapter_cpu_s", "workload_cpu_us_per_op")
 
-# what the saturation rule judges on the blocks (bench.analysis.metrics.limits)
-KEEP_UP_FIELDS = ("rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms",
-                  "lag_growth_added_ci_low_ms")
-
 BLOCK_FIELDS = ("overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns",
                 "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
                 "blocks_used", "blocks_dropped", "block_overhead_ns", "schedule_lag_growth_ms",
                 *KEEP_UP_FIELDS)
-# Whole-machine CPU per operation (sensor cell minus its paired baseline): a paired-block
-# estimate like the overhead, carried through the same way; NaN in folders without it.
-MACHINE_CPU_FIELDS = ("machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us")
-
-
-def block_estimate(cells: pd.DataFrame) -> dict:
-    """The overhead and whole-machine CPU cost of one series x workload x rate. Every cell
-    of the series carries the same paired-block estimate (``bench.analysis.blocks``), so it is read,
-    not recombined. Folders written before blocks existed fall back to
-    ``combine_slowdown``; folders without the machine CPU columns give NaN for them."""
-    has = "overhead_ns_per_op" in cells.columns and cells["blocks_used"].notna().any()
-    if not has:
-        out = combine_slowdown(cells["slowdown_pct"], cells["slowdown_ci_low_pct"],
-                               cells["slowdown_ci_high_pct"])
-        out.update(overhead_ns_per_op=math.nan, overhead_ci_low_ns=math.nan,
-                   overhead_ci_high_ns=math.nan, blocks_used=math.nan, blocks_dropped=math.nan)
-        out.update({c: math.nan for c in MACHINE_CPU_FIELDS + KEEP_UP_FIELDS})
-        return out
-    first = cells[cells["blocks_used"].notna()].iloc[0]
-    out = {c: first[c] for c in ("slowdown_pct", "slowdown_ci_low_pct",
-                                 "slowdown_ci_high_pct", "overhead_ns_per_op",
-                                 "overhead_ci_low_ns", "overhead_ci_high_ns",
-                                 "blocks_used", "blocks_dropped")}
-    out.update({c: first.get(c, math.nan) for c in MACHINE_CPU_FIELDS + KEEP_UP_FIELDS})
-    return out
-
-
-def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> dict:
-    """Slowdown of several repeats, for folders from before blocks: mean point; interval
-    the wider of the mean bootstrap CI and the t-interval of the repeats."""
-    p = points.dropna().astype(float)
-    if not len(p):
-        return {"slowdown_pct": math.nan, "slowdown_ci_low_pct": math.nan,
-                "slowdown_ci_high_pct": math.nan}
-    mean, t_lo, t_hi = t_interval(p)
-    lo, hi = float(lows.dropna().mean()), float(highs.dropna().mean())
-    if t_lo == t_lo:
-        lo = min(lo, t_lo) if lo == lo else t_lo
-        hi = max(hi, t_hi) if hi == hi else t_hi
-    # Time per operation cannot go below zero, so neither can the slowdown below -100 %.
-    lo = max(lo, -100.0) if lo == lo else lo
-    return {"slowdown_pct": mean, "slowdown_ci_low_pct": lo, "slowdown_ci_high_pct": hi}
 
 
 def _status(g: pd.DataFrame) -> tuple[str, str]:

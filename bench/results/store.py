@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.analysis.blocks import cell_mean
 from bench.core.errors import BadInput
 from bench.results.schema import (DTYPES, EVENT_COLUMNS, EVENT_DTYPES, SCENARIO_COLUMNS,
                                   SCENARIO_DTYPES, STORED, TIMELINE_COLUMNS, TIMELINE_DTYPES)
@@ -157,6 +158,21 @@ class ResultsDir:
             return np.load(p) if p.exists() else None
         except (OSError, ValueError, EOFError):
             return None
+
+    def with_op_times(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` (this folder's cells) with every cell's mean time per operation
+        (``op_time_ns``): a folder written before cells stored it (resumed, or not yet
+        finished) has each cell's times in ``.parts``."""
+        if "op_time_ns" not in df.columns:
+            df["op_time_ns"] = np.nan
+        if not self.parts.is_dir():
+            return df
+        missing = df["op_time_ns"].isna()
+        for cell in df.loc[missing, "cell"].unique():
+            times = self.op_times(cell)
+            if times is not None:
+                df.loc[missing & (df["cell"] == cell), "op_time_ns"] = cell_mean(times)
+        return df
 
     def rows(self) -> list[dict]:
         return list(self._rows)
