@@ -265,8 +265,8 @@ class ResultsDir:
 
 _COMMIT = "_committed_cell"
 # The parts of meta.json that readers rely on, and what each must be.
-_META_TYPES = {"run_id": str, "machine": dict, "warnings": list, "plan": dict, "plans": list, "rules": dict,
-               "backends": dict, "backend_stats": dict, "merged_from": list,
+_META_TYPES = {"run_id": str, "machine": dict, "warnings": list, "plan": dict, "plans": list,
+               "rules": dict, "backends": dict, "backend_stats": dict, "merged_from": list,
                "resumed_at": list}
 _ROW_KEYS = ("cell", "backend", "spec", "workload", "workload_spec", "kind", "status",
              "rate_target")

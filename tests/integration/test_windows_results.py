@@ -4,12 +4,13 @@ No Windows machine runs here, so the Windows folder is written the way a Windows
 writes it, by the same code: rows from the analysis every cell goes through (``correlate``,
 ``matched_latencies``, ``per_kind``, ``op_times``, the cost columns of
 ``bench.harness.accounting``), stored cell by cell by ``bench.results.store.ResultsDir``,
-then ``finalize`` and ``meta.json`` with machine facts that say Windows (this machine's own fact keys, Windows values). Only the
-ground truth and the events are generated: what the Windows workloads would record (no
-``proc_fork``: CreateProcess has no fork) and what ``etw`` (mode user) and ``sysmon`` (mode
-kernel) would report of it, each leaving the kinds it cannot see ``unsupported``. The Linux
-folder is a real run (``tests.helpers.report_runs``). Both are merged and reported through
-the CLI, as a user would.
+then ``finalize`` and ``meta.json`` with machine facts that say Windows (this machine's
+own fact keys, Windows values). Only the ground truth and the events are generated: what
+the Windows workloads would record (no ``proc_fork``: CreateProcess has no fork) and what
+``etw`` (mode user) and ``sysmon`` (mode kernel) would report of it, each leaving the kinds
+it cannot see ``unsupported``. The Linux folder is a real run
+(``tests.helpers.report_runs``). Both are merged and reported through the CLI, as a user
+would.
 """
 
 from __future__ import annotations
