@@ -22,6 +22,7 @@ from bench import backends
 from bench.analysis.blocks import MIN_OPS
 from bench.core import fmt
 from bench.core.errors import BadInput, BenchError
+from bench.core.settings import BASELINE
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
 from bench.harness.accounting import IDLE_S, IDLE_WINDOWS
 from bench.results.store import ResultsDir

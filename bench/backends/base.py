@@ -18,6 +18,10 @@ from bench.core.partialkey import PartialKey
 from bench.core.settings import Setting
 
 
+# ``Backend.facility`` of an audit consumer
+AUDIT = "audit"
+
+
 @dataclass
 class SensorContext:
     """What the harness tells a sensor about the cell it runs in."""
@@ -40,6 +44,10 @@ class Backend:
     name: str = ""
     mode: str = ""          # "kernel", "user", or "calibration"
     mechanism: str = ""
+    # The kernel facility whose state it depends on, when an attacker can change that state
+    # from outside the sensor (``AUDIT``: the audit rules and the enabled flag). The tamper
+    # scenario chooses its techniques by it; "" for none.
+    facility: str = ""
     kinds: frozenset[Kind] = frozenset()
     # Kinds (of ``kinds``) whose events carry only part of the correlation key, matched by
     # order within that part and a time window (bench.core.partialkey); the rest are

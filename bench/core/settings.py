@@ -37,6 +37,11 @@ def one_of(*choices: str) -> Callable[[Any], str | None]:
     return check
 
 
+# The backend and spec of a no-sensor cell: the baseline every sensor cell is paired with.
+# A role, not a backend: no backend is registered under this name.
+BASELINE = "baseline"
+
+
 @dataclass(frozen=True)
 class Spec:
     """A parsed spec: the name, every setting (defaults filled) and what the user wrote."""

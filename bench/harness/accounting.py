@@ -28,7 +28,7 @@ those readings:
   the workload's run, plus the sensor's own CPU after the run (catching up during the
   drain), minus our adapter's, per operation; with the /proc/stat split beside it. Its
   paired-block difference to the baseline is ``machine_cpu_us_per_op``, the total cost of
-  sensing (``bench.harness.runner.apply_blocks``).
+  sensing (``bench.results.estimates``, when the results are read).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from bench.core import ledger as truthmod
 from bench.harness.accounting import (IDLE_S, IDLE_WINDOWS, CellCpu, SensorMeter,
                                       columns as cost_columns)
 from bench.harness.container import CellGroup, current as current_cgroup
+from bench.analysis.blocks import cell_mean
 from bench.analysis.correlate import Correlation, correlate
 from bench.core.cpu import MachineCpu, tree_rss_mb
 from bench.core.errors import SensorFailed, WorkloadFailed
@@ -35,7 +36,7 @@ from bench.core.kinds import Kind
 from bench.analysis.metrics import matched_latencies, op_times, per_kind, schedule_lag_growth_ms
 from bench.harness.pipes import PipeReader
 from bench.harness.sensorproc import SensorProcess, tail
-from bench.core.settings import Spec
+from bench.core.settings import BASELINE, Spec
 from workloads import get_workload
 
 NAN = float("nan")
@@ -58,11 +59,11 @@ class Cell:
 
     @property
     def backend(self) -> str:
-        return self.spec.name if self.spec else "baseline"
+        return self.spec.name if self.spec else BASELINE
 
     @property
     def spec_text(self) -> str:
-        return self.spec.text if self.spec else "baseline"
+        return self.spec.text if self.spec else BASELINE
 
     @property
     def block(self) -> str:
@@ -134,6 +135,23 @@ def _base_row(cell: Cell, cls: type[Backend] | None) -> dict:
         "arrivals": cell.arrivals if cell.rate != "max" else "closed-loop",
         "scenario": cell.scenario,
     }
+
+
+def latency_frame(cell: Cell, cls: type[Backend], lat: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The cell's rows of ``events.parquet`` (its columns: ``bench.results.schema.EVENT_COLUMNS``)
+    from its matched latencies (``matched_latencies``). An untimed match (a partial key's
+    event that may precede its operation) has no latency, so it is not there."""
+    lat = {c: v[lat["timed"]] for c, v in lat.items()}
+    return pd.DataFrame({
+        "cell": cell.id, "backend": cell.backend, "spec": cell.spec_text,
+        "mode": cls.mode, "workload": cell.workload.name,
+        "workload_spec": cell.workload.text, "rate_target": cell.rate,
+        "repeat": cell.repeat,
+        "kind": pd.Categorical.from_codes(lat["kind"] - 1, [k.name for k in Kind]),
+        "op": lat["op"], "latency_ns": lat["latency_ns"],
+        "latency_intended_ns": lat["latency_intended_ns"],
+        "delivery_ns": lat["delivery_ns"],
+    })
 
 
 def status_rows(cell: Cell, cls: type[Backend] | None, status: str,
@@ -400,8 +418,12 @@ class CellRunner:
         cell, cls, marker, acct = a.cell, a.cls, a.marker, a.acct
         m = truth.meta
         closed = cell.rate == "max"
+        times = op_times(truth.cols, closed)
         common = _base_row(cell, cls)
         common.update(
+            # what the paired-block estimates are made of (computed when the results are
+            # read, bench.results.estimates)
+            op_time_ns=cell_mean(times),
             rate_achieved=m.get("rate_achieved", NAN), ops=m.get("ops", 0),
             workload_errors=m.get("errors", 0),
             workload_cpu_pct=100 * acct.workload_us / 1e6 / acct.run_s if acct.run_s else NAN,
@@ -415,7 +437,7 @@ class CellRunner:
                 r = dict(common, kind=Kind(k).name, status="ok", reason="",
                          expected=int((truth.cols["kind"] == k).sum()))
                 rows.append(r)
-            return Outcome(rows, None, op_times(truth.cols, closed), {})
+            return Outcome(rows, None, times, {})
         # A partial key may include the pid, which the ledger has no column for: every
         # file and network operation is a syscall of the workload process itself (python
         # -m workloads runs them in its main thread), whose pid its summary carries.
@@ -452,17 +474,4 @@ class CellRunner:
             if not drained and r["status"] == "ok":
                 r["reason"] = "sensor still delivering when the drain limit ran out"
             rows.append(r)
-        # events.parquet holds latencies: an untimed match (a partial key's event that
-        # may precede its operation) has none, so it is not there
-        lat = {c: v[lat["timed"]] for c, v in lat.items()}
-        ev = pd.DataFrame({
-            "cell": cell.id, "backend": cell.backend, "spec": cell.spec_text,
-            "mode": cls.mode, "workload": cell.workload.name,
-            "workload_spec": cell.workload.text, "rate_target": cell.rate,
-            "repeat": cell.repeat,
-            "kind": pd.Categorical.from_codes(lat["kind"] - 1, [k.name for k in Kind]),
-            "op": lat["op"], "latency_ns": lat["latency_ns"],
-            "latency_intended_ns": lat["latency_intended_ns"],
-            "delivery_ns": lat["delivery_ns"],
-        })
-        return Outcome(rows, ev, op_times(truth.cols, closed), stats, corr=corr)
+        return Outcome(rows, latency_frame(cell, cls, lat), times, stats, corr=corr)

@@ -2,7 +2,9 @@
 
 Every sensor cell has a no-sensor baseline cell next to it, in random order: the two form
 a block (a baseline between two sensor cells serves both), and overhead comes from the
-blocks' paired differences (``bench.analysis.blocks``), never from operations pooled across cells.
+blocks' paired differences (``bench.analysis.blocks``), never from operations pooled across
+cells. The run stores what each cell measured; the estimates over its blocks are computed
+when the results are read (``bench.results.estimates``).
 The order of backends rotates between repetitions, so slow drift of a noisy machine
 spreads over all backends.
 """
@@ -15,19 +17,17 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from bench.harness import machine
-from bench.analysis.blocks import NO_ESTIMATE, cell_mean, paired, paired_difference, paired_ratio
 from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
 from bench.core.errors import BadInput
 from bench.harness.session import RunSession, now
 from bench.analysis.metrics import (DROP_THRESHOLD, LAG_GROWTH_MS, OVERHEAD_LIMIT_PCT,
-                           RATE_SHORTFALL, saturation)
+                                    RATE_SHORTFALL)
 from bench.core.settings import Spec
 
 
@@ -140,11 +140,6 @@ def plan_change(old: dict, new: dict) -> tuple[str, list[str]]:
     return ("extends", adds) if adds else ("same", [])
 
 
-# Per-operation costs paired like the overhead: (per-cell column, estimate column prefix)
-PAIRED_COSTS = (("machine_busy_us_per_op", "machine_cpu"),
-                ("workload_cpu_us_per_op", "workload_cpu_added"))
-
-
 class Store(Protocol):
     """Where a run's cells go, one at a time, so that a killed run keeps what it finished
     and ``--resume`` can go on (``bench.results.store.ResultsDir``; the CLI chooses it,
@@ -158,93 +153,7 @@ class Store(Protocol):
     def write_meta(self, update: dict) -> None: ...
     def add_cell(self, rows: list[dict], events, op_times, cell_id: str) -> None: ...
     def rows(self) -> list[dict]: ...
-    def replace_rows(self, rows: list[dict]) -> None: ...
-    def op_times(self, cell_id: str): ...
     def finalize(self) -> None: ...
-
-
-def apply_blocks(res: Store, overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> None:
-    """(Re)compute every measured row's overhead and paired CPU costs from its blocks, and
-    say for each whether the backend failed to keep up (``saturation``)."""
-    rows = res.rows()
-    means: dict[str, float] = {}
-    first_row: dict[str, dict] = {}
-    for r in rows:
-        if r["cell"] not in means:
-            ok = r.get("status") in ("ok", "unsupported")
-            means[r["cell"]] = cell_mean(res.op_times(r["cell"])) if ok else math.nan
-            first_row[r["cell"]] = r
-    # block -> [sensor cell, baseline cell]; and the baseline's row
-    cells_of: dict[str, list[str | None]] = {}
-    base_rows: dict[str, dict] = {}
-    # folders from before baselines were shared name the block on the baseline's rows
-    old_layout = {r["block"]: r["cell"] for r in rows
-                  if r["backend"] == "baseline" and r.get("block")}
-    for r in rows:
-        if r.get("block") and r["backend"] != "baseline":
-            base = r.get("baseline_cell") or old_layout.get(r["block"])
-            cells_of[r["block"]] = [r["cell"], base if base in first_row else None]
-            if base in first_row:
-                base_rows[r["block"]] = first_row[base]
-
-    def value(cell: str | None, column: str | None = None) -> float:
-        if cell is None:
-            return math.nan
-        if column is None:
-            return means[cell]
-        r = first_row[cell]
-        v = r.get(column) if r.get("status") in ("ok", "unsupported") else None
-        return float(v) if isinstance(v, (int, float)) else math.nan
-
-    series: dict[tuple, list[str]] = {}
-    for r in rows:
-        if r["backend"] != "baseline" and r.get("block"):
-            blocks = series.setdefault((r["spec"], r["workload_spec"], r["rate_target"]), [])
-            if r["block"] not in blocks:
-                blocks.append(r["block"])
-    estimates: dict[tuple, dict] = {}
-    for key, bl in series.items():
-        est = paired([value(cells_of[b][0]) for b in bl],
-                     [value(cells_of[b][1]) for b in bl]).as_row()
-        for column, name in PAIRED_COSTS:
-            m, lo, hi = paired_difference([value(cells_of[b][0], column) for b in bl],
-                                          [value(cells_of[b][1], column) for b in bl])
-            est.update({f"{name}_us_per_op": m, f"{name}_ci_low_us": lo,
-                        f"{name}_ci_high_us": hi})
-        # Keeping up, judged on the blocks too: the achieved rate against the baselines'
-        # (a ratio, on logs) and the schedule lag's growth beyond the baselines'.
-        ratio = paired_ratio([value(cells_of[b][0], "rate_achieved") for b in bl],
-                             [value(cells_of[b][1], "rate_achieved") for b in bl])
-        lag = paired_difference([value(cells_of[b][0], "schedule_lag_growth_ms") for b in bl],
-                                [value(cells_of[b][1], "schedule_lag_growth_ms") for b in bl])
-        est.update(rate_ratio=ratio[0], rate_ratio_ci_high=ratio[2],
-                   lag_growth_added_ms=lag[0], lag_growth_added_ci_low_ms=lag[1])
-        estimates[key] = est
-    # A sensor cell without a block of its own (--no-baseline) is judged against the
-    # median of whatever baselines of its workload and rate there are.
-    stand_in: dict[tuple, dict] = {}
-    for r in rows:
-        if r["backend"] == "baseline":
-            stand_in.setdefault((r["workload_spec"], r["rate_target"]), []).append(r)
-    for key, rs in stand_in.items():
-        stand_in[key] = {c: _median([x.get(c) for x in rs])
-                         for c in ("rate_achieved", "schedule_lag_growth_ms")}
-    for r in rows:
-        if r["backend"] == "baseline":
-            continue
-        est = estimates.get((r["spec"], r["workload_spec"], r["rate_target"]))
-        r.update(est or NO_ESTIMATE.as_row())
-        s_b = cells_of.get(r.get("block") or "", [None, None])
-        r["block_overhead_ns"] = value(s_b[0]) - value(s_b[1])
-        base = base_rows.get(r.get("block") or "") or \
-            stand_in.get((r["workload_spec"], r["rate_target"]))
-        r["saturation"] = saturation(r, base, overhead_limit_pct)
-    res.replace_rows(rows)
-
-
-def _median(values) -> float:
-    v = [float(x) for x in values if isinstance(x, (int, float)) and x == x]
-    return float(np.median(v)) if v else math.nan
 
 
 def run(cfg: RunConfig, open_store: Callable[[Path], Store],
@@ -288,7 +197,6 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
                           "run again with --resume to continue")
         finally:
             s.closing()
-            apply_blocks(res, cfg.overhead_limit_pct)
             steal = machine.steal_warning([(r["cell"], r.get("machine_steal_pct", math.nan))
                                            for r in res.rows()])
             if steal:

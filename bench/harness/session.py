@@ -7,9 +7,11 @@ Both kinds of run do the same things around their cells, in the same order:
    user got wrong is a ``BadInput`` here, before anything is set up, and leaves nothing.
 2. ``start(specs, meta)``: clean what dead runs left (their cgroups and work
    directories), read the machine's facts and say its noise warnings, record them with
-   every backend's description and the caller's ``meta`` in ``meta.json``, start the
-   janitor (it undoes a cell should the harness itself be killed) and this run's locked
-   work directory, and turn SIGTERM into a KeyboardInterrupt (as Ctrl-C) for the cells.
+   the run's id (``run_id``: made now, kept when the run resumes; a cell's id is unique
+   within its run only), every backend's description and the caller's ``meta`` in
+   ``meta.json``, start the janitor (it undoes a cell should the harness itself be
+   killed) and this run's locked work directory, and turn SIGTERM into a
+   KeyboardInterrupt (as Ctrl-C) for the cells.
 3. ``finish(meta)`` (in the caller's ``finally``): no second SIGTERM, gather the results'
    pieces, write the closing ``meta.json`` entries.
 4. leaving the ``with``: remove the run's work directory, the cgroup parent if empty, the
@@ -22,6 +24,7 @@ import shutil
 import signal
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -90,7 +93,9 @@ class RunSession:
         self.warnings = machine.noise_warnings(self.facts)
         for w in self.warnings:
             self.console.print(f"[yellow]warning:[/] {w}")
+        rid = self.res.meta().get("run_id")
         self.res.write_meta({
+            "run_id": rid if isinstance(rid, str) and rid else uuid.uuid4().hex[:16],
             "machine": self.facts, "warnings": self.warnings,
             "stale_cgroups_cleaned": stale, "stale_workdirs_cleaned": stale_dirs,
             "started": now(), "backends": {s.text: backend_record(s) for s in specs},

@@ -17,7 +17,6 @@ import math
 
 import pandas as pd
 
-from bench.backends import get, names
 from bench.core import fmt
 from bench.report.figure import headline_rate
 from bench.report import columns
@@ -29,23 +28,34 @@ HEAD = ["mechanism", "sensor", "mode", "workload", "marginal µs/event [range]",
         "drop %"]
 
 
-def tool_of(present: set[str] | None = None) -> dict[str, str]:
-    """Reference backend -> the real tool of its mechanism, among the backends ``present``
-    (default: every registered one). Only their classes are loaded, so a report never
-    imports another platform's backends for nothing; one whose code cannot be loaded here
-    (a broken plugin) pairs with nothing rather than failing the report."""
+def tool_of(run: RunData, present: set[str]) -> dict[str, str]:
+    """Reference backend -> the real tool of its mechanism, among the backends ``present``,
+    as the run recorded it (``same_mechanism`` in each backend's record of ``meta.json``):
+    a stored folder pairs the same whatever code is installed."""
+    records = run.backend_records()
     out = {}
-    for name in names():
-        if present is not None and name not in present:
-            continue
-        try:
-            cls = get(name)
-        except Exception:  # noqa: BLE001 - the report goes on without this pair
-            continue
-        ref = getattr(cls, "same_mechanism", None)
+    for name in sorted(present):
+        rec = records.get(name)
+        if rec is not None and "same_mechanism" in rec:
+            ref = rec["same_mechanism"]
+        else:
+            # A folder made before the records held the pairing: the installed registry's.
+            ref = _registered_pairing(name)
         if ref:
             out[ref] = name
     return out
+
+
+def _registered_pairing(name: str) -> str | None:
+    """``same_mechanism`` of a registered backend; None when it is not registered or its
+    code cannot be loaded here (another platform's, a broken plugin): the report pairs it
+    with nothing rather than failing."""
+    from bench import backends
+
+    try:
+        return getattr(backends.get(name), "same_mechanism", None)
+    except Exception:  # noqa: BLE001 - the report goes on without this pair
+        return None
 
 
 def _spread(v: pd.Series) -> tuple[float, str]:
@@ -65,7 +75,7 @@ def rows(run: RunData) -> list[list[Cell]]:
     cells = run.cells.set_index(["series", "workload_spec", "rate_target"])
     present = set(pc["backend"])
     out: list[list[str]] = []
-    for ref, tool in sorted(tool_of(present).items()):
+    for ref, tool in sorted(tool_of(run, present).items()):
         if ref not in present or tool not in present:
             continue
         mine = pc[pc["backend"].isin([ref, tool])]

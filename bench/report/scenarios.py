@@ -73,8 +73,9 @@ def timeline_chart(sc: pd.DataFrame, tl: pd.DataFrame, styles: Styles, out: Path
                                  sharex=True)
         for ax, (_, r) in zip(axes[:, 0], rows.iterrows()):
             mine = tl["cell"] == r["cell"]
-            if "host" in tl.columns and "host" in rows.columns:   # a merged folder
-                mine &= tl["host"] == r["host"]
+            for c in ("host", "run"):   # a merged folder: a cell's id is its run's only
+                if c in tl.columns and c in rows.columns and not pd.isna(r[c]):
+                    mine &= tl[c] == r[c]
             g = tl[mine].sort_values("t_ms")
             t = g["t_ms"].to_numpy() / 1000
             colour = styles(r["spec"])["color"] if styles(r["spec"])["mode"] != "?" else \

@@ -40,9 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.analysis.blocks import cell_mean, paired
+from bench.analysis.blocks import paired
+from bench.core.settings import BASELINE
 from bench.harness.machine import STEAL_WARN_PCT
-from bench.results.store import ResultsDir
+from bench.results.estimates import number
+from bench.results.rundata import RunData
+from bench.results.store import records
 
 COVERAGE_FLOOR = 0.85      # below this share of runs covering the truth: intervals too narrow
 BIAS_FLOOR_US = 0.5        # the median estimate's distance from the truth it may have
@@ -97,15 +100,14 @@ def _spun_ns(spec: str, stats: dict | None) -> float:
 def analyse(folder: Path, blocks_per_run: int) -> list[Summary]:
     """Summaries of a calibration results folder: runs are consecutive groups of
     ``blocks_per_run`` blocks of each control x workload."""
-    res = ResultsDir(folder, create=False)
-    stats = res.meta().get("backend_stats") or {}
-    frame = res.cells().drop_duplicates("cell")
-    cells = {r["cell"]: r for r in frame.astype(object).where(frame.notna(), None)
-             .to_dict("records")}
+    run = RunData.load(folder)   # each cell's time per operation, as every reader has it
+    stats = run.meta.get("backend_stats") or {}
+    frame = run.raw.drop_duplicates(["run", "cell"])
+    cells = {r["cell"]: r for r in records(frame)}
     # block -> {"sensor": row, "baseline": row}
     blocks: dict[str, dict[str, dict]] = {}
     for r in cells.values():
-        if r.get("block") and r["backend"] != "baseline":
+        if r.get("block") and r["backend"] != BASELINE:
             blocks[r["block"]] = {"sensor": r, "baseline": cells.get(r.get("baseline_cell"))}
     groups: dict[tuple[str, str, int], list[dict[str, dict]]] = {}
     for b in blocks.values():
@@ -121,9 +123,9 @@ def analyse(folder: Path, blocks_per_run: int) -> list[Summary]:
             for side, means in (("sensor", s_means), ("baseline", b_means)):
                 r = b.get(side)
                 ok = r is not None and r.get("status") in ("ok", "unsupported")
-                means.append(cell_mean(res.op_times(r["cell"])) if ok else math.nan)
+                means.append(number(r.get("op_time_ns")) if ok else math.nan)
                 if r is not None:
-                    steal.append(_num(r.get("machine_steal_pct")))
+                    steal.append(number(r.get("machine_steal_pct")))
             spun.append(_spun_ns(spec, stats.get(b["sensor"]["cell"])))
         est = paired(s_means, b_means)
         per.setdefault((workload, spec), []).append({
@@ -167,10 +169,6 @@ def _median_se(values) -> float:
     """Standard error of a median (of roughly normal values): 1.2533 sd / sqrt(n)."""
     v = np.asarray(values, float)
     return float(1.2533 * np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan
-
-
-def _num(v) -> float:
-    return float(v) if isinstance(v, (int, float)) else math.nan
 
 
 def _bias_tolerance(s: Summary) -> float:

@@ -15,7 +15,12 @@ want one row per *series* x workload x rate (x kind): repetitions combined. How 
   t-interval.
 
 A *series* is what one line in a chart is: the backend spec, plus ``@host`` when a merged
-folder holds several hosts.
+folder holds several hosts. A *cell* is named by its host, its run and its id: two runs of
+one machine merged into one folder share a host and cell ids, and both count.
+
+The rows hold what was measured; every estimate over paired blocks (overhead, slowdown,
+the paired CPU costs, keeping up, ``saturation``) is computed here, on load, by
+``bench.results.estimates``. ``raw`` holds the rows with them.
 """
 
 from __future__ import annotations
@@ -28,15 +33,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, PERCENTILES, percentile_us, percentiles_us
+from bench.analysis.stats import repeats_range, t_interval
 from bench.core.errors import BadInput
 from bench.core.kinds import Kind
-from bench.results.store import ResultsDir
-from bench.analysis.metrics import PERCENTILES, percentile_us, percentiles_us
-from bench.analysis.stats import repeats_range, t_interval
+from bench.core.settings import BASELINE
+from bench.results.estimates import KEEP_UP_FIELDS, block_estimate, with_estimates
+from bench.results.schema import EVENT_LATENCY
+from bench.results.store import ResultsDir, row_runs
 
 CELL_KEY = ["series", "workload_spec", "rate_target"]
 KIND_KEY = CELL_KEY + ["kind"]
 MODE_ORDER = {"kernel": 0, "user": 1, "calibration": 2}
+
 
 def rate_value(rate: str) -> float:
     """Offered rate as a number; NaN for closed loop ('max')."""
@@ -64,7 +73,7 @@ class RunData:
     """One results folder, read once; aggregated views are computed on first use."""
 
     path: Path
-    raw: pd.DataFrame                      # every row of cells.parquet, plus 'series'
+    raw: pd.DataFrame      # every row of cells.parquet, with its estimates, run and series
     meta: dict
     notes: list[str] = field(default_factory=list)
 
@@ -95,6 +104,8 @@ class RunData:
         if "host" not in df.columns:
             df["host"] = (meta.get("machine") or {}).get("hostname") or ""
         df["host"] = df["host"].astype("string").fillna("")
+        df["run"] = row_runs(df, meta, path)
+        df = with_estimates(res.with_op_times(df), _overhead_limit(meta))
         multi_host = df["host"].nunique() > 1
         df["series"] = (df["spec"] + "@" + df["host"]) if multi_host else df["spec"]
         df["rate_target"] = df["rate_target"].astype("string")
@@ -104,11 +115,11 @@ class RunData:
     # -- basic views -------------------------------------------------------------------
     @property
     def measured(self) -> pd.DataFrame:
-        return self.raw[self.raw["backend"] != "baseline"]
+        return self.raw[self.raw["backend"] != BASELINE]
 
     @property
     def baseline(self) -> pd.DataFrame:
-        return self.raw[self.raw["backend"] == "baseline"]
+        return self.raw[self.raw["backend"] == BASELINE]
 
     @property
     def multi_host(self) -> bool:
@@ -146,7 +157,7 @@ class RunData:
         p = self.path / "events.parquet"
         if not p.exists():
             return None
-        cols = ["spec", "workload_spec", "rate_target", "repeat", "kind", "latency_ns"]
+        cols = list(EVENT_LATENCY)
         import pyarrow.parquet as pq
 
         try:
@@ -203,7 +214,7 @@ class RunData:
             row.update(
                 backend=first["backend"], spec=first["spec"], host=first["host"],
                 mode=first["mode"], mechanism=first["mechanism"], workload=first["workload"],
-                status=status, reason=reason, repeats=int(g["repeat"].nunique()),
+                status=status, reason=reason, repeats=_repeats(g),
                 expected=int(expected.sum()) if len(ok) else int(g["expected"].fillna(0).sum()),
                 matched=int(matched.sum()),
                 drop_rate=((expected.sum() - matched.sum()) / expected.sum()
@@ -246,7 +257,7 @@ class RunData:
         kind (CPU, slowdown, achieved rate), plus the pooled drop rate over supported kinds."""
         df = self.measured
         rows = []
-        for (host, cell), g in df.groupby(["host", "cell"], sort=False):
+        for (host, run, cell), g in df.groupby(["host", "run", "cell"], sort=False):
             first = g.iloc[0]
             ok = g[g["status"] == "ok"]
             exp = ok["expected"].fillna(0).astype(float).sum()
@@ -257,7 +268,7 @@ class RunData:
             rows.append({
                 **{c: first[c] for c in ["series", "backend", "spec", "host", "mode", "mechanism",
                                          "workload", "workload_spec", "rate_target", "repeat"]},
-                "cell": cell, "status": status, "reason": reason,
+                "run": run, "cell": cell, "status": status, "reason": reason,
                 "drop_rate": (exp - mat) / exp if exp > 0 else math.nan,
                 "drop_rate_worst": drops.max() if drops.notna().any() else math.nan,
                 **{c: first[c] for c in ["rate_achieved", "sensor_cpu_pct", "cpu_us_per_event",
@@ -295,7 +306,7 @@ class RunData:
             row.update(
                 backend=first["backend"], spec=first["spec"], host=first["host"],
                 mode=first["mode"], mechanism=first["mechanism"], workload=first["workload"],
-                status=status, reason=reason, repeats=int(g["repeat"].nunique()),
+                status=status, reason=reason, repeats=_repeats(g),
                 kinds_supported=int(len(kok)), kinds_total=int(len(k)),
                 kinds_seen=int((kok["matched"] > 0).sum()),
                 drop_rate=(exp - mat) / exp if exp > 0 else math.nan,
@@ -343,24 +354,45 @@ class RunData:
         b = self.baseline
         if not len(b) or "schedule_lag_growth_ms" not in b.columns:
             return {}
-        b = b.drop_duplicates(["host", "cell"])
+        b = b.drop_duplicates(["host", "run", "cell"])
         return (b.groupby(["host", "workload_spec", "rate_target"])["schedule_lag_growth_ms"]
                 .median().to_dict())
 
     @property
     def overhead_limit_pct(self) -> float:
         """The material overhead limit the run was judged with (meta.json rules)."""
-        from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
+        return _overhead_limit(self.meta)
 
-        v = (self.meta.get("rules") or {}).get("overhead_limit_pct", OVERHEAD_LIMIT_PCT)
-        return float(v) if isinstance(v, (int, float)) else OVERHEAD_LIMIT_PCT
+    # -- the backends, as the run recorded them ------------------------------------------
+    def backend_records(self) -> dict[str, dict]:
+        """Each backend name's record in ``meta.json`` (``harness.session.backend_record``:
+        mode, mechanism, kinds, partial keys, the reference backend of a real tool), from
+        every input of a merged folder; what the folder says, whatever code is installed."""
+        metas = [m.get("meta") or {} for m in self.meta.get("merged_from") or []
+                 if isinstance(m, dict)] or [self.meta]
+        out: dict[str, dict] = {}
+        for meta in metas:
+            for spec, rec in (meta.get("backends") or {}).items():
+                if isinstance(rec, dict):
+                    out.setdefault(rec.get("name") or spec.split(":")[0], rec)
+        return out
 
     def _baseline_rates(self) -> dict:
         b = self.baseline
         if not len(b):
             return {}
-        b = b.drop_duplicates(["host", "cell"])
+        b = b.drop_duplicates(["host", "run", "cell"])
         return b.groupby(["host", "workload_spec", "rate_target"])["rate_achieved"].mean().to_dict()
+
+
+def _overhead_limit(meta: dict) -> float:
+    v = (meta.get("rules") or {}).get("overhead_limit_pct", OVERHEAD_LIMIT_PCT)
+    return float(v) if isinstance(v, (int, float)) else OVERHEAD_LIMIT_PCT
+
+
+def _repeats(g: pd.DataFrame) -> int:
+    """Repeats a group holds: its runs' repetitions (two runs' repeat 0 are two)."""
+    return len(g.dropna(subset=["repeat"]).drop_duplicates(["run", "repeat"]))
 
 
 # per-cell CPU readings (bench.harness.accounting) carried to the combined rows as means
@@ -371,56 +403,10 @@ COST_FIELDS = ("sensor_idle_cpu_pct", "sensor_startup_cpu_s", "adapter_cpu_s",
 MARGINAL_FIELDS = ("sensor_marginal_us_per_event", "sensor_marginal_ci_low_us",
                    "sensor_marginal_ci_high_us")
 
-# what the saturation rule judges on the blocks (bench.analysis.metrics.limits)
-KEEP_UP_FIELDS = ("rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms",
-                  "lag_growth_added_ci_low_ms")
-
 BLOCK_FIELDS = ("overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns",
                 "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
                 "blocks_used", "blocks_dropped", "block_overhead_ns", "schedule_lag_growth_ms",
                 *KEEP_UP_FIELDS)
-# Whole-machine CPU per operation (sensor cell minus its paired baseline): a paired-block
-# estimate like the overhead, carried through the same way; NaN in folders without it.
-MACHINE_CPU_FIELDS = ("machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us")
-
-
-def block_estimate(cells: pd.DataFrame) -> dict:
-    """The overhead and whole-machine CPU cost of one series x workload x rate. Every cell
-    of the series carries the same paired-block estimate (``bench.analysis.blocks``), so it is read,
-    not recombined. Folders written before blocks existed fall back to
-    ``combine_slowdown``; folders without the machine CPU columns give NaN for them."""
-    has = "overhead_ns_per_op" in cells.columns and cells["blocks_used"].notna().any()
-    if not has:
-        out = combine_slowdown(cells["slowdown_pct"], cells["slowdown_ci_low_pct"],
-                               cells["slowdown_ci_high_pct"])
-        out.update(overhead_ns_per_op=math.nan, overhead_ci_low_ns=math.nan,
-                   overhead_ci_high_ns=math.nan, blocks_used=math.nan, blocks_dropped=math.nan)
-        out.update({c: math.nan for c in MACHINE_CPU_FIELDS + KEEP_UP_FIELDS})
-        return out
-    first = cells[cells["blocks_used"].notna()].iloc[0]
-    out = {c: first[c] for c in ("slowdown_pct", "slowdown_ci_low_pct",
-                                 "slowdown_ci_high_pct", "overhead_ns_per_op",
-                                 "overhead_ci_low_ns", "overhead_ci_high_ns",
-                                 "blocks_used", "blocks_dropped")}
-    out.update({c: first.get(c, math.nan) for c in MACHINE_CPU_FIELDS + KEEP_UP_FIELDS})
-    return out
-
-
-def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> dict:
-    """Slowdown of several repeats, for folders from before blocks: mean point; interval
-    the wider of the repeats' mean stored interval and their t-interval."""
-    p = points.dropna().astype(float)
-    if not len(p):
-        return {"slowdown_pct": math.nan, "slowdown_ci_low_pct": math.nan,
-                "slowdown_ci_high_pct": math.nan}
-    mean, t_lo, t_hi = t_interval(p)
-    lo, hi = float(lows.dropna().mean()), float(highs.dropna().mean())
-    if t_lo == t_lo:
-        lo = min(lo, t_lo) if lo == lo else t_lo
-        hi = max(hi, t_hi) if hi == hi else t_hi
-    # Time per operation cannot go below zero, so neither can the slowdown below -100 %.
-    lo = max(lo, -100.0) if lo == lo else lo
-    return {"slowdown_pct": mean, "slowdown_ci_low_pct": lo, "slowdown_ci_high_pct": hi}
 
 
 def _status(g: pd.DataFrame) -> tuple[str, str]:

@@ -1,11 +1,17 @@
-"""The cells table's schema, declared once: every column of ``cells.parquet``/``cells.csv``
-with its type, in the order the table has them, and what each means.
+"""Every table's schema, declared once: the columns of ``cells.parquet``/``cells.csv``,
+``events.parquet``, ``scenarios.parquet`` and ``timeline.parquet``, with their types, in
+the order the tables have them, and what each cells and scenarios column means.
 
-The store (``bench.results.store``) orders and types every table it writes by ``COLUMNS``;
-``DOCS`` is the column table of docs/methodology.md ("What is measured"), which
-``python -m bench.results.schema`` prints and a test keeps equal to the page. A column a
-row carries that is not declared here is an error of the code that made the row, caught by
-the tests that run the harness (``undeclared``).
+The store (``bench.results.store``) orders and types every table it writes by these
+declarations, and the readers read the columns declared here. ``DOCS`` is the column table
+of docs/methodology.md ("What is measured"), which ``python -m bench.results.schema``
+prints and a test keeps equal to the page. A column a row carries that is not declared
+here is an error of the code that made the row, caught by the tests (``undeclared``).
+
+The cells table declares two sorts of column: what a run measured, which the store writes,
+and the estimates over paired blocks (``computed``), which are never stored: the read model
+computes them when it reads a folder (``bench.results.estimates``). Folders written before
+that carry them in their rows.
 """
 
 from __future__ import annotations
@@ -20,34 +26,40 @@ from bench.analysis.timeline import STALL_LIMIT_MS
 @dataclass(frozen=True)
 class Column:
     name: str
-    dtype: str   # pandas dtype: "string", "Int64" (nullable), "boolean", "float64"
+    dtype: str   # pandas dtype: "string", "Int64" (nullable), "boolean", "float64", "int64"...
+    computed: bool = False   # an estimate over blocks, computed when the folder is read
 
 
 def _cols(dtype: str, *names: str) -> list[Column]:
     return [Column(n, dtype) for n in names]
 
 
+def _est(dtype: str, *names: str) -> list[Column]:
+    return [Column(n, dtype, computed=True) for n in names]
+
+
 S, I, B, F = "string", "Int64", "boolean", "float64"
 
-# In table order: first the promised columns (the cells.csv contract), in their order; then the paired-block
-# estimates, the CPU readings, and the rest.
+# In table order: first the promised columns (the cells.csv contract, as read), in their
+# order; then the paired blocks, the CPU readings, and the rest.
 COLUMNS: tuple[Column, ...] = tuple([
     *_cols(S, "backend", "spec", "mode", "mechanism", "workload", "kind", "rate_target"),
     *_cols(F, "rate_achieved"), *_cols(I, "repeat"), *_cols(S, "status", "reason"),
     *_cols(I, "expected", "matched"), *_cols(F, "drop_rate"),
     *_cols(I, "duplicates", "unmatched", "self_reported_lost"),
-    *_cols(F, *LATENCY_COLUMNS, "sensor_cpu_pct", "cpu_us_per_event", "kernel_ns_per_event",
-           "slowdown_pct", "slowdown_ci_low_pct", "slowdown_ci_high_pct", "sensor_rss_mb"),
-    *_cols(S, "saturation"),
-    # paired blocks (bench.analysis.blocks)
-    *_cols(F, "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns"),
-    *_cols(I, "blocks_used", "blocks_dropped"), *_cols(S, "block", "baseline_cell"),
-    *_cols(F, "block_overhead_ns", "schedule_lag_growth_ms",
-           "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
-           "workload_cpu_added_us_per_op", "workload_cpu_added_ci_low_us",
-           "workload_cpu_added_ci_high_us",
-           "rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms",
-           "lag_growth_added_ci_low_ms"),
+    *_cols(F, *LATENCY_COLUMNS, "sensor_cpu_pct", "cpu_us_per_event", "kernel_ns_per_event"),
+    *_est(F, "slowdown_pct", "slowdown_ci_low_pct", "slowdown_ci_high_pct"),
+    *_cols(F, "sensor_rss_mb"), *_est(S, "saturation"),
+    # paired blocks (bench.analysis.blocks): what each cell measured, then the estimates
+    *_est(F, "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns"),
+    *_est(I, "blocks_used", "blocks_dropped"), *_cols(S, "block", "baseline_cell"),
+    *_cols(F, "op_time_ns"), *_est(F, "block_overhead_ns"),
+    *_cols(F, "schedule_lag_growth_ms"),
+    *_est(F, "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
+          "workload_cpu_added_us_per_op", "workload_cpu_added_ci_low_us",
+          "workload_cpu_added_ci_high_us",
+          "rate_ratio", "rate_ratio_ci_high", "lag_growth_added_ms",
+          "lag_growth_added_ci_low_ms"),
     # CPU readings of the cell (bench.harness.accounting)
     *_cols(F, "sensor_idle_cpu_pct", "sensor_idle_cpu_se_pct", "sensor_marginal_us_per_event",
            "sensor_marginal_ci_low_us", "sensor_marginal_ci_high_us", "sensor_startup_cpu_s",
@@ -64,10 +76,16 @@ COLUMNS: tuple[Column, ...] = tuple([
     *_cols(S, "marker", "cell", "workload_spec", "arrivals", "scenario"),
 ])
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
-# the promised columns (the cells.csv contract), in their order
+# what a run stores (the store writes these), and what the read model computes
+STORED: tuple[str, ...] = tuple(c.name for c in COLUMNS if not c.computed)
+ESTIMATES: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.computed)
+# the promised columns (the cells.csv contract, as ``RunData`` reads it), in their order
 CELL_COLUMNS: tuple[str, ...] = NAMES[:NAMES.index("saturation") + 1]
-# what ``merge`` adds: the machine a row was measured on
-MERGED: tuple[Column, ...] = (Column("host", S),)
+# What ``merge`` adds to every table: the machine a row was measured on, the run it belongs
+# to (a cell's id is unique within its run only), the input folder and the machine facts
+# that move results.
+MERGED: tuple[Column, ...] = (*_cols(S, "host", "run", "source", "kernel", "cpu_model"),
+                              Column("cpu_logical", I))
 DTYPES: dict[str, str] = {c.name: c.dtype for c in (*COLUMNS, *MERGED)}
 
 # What each column means: one row of the docs' column table per entry (columns that are
@@ -179,9 +197,11 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("slowdown_pct", "slowdown_ci_low_pct", "slowdown_ci_high_pct"),
      "the same as a ratio: geometric mean of the blocks' ratios, t-interval on the log "
      "ratios"),
-    (("blocks_used", "blocks_dropped", "block", "baseline_cell", "block_overhead_ns"),
+    (("blocks_used", "blocks_dropped", "block", "baseline_cell", "op_time_ns",
+      "block_overhead_ns"),
      "blocks in the estimate, blocks left out (a cell failed or held under 100 operations), "
-     "this cell's block, the baseline cell it is paired with, and its own difference"),
+     "this cell's block, the baseline cell it is paired with, the cell's mean time per "
+     "operation (ns; empty under 100 operations), and its block's own difference"),
     (("rate_achieved", "rate_ratio", "rate_ratio_ci_high"),
      "the rate the workload achieved (ops/s), and over the blocks its ratio to the "
      "baselines' with the upper end of its 95 % interval (what `behind` judges)"),
@@ -196,8 +216,10 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
      "`--overhead-limit`). Overhead below that is a cost, not saturation"),
     (("sensor_rss_mb",),
      "resident memory of the sensor's process tree at the end of the cell"),
-    (("host",),
-     "in a merged folder (`sensorbench merge`): the machine the row was measured on"),
+    (("host", "run", "source", "kernel", "cpu_model", "cpu_logical"),
+     "in a merged folder (`sensorbench merge`): the machine the row was measured on, the "
+     "run it belongs to (`run_id` of its `meta.json`: a cell's id names it within its run "
+     "only), the folder it came from and that machine's kernel, CPU model and CPU count"),
     (("ops", "workload_errors", "duration_s", "drained", "cgroup"),
      "operations the workload issued and those that failed; the cell's length (s); whether "
      "the sensor's event count settled before it was stopped; whether the workload ran in "
@@ -205,9 +227,10 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-def undeclared(columns) -> list[str]:
-    """Columns of a table that the schema does not declare."""
-    return [c for c in columns if c not in DTYPES]
+def undeclared(columns, dtypes: dict[str, str] | None = None) -> list[str]:
+    """Columns of a table that its schema (``dtypes``; the cells table's by default) does
+    not declare."""
+    return [c for c in columns if c not in (DTYPES if dtypes is None else dtypes)]
 
 
 # The failure scenarios' table (``scenarios.parquet``/``.csv``, one row per scenario x
@@ -227,11 +250,28 @@ SCENARIO_COLUMNS: tuple[Column, ...] = tuple([
     *_cols(F, "duration_s", "at_s", "for_s", "restart_ms"), *_cols(S, "cell"),
 ])
 SCENARIO_DTYPES: dict[str, str] = {c.name: c.dtype for c in (*SCENARIO_COLUMNS, *MERGED)}
+# Counts of every 10 ms, never missing: plain int64 (tens of thousands of rows).
 TIMELINE_COLUMNS: tuple[Column, ...] = tuple([
-    *_cols(S, "cell", "spec", "case"), *_cols(I, "t_ms", "intended", "issued", "expected",
-                                              "observed", "seen"),
+    *_cols(S, "cell", "spec", "case"), *_cols("int64", "t_ms", "intended", "issued",
+                                              "expected", "observed", "seen"),
     *_cols(F, "lag_ms"), *_cols(S, "state"),
 ])
+TIMELINE_DTYPES: dict[str, str] = {c.name: c.dtype for c in (*TIMELINE_COLUMNS, *MERGED)}
+
+# The per-event latencies (``events.parquet``, one row per matched event whose latency is
+# timed; bench.harness.cell): the cell and its coordinates, the kind, the operation and
+# its three latencies in ns (``delivery_ns`` -1 where the backend has no kernel time).
+# Millions of rows: numpy types, the kind as a category.
+EVENT_COLUMNS: tuple[Column, ...] = tuple([
+    *_cols(S, "cell", "backend", "spec", "mode", "workload", "workload_spec", "rate_target"),
+    *_cols("int64", "repeat"), *_cols("category", "kind"),
+    *_cols("int64", "op", "latency_ns", "latency_intended_ns", "delivery_ns"),
+])
+EVENT_DTYPES: dict[str, str] = {c.name: c.dtype for c in (*EVENT_COLUMNS, *MERGED)}
+# What a reader of latencies needs of it (``RunData``): the series' coordinates, the kind
+# and the latency; the rest stays on disk.
+EVENT_LATENCY: tuple[str, ...] = ("spec", "workload_spec", "rate_target", "repeat", "kind",
+                                  "latency_ns")
 SCENARIO_DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("scenario", "case", "backend", "spec", "mode", "mechanism", "workload_spec",
       "rate_target"),
@@ -286,10 +326,12 @@ SCENARIO_DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def markdown(docs=None) -> str:
-    """The docs' column table (``docs``: another table's, e.g. ``SCENARIO_DOCS``)."""
+    """The docs' column table (``docs``: another table's, e.g. ``SCENARIO_DOCS``). A
+    column the read model computes (an estimate over blocks) is marked †."""
     lines = ["| column | meaning |", "|---|---|"]
     for names, doc in docs or DOCS:
-        lines.append(f"| {', '.join(f'`{n}`' for n in names)} | {doc} |")
+        cols = ", ".join(f"`{n}`" + ("†" if n in ESTIMATES else "") for n in names)
+        lines.append(f"| {cols} | {doc} |")
     return "\n".join(lines) + "\n"
 
 

@@ -7,27 +7,68 @@ continues from there. ``.parts/cells.jsonl`` gets a cell's rows followed by a li
 commits them: a run killed while writing a cell leaves rows without their commit, which
 the next reader ignores (that cell runs again). Every file is replaced atomically.
 
+Every table is written in the order and types its schema declares (``bench.results.schema``);
+the rows hold what the run measured, never an estimate over blocks (the read model computes
+those). ``meta.json`` names the run (``run_id``): a cell's id is unique within its run only.
+``write_folder`` writes a whole folder at once (``merge``), into a temporary folder renamed
+into place.
+
 Files that cannot be read (empty, truncated, not what they should be) are a ``BadInput``
 naming the file, never a traceback.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bench.analysis.blocks import cell_mean
 from bench.core.errors import BadInput
-from bench.results.schema import DTYPES, NAMES, SCENARIO_COLUMNS, SCENARIO_DTYPES
+from bench.results.schema import (DTYPES, EVENT_COLUMNS, EVENT_DTYPES, SCENARIO_COLUMNS,
+                                  SCENARIO_DTYPES, STORED, TIMELINE_COLUMNS, TIMELINE_DTYPES)
 
 SCENARIO_NAMES = tuple(c.name for c in SCENARIO_COLUMNS)
+EVENT_NAMES = tuple(c.name for c in EVENT_COLUMNS)
+TIMELINE_NAMES = tuple(c.name for c in TIMELINE_COLUMNS)
+
+
+def derived_run_id(folder: str | Path, meta: dict) -> str:
+    """The id of a run made before runs had one: the same every time the folder is read,
+    and another for a copy of it (the folder's path is part of it)."""
+    key = json.dumps([str(Path(folder).resolve()), meta.get("started"),
+                      (meta.get("machine") or {}).get("hostname")
+                      if isinstance(meta.get("machine"), dict) else None], default=str)
+    return "old-" + hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
+def row_runs(df: pd.DataFrame, meta: dict, folder: Path) -> pd.Series:
+    """The run of each row of a cells table read from ``folder``: a merged folder names it
+    in its ``run`` column (or, merged before runs had ids, by its ``source`` folder);
+    every row of any other folder belongs to the folder's run."""
+    if "run" in df.columns:
+        return df["run"].astype("string")
+    if "source" in df.columns:
+        metas = {str(m.get("path")): m.get("meta") or {}
+                 for m in meta.get("merged_from") or [] if isinstance(m, dict)}
+        return df["source"].astype("string").map(
+            lambda s: derived_run_id(s, metas.get(str(s), {}))).astype("string")
+    return pd.Series(run_id(meta, folder), index=df.index, dtype="string")
+
+
+def run_id(meta: dict, folder: Path) -> str:
+    """The run of a (not merged) folder: ``meta.json``'s ``run_id``, or for a folder made
+    before runs had one, an id derived from it."""
+    rid = meta.get("run_id")
+    return rid if isinstance(rid, str) and rid else derived_run_id(folder, meta)
+
 
 def _slug(cell_id: str) -> str:
-    import hashlib
-
     return hashlib.sha1(cell_id.encode()).hexdigest()[:12]
 
 
@@ -80,7 +121,7 @@ class ResultsDir:
         # Pieces first, atomically, then the rows and their commit: a kill at any point
         # leaves either a whole cell or one that runs again.
         if events is not None and len(events):
-            _replace_parquet(events, self.parts / f"events-{slug}.parquet")
+            _replace_parquet(events_frame(events), self.parts / f"events-{slug}.parquet")
         if op_times is not None:
             tmp = self.parts / f"optimes-{slug}.tmp.npy"
             np.save(tmp, op_times)
@@ -97,7 +138,8 @@ class ResultsDir:
     def add_scenario(self, row: dict, timeline: pd.DataFrame | None) -> None:
         """A failure scenario's row and timeline, after its cell (``add_cell``)."""
         if timeline is not None and len(timeline):
-            _replace_parquet(timeline, self.parts / f"timeline-{_slug(row['cell'])}.parquet")
+            _replace_parquet(timeline_frame(timeline),
+                             self.parts / f"timeline-{_slug(row['cell'])}.parquet")
         with open(self.parts / "scenarios.jsonl", "a") as f:
             f.write(json.dumps(row, default=_json_default) + "\n")
         self._scenarios.append(row)
@@ -116,6 +158,21 @@ class ResultsDir:
             return np.load(p) if p.exists() else None
         except (OSError, ValueError, EOFError):
             return None
+
+    def with_op_times(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` (this folder's cells) with every cell's mean time per operation
+        (``op_time_ns``): a folder written before cells stored it (resumed, or not yet
+        finished) has each cell's times in ``.parts``."""
+        if "op_time_ns" not in df.columns:
+            df["op_time_ns"] = np.nan
+        if not self.parts.is_dir():
+            return df
+        missing = df["op_time_ns"].isna()
+        for cell in df.loc[missing, "cell"].unique():
+            times = self.op_times(cell)
+            if times is not None:
+                df.loc[missing & (df["cell"] == cell), "op_time_ns"] = cell_mean(times)
+        return df
 
     def rows(self) -> list[dict]:
         return list(self._rows)
@@ -144,8 +201,11 @@ class ResultsDir:
         _replace(self.path / "cells.csv", df.to_csv(index=False))
 
     def finalize(self) -> None:
-        """Gather the per-cell pieces of the cells in the table: event files into
-        ``events.parquet``, the failure scenarios' timelines into ``timeline.parquet``."""
+        """Write the cells table once more from the committed rows (a resumed run that had
+        nothing left to run writes it too, over a damaged copy), and gather the per-cell
+        pieces of its cells: event files into ``events.parquet``, the failure scenarios'
+        timelines into ``timeline.parquet``."""
+        self.write_cells()
         _gather([self.parts / f"events-{slug}.parquet"
                  for slug in sorted({_slug(c) for c in self.done()})],
                 self.path / "events.parquet")
@@ -205,8 +265,8 @@ class ResultsDir:
 
 _COMMIT = "_committed_cell"
 # The parts of meta.json that readers rely on, and what each must be.
-_META_TYPES = {"machine": dict, "warnings": list, "plan": dict, "plans": list, "rules": dict,
-               "backends": dict, "backend_stats": dict, "merged_from": list,
+_META_TYPES = {"run_id": str, "machine": dict, "warnings": list, "plan": dict, "plans": list,
+               "rules": dict, "backends": dict, "backend_stats": dict, "merged_from": list,
                "resumed_at": list}
 _ROW_KEYS = ("cell", "backend", "spec", "workload", "workload_spec", "kind", "status",
              "rate_target")
@@ -296,10 +356,30 @@ def _json_default(o):
 
 
 def cells_frame(rows: list[dict]) -> pd.DataFrame:
-    """The cells table of ``rows``: every declared column, in the schema's order and type
-    (missing ones empty); columns the schema does not know follow (a newer version's).
-    Built column by column and once (it is rewritten after every cell)."""
-    return typed_frame(rows, NAMES, DTYPES)
+    """The cells table of ``rows``: every stored column, in the schema's order and type
+    (missing ones empty); other declared columns only where a row has them (``merge``'s,
+    the estimates an older runner stored); columns the schema does not know follow (a
+    newer version's). Built column by column and once (it is rewritten after every cell)."""
+    return typed_frame(rows, STORED, DTYPES)
+
+
+def events_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The per-event latencies in the order and types of their schema."""
+    return conform(df, EVENT_NAMES, EVENT_DTYPES)
+
+
+def timeline_frame(df: pd.DataFrame) -> pd.DataFrame:
+    return conform(df, TIMELINE_NAMES, TIMELINE_DTYPES)
+
+
+def conform(df: pd.DataFrame, names: tuple[str, ...], dtypes: dict[str, str]) -> pd.DataFrame:
+    """``df``'s declared columns in the declared order and types, then those the schema
+    does not know (a newer version's). A frame built elsewhere (an event file of millions
+    of rows): columns are cast only when their type differs."""
+    order = [c for c in dict.fromkeys((*names, *dtypes)) if c in df.columns]
+    out = df[order + [c for c in df.columns if c not in dtypes]]
+    cast = {c: dtypes[c] for c in order if str(out[c].dtype) != dtypes[c]}
+    return (out.astype(cast) if cast else out).reset_index(drop=True)
 
 
 def scenarios_frame(rows: list[dict]) -> pd.DataFrame:
@@ -322,3 +402,41 @@ def typed_frame(rows: list[dict], names: tuple[str, ...], dtypes: dict[str, str]
         else:
             cols[c] = pd.Series(values)
     return pd.DataFrame(cols, index=pd.RangeIndex(len(rows)))
+
+
+def write_folder(out: Path, cells: pd.DataFrame, events: pd.DataFrame | None,
+                 scenarios: pd.DataFrame | None, timeline: pd.DataFrame | None,
+                 meta: dict) -> Path:
+    """A whole results folder at once, each table in its schema's order and types: written
+    into a temporary folder next to ``out``, then renamed to it, so that a write cut off
+    leaves no half folder (``out``, when it exists, must be an empty folder)."""
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        df = cells_frame(records(cells))
+        df.to_parquet(tmp / "cells.parquet", index=False)
+        df.to_csv(tmp / "cells.csv", index=False)
+        if events is not None:
+            events_frame(events).to_parquet(tmp / "events.parquet", index=False)
+        if scenarios is not None:
+            sc = scenarios_frame(records(scenarios))
+            sc.to_parquet(tmp / "scenarios.parquet", index=False)
+            sc.to_csv(tmp / "scenarios.csv", index=False)
+        if timeline is not None:
+            timeline_frame(timeline).to_parquet(tmp / "timeline.parquet", index=False)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        if out.is_dir():
+            out.rmdir()   # empty (checked by the caller): the rename takes its place
+        os.rename(tmp, out)
+    except OSError as e:
+        raise BadInput(f"cannot write to {out}: {e.strerror or e}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """A frame's rows as dicts of plain values, missing ones None (as a run's rows are)."""
+    cols = {c: df[c].astype(object).where(df[c].notna(), None).tolist() for c in df.columns}
+    return [dict(zip(cols, values)) for values in zip(*cols.values())]

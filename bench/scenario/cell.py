@@ -34,7 +34,7 @@ from bench.analysis.correlate import Correlation
 from bench.core import events as evmod
 from bench.core.errors import SensorFailed, WorkloadFailed
 from bench.backends import _content
-from bench.harness.cell import CellRunner, Outcome, Attempt
+from bench.harness.cell import Attempt, Cell, CellRunner, Outcome
 from bench.harness.sensorproc import SensorProcess, tail
 from bench.scenario import faults, tamper
 from bench.core.clock import now_ns
@@ -85,6 +85,16 @@ class _FaultLog:
     ended: dict[int, tuple[dict, dict]] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)      # fault over
     release: threading.Event = field(default_factory=threading.Event)   # cell over
+
+
+def timeline_frame(cell: Cell, case: str, cols: dict) -> pd.DataFrame:
+    """A scenario cell's rows of ``timeline.parquet`` (its columns:
+    ``bench.results.schema.TIMELINE_COLUMNS``) from ``analysis.timeline.timeline``."""
+    frame = pd.DataFrame(cols)
+    frame.insert(0, "case", case)
+    frame.insert(0, "spec", cell.spec_text)
+    frame.insert(0, "cell", cell.id)
+    return frame
 
 
 class ScenarioRunner(CellRunner):
@@ -357,8 +367,4 @@ class ScenarioRunner(CellRunner):
         row.update(tl.summarize(truth.cols, events, corr, cls.kinds, fault, t_end))
         row["outcome"] = tl.outcome(row, s.scenario)
         cols = tl.timeline(truth.cols, events, corr, cls.kinds, fault, t0, t_end)
-        frame = pd.DataFrame(cols)
-        frame.insert(0, "case", s.label)
-        frame.insert(0, "spec", cell.spec_text)
-        frame.insert(0, "cell", cell.id)
-        return row, frame
+        return row, timeline_frame(cell, s.label, cols)

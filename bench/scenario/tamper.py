@@ -24,8 +24,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.backends.base import AUDIT
+
 TECHNIQUES = ("kill", "stop", "bpf-detach", "audit-delete", "audit-disable", "flood",
               "move-dir")
+# Techniques aimed at the state of one kernel facility: they apply to the backends that
+# declare it (``Backend.facility``).
+FACILITY_OF = {"audit-delete": AUDIT, "audit-disable": AUDIT}
 
 
 def applies(technique: str, cls, workload_kinds: frozenset) -> str:
@@ -34,8 +39,9 @@ def applies(technique: str, cls, workload_kinds: frozenset) -> str:
 
     if technique == "bpf-detach" and cls.mode != "kernel":
         return "holds no BPF links (not a kernel-mode sensor)"
-    if technique in ("audit-delete", "audit-disable") and "audit" not in cls.mechanism.lower():
-        return "not an audit consumer"
+    facility = FACILITY_OF.get(technique)
+    if facility and getattr(cls, "facility", "") != facility:
+        return f"not an {facility} consumer"
     if technique == "move-dir" and not (cls.kinds & FILE_KINDS & workload_kinds):
         return "sees no file activity of the workload"
     return ""

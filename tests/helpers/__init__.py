@@ -84,13 +84,16 @@ def start_cli(*args: str, **popen_kw) -> subprocess.Popen:
 
 
 def run_cells(tmp_path: Path, *args: str, env: dict | None = None) -> pd.DataFrame:
-    """``sensorbench run ... --no-report --out tmp`` and return cells.csv as a frame. No
-    report: its charts cost seconds a run, a report that fails to write is only a warning
-    of ``run``, and the tests of reports make and check their own (the report ``run``
-    writes at its end: the "sweep" of tests/helpers/report_runs.py)."""
+    """``sensorbench run ... --no-report --out tmp`` and return its rows as every reader
+    has them (``RunData.raw``: what cells.csv stores, with the estimates computed from
+    it). No report: its charts cost seconds a run, a report that fails to write is only a
+    warning of ``run``, and the tests of reports make and check their own (the report
+    ``run`` writes at its end: the "sweep" of tests/helpers/report_runs.py)."""
+    from bench.results.rundata import RunData
+
     out = tmp_path / "results"
     sensorbench("run", *args, "--no-report", "--out", str(out), env=env, check=True)
-    return pd.read_csv(out / "cells.csv")
+    return RunData.load(out).raw
 
 
 from tests.helpers.leaks import (Snapshot, audit_state, bpf_prog_ids,  # noqa: E402

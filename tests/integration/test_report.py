@@ -42,8 +42,8 @@ def test_run_writes_report_charts_and_exports(sweep):
     for p in (sweep / "charts").glob("*.png"):
         w, h = png_size(p.read_bytes())
         assert w >= 600 and h >= 250, f"{p.name} is {w}x{h}: too small for a slide"
-    cells = pd.read_parquet(sweep / "cells.parquet")
-    if "machine_cpu_us_per_op" in cells and cells["machine_cpu_us_per_op"].notna().any():
+    cells = RunData.load(sweep).raw
+    if cells["machine_cpu_us_per_op"].notna().any():
         assert "overview.png" in charts and "overview.svg" in charts
 
 

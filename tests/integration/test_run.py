@@ -9,7 +9,8 @@ import time
 import pandas as pd
 import pytest
 
-from bench.results.schema import CELL_COLUMNS, undeclared
+from bench.results.rundata import RunData
+from bench.results.schema import CELL_COLUMNS, ESTIMATES, undeclared
 from tests.helpers import ROOT, needs_root, run_cells, sensor_processes, start_cli
 from tests.helpers.plugin_backends import PLUGINS
 
@@ -22,7 +23,13 @@ def test_full_run_writes_the_promised_folder(tmp_path, leaves_nothing):
     for name in ("cells.parquet", "cells.csv", "events.parquet", "meta.json"):
         assert (out / name).exists(), name
     assert set(CELL_COLUMNS) <= set(cells.columns)
-    assert undeclared(cells.columns) == []   # every column the harness wrote is declared
+    stored = pd.read_csv(out / "cells.csv")
+    assert undeclared(stored.columns) == []   # every column the harness wrote is declared
+    # the rows hold what was measured: the estimates are computed when read
+    assert not set(ESTIMATES) & set(stored.columns)
+    assert stored.loc[stored["status"] == "ok", "op_time_ns"].notna().all()
+    meta_run = json.loads((out / "meta.json").read_text())["run_id"]
+    assert set(cells["run"]) == {meta_run}
     measured = cells[cells["backend"] == "synthetic"]
     assert set(measured["kind"]) == {"file_create", "file_write", "file_rename", "file_delete",
                                      "proc_fork", "proc_exec", "proc_exit", "net_connect",
@@ -82,12 +89,17 @@ def test_ctrl_c_keeps_finished_cells_and_resume_completes(tmp_path, leaves_nothi
     kept = pd.read_csv(out / "cells.csv")["cell"].nunique()
     assert 2 <= kept < 6
     assert sensor_processes() == []
+    run_id = json.loads((out / "meta.json").read_text())["run_id"]
     r = subprocess.run([sys.executable, "-m", "bench.cli", "run", "--out", str(out), "--resume",
                         *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     done = pd.read_csv(out / "cells.csv")
     assert done["cell"].nunique() == 6 and not done.duplicated(["cell", "kind"]).any()
-    assert json.loads((out / "meta.json").read_text())["resumed_at"]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["resumed_at"] and meta["run_id"] == run_id     # one run, resumed
+    # every block counts, those before the interruption and after it
+    raw = RunData.load(out).raw
+    assert (raw.loc[raw["backend"] == "synthetic", "blocks_used"] == 3).all()
 
 
 def test_harness_killed_leaves_no_sensor(tmp_path):

@@ -4,13 +4,13 @@ No Windows machine runs here, so the Windows folder is written the way a Windows
 writes it, by the same code: rows from the analysis every cell goes through (``correlate``,
 ``matched_latencies``, ``per_kind``, ``op_times``, the cost columns of
 ``bench.harness.accounting``), stored cell by cell by ``bench.results.store.ResultsDir``,
-then ``runner.apply_blocks`` over the paired blocks, ``finalize`` and ``meta.json`` with
-machine facts that say Windows (this machine's own fact keys, Windows values). Only the
-ground truth and the events are generated: what the Windows workloads would record (no
-``proc_fork``: CreateProcess has no fork) and what ``etw`` (mode user) and ``sysmon`` (mode
-kernel) would report of it, each leaving the kinds it cannot see ``unsupported``. The Linux
-folder is a real run (``tests.helpers.report_runs``). Both are merged and reported through
-the CLI, as a user would.
+then ``finalize`` and ``meta.json`` with machine facts that say Windows (this machine's
+own fact keys, Windows values). Only the ground truth and the events are generated: what
+the Windows workloads would record (no ``proc_fork``: CreateProcess has no fork) and what
+``etw`` (mode user) and ``sysmon`` (mode kernel) would report of it, each leaving the kinds
+it cannot see ``unsupported``. The Linux folder is a real run
+(``tests.helpers.report_runs``). Both are merged and reported through the CLI, as a user
+would.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from bench.analysis.blocks import cell_mean
 from bench.analysis.correlate import correlate
 from bench.analysis.metrics import (matched_latencies, op_times, per_kind,
                                     schedule_lag_growth_ms)
 from bench.core.kinds import FILE_KINDS, NET_KINDS, Kind, port_pair
 from bench.harness import accounting, machine
-from bench.harness.runner import apply_blocks
+from bench.results.rundata import RunData
 from bench.results.store import ResultsDir
 from tests.helpers import sensorbench
 from tests.helpers.report_runs import results
@@ -142,7 +143,8 @@ def _cell(res: ResultsDir, cell: str, backend: str | None, workload: str, rep: i
     common_extra = {"rate_achieved": float(RATE) * rng.uniform(0.97, 1.0), "ops": OPS,
                     "workload_errors": 0, "workload_cpu_pct": rng.uniform(5, 12),
                     "cgroup": True, "marker": marker,
-                    "schedule_lag_growth_ms": schedule_lag_growth_ms(truth, closed)}
+                    "schedule_lag_growth_ms": schedule_lag_growth_ms(truth, closed),
+                    "op_time_ns": cell_mean(op_times(truth, closed))}
     if backend is None:
         common = _base_row(cell, "baseline", "none", "none", workload, rep, "", "")
         common.update(common_extra, **accounting.columns(_cpu(OPS, None, rng), OPS, None))
@@ -212,7 +214,6 @@ def windows_folder(path) -> ResultsDir:
                 if s:
                     stats[cell] = s
                 n += 1
-    apply_blocks(res)
     res.finalize()
     res.write_meta({"backend_stats": stats, "interrupted": False,
                     "finished": "2025-01-06T03:18:00+0000"})
@@ -240,8 +241,9 @@ def test_windows_and_linux_results_have_the_same_columns_and_merge_into_one_repo
     assert dict(zip(sensors["backend"], sensors["mode"])) == {"etw": "user", "sysmon": "kernel"}
     assert set(cells["workload"]) == set(WORKLOADS)
     assert "proc_fork" not in set(cells["kind"])
-    # each measured row has its paired-block overhead, as a real run's
-    ok = sensors[sensors["status"] == "ok"]
+    # each measured row has its paired-block overhead when read, as a real run's
+    raw = RunData.load(win).raw
+    ok = raw[(raw["backend"] != "baseline") & (raw["status"] == "ok")]
     assert ok["blocks_used"].eq(REPEATS).all() and ok["overhead_ns_per_op"].notna().all()
     assert (sensors.loc[sensors["backend"] == "sysmon", "status"] == "unsupported").any()
 

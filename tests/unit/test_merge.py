@@ -7,6 +7,7 @@ and every bad input a one-line ``BadInput``."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.core.errors import BadInput
+from bench.results import schema, store
 from bench.results.merge import MACHINE_COLUMNS, _hosts, merge
+from bench.results.rundata import RunData
 from bench.results.store import ResultsDir
 from tests.helpers.constructed import MACHINE, cell_rows, latency_events, write_folder
 
@@ -222,6 +225,101 @@ def test_scenarios_and_timelines_are_carried_with_their_host(tmp_path):
     tl = pd.read_parquet(tmp_path / "m" / "timeline.parquet")
     assert list(tl["host"]) == ["alpha"] * 3 + ["beta"] * 2
     assert list(tl["t_ms"]) == [0, 10, 20, 0, 10]
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+def _run_and_its_rerun(tmp_path, meta_a: dict, meta_b: dict) -> Path:
+    """Folder a (one psutil cell, 1.87 % CPU) and b, the same cell of another run of the
+    same machine (5.61 %): one host, one cell id."""
+    a = write_folder(tmp_path / "a", cell_rows("psutil", sensor_cpu_pct=1.87), meta=meta_a)
+    shutil.copytree(a, tmp_path / "b")
+    b = ResultsDir(tmp_path / "b")
+    rows = b.rows()
+    for r in rows:
+        r["sensor_cpu_pct"] = 5.61
+    b.replace_rows(rows)
+    b.write_meta(meta_b)
+    return merge([a, tmp_path / "b"], tmp_path / "m")
+
+
+@pytest.mark.parametrize("ids", [(None, None), ("run-a", "run-b")])
+def test_two_runs_of_one_machine_both_count(tmp_path, ids):
+    """Cell ids are unique within a run only: both runs' cells reach the read model, as two
+    repeats of one series (the first of each pair used to hide the second). Folders from
+    before runs had ids get one derived from their folder."""
+    metas = [{"machine": _machine("h", "k"), **({"run_id": i} if i else {})} for i in ids]
+    out = _run_and_its_rerun(tmp_path, *metas)
+    run = RunData.load(out)
+    pc = run.per_cell
+    assert sorted(pc["sensor_cpu_pct"]) == [1.87, 5.61] and pc["host"].nunique() == 1
+    (c,) = run.cells.to_dict("records")
+    assert c["repeats"] == 2 and c["sensor_cpu_pct"] == pytest.approx((1.87 + 5.61) / 2)
+    cells = pd.read_parquet(out / "cells.parquet")
+    assert list(cells["sensor_cpu_pct"]) == [1.87, 5.61]
+    assert cells["run"].nunique() == 2 and cells["cell"].nunique() == 1
+    if ids[0]:
+        assert list(cells["run"]) == list(ids)
+    meta = json.loads((out / "meta.json").read_text())
+    assert [m["runs"] for m in meta["merged_from"]] == [[r] for r in cells["run"]]
+
+
+def test_a_run_and_its_copy_are_not_two_runs(tmp_path):
+    meta = {"machine": _machine("h", "k"), "run_id": "same"}
+    with pytest.raises(BadInput, match=r"hold the same run \(same\): merge each run once"):
+        _run_and_its_rerun(tmp_path, meta, meta)
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_merged_folder_keeps_its_runs(tmp_path):
+    metas = [{"machine": _machine("h", "k"), "run_id": i} for i in ("r1", "r2")]
+    ab = _run_and_its_rerun(tmp_path, *metas)
+    c = write_folder(tmp_path / "c", cell_rows("psutil"),
+                     meta={"machine": _machine("h", "k"), "run_id": "r3"})
+    merge([ab, c], tmp_path / "abc")
+    assert list(pd.read_parquet(tmp_path / "abc" / "cells.parquet")["run"]) == ["r1", "r2", "r3"]
+    with pytest.raises(BadInput, match="hold the same run"):
+        merge([ab, tmp_path / "b"], tmp_path / "again")    # b is in ab already
+
+
+# -- the store writes it --------------------------------------------------------------------
+
+def test_merge_adds_only_declared_columns(tmp_path):
+    a = _with_scenario(tmp_path / "a", "alpha", "k1", 150.0, 3)
+    b = _folder(tmp_path / "b", "beta", "k2")
+    out = merge([a, b], tmp_path / "m")
+    for table, dtypes in (("cells", schema.DTYPES), ("events", schema.EVENT_DTYPES),
+                          ("scenarios", schema.SCENARIO_DTYPES),
+                          ("timeline", schema.TIMELINE_DTYPES)):
+        df = pd.read_parquet(out / f"{table}.parquet")
+        assert schema.undeclared(df.columns, dtypes) == [], table
+        for c in df.columns:
+            assert str(df[c].dtype) == dtypes[c], (table, c, df[c].dtype)
+
+
+def test_merge_writes_the_folder_at_once(tmp_path, monkeypatch):
+    """Into a temporary folder renamed into place: a merge cut off leaves no half folder,
+    and nothing of its own."""
+    a, b = _folder(tmp_path / "a", "alpha", "k1"), _folder(tmp_path / "b", "beta", "k2")
+
+    def cut(df):
+        (tmp,) = tmp_path.glob(".*.tmp-*")                # the cells are written in there
+        assert (tmp / "cells.parquet").exists()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "events_frame", cut)     # after the cells, before the rest
+    with pytest.raises(KeyboardInterrupt):
+        merge([a, b], tmp_path / "m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        merge([a, b], tmp_path / "empty")
+    assert list((tmp_path / "empty").iterdir()) == []   # the empty folder is left as it was
+    monkeypatch.undo()
+    out = merge([a, b], tmp_path / "m")
+    assert sorted(p.name for p in out.iterdir()) == ["cells.csv", "cells.parquet",
+                                                      "events.parquet", "meta.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "empty", "m"]
 
 
 # -- bad input ----------------------------------------------------------------------------

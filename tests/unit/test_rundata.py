@@ -17,8 +17,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bench.core.errors import BadInput
-from bench.results.rundata import (RunData, block_estimate, combine_slowdown, kind_order,
-                                   rate_order, rate_value, _saturation_summary, _status)
+from bench.results.estimates import block_estimate, combine_slowdown
+from bench.results.rundata import (RunData, kind_order, rate_order, rate_value,
+                                   _saturation_summary, _status)
 from tests.helpers.constructed import MACHINE, cell_rows, latency_events, write_folder
 
 NAN = float("nan")

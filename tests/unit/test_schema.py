@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from bench.results import schema
-from bench.results.store import cells_frame
+from bench.results.store import ResultsDir, cells_frame
 from tests.helpers import ROOT
+from tests.helpers.constructed import cell_rows
 
 
 def test_every_column_is_documented_exactly_once():
@@ -33,7 +35,7 @@ def test_tables_are_written_in_the_schemas_order_and_types():
              "drained": True, "latency_p50_us": 12, "a_newer_column": 1},
             {"backend": "ebpf", "kind": "proc_exec", "expected": None, "drop_rate": 0.5}]
     df = cells_frame(rows)
-    assert list(df.columns) == [*schema.NAMES, "a_newer_column"]
+    assert list(df.columns) == [*schema.STORED, "a_newer_column"]
     for c, dtype in schema.DTYPES.items():
         if c in df.columns:
             assert str(df[c].dtype) == dtype, (c, df[c].dtype)
@@ -64,3 +66,74 @@ def test_cols_declares_each_name_with_the_type():
     assert schema._cols("Int64", "a", "b") == [schema.Column("a", "Int64"),
                                                 schema.Column("b", "Int64")]
     assert schema._cols("string") == []
+
+
+# -- the events and timeline tables ---------------------------------------------------------
+
+def _written(tmp_path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(tmp_path / f"{name}.parquet")
+
+
+def _declared(df: pd.DataFrame, columns, dtypes: dict) -> None:
+    """Every column ``df`` has is declared, in the declared order and type."""
+    assert schema.undeclared(df.columns, dtypes) == []
+    assert list(df.columns) == [c.name for c in columns if c.name in df.columns]
+    for c in df.columns:
+        assert str(df[c].dtype) == dtypes[c], (c, df[c].dtype)
+
+
+def test_a_cells_event_rows_are_declared(tmp_path):
+    """The rows a cell makes of its matched latencies (harness.cell.latency_frame), as the
+    store writes them: a column added there and not declared fails here."""
+    from bench.core.kinds import Kind
+    from bench.core.settings import Spec
+    from bench.harness.cell import Cell, latency_frame
+
+    cell = Cell(0, 1, Spec("file"), "1000", 1.0, Spec("synthetic"))
+    n = 4
+    lat = {"kind": np.full(n, int(Kind.file_create), np.int16), "op": np.arange(n),
+           "latency_ns": np.arange(n) + 1000, "latency_intended_ns": np.arange(n) + 1100,
+           "delivery_ns": np.full(n, -1), "timed": np.array([True, True, False, True])}
+    frame = latency_frame(cell, type("B", (), {"mode": "user"}), lat)
+    assert schema.undeclared(frame.columns, schema.EVENT_DTYPES) == []
+    res = ResultsDir(tmp_path)
+    res.add_cell(cell_rows("synthetic", cell=cell.id), frame, None, cell.id)
+    res.finalize()
+    ev = _written(tmp_path, "events")
+    _declared(ev, schema.EVENT_COLUMNS, schema.EVENT_DTYPES)
+    assert len(ev) == 3 and list(ev["latency_ns"]) == [1000, 1001, 1003]   # timed only
+    assert set(schema.EVENT_LATENCY) <= set(ev.columns)   # what RunData reads of it
+
+
+def test_a_scenario_timeline_is_declared(tmp_path):
+    from bench.analysis import timeline as tl
+    from bench.analysis.correlate import Correlation
+    from bench.core.kinds import Kind
+    from bench.core.settings import Spec
+    from bench.harness.cell import Cell
+    from bench.scenario.cell import timeline_frame
+
+    k, t0, ms = int(Kind.file_create), 10**9, 10**6
+    t = t0 + np.arange(5) * ms
+    truth = {"op": np.arange(5), "kind": np.full(5, k), "key": np.arange(5),
+             "t_intended": t, "t_issue": t, "t_done": t + 1000}
+    corr = Correlation(np.arange(5), np.arange(5), np.zeros(5, bool), np.zeros(5, bool))
+    cols = tl.timeline(truth, {"t_seen": t + ms}, corr, frozenset({k}),
+                       tl.Fault(t0 + 2 * ms, None, [(t0, "ready")], False), t0, t0 + 30 * ms)
+    cell = Cell(0, 0, Spec("file"), "1000", 1.0, Spec("inotify"), scenario="crash")
+    frame = timeline_frame(cell, "crash", cols)
+    assert schema.undeclared(frame.columns, schema.TIMELINE_DTYPES) == []
+    res = ResultsDir(tmp_path)
+    res.add_cell(cell_rows("inotify", cell=cell.id), None, None, cell.id)
+    res.add_scenario({"cell": cell.id, "scenario": "crash", "case": "crash"}, frame)
+    res.finalize()
+    _declared(_written(tmp_path, "timeline"), schema.TIMELINE_COLUMNS, schema.TIMELINE_DTYPES)
+
+
+def test_an_undeclared_column_is_found_and_kept_after_the_declared():
+    from bench.results.store import events_frame
+
+    df = pd.DataFrame({"zz_new": [1], "latency_ns": [5], "cell": ["c"]})
+    out = events_frame(df)
+    assert list(out.columns) == ["cell", "latency_ns", "zz_new"]
+    assert schema.undeclared(out.columns, schema.EVENT_DTYPES) == ["zz_new"]

@@ -446,9 +446,10 @@ def test_each_declared_meta_key_is_type_checked(tmp_path, key, bad):
 
 # -- typed tables -------------------------------------------------------------------------
 
-def test_cells_frame_has_every_declared_column_in_order_then_the_extras():
+def test_cells_frame_has_every_stored_column_in_order_then_the_extras():
     df = cells_frame([{"kind": "k", "zz_new": 1}, {"kind": "j", "aa_new": "x"}])
-    assert list(df.columns) == [*schema.NAMES, "zz_new", "aa_new"]
+    assert list(df.columns) == [*schema.STORED, "zz_new", "aa_new"]
+    assert not set(schema.ESTIMATES) & set(df.columns)   # computed when read, not stored
     assert list(df["zz_new"].fillna(0)) == [1, 0] and df["aa_new"].iloc[1] == "x"
     assert df["backend"].isna().all() and str(df["backend"].dtype) == "string"
     assert "host" not in df.columns     # merge's column: only when a row has one
@@ -456,8 +457,12 @@ def test_cells_frame_has_every_declared_column_in_order_then_the_extras():
 
 def test_an_optional_column_is_kept_when_a_row_has_it():
     df = cells_frame([{"kind": "k"}, {"kind": "j", "host": "alpha"}])
-    assert list(df.columns) == [*schema.NAMES, "host"]
+    assert list(df.columns) == [*schema.STORED, "host"]
     assert str(df["host"].dtype) == "string" and df["host"].iloc[1] == "alpha"
+    # an estimate an older runner stored stays with its row (resuming such a folder)
+    df = cells_frame([{"kind": "k", "overhead_ns_per_op": 5.0}])
+    assert list(df.columns) == [*schema.STORED, "overhead_ns_per_op"]
+    assert str(df["overhead_ns_per_op"].dtype) == "float64"
 
 
 def test_values_are_coerced_to_the_declared_types():

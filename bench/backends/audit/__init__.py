@@ -39,7 +39,7 @@ from bench.backends import _batch
 from bench.backends._reader import ReaderThread
 from bench.backends.audit import rules
 from bench.core.events import EventSink
-from bench.backends.base import Backend, is_root
+from bench.backends.base import AUDIT, Backend, is_root
 from bench.core.errors import BackendUnavailable, BenchError
 from bench.core.settings import Setting, non_negative, positive
 
@@ -57,6 +57,7 @@ class AuditBackend(Backend):
     name = "audit"
     mode = "user"
     mechanism = "kernel audit via NETLINK_AUDIT (audit pid)"
+    facility = AUDIT
     kinds = rules.KINDS
     partial_keys = rules.PARTIAL_KEYS
     description = "audit syscall rules; the sensor is the registered audit daemon"

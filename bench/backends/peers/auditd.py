@@ -56,6 +56,7 @@ import time
 import psutil
 
 from bench.backends.audit import rules
+from bench.backends.base import AUDIT
 from bench.backends.peers.adapter import IGNORED, Ev, ToolBackend, tail_lines
 from bench.core.errors import SensorFailed
 from bench.core.kinds import Kind
@@ -138,6 +139,7 @@ class AuditdBackend(ToolBackend):
     package = "auditd"
     mode = "user"
     mechanism = "kernel audit via auditd 3 (netlink, text records)"
+    facility = AUDIT
     kinds = rules.KINDS
     partial_keys = rules.PARTIAL_KEYS
     description = "auditd -f with a private config; rules loaded with auditctl"
