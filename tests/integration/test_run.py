@@ -52,7 +52,7 @@ def test_failures_and_skips_become_rows(tmp_path, leaves_nothing):
     cells = run_cells(tmp_path, "-b", "crashy,refuses,absent,synthetic", "-w", "network",
                       "-r", "200", "-d", "1.5", "--no-baseline",
                       env={"SENSORBENCH_BACKENDS": PLUGINS, "PYTHONPATH": str(ROOT)})
-    st = cells.groupby("backend")["status"].agg(set).to_dict()
+    st = {b: set(g) for b, g in cells.groupby("backend")["status"]}
     assert st == {"crashy": {"failed"}, "refuses": {"failed"}, "absent": {"skipped"},
                   "synthetic": {"ok"}}
     reason = cells.set_index("backend")["reason"].to_dict()
