@@ -151,6 +151,9 @@ def run(
                                   help="interleave no-sensor cells (needed for slowdown)"),
     workdir: Optional[Path] = typer.Option(None, "--workdir",
                                            help="where the file workload writes"),
+    tmpfs: bool = typer.Option(False, "--tmpfs",
+                               help="work directory on a tmpfs (/dev/shm/sensorbench-<uid>): "
+                                    "no journal capping file operations"),
     arrivals: str = typer.Option("poisson", "--arrivals",
                                  help="open-loop arrivals: poisson (default) or uniform"),
     report_after: bool = typer.Option(True, "--report/--no-report",
@@ -179,6 +182,7 @@ def run(
             raise BadInput(f"{opt} names nothing: give at least one value")
     workloads = [specmod.parse_workload(w)
                  for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
+    specmod.check_runnable(workloads)
     rates = parse_rates(_split(rate) or DEFAULT_RATES)
     if baseline:
         _check_blocks(repeat, rates, duration, "-n", "or run --no-baseline")
@@ -187,6 +191,12 @@ def run(
     specs = _specs(backend, lambda cls: cls.in_default_run)
     if resume and out_dir is None:
         raise BadInput("--resume needs --out pointing at the run to continue")
+    if tmpfs:
+        from bench.harness.workdir import tmpfs_base
+
+        if workdir is not None:
+            raise BadInput("--tmpfs and --workdir both say where to write: give one")
+        workdir = tmpfs_base()
     out_dir = out_dir or Path("results/runs") / time.strftime("%Y%m%d-%H%M%S")
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--out {out_dir} exists and is not a directory")
@@ -291,6 +301,7 @@ def calibrate(
         raise BadInput("bad --inject: ns per operation > 0")
     workloads = [specmod.parse_workload(w)
                  for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
+    specmod.check_runnable(workloads)
     specs = [specmod.parse_backend(s) for s in cal.control_specs(inject_ns)]
     why = backends.availability(cal.NULL)
     if why:
@@ -387,6 +398,7 @@ def scenario(
         raise BadInput(f"--forward-ms {forward_ms:g}: must be > 0")
     rates = parse_rates([rate])
     workloads = [specmod.parse_workload(workload)] if workload else []
+    specmod.check_runnable(workloads)
     techniques = tuple(_split(technique))
     cfg = ScenarioConfig([Schedule(n, at, for_s, restart_ms, canary=canary,
                                    techniques=techniques) for n in names],

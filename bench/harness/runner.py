@@ -47,12 +47,14 @@ class RunConfig:
 
 def _measurable(spec: Spec, workload: Spec) -> bool:
     """Whether a sensor cell of ``spec`` on ``workload`` will run (and so needs a
-    baseline): the backend is available and sees one of the workload's kinds."""
+    baseline): the backend and the workload's engine are available and the backend sees
+    one of the workload's kinds."""
     from bench import backends
     from workloads import get_workload
 
     cls = backends.get(spec.name)
-    if backends.availability(spec.name):
+    if backends.availability(spec.name) or \
+            get_workload(workload.name).unavailable(workload.settings):
         return False
     return bool(get_workload(workload.name).kinds & cls.kinds) or cls.runs_without_kinds
 
