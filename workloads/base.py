@@ -86,10 +86,11 @@ class Workload:
     @classmethod
     def check_settings(cls, cfg: dict) -> str | None:
         """What is wrong with this combination of settings (one line), or None."""
-        if cfg.get("engine") == "python":
-            for key in ("threads", "pin"):
-                if cfg.get(key) not in (1, False, None):
-                    return f"{key}={cfg[key]} needs engine=native (the Python engine runs one thread)"
+        if cls.engine(cfg) == "python":
+            what = (f"threads={cfg['threads']}" if cfg.get("threads", 1) != 1
+                    else "pin" if cfg.get("pin") else None)
+            if what:
+                return f"{what} needs engine=native (the Python engine runs one thread)"
         return None
 
     @classmethod

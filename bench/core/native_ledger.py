@@ -4,7 +4,8 @@ The harness creates the memfd (``create``) and passes it to the workload; ``sb-l
 (``workloads/native/ledger.c``) sizes it, maps it and writes rows into it while it runs,
 each writer thread into a slice of its own (no lock, no atomic per row); its summary
 line says where they are (``"ledger"``: the capacity of a slice, the bytes of a row and of
-a path, where the paths start, how many rows each slice holds). ``load`` maps the memfd
+a file name, where the names start, the directory every name is in, how many rows each
+slice holds). ``load`` maps the memfd
 once the workload has exited and gives the same ``Truth`` as ``bench.core.ledger.load``:
 the columns, in op order, and the paths. Nothing here runs Python per row: numpy copies
 the rows out, sorts them by op (stably: an op's rows keep their order, the exit recorded
@@ -33,12 +34,18 @@ def create() -> int:
     return fd
 
 
-def _paths(names: np.ndarray) -> np.ndarray:
-    """Fixed-width, zero-padded byte strings to an object array of str (None where empty)."""
+def _paths(prefix: str, names: np.ndarray) -> np.ndarray:
+    """``prefix`` + each fixed-width, zero-padded name, as an object array of str, built
+    by numpy: the two side by side in one record, read as one byte string."""
+    head = prefix.encode()
+    both = np.zeros(len(names), [("head", f"S{max(1, len(head))}"), ("name", names.dtype)])
+    both["head"] = head
+    both["name"] = names
+    whole = both.view(f"S{both.dtype.itemsize}") if head else names
     try:
-        text = names.astype("U")          # ASCII: a cast in C
+        text = whole.astype("U")           # ASCII: a cast in C
     except UnicodeDecodeError:
-        text = np.char.decode(names, "utf-8")
+        text = np.char.decode(whole, "utf-8")
     out = text.astype(object)
     out[names == b""] = None
     return out
@@ -70,7 +77,8 @@ def load(fd: int, summary: dict) -> Truth:
 def _truth(rows: np.ndarray, names: np.ndarray | None, summary: dict) -> Truth:
     order = np.argsort(rows["op"], kind="stable")
     cols = {c: np.ascontiguousarray(rows[c][order]) for c in COLUMNS}
-    cols["path"] = (_paths(names[order]) if names is not None
+    cols["path"] = (_paths(summary["ledger"].get("path_prefix", ""), names[order])
+                    if names is not None
                     else np.full(len(order), None, dtype=object))
     meta = {k: v for k, v in summary.items() if k != "ledger"}
     return Truth(cols, meta)

@@ -2,13 +2,20 @@
  *
  * Layout (the summary's "ledger" object says it to the harness, bench/core/native_ledger.py):
  * slice s's rows (struct row, 48 bytes) at s * cap * 48, then from names_off slice s's
- * paths, name_bytes each (zero-padded), at names_off + s * cap * name_bytes. Pages are
- * allocated as rows are written (a memfd is sparse), so a generous cap costs nothing. It
- * lives in memory only: nothing goes to a disk during the cell, and nothing outlives the
- * last process holding the memfd.
+ * file names, name_bytes each (zero-padded; the path without the directory, which the
+ * summary gives once as "path_prefix"), at names_off + s * cap * name_bytes. A memfd is
+ * sparse: memory is taken as rows are written, so a generous cap costs nothing. It lives
+ * in memory only: nothing goes to a disk during the cell, and nothing outlives the last
+ * process holding the memfd.
+ *
+ * Taking a page of memory (zeroing it, and on a VM whatever the hypervisor does on first
+ * touch) costs far more than the rows written into it: ledger_prefault takes what an
+ * open-loop schedule will need before the schedule starts. A closed loop's need is not
+ * known: its rows take their pages as they go, inside the measured run.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -17,16 +24,20 @@
 #include "sb-load.h"
 
 #define PAGE 4096UL
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 #define ROUND(x) (((x) + PAGE - 1) & ~(PAGE - 1))
 
 int ledger_open(struct ledger *l, int fd, int nslices, int64_t cap, size_t name_bytes,
-		int tap_fd)
+		size_t name_skip, int tap_fd)
 {
 	memset(l, 0, sizeof(*l));
 	l->fd = fd;
 	l->cap = cap;
 	l->nslices = nslices;
 	l->name_bytes = name_bytes;
+	l->name_skip = name_skip;
 	l->tap_fd = tap_fd;
 	size_t rows = ROUND((size_t)nslices * (size_t)cap * sizeof(struct row));
 	l->names_off = rows;
@@ -43,6 +54,27 @@ int ledger_open(struct ledger *l, int fd, int nslices, int64_t cap, size_t name_
 		sl->cap = cap;
 	}
 	return 0;
+}
+
+static void populate(char *start, size_t len)
+{
+	char *from = (char *)((uintptr_t)start & ~(PAGE - 1));
+	len = ROUND(len + (size_t)(start - from));
+	if (len == 0 || madvise(from, len, MADV_POPULATE_WRITE) == 0)
+		return;
+	for (size_t off = 0; off < len; off += PAGE) /* before Linux 5.14: touch each page */
+		((volatile char *)from)[off] = 0;
+}
+
+void ledger_prefault(struct ledger *l, int64_t rows)
+{
+	if (rows > l->cap)
+		rows = l->cap;
+	for (int s = 0; s < l->nslices; s++) {
+		populate((char *)l->slices[s].rows, (size_t)rows * sizeof(struct row));
+		if (l->slices[s].names)
+			populate(l->slices[s].names, (size_t)rows * l->name_bytes);
+	}
 }
 
 /* bench/core/ledger.py's TAP_HEADER ("<BIqq": kind, op, key, t_issue), then the path. */

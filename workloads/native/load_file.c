@@ -32,9 +32,10 @@ static size_t digits(char *dst, int64_t k)
 	return n;
 }
 
+/* The ledger keeps <marker>-<k>.<new|ren>: the directory is the same for every row. */
 static size_t name_bytes(const struct run *r)
 {
-	size_t n = strlen(r->cfg.workdir) + 1 + strlen(r->cfg.marker) + 1 + 20 + 4 + 1;
+	size_t n = strlen(r->cfg.marker) + 1 + 20 + 4 + 1;
 	return (n + 7) & ~(size_t)7;
 }
 

@@ -8,7 +8,9 @@
  * last. SIGTERM, SIGINT, SIGHUP (and the harness's death, which PR_SET_PDEATHSIG turns
  * into a SIGTERM) stop the threads, kill the children and exit 143 without a summary.
  *
- * `sb-load --ledger-bench N` records N file rows into a ledger and prints the cost per row.
+ * `sb-load --ledger-bench N` records N file rows into a ledger and prints the cost per row
+ * (and, apart, what taking the ledger's memory cost per row);
+ * `sb-load --schedule ...` prints the open-loop schedule (see schedule()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -215,11 +217,15 @@ static void summary(struct run *r, int64_t t_start, int64_t t_last)
 	printf(", \"pid\": %d, \"tap_errors\": %ld, \"exact_exit_time\": %s, \"settings\": %s, "
 	       "\"engine\": \"native\", \"threads\": %d, \"ledger_full\": %s, \"ledger\": "
 	       "{\"capacity\": %lld, \"row_bytes\": %zu, \"name_bytes\": %zu, \"names_offset\": "
-	       "%zu, \"size\": %zu, \"counts\": [",
+	       "%zu, \"size\": %zu, \"path_prefix\": ",
 	       getpid(), atomic_load(&l->tap_errors),
 	       r->exact_exit_time < 0 ? "null" : (r->exact_exit_time ? "true" : "false"),
 	       c->settings, c->threads, full ? "true" : "false", (long long)l->cap,
 	       sizeof(struct row), l->name_bytes, l->names_off, l->size);
+	char prefix[sizeof(c->workdir) + 1];
+	snprintf(prefix, sizeof(prefix), "%s/", c->workdir);
+	json_str(prefix);
+	printf(", \"counts\": [");
 	for (int s = 0; s < l->nslices; s++)
 		printf("%s%lld", s ? ", " : "", (long long)l->slices[s].n);
 	printf("]}}\n");
@@ -242,14 +248,37 @@ static int ledger_bench(long n)
 	static const char path[] = "/var/tmp/sensorbench-0/run-12345-abcdef/sb1234abcd-0001234.new";
 	struct ledger l;
 	int fd = memfd_create("sb-ledger-bench", MFD_CLOEXEC);
-	if (fd < 0 || ledger_open(&l, fd, 1, n, 80, -1) != 0)
+	size_t dir = (size_t)(strrchr(path, '/') - path) + 1;
+	if (fd < 0 || ledger_open(&l, fd, 1, n, 32, dir, -1) != 0)
 		die("cannot map a ledger: %s", strerror(errno));
 	int64_t t0 = now_ns();
+	ledger_prefault(&l, n);
+	int64_t t_mem = now_ns() - t0;
+	t0 = now_ns();
 	for (long i = 0; i < n; i++)
 		record(&l, &l.slices[0], i, K_FILE_CREATE, 0, path, sizeof(path) - 1, t0, t0 + i, t0 + i);
 	int64_t t1 = now_ns();
-	printf("{\"rows\": %lld, \"ns_per_row\": %.2f}\n", (long long)l.slices[0].n,
-	       (double)(t1 - t0) / (double)n);
+	printf("{\"rows\": %lld, \"ns_per_row\": %.2f, \"memory_ns_per_row\": %.2f}\n",
+	       (long long)l.slices[0].n, (double)(t1 - t0) / (double)n, (double)t_mem / (double)n);
+	return 0;
+}
+
+/* Every thread's open-loop schedule with t0 = 1 ms, as "op thread j t_intended" lines:
+ * what workloads/pacing.open_loop gives with a clock that reads 0 (tests compare them). */
+static int schedule(char **argv)
+{
+	double rate = strtod(argv[2], NULL), duration = strtod(argv[3], NULL);
+	int threads = atoi(argv[6]);
+	if (rate <= 0 || duration <= 0 || threads < 1)
+		die("--schedule RATE DURATION SEED poisson|uniform THREADS");
+	for (int t = 0; t < threads; t++) {
+		struct pacer p;
+		int64_t i, j, t_int;
+		pacer_open(&p, t, threads, rate, duration, !strcmp(argv[5], "poisson"),
+			   strtoull(argv[4], NULL, 10), 1000000);
+		while (pacer_next(&p, &i, &j, &t_int))
+			printf("%lld %d %lld %lld\n", (long long)i, t, (long long)j, (long long)t_int);
+	}
 	return 0;
 }
 
@@ -257,6 +286,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "--ledger-bench"))
 		return ledger_bench(atol(argv[2]));
+	if (argc == 7 && !strcmp(argv[1], "--schedule"))
+		return schedule(argv);
 	static struct run run;
 	struct run *r = &run;
 	struct config *c = &r->cfg;
@@ -282,13 +313,23 @@ int main(int argc, char **argv)
 	fcntl(c->ledger_fd, F_SETFD, FD_CLOEXEC);
 	if (c->tap_fd >= 0)
 		fcntl(c->tap_fd, F_SETFD, FD_CLOEXEC);
-	int64_t per_thread = c->rate > 0 ? schedule_ops(c->rate, c->duration)
-					 : (int64_t)(c->duration * CLOSED_RATE_BOUND) + 1;
-	int64_t cap = per_thread * r->w->rows_per_op + 16;
+	/* Rows a slice can hold: a thread's share of the schedule (a reaper's: every op),
+	 * or in closed loop a bound no thread reaches. */
+	int64_t cap;
+	if (c->rate > 0) {
+		int64_t n = schedule_ops(c->rate, c->duration);
+		cap = (n + c->threads - 1) / c->threads * r->w->rows_per_op;
+		if (r->w->extra_slices && cap < n)
+			cap = n;
+	} else
+		cap = ((int64_t)(c->duration * CLOSED_RATE_BOUND) + 1) * r->w->rows_per_op;
+	cap += 16;
 	size_t nb = r->w->name_bytes ? r->w->name_bytes(r) : 0;
 	if (ledger_open(&r->led, c->ledger_fd, c->threads + r->w->extra_slices, cap, nb,
-			c->tap_fd) != 0)
+			strlen(c->workdir) + 1, c->tap_fd) != 0)
 		die("cannot map the ledger: %s", strerror(errno));
+	if (c->rate > 0)
+		ledger_prefault(&r->led, cap);
 	if (r->w->setup && r->w->setup(r) != 0)
 		die("%s setup failed: %s", c->workload, strerror(errno));
 	pthread_barrier_init(&ready, NULL, (unsigned)c->threads + 1);

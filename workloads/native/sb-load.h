@@ -57,7 +57,8 @@ struct ledger {
 	size_t size;
 	int64_t cap;              /* rows per slice */
 	int nslices;
-	size_t name_bytes;
+	size_t name_bytes;        /* per row: the path after name_skip bytes (the directory) */
+	size_t name_skip;
 	size_t names_off;
 	struct slice slices[SB_MAX_THREADS + 1];
 	int tap_fd;               /* the synthetic backend's side channel, -1 without */
@@ -65,7 +66,9 @@ struct ledger {
 };
 
 int ledger_open(struct ledger *l, int fd, int nslices, int64_t cap, size_t name_bytes,
-		int tap_fd);
+		size_t name_skip, int tap_fd);
+/* Allocate the memory of each slice's first `rows` rows now, not on the first write. */
+void ledger_prefault(struct ledger *l, int64_t rows);
 void ledger_tap(struct ledger *l, int64_t op, int kind, int64_t key, int64_t t_issue,
 		const char *path, size_t plen);
 
@@ -84,9 +87,11 @@ static inline void record(struct ledger *l, struct slice *s, int64_t op, int kin
 	r->t_intended = t_int;
 	r->t_issue = t0;
 	r->t_done = t1;
-	if (s->names && path)
-		__builtin_memcpy(s->names + s->n * l->name_bytes, path,
-				 plen < l->name_bytes ? plen : l->name_bytes - 1);
+	if (s->names && plen > l->name_skip) {
+		size_t len = plen - l->name_skip;
+		__builtin_memcpy(s->names + s->n * l->name_bytes, path + l->name_skip,
+				 len < l->name_bytes ? len : l->name_bytes - 1);
+	}
 	s->n++;
 	if (l->tap_fd >= 0)
 		ledger_tap(l, op, kind, key, t0, path, plen);
@@ -173,7 +178,7 @@ struct run {
 
 struct workload {
 	const char *name;
-	size_t (*name_bytes)(const struct run *r);     /* ledger path width, 0: none */
+	size_t (*name_bytes)(const struct run *r);     /* ledger name width, 0: no paths */
 	int rows_per_op;                               /* at most, for the ledger's size */
 	int extra_slices;                              /* writers besides the N threads */
 	int (*setup)(struct run *r);                   /* shared state, before threads */

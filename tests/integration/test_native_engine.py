@@ -1,0 +1,119 @@
+"""The two engines are one workload: the same cell run by the Python engine and by the
+native one (sb-load) gives the same kinds, the same keys (paths with the cell's marker,
+one pid per spawn, port pairs on the cell's own sockets), the same ledger columns and the
+same schedule, and a backend correlates both to the same result. Also with threads: every
+thread on its own keys, nothing lost, nothing left."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.core.kinds import Kind
+from bench.core.ledger import COLUMNS
+from bench.harness import spec as specmod
+from bench.harness.cell import Cell, CellRunner
+from tests.helpers import needs_root
+from workloads.native import load_missing
+
+pytestmark = [needs_root, pytest.mark.skipif(bool(load_missing()), reason=str(load_missing()))]
+
+RATE, DURATION = "400", 0.5
+
+
+class Recording(CellRunner):
+    """A CellRunner that keeps each cell's ground truth for the test to read."""
+
+    def _run_workload(self, a, on_mark=None):
+        self.truth = super()._run_workload(a, on_mark)
+        self.marker = a.marker
+        return self.truth
+
+
+def _cell(tmp_path, backend: str, workload: str):
+    runner = Recording(tmp_path / "out", tmp_path / "wd")
+    (tmp_path / "wd").mkdir(exist_ok=True)
+    spec = specmod.parse_backend(backend)
+    outcome = runner.run(Cell(0, 0, specmod.parse_workload(workload), RATE, DURATION, spec))
+    return runner.truth, runner.marker, outcome
+
+
+def _ops(truth) -> tuple[np.ndarray, np.ndarray]:
+    ops, first = np.unique(truth.cols["op"], return_index=True)
+    return ops, truth.cols["t_intended"][first] - truth.cols["t_intended"][first][0]
+
+
+def _by_kind(rows) -> dict:
+    return {r["kind"]: (r["status"], r["expected"], r["matched"]) for r in rows}
+
+
+@pytest.mark.parametrize("workload", ["file", "process", "network"])
+def test_both_engines_give_the_same_truth_and_correlation(tmp_path, leaves_nothing, workload):
+    py, py_marker, py_out = _cell(tmp_path / "py", "synthetic", f"{workload}:engine=python")
+    nat, nat_marker, nat_out = _cell(tmp_path / "nat", "synthetic", f"{workload}:engine=native")
+    assert nat.meta["engine"] == "native" and py.meta["engine"] == "python"
+    assert set(nat.cols) == set(py.cols) == {*COLUMNS, "path"}
+    assert nat.meta["errors"] == py.meta["errors"] == 0
+    # the same schedule: the same ops at the same offsets from the first
+    (py_ops, py_t), (nat_ops, nat_t) = _ops(py), _ops(nat)
+    assert nat_ops.tolist() == py_ops.tolist()
+    assert np.abs(nat_t - py_t).max() <= 1
+    # the same rows per op, kind by kind (the Python ledger records a child's exit when it
+    # reaps it, after later spawns; the native one hands its rows over in op order)
+    assert sorted(zip(nat.cols["op"].tolist(), nat.cols["kind"].tolist())) == \
+        sorted(zip(py.cols["op"].tolist(), py.cols["kind"].tolist()))
+    assert (nat.cols["t_issue"] >= nat.cols["t_intended"]).all()   # never issued early
+    assert (nat.cols["t_done"] >= nat.cols["t_issue"]).all()
+    kind, key = nat.cols["kind"], nat.cols["key"]
+    if workload == "file":
+        # <work dir>/<marker>/<marker>-<file>.<new|ren>, each in its own work dir
+        same = [p.split("/wd/")[1].replace(nat_marker, "M") for p in nat.cols["path"]]
+        assert same == [p.split("/wd/")[1].replace(py_marker, "M") for p in py.cols["path"]]
+        assert (key == 0).all()
+    elif workload == "process":
+        for k in (Kind.proc_fork, Kind.proc_exec, Kind.proc_exit):
+            assert len(set(key[kind == k])) == (kind == k).sum()   # one pid per spawn
+        assert nat.meta["exact_exit_time"] is True
+        exits = kind == Kind.proc_exit
+        assert (nat.cols["t_issue"][exits] - nat.cols["t_intended"][exits] >= 2_000_000).all()
+    else:
+        tcp = (kind == Kind.net_connect) | (kind == Kind.net_accept)
+        assert len(set(key[kind == Kind.net_connect])) == (kind == Kind.net_connect).sum()
+        assert len(set(key[tcp] & 0xFFFF)) == 1                   # our one listener
+        udp_client = key[kind == Kind.net_send] >> 16
+        assert ((udp_client >= 10_000) & (udp_client < 32_768)).all()
+    # the backend correlates both the same way: everything matched, nothing else
+    assert _by_kind(nat_out.rows) == _by_kind(py_out.rows)
+    assert all(s == "ok" and e == m for s, e, m in _by_kind(nat_out.rows).values())
+    for r in nat_out.rows:
+        assert (r["workload_engine"], r["workload_threads"]) == ("native", 1)
+        assert r["unmatched"] == 0 and r["duplicates"] == 0
+
+
+def test_inotify_sees_the_same_files_from_both_engines(tmp_path, leaves_nothing):
+    from bench import backends
+
+    why = backends.availability("inotify")
+    if why:
+        pytest.skip(f"inotify: {why}")
+    _, _, py = _cell(tmp_path / "py", "inotify", "file:engine=python")
+    _, _, nat = _cell(tmp_path / "nat", "inotify", "file:engine=native")
+    assert _by_kind(nat.rows) == _by_kind(py.rows)
+    assert all(s == "ok" and e == m for s, e, m in _by_kind(nat.rows).values()), nat.rows
+
+
+@pytest.mark.parametrize("workload", ["file", "process", "network"])
+def test_threads_work_on_keys_of_their_own(tmp_path, leaves_nothing, workload):
+    truth, marker, out = _cell(tmp_path, "synthetic", f"{workload}:engine=native,threads=2,pin=1")
+    ops = np.unique(truth.cols["op"])
+    assert ops.tolist() == list(range(int(float(RATE) * DURATION)))   # every op, once
+    assert truth.meta["threads"] == 2 and truth.meta["errors"] == 0
+    kind, key, path = truth.cols["kind"], truth.cols["key"], truth.cols["path"]
+    for k in np.unique(kind):
+        keys = path[kind == k] if workload == "file" else key[kind == k]
+        assert len(set(keys)) == len(keys), Kind(k).name      # no key twice
+    if workload == "file":
+        assert all(marker in p for p in path)
+    if workload == "network":   # two listeners, one per thread
+        assert len(set(key[kind == Kind.net_connect] & 0xFFFF)) == 2
+    assert all(r["status"] == "ok" and r["expected"] == r["matched"] for r in out.rows)
