@@ -59,11 +59,16 @@ def parse_rates(values: list[str]) -> list[str]:
 
 
 @app.command()
-def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
-    """Which backends can run here (and why not), and facts about this machine."""
+def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+           ceiling: bool = typer.Option(True, "--ceiling/--no-ceiling",
+                                        help="measure the workload generator's ceiling "
+                                             "(closed loop, no sensor; about 2 s)")):
+    """Which backends can run here (and why not), the workload generator's ceiling, and
+    facts about this machine."""
     from bench.harness import machine
 
     facts = machine.facts()
+    generators = _generators(ceiling)
     rows = []
     for name in backends.names():
         reason = backends.availability(name)
@@ -86,7 +91,8 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         rows.append({"name": name, "mode": "?", "mechanism": "?", "kinds": [],
                      "available": False, "reason": f"not registered: {why}", "notes": []})
     if as_json:
-        print(json.dumps({"backends": rows, "machine": facts}, indent=2, default=str))
+        print(json.dumps({"backends": rows, "generators": generators, "machine": facts},
+                         indent=2, default=str))
         return
     t = Table(title="backends")
     for c in ("backend", "mode", "mechanism", "available", "reason / kinds"):
@@ -97,10 +103,53 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         detail += "".join(f"\n[yellow]note:[/] {n}" for n in r["notes"])
         t.add_row(r["name"], r["mode"], r["mechanism"], ok, detail)
     out.print(t)
+    g = Table(title=f"workload generators: closed loop, no sensor "
+                    f"({generators.get('note') or 'measured now'})")
+    for c in ("workload", "engine", "threads", "ops/s", "work dir"):
+        g.add_column(c)
+    for w, e in generators.get("workloads", {}).items():
+        rate = f"{e['ops_per_s']:,.0f}" if "ops_per_s" in e else f"[red]{e['status']}[/]: " \
+            f"{e['reason']}"
+        g.add_row(w, e["engine"], str(e["threads"]), rate, e.get("workdir_fs", ""))
+    out.print(g)
     m = Table(title="machine", show_header=False)
     for k, v in facts.items():
         m.add_row(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v))
     out.print(m)
+
+
+def _generators(measure: bool) -> dict:
+    """doctor's generator table: each workload at its defaults (and the native engine with
+    a thread per CPU), closed loop for a moment in the default work directory's file
+    system, or why not measured."""
+    from bench.core.osapi import IS_WINDOWS
+    from workloads import WORKLOADS, base
+
+    native = base.load_missing()
+    out: dict = {"native_engine": native or "built"}
+    if not measure:
+        return {**out, "note": "not measured: --no-ceiling"}
+    if IS_WINDOWS:
+        return {**out, "note": "not measured on Windows"}
+    import shutil
+    import tempfile
+
+    from bench.harness import ceiling, container, spec as specmod, workdir
+
+    texts = list(WORKLOADS)
+    if not native and base.usable_cpus() > 1:
+        texts += [f"{w}:engine=native,threads={base.usable_cpus()}" for w in WORKLOADS]
+    parent = workdir.default_base().parent
+    tmp = Path(tempfile.mkdtemp(prefix="sensorbench-doctor-", dir=parent))
+    try:
+        (tmp / "wd").mkdir()
+        found = ceiling.measure([specmod.parse_workload(t) for t in texts], tmp / "wd",
+                                tmp / "scratch")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        container.remove_parent_if_empty()
+    return {**out, **found, "note": f"{found['duration_s']:g} s each, load average "
+                                    f"{found['loadavg']}"}
 
 
 @app.command("list")

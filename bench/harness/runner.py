@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 from dataclasses import dataclass
 from typing import Callable, Protocol
 from pathlib import Path
@@ -20,7 +21,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench.harness import machine
+from bench.harness import ceiling, machine
 from bench.analysis.blocks import NO_ESTIMATE, cell_mean, paired, paired_difference, paired_ratio
 from bench.harness.cell import Cell, CellRunner
 from bench.core.errors import BadInput
@@ -268,6 +269,7 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
         runner = CellRunner(res.path, s.rundir.path, janitor=s.janitor)
         s.janitor.watch("path", path=str(runner.tmp))
         stats: dict[str, dict] = {}
+        ceiling = None
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
         try:
@@ -281,6 +283,7 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
                     if outcome.stats:
                         stats[cell.id] = outcome.stats
                     bar.advance(task)
+            ceiling = generator_ceiling(cfg.workloads, s, console)
         except KeyboardInterrupt:
             interrupted = True
             console.print("[yellow]interrupted:[/] finished cells are kept; "
@@ -293,10 +296,26 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
             if steal:
                 console.print(f"[yellow]warning:[/] {steal}", highlight=False)
             s.finish({"backend_stats": stats, "interrupted": interrupted,
-                      "warnings": s.warnings + ([steal] if steal else [])})
+                      "warnings": s.warnings + ([steal] if steal else []),
+                      **({"generator_ceiling": ceiling} if ceiling else {})})
     if interrupted:
         raise KeyboardInterrupt
     return res
+
+
+def generator_ceiling(workloads: list[Spec], s: RunSession, console: Console) -> dict:
+    """The run's workloads closed loop with no sensor, after its cells (``ceiling``);
+    said in one line and kept in meta.json."""
+    scratch = s.res.parts / "tmp" / "ceiling"
+    try:
+        found = ceiling.measure(workloads, s.rundir.path, scratch, s.janitor)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    said = [f"{w} {e['ops_per_s']:,.0f}/s" if "ops_per_s" in e else f"{w} {e['status']}"
+            for w, e in found["workloads"].items()]
+    console.print(f"[dim]generator ceiling (closed loop, no sensor, {ceiling.CEILING_S:g} s "
+                  f"each): {'; '.join(said)}[/]", highlight=False)
+    return found
 
 
 def _resumed_plans(res: Store, cfg: RunConfig, plan_now: dict, console: Console) -> list[dict]:

@@ -1,0 +1,44 @@
+"""The workload generator's own ceiling: each workload closed loop with no sensor, briefly.
+
+The most operations per second a workload spec (its engine, threads, work directory) can
+offer on this machine, measured the way a cell runs (its own process and cgroup, the same
+work directory), so that a rate target above it is known to be out of the generator's
+reach before any sensor is blamed for not reaching it. ``sensorbench run`` records it per
+workload in ``meta.json`` (``generator_ceiling``, measured after the cells, so it takes
+nothing from them); ``sensorbench doctor`` shows it for the default workloads.
+
+One short burst on a shared machine is a sample, not a constant: the figure says what the
+generator did then (``loadavg`` beside it says how busy the machine was).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench.core.settings import Spec
+from bench.harness.cell import Cell, CellRunner
+
+CEILING_S = 0.25
+
+
+def measure(workloads: list[Spec], workdir: Path, scratch: Path, janitor=None,
+            duration: float = CEILING_S) -> dict:
+    """``{"duration_s", "loadavg", "workloads": {spec text: entry}}``: each entry what the
+    spec's closed loop did (``ops_per_s``, ``engine``, ``threads``, ``workdir_fs``,
+    ``errors``), or its ``status`` and ``reason`` when it could not run. ``scratch`` takes
+    the cells' logs (the caller removes it)."""
+    runner = CellRunner(scratch, workdir, janitor=janitor)
+    found: dict[str, dict] = {}
+    for i, w in enumerate(workloads):
+        first = runner.run(Cell(i, 0, w, "max", duration, None)).rows[0]
+        entry = {"engine": first["workload_engine"], "threads": first["workload_threads"]}
+        if first["status"] != "ok":
+            entry.update(status=first["status"], reason=first["reason"])
+        else:
+            entry.update(ops_per_s=round(float(first["rate_achieved"]), 1),
+                         errors=int(first["workload_errors"]),
+                         workdir_fs=first.get("workdir_fs", ""))
+        found[w.text] = entry
+    load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    return {"duration_s": duration, "loadavg": load, "workloads": found}
