@@ -31,14 +31,22 @@ def measure(workloads: list[Spec], workdir: Path, scratch: Path, janitor=None,
     runner = CellRunner(scratch, workdir, janitor=janitor)
     found: dict[str, dict] = {}
     for i, w in enumerate(workloads):
-        first = runner.run(Cell(i, 0, w, "max", duration, None)).rows[0]
+        rows = runner.run(Cell(i, 0, w, "max", duration, None)).rows
+        first = rows[0]
         entry = {"engine": first["workload_engine"], "threads": first["workload_threads"]}
         if first["status"] != "ok":
             entry.update(status=first["status"], reason=first["reason"])
         else:
-            entry.update(ops_per_s=round(float(first["rate_achieved"]), 1),
-                         errors=int(first["workload_errors"]),
-                         workdir_fs=first.get("workdir_fs", ""))
+            rate, ops = float(first["rate_achieved"]), int(first["ops"])
+            cpu = float(first.get("workload_cpu_us_per_op", float("nan")))
+            entry.update(ops_per_s=round(rate, 1), errors=int(first["workload_errors"]),
+                         workdir_fs=first.get("workdir_fs", ""),
+                         # the workload's own CPU (its cgroup) per operation
+                         cpu_us_per_op=round(cpu, 2) if cpu == cpu else None,
+                         # events of each kind per second (a network op is a TCP
+                         # connect+accept or a UDP send)
+                         kinds_per_s={r["kind"]: round(r["expected"] * rate / ops, 1)
+                                      for r in rows} if ops else {})
         found[w.text] = entry
     load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     return {"duration_s": duration, "loadavg": load, "workloads": found}

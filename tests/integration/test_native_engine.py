@@ -117,3 +117,28 @@ def test_threads_work_on_keys_of_their_own(tmp_path, leaves_nothing, workload):
     if workload == "network":   # two listeners, one per thread
         assert len(set(key[kind == Kind.net_connect] & 0xFFFF)) == 2
     assert all(r["status"] == "ok" and r["expected"] == r["matched"] for r in out.rows)
+
+
+def test_tmpfs_work_directory_the_file_sensors_and_the_generator_ceiling(tmp_path,
+                                                                         leaves_nothing):
+    """--tmpfs: the file workload runs on a tmpfs, the cells and meta.json say so, the
+    file-sensing backends see it there as on ext4, and the run records what the generator
+    could do on its own."""
+    import json
+
+    from bench import backends
+    from tests.helpers import run_cells
+
+    specs = [b for b in ("fanotify", "inotify") if not backends.availability(b)] or \
+        pytest.skip("neither fanotify nor inotify can run here")
+    cells = run_cells(tmp_path, "-b", ",".join(specs), "-w", "file:engine=native,threads=2",
+                      "-r", "2000", "-d", "0.5", "--no-baseline", "--tmpfs")
+    assert (cells["workdir_fs"] == "tmpfs").all()
+    assert (cells["status"] == "ok").all(), cells[["backend", "kind", "status", "reason"]]
+    assert (cells["drop_rate"] == 0).all(), cells[["backend", "kind", "drop_rate"]]
+    meta = json.loads((tmp_path / "results" / "meta.json").read_text())
+    assert meta["workdir"]["fs"] == "tmpfs"
+    ceiling = meta["generator_ceiling"]["workloads"]["file:engine=native,threads=2"]
+    assert ceiling["engine"] == "native" and ceiling["threads"] == 2
+    assert ceiling["workdir_fs"] == "tmpfs" and ceiling["errors"] == 0
+    assert ceiling["ops_per_s"] > 2000      # closed loop beats the cells' open-loop rate

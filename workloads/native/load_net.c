@@ -69,20 +69,21 @@ static int thread_setup(struct worker *w)
 	return 0;
 }
 
-/* A UDP socket bound to the next free port of this thread's slice (the kernel's choice
- * after 64 taken ones). */
-static int udp_socket(struct worker *w)
+/* A UDP socket bound to the next free port of this thread's slice (*port), or after 64
+ * taken ones an unbound one (*port 0: the kernel picks it at the send). */
+static int udp_socket(struct worker *w, int *port)
 {
 	for (int tries = 0; tries < 64; tries++) {
-		uint16_t port = (uint16_t)(w->udp_lo + w->udp_next++ % w->udp_n);
+		*port = w->udp_lo + w->udp_next++ % w->udp_n;
 		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -1;
-		struct sockaddr_in a = loopback(port);
+		struct sockaddr_in a = loopback((uint16_t)*port);
 		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
 			return fd;
 		close(fd);
 	}
+	*port = 0;
 	return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 }
 
@@ -115,13 +116,13 @@ static void tcp(struct worker *w, int64_t i, int64_t t_int)
 static void udp(struct worker *w, int64_t i, int64_t t_int)
 {
 	struct sockaddr_in to = loopback(w->udp_port);
-	int u = udp_socket(w), port = -1;
+	int bound_to, u = udp_socket(w, &bound_to), port = -1;
 	if (u >= 0) {
 		int64_t t0 = now_ns();
 		ssize_t sent = sendto(u, PAYLOAD, sizeof(PAYLOAD) - 1, 0, (struct sockaddr *)&to,
 				      sizeof(to));
 		int64_t t1 = now_ns();
-		port = sent >= 0 ? local_port(u) : -1;
+		port = sent < 0 ? -1 : bound_to ? bound_to : local_port(u);
 		if (port >= 0)
 			record(&w->run->led, w->slice, i, K_NET_SEND,
 			       ((int64_t)port << 16) | w->udp_port, NULL, 0, t_int, t0, t1);
