@@ -92,10 +92,14 @@ static void tcp(struct worker *w, int64_t i, int64_t t_int)
 	struct linger rst = { 1, 0 }; /* close resets: no TIME_WAIT piling up */
 	struct sockaddr_in to = loopback(w->tcp_port);
 	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s = -1, ok = 0;
+	/* accept asks for the peer's address, as Python's accept() does: a sensor that
+	 * reports it (audit's SOCKADDR record) sees the same system call */
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof(peer);
 	if (c >= 0 && setsockopt(c, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst)) == 0) {
 		int64_t t0 = now_ns();
 		if (connect(c, (struct sockaddr *)&to, sizeof(to)) == 0)
-			s = accept4(w->listener, NULL, NULL, SOCK_CLOEXEC);
+			s = accept4(w->listener, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
 		int64_t t1 = now_ns();
 		int port = s >= 0 ? local_port(c) : -1;
 		if (port >= 0) {
