@@ -8,9 +8,9 @@ ledger to ``--ledger`` and prints a one-line JSON summary, after a line ``start`
 schedule starts and ``done`` when its last operation is done. The harness starts it after the
 sensor is ready; its exit code is 0 when the ledger was written.
 
-With ``engine=native`` this process execs ``sb-load`` once the settings are checked and
-the cgroup joined (``workloads/native/engine.py``): same pid, same protocol, the ledger in
-the memfd the harness passes as ``--ledger-fd``.
+With ``engine=native`` this process execs ``sb-load`` once the settings are checked
+(``workloads/native/engine.py``): same pid, same protocol, the ledger in the memfd the
+harness passes as ``--ledger-fd``; it joins the cgroup itself, once set up.
 """
 
 from __future__ import annotations
@@ -67,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     die_with_parent(signal.SIGTERM)
     rate = None if a.rate == "max" else float(a.rate)
-    cgroup = a.cgroup if join_group(a.cgroup) else None
-    if native:
+    if native:   # it joins the cell's cgroup itself, once set up, just before "start"
         from workloads.native.engine import exec_native
 
         exec_native(a.name, settings, rate=a.rate, duration=a.duration, marker=a.marker,
                     workdir=a.workdir, ledger_fd=a.ledger_fd, tap_fd=a.tap_fd,
-                    arrivals=a.arrivals, seed=a.seed, cgroup=cgroup,
+                    arrivals=a.arrivals, seed=a.seed, cgroup=a.cgroup,
                     home_cgroup=a.home_cgroup)
+    cgroup = a.cgroup if join_group(a.cgroup) else None
     tap = socket.socket(fileno=a.tap_fd) if a.tap_fd >= 0 else None
     expected_ops = (rate or 20_000) * a.duration
     ledger = Ledger(int(expected_ops * cls.rows_per_op * 1.1) + 64, tap=tap)

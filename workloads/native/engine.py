@@ -1,9 +1,10 @@
 """Hand the workload process over to the native engine: exec ``sb-load``.
 
-``python -m workloads`` has parsed the cell's settings, joined the cell's cgroup and set
-the parent-death signal; exec keeps all of that (and the pid the harness watches, and the
-descriptors it passed: the ledger memfd, the tap) while the Python interpreter goes away
-before the first operation. The settings go to sb-load on its stdin, one ``key value`` a
+``python -m workloads`` has parsed the cell's settings and set the parent-death signal;
+exec keeps that (and the pid the harness watches, and the descriptors it passed: the
+ledger memfd, the tap) while the Python interpreter goes away before the first operation.
+sb-load joins the cell's cgroup itself once it is set up (loaded, threads started, ledger
+memory taken), just before "start": nothing of its start-up is the cell's. The settings go to sb-load on its stdin, one ``key value`` a
 line, so the run marker is never in its command line (a sensor reporting argv would take
 the workload for one of its operations).
 """
@@ -45,7 +46,7 @@ def exec_native(name: str, cfg: dict, *, rate: str, duration: float, marker: str
         "workdir": workdir, "arrivals": arrivals, "seed": seed, "threads": cfg["threads"],
         "pin": int(bool(cfg["pin"])), "ledger_fd": ledger_fd,
         "tap_fd": tap_fd if tap_fd >= 0 else None, "cgroup": cgroup,
-        "home_cgroup": home_cgroup if cgroup else None,
+        "home_cgroup": home_cgroup if cgroup else None,   # to go back to after "done"
         "settings": json.dumps(cfg, default=str),
     }
     if name == "process":

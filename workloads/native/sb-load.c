@@ -1,7 +1,8 @@
 /* sb-load: the native workload engine (see sb-load.h for the op numbering).
  *
- * `python -m workloads` execs this program in its own process (same pid, same cgroup,
- * same parent-death signal) with the cell's settings on stdin, one "key value" a line;
+ * `python -m workloads` execs this program in its own process (same pid, same
+ * parent-death signal) with the cell's settings on stdin, one "key value" a line; it
+ * joins the cell's cgroup once set up;
  * then it speaks the same protocol as the Python engine: "start" when the schedule
  * starts, "done" when the last operation is done (children reaped included), the ledger
  * (here: rows in the memfd the harness passed as ledger_fd) and a one-line JSON summary
@@ -232,15 +233,16 @@ static void summary(struct run *r, int64_t t_start, int64_t t_last)
 	fflush(stdout);
 }
 
-static void join_cgroup(const char *path)
+/* Move the whole process (every thread) into the cgroup v2 at path; 0 when it went. */
+static int join_cgroup(const char *path)
 {
 	char procs[4200];
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
-	FILE *f = fopen(procs, "w");
-	if (f) {
-		fputs("0", f);
-		fclose(f);
-	}
+	int fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int ok = write(fd, "0", 1) == 1;
+	return close(fd) == 0 && ok ? 0 : -1;
 }
 
 static int ledger_bench(long n)
@@ -351,6 +353,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sb-load: %s setup failed in thread %d: %s\n", c->workload, t,
 				strerror(errno));
 		}
+	/* Into the cell's cgroup now that all is set up: its CPU, a sensor filtering on it
+	 * and the cost injected there see the operations, not our start-up. */
+	if (c->cgroup[0] && join_cgroup(c->cgroup) != 0)
+		c->cgroup[0] = 0;  /* refused: the summary says no cgroup, as Python's */
 	if (!atomic_load(&r->stop)) {
 		puts("start");
 		fflush(stdout);
@@ -377,7 +383,7 @@ int main(int argc, char **argv)
 		puts("done");
 		fflush(stdout);
 		/* out of the cell's cgroup: the summary is not the workload's cost */
-		if (c->home_cgroup[0])
+		if (c->cgroup[0] && c->home_cgroup[0])
 			join_cgroup(c->home_cgroup);
 	}
 	for (int t = 0; t < c->threads; t++)
