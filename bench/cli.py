@@ -125,7 +125,7 @@ def _generators(measure: bool) -> dict:
     from bench.core.osapi import IS_WINDOWS
     from workloads import WORKLOADS, base
 
-    native = base.load_missing()
+    native = base.Workload.unavailable({"engine": "native"})
     out: dict = {"native_engine": native or "built"}
     if not measure:
         return {**out, "note": "not measured: --no-ceiling"}

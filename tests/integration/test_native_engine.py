@@ -153,3 +153,18 @@ def test_tmpfs_work_directory_the_file_sensors_and_the_generator_ceiling(tmp_pat
     assert ceiling["engine"] == "native" and ceiling["threads"] == 2
     assert ceiling["workdir_fs"] == "tmpfs" and ceiling["errors"] == 0
     assert ceiling["ops_per_s"] > 2000      # closed loop beats the cells' open-loop rate
+
+
+def test_doctor_shows_the_generators_ceiling():
+    import json
+
+    from tests.helpers import sensorbench
+
+    doc = json.loads(sensorbench("doctor", "--json", check=True).stdout)["generators"]
+    assert doc["native_engine"] == "built"
+    found = doc["workloads"]
+    assert {"file", "process", "network"} <= set(found)
+    for text, e in found.items():
+        assert e["engine"] == "native" and e["errors"] == 0, (text, e)
+        assert e["ops_per_s"] > 500 and e["workdir_fs"], (text, e)
+        assert sum(e["kinds_per_s"].values()) >= e["ops_per_s"]   # every op, its events
