@@ -43,7 +43,7 @@ workloads process --rate max``, 5 s a run; median [range] of 3 runs, then the ra
 three rounds): ``child=shell`` 671 [635-1016] operations per second (629-1016), and it
 holds 500/s open loop (spawn 0.45 ms median, 3.3 ms p99); ``child=python``, bound by the
 children's interpreter start-up on two CPUs, 60 [59-68] (41-88); the default posix_spawn
-of sb-child, for comparison, 1388 [1379-1474] (900-1474). Windows was not measured (no
+of sb-child (its static glibc build then), for comparison, 1388 [1379-1474] (900-1474). Windows was not measured (no
 Windows machine here). As an expectation only: CreateProcess itself typically takes 1-5
 ms, cmd.exe a few ms more of its own, and a python.exe child 20-50 ms of CPU, so expect a
 few hundred operations per second with ``shell`` and a few tens with ``python`` on a few

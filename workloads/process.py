@@ -15,8 +15,11 @@ Windows has no posix_spawn, no fork and no waitpid(-1): there the spawner is ``p
 ``proc_fork`` rows, since no fork event exists there (``kinds`` says so). ``spawner=popen``
 runs on Linux too (with fork rows there: vfork is a fork), so that code is tested here;
 Linux's default stays posix_spawn of sb-child. Rates (closed loop, a shared 2-CPU VM, 5 s,
-median [range] of 3 runs): posix_spawn of sb-child 1388 [1379-1474] operations per second;
-the popen spawner's are in its module (Windows: not measured).
+median [range] of 3 runs): posix_spawn of the static glibc sb-child 1388 [1379-1474]
+operations per second; of the sb-child without a C library (0.5 s, load average 4.4-4.7)
+2167 [1822-2648]; the popen spawner's are in its module (Windows: not measured); the
+native engine's (``engine=native``, ``workloads/native/load_proc.c``) in
+docs/methodology.md.
 """
 
 from __future__ import annotations
