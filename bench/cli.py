@@ -122,7 +122,7 @@ def _generators(measure: bool) -> dict:
     """doctor's generator table: each workload at its defaults (and the native engine with
     a thread per CPU), closed loop for a moment in the default work directory's file
     system, or why not measured."""
-    from bench.core.osapi import IS_WINDOWS
+    from bench.core.osapi import IS_WINDOWS, usable_cpus
     from workloads import WORKLOADS, base
 
     native = base.Workload.unavailable({"engine": "native"})
@@ -137,8 +137,9 @@ def _generators(measure: bool) -> dict:
     from bench.harness import ceiling, container, spec as specmod, workdir
 
     texts = list(WORKLOADS)
-    if not native and base.usable_cpus() > 1:
-        texts += [f"{w}:engine=native,threads={base.usable_cpus()}" for w in WORKLOADS]
+    cpus = usable_cpus()
+    if not native and cpus > 1:
+        texts += [f"{w}:engine=native,threads={cpus}" for w in WORKLOADS]
     parent = workdir.default_base().parent
     tmp = Path(tempfile.mkdtemp(prefix="sensorbench-doctor-", dir=parent))
     try:

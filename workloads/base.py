@@ -9,23 +9,14 @@ Python engine cannot reach. Native is the default where it is built (Linux).
 from __future__ import annotations
 
 import importlib
-import os
 import time
 
-from bench.core.osapi import IS_WINDOWS
+from bench.core.osapi import IS_WINDOWS, usable_cpus
 from bench.core.settings import Setting, one_of
 from bench.core.ledger import Ledger
 from workloads.native import load_missing
 
 ENGINES = ("native", "python")
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _at_most_cpus(n) -> str | None:
@@ -39,14 +30,6 @@ def _default_engine() -> str:
     return "python" if IS_WINDOWS or load_missing() else "native"
 
 
-def _flag(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(text)
-
-
 # The settings of every workload (a workload adds its own with ``{**COMMON, ...}``).
 COMMON: dict[str, Setting] = {
     "engine": Setting(str, _default_engine(), "native (C, `make native`; the default where "
@@ -54,7 +37,8 @@ COMMON: dict[str, Setting] = {
                       one_of(*ENGINES)),
     "threads": Setting(int, 1, "engine=native: threads issuing operations, each on its own "
                        "slice of the keys (at most the CPU count)", _at_most_cpus),
-    "pin": Setting(_flag, False, "engine=native: pin thread t to the t-th CPU we may use"),
+    "pin": Setting(int, 0, "engine=native: pin thread t to the t-th CPU we may use (0/1)",
+                   one_of(0, 1)),
 }
 
 # name -> "module:Class"; imported lazily so a workload process loads only its own code.
@@ -88,7 +72,7 @@ class Workload:
         """What is wrong with this combination of settings (one line), or None."""
         if cls.engine(cfg) == "python":
             what = (f"threads={cfg['threads']}" if cfg.get("threads", 1) != 1
-                    else "pin" if cfg.get("pin") else None)
+                    else "pin=1" if cfg.get("pin") else None)
             if what:
                 return f"{what} needs engine=native (the Python engine runs one thread)"
         return None

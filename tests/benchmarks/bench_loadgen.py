@@ -30,7 +30,7 @@ import pytest
 
 from bench.harness import ceiling, spec as specmod
 from tests.helpers import needs_root
-from workloads.base import usable_cpus
+from bench.core.osapi import usable_cpus
 from workloads.native import load_missing, load_program
 
 pytestmark = pytest.mark.skipif(bool(load_missing()), reason=str(load_missing()))

@@ -44,10 +44,10 @@ def test_native_is_the_default_where_it_is_built(monkeypatch):
 @pytest.mark.parametrize("text,needle", [
     ("file:engine=rust", "must be one of native, python"),
     ("file:engine=python,threads=2", "threads=2 needs engine=native"),
-    ("network:engine=python,pin=1", "pin needs engine=native"),
+    ("network:engine=python,pin=1", "pin=1 needs engine=native"),
     ("process:engine=native,spawner=popen", "spawner=popen needs engine=python"),
     ("file:threads=0", "must be >= 1"),
-    ("file:pin=maybe", "bad value for file:pin"),
+    ("file:pin=maybe", "bad value for file:pin"), ("file:pin=2", "must be one of 0, 1"),
 ])
 def test_specs_that_cannot_mean_anything_are_one_line(text, needle):
     with pytest.raises(BadInput) as e:
