@@ -119,11 +119,9 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
 
 
 def _generators(measure: bool) -> dict:
-    """doctor's generator table: each workload at its defaults (and the native engine with
-    a thread per CPU), closed loop for a moment in the default work directory's file
-    system, or why not measured."""
-    from bench.core.osapi import IS_WINDOWS, usable_cpus
-    from workloads import WORKLOADS, base
+    """doctor's generator table (``bench.harness.ceiling.for_doctor``), or why not."""
+    from bench.core.osapi import IS_WINDOWS
+    from workloads import base
 
     native = base.Workload.unavailable({"engine": "native"})
     out: dict = {"native_engine": native or "built"}
@@ -131,26 +129,9 @@ def _generators(measure: bool) -> dict:
         return {**out, "note": "not measured: --no-ceiling"}
     if IS_WINDOWS:
         return {**out, "note": "not measured on Windows"}
-    import shutil
-    import tempfile
+    from bench.harness import ceiling
 
-    from bench.harness import ceiling, container, spec as specmod, workdir
-
-    texts = list(WORKLOADS)
-    cpus = usable_cpus()
-    if not native and cpus > 1:
-        texts += [f"{w}:engine=native,threads={cpus}" for w in WORKLOADS]
-    parent = workdir.default_base().parent
-    tmp = Path(tempfile.mkdtemp(prefix="sensorbench-doctor-", dir=parent))
-    try:
-        (tmp / "wd").mkdir()
-        found = ceiling.measure([specmod.parse_workload(t) for t in texts], tmp / "wd",
-                                tmp / "scratch")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        container.remove_parent_if_empty()
-    return {**out, **found, "note": f"{found['duration_s']:g} s each, load average "
-                                    f"{found['loadavg']}"}
+    return {**out, **ceiling.for_doctor(native_built=native is None)}
 
 
 @app.command("list")

@@ -14,9 +14,13 @@ generator did then (``loadavg`` beside it says how busy the machine was).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
+from bench.core.osapi import usable_cpus
 from bench.core.settings import Spec
+from bench.harness import container, workdir as workdir_mod
 from bench.harness.cell import Cell, CellRunner
 
 CEILING_S = 0.25
@@ -50,3 +54,26 @@ def measure(workloads: list[Spec], workdir: Path, scratch: Path, janitor=None,
         found[w.text] = entry
     load = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
     return {"duration_s": duration, "loadavg": load, "workloads": found}
+
+
+def for_doctor(native_built: bool) -> dict:
+    """Each workload at its defaults (and, where the native engine is built, with a thread
+    per CPU) in a scratch directory beside the default work directory (its file system),
+    with a note saying how it was measured."""
+    from bench.harness.spec import parse_workload
+    from workloads import WORKLOADS
+
+    texts = list(WORKLOADS)
+    cpus = usable_cpus()
+    if native_built and cpus > 1:
+        texts += [f"{w}:engine=native,threads={cpus}" for w in WORKLOADS]
+    tmp = Path(tempfile.mkdtemp(prefix="sensorbench-doctor-",
+                                dir=workdir_mod.default_base().parent))
+    try:
+        (tmp / "wd").mkdir()
+        found = measure([parse_workload(t) for t in texts], tmp / "wd", tmp / "scratch")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        container.remove_parent_if_empty()
+    return {**found, "note": f"{found['duration_s']:g} s each, load average "
+                            f"{found['loadavg']}"}
