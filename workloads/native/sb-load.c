@@ -192,15 +192,12 @@ static void summary(struct run *r, int64_t t_start, int64_t t_last)
 	const struct config *c = &r->cfg;
 	struct ledger *l = &r->led;
 	int64_t ops = 0, errors = 0, rows = 0;
-	int full = 0;
 	for (int t = 0; t < c->threads; t++) {
 		ops += r->workers[t].ops;
 		errors += r->workers[t].errors;
 	}
-	for (int s = 0; s < l->nslices; s++) {
+	for (int s = 0; s < l->nslices; s++)
 		rows += l->slices[s].n;
-		full |= l->slices[s].full;
-	}
 	double elapsed = (double)(t_last - t_start) / 1e9;
 	printf("{\"workload\": ");
 	json_str(c->workload);
@@ -216,12 +213,12 @@ static void summary(struct run *r, int64_t t_start, int64_t t_last)
 	else
 		printf("null");
 	printf(", \"pid\": %d, \"tap_errors\": %ld, \"exact_exit_time\": %s, \"settings\": %s, "
-	       "\"engine\": \"native\", \"threads\": %d, \"ledger_full\": %s, \"ledger\": "
+	       "\"engine\": \"native\", \"threads\": %d, \"ledger\": "
 	       "{\"capacity\": %lld, \"row_bytes\": %zu, \"name_bytes\": %zu, \"names_offset\": "
 	       "%zu, \"size\": %zu, \"path_prefix\": ",
 	       getpid(), atomic_load(&l->tap_errors),
 	       r->exact_exit_time < 0 ? "null" : (r->exact_exit_time ? "true" : "false"),
-	       c->settings, c->threads, full ? "true" : "false", (long long)l->cap,
+	       c->settings, c->threads, (long long)l->cap,
 	       sizeof(struct row), l->name_bytes, l->names_off, l->size);
 	char prefix[sizeof(c->workdir) + 1];
 	snprintf(prefix, sizeof(prefix), "%s/", c->workdir);
@@ -393,6 +390,9 @@ int main(int argc, char **argv)
 		r->w->teardown(r);
 	if (stopped)
 		return failed ? 1 : 143;
+	for (int s = 0; s < r->led.nslices; s++)
+		if (r->led.slices[s].full) /* a truth with rows missing is no truth */
+			die("ledger slice %d ran out of its %lld rows", s, (long long)r->led.cap);
 	summary(r, t_start, t_last);
 	return 0;
 }
