@@ -64,11 +64,23 @@ $(STAMP): pyproject.toml $(APT_STAMP)
 # (the eBPF sensor's BPF object is compiled there, never committed).
 BACKEND_MAKEFILES := $(wildcard bench/backends/*/Makefile)
 
-native: $(STAMP) workloads/native/sb-child
+native: $(STAMP) workloads/native/sb-child workloads/native/sb-load
 	@for m in $(BACKEND_MAKEFILES); do $(MAKE) --no-print-directory -C $$(dirname $$m) || exit 1; done
 
+# The process workload's child: without a C library where we can (x86-64; exec of a few
+# kilobytes is most of a spawn's cost), else static, else dynamic glibc.
+NOLIBC_FLAGS := -DSB_NOLIBC -nostdlib -static -no-pie -fno-stack-protector \
+	-fno-asynchronous-unwind-tables -s
 workloads/native/sb-child: workloads/native/sb-child.c
-	$(CC) -O2 -static -o $@ $< 2>/dev/null || $(CC) -O2 -o $@ $<
+	$(CC) -O2 $(NOLIBC_FLAGS) -o $@ $< 2>/dev/null || $(CC) -O2 -static -o $@ $< 2>/dev/null \
+		|| $(CC) -O2 -o $@ $<
+
+# The native workload engine. -ffp-contract=off: the schedule's floating-point steps must
+# be Python's, with no fused multiply-add.
+LOAD_SRC := $(addprefix workloads/native/,sb-load.c ledger.c pacing.c load_file.c \
+	load_proc.c load_net.c)
+workloads/native/sb-load: $(LOAD_SRC) workloads/native/sb-load.h
+	$(CC) -O2 -Wall -ffp-contract=off -pthread -o $@ $(LOAD_SRC) -lm
 
 setup: $(STAMP) native
 
@@ -120,7 +132,7 @@ floors: native
 	test -s $(FLOORS_VENV)/run/events.parquet && test -s $(FLOORS_VENV)/run/report.html
 
 clean:
-	rm -rf $(VENV) $(FLOORS_VENV) workloads/native/sb-child .pytest_cache mutants .hypothesis
+	rm -rf $(VENV) $(FLOORS_VENV) workloads/native/sb-child workloads/native/sb-load .pytest_cache mutants .hypothesis
 
 # The published reference run: every backend available here, a rate sweep, paired blocks,
 # into results/reference/ (report, charts, cells.csv; per-event files stay out of git) and

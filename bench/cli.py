@@ -22,7 +22,6 @@ from bench import backends
 from bench.analysis.blocks import MIN_OPS
 from bench.core import fmt
 from bench.core.errors import BadInput, BenchError
-from bench.core.settings import BASELINE
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
 from bench.harness.accounting import IDLE_S, IDLE_WINDOWS
 from bench.results.store import ResultsDir
@@ -62,11 +61,16 @@ def parse_rates(values: list[str]) -> list[str]:
 
 
 @app.command()
-def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
-    """Which backends can run here (and why not), and facts about this machine."""
+def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+           ceiling: bool = typer.Option(True, "--ceiling/--no-ceiling",
+                                        help="measure the workload generator's ceiling "
+                                             "(closed loop, no sensor; about 2 s)")):
+    """Which backends can run here (and why not), the workload generator's ceiling, and
+    facts about this machine."""
     from bench.harness import machine
 
     facts = machine.facts()
+    generators = _generators(ceiling)
     rows = []
     for name in backends.names():
         reason = backends.availability(name)
@@ -89,7 +93,8 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         rows.append({"name": name, "mode": "?", "mechanism": "?", "kinds": [],
                      "available": False, "reason": f"not registered: {why}", "notes": []})
     if as_json:
-        print(json.dumps({"backends": rows, "machine": facts}, indent=2, default=str))
+        print(json.dumps({"backends": rows, "generators": generators, "machine": facts},
+                         indent=2, default=str))
         return
     t = Table(title="backends")
     for c in ("backend", "mode", "mechanism", "available", "reason / kinds"):
@@ -100,10 +105,35 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         detail += "".join(f"\n[yellow]note:[/] {n}" for n in r["notes"])
         t.add_row(r["name"], r["mode"], r["mechanism"], ok, detail)
     out.print(t)
+    g = Table(title=f"workload generators: closed loop, no sensor "
+                    f"({generators.get('note') or 'measured now'})")
+    for c in ("workload", "engine", "threads", "ops/s", "work dir"):
+        g.add_column(c)
+    for w, e in generators.get("workloads", {}).items():
+        rate = f"{e['ops_per_s']:,.0f}" if "ops_per_s" in e else f"[red]{e['status']}[/]: " \
+            f"{e['reason']}"
+        g.add_row(w, e["engine"], str(e["threads"]), rate, e.get("workdir_fs", ""))
+    out.print(g)
     m = Table(title="machine", show_header=False)
     for k, v in facts.items():
         m.add_row(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v))
     out.print(m)
+
+
+def _generators(measure: bool) -> dict:
+    """doctor's generator table (``bench.harness.ceiling.for_doctor``), or why not."""
+    from bench.core.osapi import IS_WINDOWS
+    from workloads import base
+
+    native = base.Workload.unavailable({"engine": "native"})
+    out: dict = {"native_engine": native or "built"}
+    if not measure:
+        return {**out, "note": "not measured: --no-ceiling"}
+    if IS_WINDOWS:
+        return {**out, "note": "not measured on Windows"}
+    from bench.harness import ceiling
+
+    return {**out, **ceiling.for_doctor(native_built=native is None)}
 
 
 @app.command("list")
@@ -154,6 +184,9 @@ def run(
                                   help="interleave no-sensor cells (needed for slowdown)"),
     workdir: Optional[Path] = typer.Option(None, "--workdir",
                                            help="where the file workload writes"),
+    tmpfs: bool = typer.Option(False, "--tmpfs",
+                               help="work directory on a tmpfs (/dev/shm/sensorbench-<uid>): "
+                                    "no journal capping file operations"),
     arrivals: str = typer.Option("poisson", "--arrivals",
                                  help="open-loop arrivals: poisson (default) or uniform"),
     report_after: bool = typer.Option(True, "--report/--no-report",
@@ -190,6 +223,7 @@ def run(
             raise BadInput(f"{opt} names nothing: give at least one value")
     workloads = [specmod.parse_workload(w)
                  for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
+    specmod.check_runnable(workloads)
     rates = parse_rates(_split(rate) or DEFAULT_RATES)
     if baseline:
         _check_blocks(repeat, rates, duration, "-n", "or run --no-baseline")
@@ -198,6 +232,12 @@ def run(
     specs = _specs(backend, lambda cls: cls.in_default_run)
     if resume and out_dir is None:
         raise BadInput("--resume needs --out pointing at the run to continue")
+    if tmpfs:
+        from bench.harness.workdir import tmpfs_base
+
+        if workdir is not None:
+            raise BadInput("--tmpfs and --workdir both say where to write: give one")
+        workdir = tmpfs_base()
     out_dir = out_dir or Path("results/runs") / time.strftime("%Y%m%d-%H%M%S")
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"--out {out_dir} exists and is not a directory")
@@ -303,6 +343,7 @@ def calibrate(
         raise BadInput("bad --inject: ns per operation > 0")
     workloads = [specmod.parse_workload(w)
                  for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
+    specmod.check_runnable(workloads)
     specs = [specmod.parse_backend(s) for s in cal.control_specs(inject_ns)]
     why = backends.availability(cal.NULL)
     if why:
@@ -399,6 +440,7 @@ def scenario(
         raise BadInput(f"--forward-ms {forward_ms:g}: must be > 0")
     rates = parse_rates([rate])
     workloads = [specmod.parse_workload(workload)] if workload else []
+    specmod.check_runnable(workloads)
     techniques = tuple(_split(technique))
     cfg = ScenarioConfig([Schedule(n, at, for_s, restart_ms, canary=canary,
                                    techniques=techniques) for n in names],

@@ -7,6 +7,10 @@ Runs one workload in this process (inside the given cgroup when one is passed), 
 ledger to ``--ledger`` and prints a one-line JSON summary, after a line ``start`` when its
 schedule starts and ``done`` when its last operation is done. The harness starts it after the
 sensor is ready; its exit code is 0 when the ledger was written.
+
+With ``engine=native`` this process execs ``sb-load`` once the settings are checked
+(``workloads/native/engine.py``): same pid, same protocol, the ledger in the memfd the
+harness passes as ``--ledger-fd``; it joins the cgroup itself, once set up.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--marker", default="")
     ap.add_argument("--workdir", default="")
     ap.add_argument("--ledger", default="")
+    ap.add_argument("--ledger-fd", type=int, default=-1,
+                    help="engine=native: the memfd the ledger goes into")
     ap.add_argument("--tap-fd", type=int, default=-1)
     ap.add_argument("--cgroup", default=None)
     ap.add_argument("--home-cgroup", default=None,
@@ -47,19 +53,32 @@ def main(argv: list[str] | None = None) -> int:
         a = ap.parse_args([cfg.pop("name"), f"--settings={settings}"]
                           + [f"--{k.replace('_', '-')}={v}" for k, v in cfg.items()])
 
-    if not (a.marker and a.workdir and a.ledger):
-        ap.error("--marker, --workdir and --ledger are required")
+    cls = get_workload(a.name)
+    settings = {k: s.default for k, s in cls.settings.items()}
+    settings.update(json.loads(a.settings))
+    native = cls.engine(settings) == "native"
+    if not (a.marker and a.workdir and (a.ledger_fd >= 0 if native else a.ledger)):
+        ap.error("--marker, --workdir and --ledger (engine=native: --ledger-fd) are required")
+    problem = cls.check_settings(settings) or cls.unavailable(settings)
+    if problem:
+        ap.error(problem)
     # SIGTERM from the harness (Ctrl-C, kill) must still run teardown; so must the
     # harness's own death, which PR_SET_PDEATHSIG turns into a SIGTERM.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     die_with_parent(signal.SIGTERM)
     rate = None if a.rate == "max" else float(a.rate)
-    cls = get_workload(a.name)
+    if native:   # it joins the cell's cgroup itself, once set up, just before "start"
+        from workloads.native.engine import exec_native
+
+        exec_native(a.name, settings, rate=a.rate, duration=a.duration, marker=a.marker,
+                    workdir=a.workdir, ledger_fd=a.ledger_fd, tap_fd=a.tap_fd,
+                    arrivals=a.arrivals, seed=a.seed, cgroup=a.cgroup,
+                    home_cgroup=a.home_cgroup)
     cgroup = a.cgroup if join_group(a.cgroup) else None
     tap = socket.socket(fileno=a.tap_fd) if a.tap_fd >= 0 else None
     expected_ops = (rate or 20_000) * a.duration
     ledger = Ledger(int(expected_ops * cls.rows_per_op * 1.1) + 64, tap=tap)
-    w = cls(ledger, a.marker, a.workdir, json.loads(a.settings))
+    w = cls(ledger, a.marker, a.workdir, settings)
     w.setup()
     n_ops = 0
     try:
@@ -88,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "rate_achieved": n_ops / elapsed if elapsed > 0 else 0.0,
         "cgroup": cgroup, "pid": os.getpid(), "tap_errors": ledger.tap_errors,
         "exact_exit_time": getattr(w, "exact_exit_time", None), "settings": w.cfg,
+        "engine": "python", "threads": 1,
     }
     ledger.save(a.ledger, meta)
     if tap is not None:

@@ -29,7 +29,7 @@ from bench.core.kinds import PROC_KINDS, Kind
 from bench.core.osapi import IS_WINDOWS
 from bench.core.settings import Setting, non_negative, one_of
 from workloads._process_popen import CHILDREN, PopenSpawner
-from workloads.base import Workload, wait_reaped
+from workloads.base import COMMON, Workload, wait_reaped
 from workloads.native import child_program
 
 _FD_SLOTS = 3  # fd number sb-child expects its shared memory on
@@ -46,6 +46,7 @@ class ProcessWorkload(Workload):
                    if IS_WINDOWS else
                    "posix_spawn short-lived children with an argv marker; reap them")
     settings = {
+        **COMMON,
         # Real short-lived commands (id, ls, a shell helper) live a few milliseconds; how
         # long decides what a polling sensor can possibly see.
         "lifetime_ms": Setting(float, 2.0, "how long each child lives before exiting (ms; "
@@ -56,6 +57,12 @@ class ProcessWorkload(Workload):
                          "sh -c :) or python (exact exit times on Windows; slower)",
                          one_of(*CHILDREN)),
     }
+
+    @classmethod
+    def check_settings(cls, cfg: dict) -> str | None:
+        if cfg.get("engine") == "native" and cfg.get("spawner") == "popen":
+            return "spawner=popen needs engine=python (the native engine posix_spawns sb-child)"
+        return super().check_settings(cfg)
 
     def setup(self) -> None:
         if self.cfg["spawner"] == "popen":

@@ -34,6 +34,16 @@ is_elevated = _plat.is_elevated
 lock_file = _plat.lock_file
 
 
+def usable_cpus() -> int:
+    """How many CPUs this process may run on (its affinity where the platform has one)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def stop_group(proc: subprocess.Popen, steps: Iterable[tuple[int | None, float]],
                reap_timeout: float | None = None) -> None:
     """Stop ``proc`` (started with ``popen_group()``) and its process group: each

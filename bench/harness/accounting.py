@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from bench.analysis.stats import t_quantile
 from bench.harness import container
 from bench.core.cpu import TREE_RESOLUTION_S, tree_cpu_s
+from bench.core.osapi import usable_cpus
 
 NAN = math.nan
 
@@ -99,13 +100,6 @@ class CellCpu:
     machine_source: str = ""
     workload_us: float = NAN           # workload cgroup CPU over its run, µs
     run_s: float = NAN                 # the workload's run: schedule start to last op done
-
-
-def _ncpu() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _d(a: Reading | None, b: Reading | None, what: str) -> float:
@@ -179,7 +173,7 @@ def columns(c: CellCpu, ops: int, matched: int | None) -> dict:
         "machine_irq_us_per_op": per_op(m.get("irq", NAN)),
         "machine_steal_us_per_op": per_op(m.get("steal", NAN)),
         # the share of the machine's CPU time the hypervisor took during the run
-        "machine_steal_pct": 100 * m.get("steal", NAN) / (c.run_s * 1e6 * _ncpu())
+        "machine_steal_pct": 100 * m.get("steal", NAN) / (c.run_s * 1e6 * usable_cpus())
         if c.run_s and c.run_s == c.run_s else NAN,
         "machine_cpu_source": c.machine_source,
     }

@@ -8,6 +8,7 @@ cgroup and directory are undone in ``finally``.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import socket
@@ -23,7 +24,7 @@ import pandas as pd
 from bench import backends
 from bench.backends.base import Backend, SensorContext
 
-from bench.core import ledger as truthmod
+from bench.core import ledger as truthmod, native_ledger
 from bench.harness.accounting import (IDLE_S, IDLE_WINDOWS, CellCpu, SensorMeter,
                                       columns as cost_columns)
 from bench.harness.container import CellGroup, current as current_cgroup
@@ -36,6 +37,7 @@ from bench.core.kinds import Kind
 from bench.analysis.metrics import matched_latencies, op_times, per_kind, schedule_lag_growth_ms
 from bench.harness.pipes import PipeReader
 from bench.harness.sensorproc import SensorProcess, tail
+from bench.harness.workdir import fs_type
 from bench.core.settings import BASELINE, Spec
 from workloads import get_workload
 
@@ -134,6 +136,8 @@ def _base_row(cell: Cell, cls: type[Backend] | None) -> dict:
         "block": cell.block, "baseline_cell": cell.baseline_id,
         "arrivals": cell.arrivals if cell.rate != "max" else "closed-loop",
         "scenario": cell.scenario,
+        "workload_engine": get_workload(cell.workload.name).engine(cell.workload.settings),
+        "workload_threads": cell.workload.settings.get("threads", 1),
     }
 
 
@@ -227,12 +231,16 @@ class CellRunner:
         # how long a sensor's idle cost is read after its drain, in how many sub-windows
         self.idle_s, self.idle_windows = idle_s, idle_windows
         self.janitor = janitor or _NoJanitor()
+        self.workdir_fs = fs_type(workdir)   # recorded with every measured cell
         (out / "logs").mkdir(parents=True, exist_ok=True)
         self.tmp = out / ".parts" / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
 
     def run(self, cell: Cell) -> Outcome:
         cls = backends.get(cell.spec.name) if cell.spec is not None else None
+        why = get_workload(cell.workload.name).unavailable(cell.workload.settings)
+        if why:   # the native engine asked for but not built here
+            return Outcome(status_rows(cell, cls, "skipped", why))
         if cls is not None:
             reason = backends.availability(cell.spec.name)
             if reason:
@@ -325,9 +333,20 @@ class CellRunner:
     def _run_workload(self, a: Attempt, on_mark=None) -> truthmod.Truth:
         """Run the workload to its end; ``on_mark('start'|'done')`` is called when its
         schedule starts and when its last operation is done."""
-        cell, cg, tap, acct = a.cell, a.cg, a.tap, a.acct
-        token, tag = a.token, a.tag
-        ledger_path = self.tmp / f"{token}-ledger.bin"
+        ledger_path = self.tmp / f"{a.token}-ledger.bin"
+        # the native engine writes its rows into a memfd of ours, mapped when it is done
+        w = a.cell.workload
+        ledger_fd = native_ledger.create() \
+            if get_workload(w.name).engine(w.settings) == "native" else None
+        try:
+            return self._launch(a, ledger_path, ledger_fd, on_mark)
+        finally:
+            if ledger_fd is not None:
+                os.close(ledger_fd)
+
+    def _launch(self, a: Attempt, ledger_path: Path, ledger_fd: int | None,
+                on_mark) -> truthmod.Truth:
+        cell, cg, tap, acct, tag = a.cell, a.cg, a.tap, a.acct, a.tag
         log = self.out / "logs" / f"{tag}-workload.log"
         cfg = {"name": cell.workload.name, "settings": cell.workload.settings, "rate": cell.rate, "duration": cell.duration,
                "marker": a.marker, "workdir": str(a.cell_dir), "ledger": str(ledger_path),
@@ -342,6 +361,9 @@ class CellRunner:
         if tap:
             cfg["tap_fd"] = tap[0].fileno()
             fds = (tap[0].fileno(),)
+        if ledger_fd is not None:
+            cfg["ledger_fd"] = ledger_fd
+            fds += (ledger_fd,)
         machine = MachineCpu()
         marks: dict[str, tuple] = {}
 
@@ -371,7 +393,7 @@ class CellRunner:
                 self.janitor.forget(handle)
         if tap:
             tap[0].close()  # the sensor sees end of stream once the workload is done
-        if proc.returncode != 0 or not ledger_path.exists():
+        if proc.returncode != 0 or (ledger_fd is None and not ledger_path.exists()):
             how = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0
                    else f"exited with {proc.returncode}")
             detail = tail(log)
@@ -383,8 +405,10 @@ class CellRunner:
             acct.run_s = (m1.wall_ns - m0.wall_ns) / 1e9
             if cpu0 is not None and cpu1 is not None:
                 acct.workload_us = float(cpu1 - cpu0)
-        truth = truthmod.load(ledger_path)
-        truth.meta.update(json.loads(out.decode().strip().splitlines()[-1]))
+        summary = json.loads(out.decode().strip().splitlines()[-1])
+        truth = (native_ledger.load(ledger_fd, summary) if ledger_fd is not None
+                 else truthmod.load(ledger_path))
+        truth.meta.update({k: v for k, v in summary.items() if k != "ledger"})
         return truth
 
     def _measure(self, a: Attempt) -> Outcome:
@@ -427,7 +451,7 @@ class CellRunner:
             rate_achieved=m.get("rate_achieved", NAN), ops=m.get("ops", 0),
             workload_errors=m.get("errors", 0),
             workload_cpu_pct=100 * acct.workload_us / 1e6 / acct.run_s if acct.run_s else NAN,
-            cgroup=bool(m.get("cgroup")), marker=marker,
+            cgroup=bool(m.get("cgroup")), marker=marker, workdir_fs=self.workdir_fs,
             schedule_lag_growth_ms=schedule_lag_growth_ms(truth.cols, closed),
         )
         if events is None:  # baseline: no sensor, ground truth only

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 from dataclasses import dataclass
 from typing import Callable, Protocol
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench.harness import machine
+from bench.harness import ceiling, machine
 from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
 from bench.core.errors import BadInput
@@ -49,12 +50,14 @@ class RunConfig:
 
 def _measurable(spec: Spec, workload: Spec) -> bool:
     """Whether a sensor cell of ``spec`` on ``workload`` will run (and so needs a
-    baseline): the backend is available and sees one of the workload's kinds."""
+    baseline): the backend and the workload's engine are available and the backend sees
+    one of the workload's kinds."""
     from bench import backends
     from workloads import get_workload
 
     cls = backends.get(spec.name)
-    if backends.availability(spec.name):
+    if backends.availability(spec.name) or \
+            get_workload(workload.name).unavailable(workload.settings):
         return False
     return bool(get_workload(workload.name).kinds & cls.kinds) or cls.runs_without_kinds
 
@@ -178,6 +181,7 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
         runner = CellRunner(res.path, s.rundir.path, janitor=s.janitor, idle_s=cfg.idle_s)
         s.janitor.watch("path", path=str(runner.tmp))
         stats: dict[str, dict] = {}
+        ceiling = None
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
         try:
@@ -191,6 +195,7 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
                     if outcome.stats:
                         stats[cell.id] = outcome.stats
                     bar.advance(task)
+            ceiling = generator_ceiling(cfg.workloads, s, console)
         except KeyboardInterrupt:
             interrupted = True
             console.print("[yellow]interrupted:[/] finished cells are kept; "
@@ -202,10 +207,26 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
             if steal:
                 console.print(f"[yellow]warning:[/] {steal}", highlight=False)
             s.finish({"backend_stats": stats, "interrupted": interrupted,
-                      "warnings": s.warnings + ([steal] if steal else [])})
+                      "warnings": s.warnings + ([steal] if steal else []),
+                      **({"generator_ceiling": ceiling} if ceiling else {})})
     if interrupted:
         raise KeyboardInterrupt
     return res
+
+
+def generator_ceiling(workloads: list[Spec], s: RunSession, console: Console) -> dict:
+    """The run's workloads closed loop with no sensor, after its cells (``ceiling``);
+    said in one line and kept in meta.json."""
+    scratch = s.res.parts / "tmp" / "ceiling"
+    try:
+        found = ceiling.measure(workloads, s.rundir.path, scratch, s.janitor)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    said = [f"{w} {e['ops_per_s']:,.0f}/s" if "ops_per_s" in e else f"{w} {e['status']}"
+            for w, e in found["workloads"].items()]
+    console.print(f"[dim]generator ceiling (closed loop, no sensor, {ceiling.CEILING_S:g} s "
+                  f"each): {'; '.join(said)}[/]", highlight=False)
+    return found
 
 
 def _resumed_plans(res: Store, cfg: RunConfig, plan_now: dict, console: Console) -> list[dict]:

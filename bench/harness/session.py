@@ -99,6 +99,7 @@ class RunSession:
             "machine": self.facts, "warnings": self.warnings,
             "stale_cgroups_cleaned": stale, "stale_workdirs_cleaned": stale_dirs,
             "started": now(), "backends": {s.text: backend_record(s) for s in specs},
+            "workdir": {"path": str(self._base), "fs": workdir.fs_type(self._base)},
             **meta})
         self.janitor = Janitor(self.res.path / "logs" / "janitor.log")
         self.janitor.backends([s.name for s in specs])

@@ -6,7 +6,7 @@ from bench import backends
 from bench.core.errors import BadInput
 from bench.core.settings import Spec, parse_spec, split_specs
 
-__all__ = ["Spec", "parse_backend", "parse_workload", "split_specs"]
+__all__ = ["Spec", "check_runnable", "parse_backend", "parse_workload", "split_specs"]
 
 
 def parse_backend(text: str) -> Spec:
@@ -23,7 +23,24 @@ def _workload_settings(name: str):
 
 
 def parse_workload(text: str) -> Spec:
-    return parse_spec(text, "workload", _workload_settings)
+    from workloads import get_workload
+
+    spec = parse_spec(text, "workload", _workload_settings)
+    problem = get_workload(spec.name).check_settings(spec.settings)
+    if problem:
+        raise BadInput(f"bad workload spec {spec.text!r}: {problem}")
+    return spec
+
+
+def check_runnable(specs: list[Spec]) -> None:
+    """BadInput (one line) when none of the workload specs can run here (the native engine
+    asked for and not built); those that cannot among others that can become ``skipped``
+    rows, as an unavailable backend does."""
+    from workloads import get_workload
+
+    why = [get_workload(w.name).unavailable(w.settings) for w in specs]
+    if specs and all(why):
+        raise BadInput(f"workload {specs[0].text}: {why[0]}")
 
 
 def workload_kinds(name: str) -> frozenset:

@@ -1,8 +1,11 @@
 """Where workloads write: one directory per user, one per run inside it.
 
 The default is ``/var/tmp/sensorbench-<uid>`` (on the root filesystem, not a tmpfs: that is
-where real files live, and fanotify filesystem marks need a filesystem that reports file
-handles), created 0700 so users never share or trip over each other's directory. Each run
+where real files live), created 0700 so users never share or trip over each other's
+directory. ``--tmpfs`` puts it in ``/dev/shm/sensorbench-<uid>`` instead: a file system
+in memory, without ext4's journal, which caps file operations at a fraction of what the
+native engine issues (fanotify's file-handle marks and inotify work there too, on the
+kernels we run on; ``fs_type`` is recorded with every cell). Each run
 works in ``run-<pid>-<hex>/`` there and holds an exclusive lock on its ``.lock`` file for its
 whole life. A run that died (kill -9, power loss) leaves its directory with a lock nobody
 holds: the next run removes it. Cell directories (named by the cell's run marker) live
@@ -24,10 +27,43 @@ from bench.core.osapi import lock_file
 LOCK = ".lock"
 
 
-def default_base() -> Path:
-    base = Path("/var/tmp") if os.path.isdir("/var/tmp") else Path(tempfile.gettempdir())
+TMPFS = Path("/dev/shm")
+
+
+def _per_user(parent: Path) -> Path:
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    return base / f"sensorbench-{uid}"
+    return parent / f"sensorbench-{uid}"
+
+
+def default_base() -> Path:
+    return _per_user(Path("/var/tmp") if os.path.isdir("/var/tmp")
+                     else Path(tempfile.gettempdir()))
+
+
+def tmpfs_base() -> Path:
+    """The per-user work directory on the machine's tmpfs (``--tmpfs``); BadInput when
+    there is none."""
+    if not TMPFS.is_dir() or fs_type(TMPFS) != "tmpfs":
+        raise BadInput(f"--tmpfs: {TMPFS} is not a tmpfs here; give --workdir a directory on one")
+    return _per_user(TMPFS)
+
+
+def fs_type(path: Path | str) -> str:
+    """The file system type of the mount ``path`` lives on (``ext4``, ``tmpfs``, ``NTFS``,
+    ...), from the mount table: the longest mount point that contains it. "" if unknown."""
+    import psutil
+
+    real = os.path.realpath(path)
+    best, kind = "", ""
+    try:
+        parts = psutil.disk_partitions(all=True)
+    except OSError:
+        return ""
+    for p in parts:
+        if (real == p.mountpoint or real.startswith(os.path.join(p.mountpoint, ""))) \
+                and len(p.mountpoint) >= len(best):
+            best, kind = p.mountpoint, p.fstype
+    return kind
 
 
 def _check_writable(path: Path, what: str) -> None:
@@ -42,8 +78,9 @@ def _check_writable(path: Path, what: str) -> None:
 def prepare_base(path: Path | None) -> tuple[Path, bool]:
     """The base directory, made if missing; (path, whether we made it). Raises BadInput in
     one line when it cannot be made or written, or (the default one) is not ours."""
-    default = path is None
-    path = default_base() if default else path
+    # ours (per user, in a directory every user shares): checked as the default one
+    default = path is None or path == _per_user(TMPFS)
+    path = default_base() if path is None else path
     what = "the work directory" if default else "--workdir"
     made = not path.exists()
     try:

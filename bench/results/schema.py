@@ -73,6 +73,7 @@ COLUMNS: tuple[Column, ...] = tuple([
            "delivery_p99_us", "counter_gap"), *_cols(I, "unmatched_other_kinds", "events_total"),
     *_cols(F, "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct"),
     *_cols(I, "ops", "workload_errors"), *_cols(F, "duration_s"), *_cols(B, "drained", "cgroup"),
+    *_cols(S, "workload_engine"), *_cols(I, "workload_threads"), *_cols(S, "workdir_fs"),
     *_cols(S, "marker", "cell", "workload_spec", "arrivals", "scenario"),
 ])
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -224,6 +225,10 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
      "operations the workload issued and those that failed; the cell's length (s); whether "
      "the sensor's event count settled before it was stopped; whether the workload ran in "
      "a cgroup of its own"),
+    (("workload_engine", "workload_threads", "workdir_fs"),
+     "the engine that issued the operations (`native`: `sb-load`, C; `python`: the "
+     "reference) and its threads; the file system type of the cell's work directory "
+     "(`ext4`, `tmpfs`, ...: what file operations cost depends on it)"),
 )
 
 

@@ -43,14 +43,19 @@ def audit_state():
 
 def sensor_processes() -> list[str]:
     """Processes started by this test session that are still alive, other than the test
-    process itself (none should outlive a run)."""
+    process itself (none should outlive a run). The process workload's children run with
+    an empty environment: they are ours when they run this checkout's sb-child."""
+    from workloads.native import CHILD_BIN
+
     me, tag = os.getpid(), _tag()
     left = []
-    for p in psutil.process_iter(["pid", "cmdline"]):
+    for p in psutil.process_iter(["pid", "cmdline", "exe"]):
         if p.info["pid"] == me:
             continue
         try:
-            if p.environ().get("SENSORBENCH_TEST_TAG") == tag and p.status() != "zombie":
+            ours = p.info["exe"] == str(CHILD_BIN) or \
+                p.environ().get("SENSORBENCH_TEST_TAG") == tag
+            if ours and p.status() != "zombie":
                 left.append(f"{p.info['pid']} {' '.join(p.info['cmdline'] or [])[:160]}")
         except (psutil.Error, OSError):
             continue

@@ -5,12 +5,12 @@ Contract (docs/usage.md, "What is guaranteed after kill -9"): within 5 s of the 
 process of ours runs, no BPF program of ours is loaded, the host's audit state (enabled,
 failure, pid, limits, every rule) is what it was, no mount and no cgroup of ours remains,
 and the run's work directory is gone. A killed sensor host or workload fails its cell with
-a reason and the run goes on.
+a reason and the run goes on. Both workload engines: the native one (sb-load, threads, the
+children it spawns, its memfd ledger) and the Python one.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from tests.helpers import ROOT, Snapshot, needs_root, sensor_processes
+from workloads.native import load_missing
 
 pytestmark = [pytest.mark.integration, needs_root]
 
@@ -35,6 +36,15 @@ MATRIX = {
     "inotifywait": "file",
 }
 LIMIT_S = 5.0
+# The native engine with two threads (pinned); the Python engine as the reference.
+ENGINES = {"native": "engine=native,threads=2,pin=1", "python": "engine=python"}
+WORKLOAD_PROCESS = ("-m workloads", "workloads/native/sb-load")  # before and after its exec
+
+
+def _workload(name: str, engine: str) -> str:
+    if engine == "native" and load_missing():
+        pytest.skip(load_missing())
+    return f"{name}:{ENGINES[engine]}"
 
 
 def _start(out, workdir, *args) -> subprocess.Popen:
@@ -44,7 +54,7 @@ def _start(out, workdir, *args) -> subprocess.Popen:
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _children(pid: int, needle: str) -> list[psutil.Process]:
+def _children(pid: int, *needles: str) -> list[psutil.Process]:
     found = []
     try:
         kids = psutil.Process(pid).children(recursive=True)
@@ -52,7 +62,7 @@ def _children(pid: int, needle: str) -> list[psutil.Process]:
         return found
     for c in kids:
         try:
-            if needle in " ".join(c.cmdline()):
+            if any(n in " ".join(c.cmdline()) for n in needles):
                 found.append(c)
         except psutil.Error:
             continue
@@ -65,7 +75,7 @@ def _wait_for_workload(proc: subprocess.Popen, timeout: float = 90.0) -> psutil.
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"the run ended early: {proc.stderr.read().decode()[-2000:]}")
-        found = _children(proc.pid, "-m workloads")
+        found = _children(proc.pid, *WORKLOAD_PROCESS)
         if found:
             return found[0]
         time.sleep(0.05)
@@ -80,12 +90,14 @@ def _available(name: str) -> None:
         pytest.skip(f"{name}: {why}")
 
 
+@pytest.mark.parametrize("engine", list(ENGINES))
 @pytest.mark.parametrize("backend", list(MATRIX))
-def test_harness_killed_mid_cell_leaves_nothing(tmp_path, audit_exclusive, backend):
+def test_harness_killed_mid_cell_leaves_nothing(tmp_path, audit_exclusive, backend, engine):
     _available(backend)
+    workload = _workload(MATRIX[backend], engine)
     before = Snapshot()
     workdir = tmp_path / "wd"
-    proc = _start(tmp_path / "out", workdir, "-b", backend, "-w", MATRIX[backend],
+    proc = _start(tmp_path / "out", workdir, "-b", backend, "-w", workload,
                   "-r", "500", "-d", "30")
     try:
         _wait_for_workload(proc)
@@ -144,16 +156,18 @@ def test_sensor_host_killed_fails_its_cell_and_the_run_goes_on(tmp_path, audit_e
     assert (other["status"] == "ok").all(), other[["kind", "status", "reason"]]
 
 
+@pytest.mark.parametrize("engine", list(ENGINES))
 def test_workload_killed_fails_its_cell_and_the_sensor_stops_cleanly(tmp_path, audit_exclusive,
-                                                                     leaves_nothing):
+                                                                     leaves_nothing, engine):
     _available("audit")
     out = tmp_path / "out"
     _kill_mid_cell(out, tmp_path / "wd", lambda harness, workload: workload,
-                   "-b", "audit,synthetic", "-w", "process", "-r", "300", "-d", "1.5")
+                   "-b", "audit,synthetic", "-w", _workload("process", engine), "-r", "300",
+                   "-d", "1.5")
     cells = _cells(out)
     audit = cells[cells["backend"] == "audit"]
     assert (audit["status"] == "failed").all()
-    assert audit["reason"].str.contains("workload process was killed by signal 9").all(), \
+    assert audit["reason"].str.contains(r"workload process\S* was killed by signal 9").all(), \
         audit["reason"].iloc[0]
     assert (cells[cells["backend"] == "synthetic"]["status"] == "ok").all()
     # The audit sensor was stopped the normal way (it undid its rules itself), not killed.

@@ -7,7 +7,6 @@ import sys
 import time
 
 import pandas as pd
-import pytest
 
 from bench.results.rundata import RunData
 from bench.results.schema import CELL_COLUMNS, ESTIMATES, undeclared

@@ -5,7 +5,6 @@ harness reports, with the facility's own counter agreeing where it has one."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

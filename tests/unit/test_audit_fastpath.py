@@ -12,7 +12,6 @@ import random
 import struct
 import time
 
-import numpy as np
 import pytest
 
 from bench.backends import _batch

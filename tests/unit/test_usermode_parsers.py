@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import struct
 
-import pytest
 
 from bench.backends.fanotify.parse import Decoder as FanDecoder
 from bench.backends.inotify.parse import Decoder as InDecoder

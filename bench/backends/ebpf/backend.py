@@ -22,7 +22,7 @@ from bench.backends.ebpf.consumer import Consumer
 from bench.backends.ebpf.loader import BpfSensor, cgroup_id, drop_empty_log
 from bench.core.errors import BackendUnavailable
 from bench.core.kinds import ALL_KINDS, Kind
-from bench.core.settings import Setting, non_negative, one_of, positive
+from bench.core.settings import Setting, one_of, positive
 
 HOOKS = ("tracepoint", "tp_btf", "fentry", "lsm")
 # Process programs in two flavours (sensor.bpf.c); the hooks setting picks one.

@@ -18,7 +18,6 @@ the ``DirResolver``'s filesystem fd, as the reference does), so it hands over fu
 from __future__ import annotations
 
 import os
-import time
 
 from bench.core.clock import now_ns
 from bench.backends import _batch

@@ -16,7 +16,6 @@ at once so that it is watched before the next read, as the Python reference
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 

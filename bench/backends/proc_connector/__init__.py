@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import socket
-import time
 
 from bench.core.clock import now_ns
 from bench.backends import _batch
