@@ -15,7 +15,7 @@ DEB_PACKAGES := build-essential clang llvm libbpf-dev libbpf1 bpftool libelf-dev
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all setup system-packages native bench test calibrate mutation floors clean
+.PHONY: all setup system-packages native bench test lint calibrate mutation floors clean
 
 all: setup
 
@@ -89,6 +89,10 @@ bench: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The lint (pyproject's [tool.ruff]): needs the venv only, so .ci/run runs it first.
+lint: $(STAMP)
+	$(PY) -m ruff check bench tests workloads
 
 # The kept check of the overhead method on this machine (about 30 minutes, as root): A/A
 # null sensor and injected costs, 20 runs each; exit 1 when coverage or bias falls short.
