@@ -12,7 +12,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -165,24 +164,24 @@ def list_():
 
 @app.command()
 def run(
-    backend: Optional[List[str]] = typer.Option(
+    backend: list[str] | None = typer.Option(
         None, "--backend", "-b", help="backend spec NAME[:key=value,...]; repeat or comma-separate"),
-    workload: Optional[List[str]] = typer.Option(
+    workload: list[str] | None = typer.Option(
         None, "--workload", "-w",
         help="NAME[:key=value,...]: file, process, network (default: all)"),
-    rate: Optional[List[str]] = typer.Option(
+    rate: list[str] | None = typer.Option(
         None, "--rate", "-r", help="target ops/s, or 'max' for closed loop (default: 1000)"),
     duration: float = typer.Option(DEFAULT_DURATION, "--duration", "-d", help="seconds per cell"),
-    repeat: Optional[int] = typer.Option(
+    repeat: int | None = typer.Option(
         None, "--repeat", "-n",
         help=f"blocks: repetitions of every cell, each next to a baseline cell of its own "
              f"(at least 2; default {DEFAULT_BLOCKS}, or 1 with --no-baseline)"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", "-o",
+    out_dir: Path | None = typer.Option(None, "--out", "-o",
                                            help="results folder (default results/runs/<time>)"),
     resume: bool = typer.Option(False, "--resume", help="skip cells already in --out"),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline",
                                   help="interleave no-sensor cells (needed for slowdown)"),
-    workdir: Optional[Path] = typer.Option(None, "--workdir",
+    workdir: Path | None = typer.Option(None, "--workdir",
                                            help="where the file workload writes"),
     tmpfs: bool = typer.Option(False, "--tmpfs",
                                help="work directory on a tmpfs (/dev/shm/sensorbench-<uid>): "
@@ -299,7 +298,7 @@ def _check_blocks(blocks: int, rates: list[str], duration: float, opt: str,
 
 @app.command()
 def calibrate(
-    workload: Optional[List[str]] = typer.Option(
+    workload: list[str] | None = typer.Option(
         None, "--workload", "-w", help="workloads to calibrate on (default: all)"),
     rate: str = typer.Option(DEFAULT_RATES[0], "--rate", "-r",
                              help="target ops/s the real runs use"),
@@ -309,14 +308,14 @@ def calibrate(
                                help="blocks per run, as the real runs use (-n of run)"),
     runs: int = typer.Option(20, "--runs", help="runs of each control: how many intervals "
                                                 "are checked against the truth"),
-    inject: Optional[List[str]] = typer.Option(
+    inject: list[str] | None = typer.Option(
         None, "--inject", help="injected costs in ns per operation (default 2000,10000)"),
-    effect: Optional[float] = typer.Option(
+    effect: float | None = typer.Option(
         None, "--effect", help="the overhead (µs per operation) the real runs must resolve: "
                                "exit 1 when the A/A interval is wider"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", "-o",
+    out_dir: Path | None = typer.Option(None, "--out", "-o",
                                            help="results folder (default results/calibrate/<time>)"),
-    workdir: Optional[Path] = typer.Option(None, "--workdir",
+    workdir: Path | None = typer.Option(None, "--workdir",
                                            help="where the file workload writes"),
 ):
     """Check this machine before trusting its overhead numbers: A/A (null sensor) and injected
@@ -390,10 +389,10 @@ def calibrate(
 def scenario(
     name: str = typer.Argument(..., help="crash, stall, bad-update or tamper "
                                          "(comma-separate several)"),
-    backend: Optional[List[str]] = typer.Option(
+    backend: list[str] | None = typer.Option(
         None, "--backend", "-b",
         help="backend spec NAME[:key=value,...] (default: every available sensor)"),
-    workload: Optional[str] = typer.Option(
+    workload: str | None = typer.Option(
         None, "--workload", "-w",
         help="workload spec (default: per backend, the first of file, process, network "
              "it sees)"),
@@ -404,7 +403,7 @@ def scenario(
     for_s: float = typer.Option(2.0, "--for", help="how long a stall lasts (s)"),
     restart_ms: float = typer.Option(0.0, "--restart-ms",
                                      help="the supervisor's delay before a restart (ms)"),
-    technique: Optional[List[str]] = typer.Option(
+    technique: list[str] | None = typer.Option(
         None, "--technique", "-t",
         help="tamper: kill, stop, bpf-detach, audit-delete, audit-disable, flood, move-dir "
              "(default: every one that applies)"),
@@ -414,9 +413,9 @@ def scenario(
     forward_ms: float = typer.Option(5.0, "--forward-ms",
                                      help="how often a sensor forwards the events in hand "
                                           "(what a crash loses beyond its blind window)"),
-    out_dir: Optional[Path] = typer.Option(
+    out_dir: Path | None = typer.Option(
         None, "--out", "-o", help="results folder (default results/scenarios/<name>-<time>)"),
-    workdir: Optional[Path] = typer.Option(None, "--workdir",
+    workdir: Path | None = typer.Option(None, "--workdir",
                                            help="where the file workload writes"),
     report_after: bool = typer.Option(True, "--report/--no-report",
                                       help="write report.html and charts at the end"),
@@ -478,10 +477,10 @@ def report(folder: Path = typer.Argument(..., help="results folder (from `run` o
            exports: bool = typer.Option(True, "--exports/--no-exports",
                                         help="also write pytest-benchmark.json and "
                                              "github-benchmark.json"),
-           markdown: Optional[Path] = typer.Option(
+           markdown: Path | None = typer.Option(
                None, "--markdown", help="also write a Markdown summary (headline tables and "
                                         "charts linked relative to it), e.g. results/README.md"),
-           command: Optional[str] = typer.Option(
+           command: str | None = typer.Option(
                None, "--command", help="the command the Markdown page says regenerates it")):
     """Write DIR/report.html (self-contained), DIR/charts/*.png|svg and the CI exports."""
     from bench.publish import generate
@@ -501,7 +500,7 @@ def report(folder: Path = typer.Argument(..., help="results folder (from `run` o
 def compare(
     base: Path = typer.Argument(..., help="results folder of the reference run"),
     new: Path = typer.Argument(..., help="results folder of the run to judge"),
-    fail_on: Optional[List[str]] = typer.Option(
+    fail_on: list[str] | None = typer.Option(
         None, "--fail-on",
         help="METRIC=N (absolute, metric's unit) or METRIC=N% (relative): gate only on the "
              "metrics named, with that minimum effect. Metrics: latency_p50, latency_p99, "
@@ -516,7 +515,7 @@ def compare(
     cross_machine: bool = typer.Option(False, "--cross-machine",
                                        help="compare runs from different machines (warn only)"),
     show_all: bool = typer.Option(False, "--all", help="also list metrics that did not change"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the comparison as JSON"),
+    json_out: Path | None = typer.Option(None, "--json", help="write the comparison as JSON"),
 ):
     """Compare two results folders: exit 0 no regression, 1 regression, 2 could not compare."""
     from bench.report import comparison, terminal
@@ -553,7 +552,7 @@ def compare(
 
 
 @app.command()
-def merge(folders: List[Path] = typer.Argument(..., help="results folders to combine"),
+def merge(folders: list[Path] = typer.Argument(..., help="results folders to combine"),
           out_dir: Path = typer.Option(..., "--out", "-o", help="new folder for the merge")):
     """Combine results folders from several machines into one (a `host` column per row)."""
     from bench.results.merge import merge as do_merge

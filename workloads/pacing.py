@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 from bench.core.clock import now_ns
 
 # Below this much time to the next operation, do not sleep: the sleep's own overshoot

@@ -26,7 +26,7 @@ import os
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -13,7 +13,7 @@ process and OS helpers live in ``bench.core._linux`` and ``bench.core.cpu``, bel
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from bench.backends._reader import ReaderThread
 from bench.backends.base import Backend

@@ -28,7 +28,7 @@ JOB_OBJECT_QUERY = 0x0004
 JOB_OBJECT_TERMINATE = 0x0008
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def kernel32():
     """kernel32 with the prototypes of the Job Object calls (here and
     ``bench.harness.jobobject``), built once: the harness reads job CPU every cell."""

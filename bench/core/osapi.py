@@ -10,7 +10,8 @@ kill-on-close. ``join_group`` takes a cgroup path on Linux and a job name on Win
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 if TYPE_CHECKING:
     import subprocess

@@ -54,7 +54,7 @@ def stats(lat_s: np.ndarray) -> dict:
 
 
 def _clean(v):
-    if v is None or v is getattr(__import__("pandas"), "NA"):
+    if v is None or v is __import__("pandas").NA:
         return None
     if isinstance(v, (np.integer,)):
         return int(v)
@@ -139,7 +139,7 @@ def document(run: RunData) -> dict:
     try:
         when = dt.datetime.strptime(started, "%Y-%m-%dT%H:%M:%S%z").isoformat()
     except (TypeError, ValueError):
-        when = dt.datetime.now(dt.timezone.utc).isoformat()
+        when = dt.datetime.now(dt.UTC).isoformat()
     return {"machine_info": machine_info(run.meta), "commit_info": commit_info(run.path),
             "benchmarks": benchmarks(run), "datetime": when, "version": PB_VERSION}
 

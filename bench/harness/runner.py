@@ -15,7 +15,8 @@ import hashlib
 import math
 import shutil
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console

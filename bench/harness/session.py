@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from rich.console import Console
 
@@ -74,7 +74,7 @@ class RunSession:
         self._made_base = False
 
     # -- 1. open --------------------------------------------------------------------------
-    def __enter__(self) -> "RunSession":
+    def __enter__(self) -> RunSession:
         self._base, self._made_base = workdir.prepare_base(self.workdir_opt)
         try:
             self.res = self.open_store(self.out)

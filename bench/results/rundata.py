@@ -78,7 +78,7 @@ class RunData:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: str | Path, strict_meta: bool = True) -> "RunData":
+    def load(cls, path: str | Path, strict_meta: bool = True) -> RunData:
         """Read a results folder. An unreadable ``meta.json`` is a BadInput, or with
         ``strict_meta=False`` (a report can still show the cells) a note."""
         path = Path(path)

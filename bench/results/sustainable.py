@@ -41,7 +41,7 @@ class Sustainable:
     limited_by: str           # what stopped it at the next rate: 'drops', 'slows', ...
     rates_tested: int
     lowest: float = math.nan  # the lowest rate tested
-    lossless: "Sustainable | None" = None   # the same, judged on drops alone
+    lossless: Sustainable | None = None   # the same, judged on drops alone
 
     @property
     def label(self) -> str:

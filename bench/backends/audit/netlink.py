@@ -56,7 +56,7 @@ class Status:
     backlog_wait_time_actual: int = 0
 
     @classmethod
-    def unpack(cls, payload: bytes) -> "Status":
+    def unpack(cls, payload: bytes) -> Status:
         raw = bytes(payload[:_STATUS.size]).ljust(_STATUS.size, b"\0")  # older kernels: shorter
         return cls(*_STATUS.unpack(raw))
 
@@ -93,7 +93,7 @@ class AuditConn:
     def close(self) -> None:
         self.sock.close()
 
-    def __enter__(self) -> "AuditConn":
+    def __enter__(self) -> AuditConn:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -148,7 +148,7 @@ def encode(syscalls: list[int], arch: int, key: str, success: bool = False,
     ff = [0] * 64
     for i, (field, value) in enumerate(fields):
         f[i], v[i], ff[i] = field, value, AUDIT_EQUAL
-    return struct.pack(f"=III64I64I64I64II", AUDIT_FILTER_EXIT, AUDIT_ALWAYS,
+    return struct.pack("=III64I64I64I64II", AUDIT_FILTER_EXIT, AUDIT_ALWAYS,
                        len(fields) + extra_declared,
                        *mask, *f, *v, *ff, len(buf)) + buf
 

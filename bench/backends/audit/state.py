@@ -44,7 +44,7 @@ class AuditState:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "AuditState":
+    def from_json(cls, d: dict) -> AuditState:
         d = dict(d)
         d["rules"] = tuple(base64.b64decode(r) for r in d.get("rules", []))
         return cls(**d)

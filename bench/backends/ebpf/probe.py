@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from bench.backends.ebpf import libbpf as lb
@@ -65,7 +65,7 @@ def _active_lsms() -> str:
         return ""
 
 
-@lru_cache(maxsize=None)
+@cache
 def hook_support() -> dict[str, str]:
     """hook type -> "ok" or one line saying why it is refused here."""
     out = {"tracepoint": "ok"}  # syscall tracepoints + raw tracepoints: every cell uses them

@@ -29,7 +29,8 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Iterable
 
 from bench.core.clock import now_ns
 from bench.core._linux import die_with_parent, join_cgroup, kill_group

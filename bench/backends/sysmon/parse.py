@@ -29,7 +29,7 @@ from t_issue, not in delivery. ``utc_time_ns`` reads UtcTime where the gap is wa
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from bench.backends._etw.events import OurPaths, to_bool, to_int
 from bench.core.kinds import Kind, port_pair
@@ -52,12 +52,12 @@ KINDS = frozenset({Kind.proc_exec, Kind.proc_exit, Kind.file_create, Kind.file_d
                    Kind.net_connect, Kind.net_accept, Kind.net_send})
 
 _PARSE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_time_ns(text: str) -> int:
     """Sysmon's ``UtcTime`` (``2022-01-04 19:54:15.661``) as ns since the Unix epoch."""
-    t = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
+    t = datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
     d = t - _EPOCH
     return ((d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds) * 1000
 
