@@ -247,7 +247,7 @@ def run(
     try:
         res = runner.run(cfg, ResultsDir, err)
     except KeyboardInterrupt:
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     summary(res.path, detail)
     if report_after:
         _report_quietly(res.path)
@@ -358,7 +358,7 @@ def calibrate(
     try:
         res = runner.run(cfg, ResultsDir, err)
     except KeyboardInterrupt:
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     summaries = cal.analyse(res.path, blocks)
     t = Table(title=f"calibration: {runs} runs of {blocks} blocks, {duration:g} s cells at "
                     f"{rates[0]} ops/s", title_justify="left")
@@ -451,7 +451,7 @@ def scenario(
     try:
         res = run_scenario(cfg, ResultsDir, err)
     except KeyboardInterrupt:
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     if report_after:
         _report_quietly(res.path)
     out.print(f"results: {res.path}")

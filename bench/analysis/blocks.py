@@ -80,7 +80,7 @@ def paired(sensor_means, baseline_means, level: float = 0.95) -> PairedEstimate:
     lr, llo, lhi = t_interval(logr, level)
 
     def pct(x: float) -> float:
-        return (math.exp(x) - 1) * 100 if x == x else math.nan
+        return (math.exp(x) - 1) * 100 if not math.isnan(x) else math.nan
 
     return PairedEstimate(d, dlo, dhi, pct(lr), pct(llo), pct(lhi), used, dropped)
 
@@ -103,4 +103,4 @@ def paired_ratio(sensor_values, baseline_values,
     b = np.asarray(baseline_values, dtype=float)
     ok = np.isfinite(s) & np.isfinite(b) & (s > 0) & (b > 0)
     m, lo, hi = t_interval(np.log(s[ok] / b[ok]), level)
-    return tuple(math.exp(x) if x == x else math.nan for x in (m, lo, hi))
+    return tuple(math.exp(x) if not math.isnan(x) else math.nan for x in (m, lo, hi))

@@ -12,6 +12,8 @@ the event's own, stays); each row names the key its kind was matched on (``match
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bench.analysis.correlate import Correlation
@@ -149,7 +151,7 @@ def limits(drop_rate: float | None, achieved: float | None, target: float | None
     (``lag_added_lo_ms``) is above ``LAG_GROWTH_MS``. One cell against one baseline cell
     would call a hypervisor's steal in either of them a limit of the sensor."""
     def v(x):
-        return x if x is not None and x == x else None
+        return x if x is not None and not math.isnan(x) else None
 
     out = []
     if (v(drop_rate) or 0) > DROP_THRESHOLD:

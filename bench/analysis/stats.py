@@ -25,7 +25,7 @@ def t_quantile(df: float, level: float = 0.95) -> float:
 def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high) of the mean of ``values`` by the t-interval (NaN bounds for fewer
     than two finite values)."""
-    v = [float(x) for x in values if x == x]
+    v = [x for x in map(float, values) if not math.isnan(x)]
     if not v:
         return math.nan, math.nan, math.nan
     mean = sum(v) / len(v)
@@ -46,11 +46,11 @@ def repeats_range(points, lows, highs) -> tuple[float, float, float]:
     an interval of its own counts by its point; without any, the points' range (NaN for
     one point). Only repeats with a finite point count."""
     rows = [(float(p), float(lo), float(hi)) for p, lo, hi in zip(points, lows, highs)
-            if p is not None and p == p]
+            if p is not None and not math.isnan(p)]
     if not rows:
         return math.nan, math.nan, math.nan
     mean = sum(p for p, _, _ in rows) / len(rows)
-    if len(rows) == 1 and not rows[0][1] == rows[0][1]:
+    if len(rows) == 1 and math.isnan(rows[0][1]):
         return mean, math.nan, math.nan
-    return (mean, min(lo if lo == lo else p for p, lo, _ in rows),
-            max(hi if hi == hi else p for p, _, hi in rows))
+    return (mean, min(lo if not math.isnan(lo) else p for p, lo, _ in rows),
+            max(hi if not math.isnan(hi) else p for p, _, hi in rows))

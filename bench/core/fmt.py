@@ -28,13 +28,13 @@ def value_of(v) -> float:
 
 
 def known(v) -> bool:
-    return value_of(v) == value_of(v)
+    return not math.isnan(value_of(v))
 
 
 def decimals(v: float) -> int:
     """Decimals that give ``v`` three significant digits (none from 100 up)."""
     x = abs(value_of(v))
-    if not x or x != x:
+    if not x or math.isnan(x):
         return 0
     return max(0, 2 - math.floor(math.log10(x)))
 
@@ -42,7 +42,7 @@ def decimals(v: float) -> int:
 def number(v, digits: int | None = None, sign: bool = False, scale: float = 1.0) -> str:
     """``v * scale`` written by the rule above, or a dash."""
     x = value_of(v) * scale
-    if x != x:
+    if math.isnan(x):
         return DASH
     d = decimals(x) if digits is None else digits
     text = f"{x:{'+' if sign else ''},.{d}f}"
@@ -58,13 +58,13 @@ def interval(v, lo, hi, digits: int | None = None, sign: bool = False,
     """``v unit [lo–hi]`` (all scaled by ``scale``), the value alone when the interval is
     unknown, a dash when the value is."""
     x = value_of(v) * scale
-    if x != x:
+    if math.isnan(x):
         return DASH
     a, b = value_of(lo) * scale, value_of(hi) * scale
-    wide = max(abs(x), abs(a), abs(b)) if a == a and b == b else abs(x)
+    wide = max(abs(x), abs(a), abs(b)) if not (math.isnan(a) or math.isnan(b)) else abs(x)
     d = decimals(wide) if digits is None else digits   # three digits of the widest
     head = number(x, d, sign) + (f" {unit}" if unit else "")
-    if a != a or b != b:
+    if math.isnan(a) or math.isnan(b):
         return head
     sep = ", " if sign or a < 0 or b < 0 else "–"
     return f"{head} [{number(a, d, sign)}{sep}{number(b, d, sign)}]"
@@ -73,8 +73,8 @@ def interval(v, lo, hi, digits: int | None = None, sign: bool = False,
 def plusminus(v, half, digits: int | None = None, sign: bool = False) -> str:
     """``v ± half``, both with the decimals of ``v`` (or ``digits``)."""
     x = value_of(v)
-    if x != x:
+    if math.isnan(x):
         return DASH
     d = decimals(x) if digits is None else digits
     h = value_of(half)
-    return number(x, d, sign) if h != h else f"{number(x, d, sign)} ± {number(h, d)}"
+    return number(x, d, sign) if math.isnan(h) else f"{number(x, d, sign)} ± {number(h, d)}"

@@ -31,8 +31,9 @@ def entries(run: RunData) -> list[dict]:
         base = f"{r['series']} {r['workload_spec']} @{r['rate_target']}"
         extra = f"mode={r['mode']} repeats={r['repeats']}"
 
-        def add(metric, unit, value, range_=None, more=""):
-            if value is None or value != value or math.isinf(value):
+        # base and extra bound as defaults: each iteration's add sees its own row's
+        def add(metric, unit, value, range_=None, more="", base=base, extra=extra):
+            if value is None or not math.isfinite(value):
                 return
             e = {"name": f"{base}: {metric}", "unit": unit, "value": round(float(value), 4),
                  "extra": extra + more}
@@ -41,13 +42,14 @@ def entries(run: RunData) -> list[dict]:
             out.append(e)
 
         add("latency p99", "us", r["latency_p99_us"])
-        add("drop rate", "%", r["drop_rate"] * 100 if r["drop_rate"] == r["drop_rate"] else None)
+        add("drop rate", "%", r["drop_rate"] * 100 if not math.isnan(r["drop_rate"]) else None)
         add("CPU per event", "us", r["cpu_us_per_event"])
         sd = r["slowdown_pct"]
-        if sd == sd:
+        if not math.isnan(sd):
             lo, hi = r["slowdown_ci_low_pct"], r["slowdown_ci_high_pct"]
             add("time per op vs baseline", "%", 100 + sd,
-                f"95% CI {100 + lo:.1f}..{100 + hi:.1f}" if lo == lo and hi == hi else None,
+                None if math.isnan(lo) or math.isnan(hi) else
+                f"95% CI {100 + lo:.1f}..{100 + hi:.1f}",
                 f" slowdown={sd:+.2f}%")
     return out
 

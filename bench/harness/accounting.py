@@ -132,7 +132,7 @@ def idle_rate(readings: list[Reading], what: str) -> IdleRate:
     time watched) is ``sigma``², with n − 1 degrees of freedom."""
     pairs = [(a, b) for a, b in zip(readings, readings[1:]) if b.t > a.t]
     cpu = [_d(a, b, what) for a, b in pairs]
-    if not pairs or any(x != x for x in cpu):
+    if not pairs or any(math.isnan(x) for x in cpu):
         return IdleRate()
     lengths = [b.t - a.t for a, b in pairs]
     total = sum(lengths)
@@ -154,7 +154,7 @@ def marginal_cpu(cpu: float, wall: float, idle: IdleRate, resolution_s: float,
     freedom); and every CPU difference is read to ``resolution_s`` only: the cell's CPU
     once, the idle stretch's total once more scaled by wall/T. A bound, not a noise, so
     added whole. NaN half-width without a standard error (fewer than two sub-windows)."""
-    if not (cpu == cpu and wall == wall and idle.rate == idle.rate):
+    if math.isnan(cpu) or math.isnan(wall) or math.isnan(idle.rate):
         return NAN, NAN
     point = cpu - idle.rate * wall
     scale = wall / idle.total_s
@@ -164,7 +164,9 @@ def marginal_cpu(cpu: float, wall: float, idle: IdleRate, resolution_s: float,
 
 def columns(c: CellCpu, ops: int, matched: int | None) -> dict:
     """The cost columns of one cell (``matched`` None: a baseline cell, no sensor)."""
-    per_op = (lambda us: us / ops if ops else NAN)
+    def per_op(us: float) -> float:
+        return us / ops if ops else NAN
+
     m = c.machine
     out = {
         "workload_cpu_us_per_op": per_op(c.workload_us),
@@ -174,14 +176,14 @@ def columns(c: CellCpu, ops: int, matched: int | None) -> dict:
         "machine_steal_us_per_op": per_op(m.get("steal", NAN)),
         # the share of the machine's CPU time the hypervisor took during the run
         "machine_steal_pct": 100 * m.get("steal", NAN) / (c.run_s * 1e6 * usable_cpus())
-        if c.run_s and c.run_s == c.run_s else NAN,
+        if c.run_s and not math.isnan(c.run_s) else NAN,
         "machine_cpu_source": c.machine_source,
     }
     busy = m.get("busy", NAN)
     if matched is None:
         out["machine_busy_us_per_op"] = per_op(busy)
         return out
-    has_tool = c.end is not None and c.end.tool == c.end.tool
+    has_tool = c.end is not None and not math.isnan(c.end.tool)
     own = "tool" if has_tool else "sensor"
     cpu = _d(c.start, c.end, own)
     wall = c.end.t - c.start.t if c.start and c.end else NAN
@@ -193,7 +195,9 @@ def columns(c: CellCpu, ops: int, matched: int | None) -> dict:
                    if has_tool else 0.0)
     idle = idle_rate([c.end, *c.idle] if c.end else [], own)
     marginal, half = marginal_cpu(cpu, wall, idle, c.resolution_s)
-    per_event = (lambda s: s * 1e6 / matched if matched else NAN)
+    def per_event(s: float) -> float:
+        return s * 1e6 / matched if matched else NAN
+
     out.update(
         sensor_cpu_s=cpu,
         sensor_cpu_pct=100 * cpu / wall if wall and wall > 0 else NAN,

@@ -13,6 +13,7 @@ generator did then (``loadavg`` beside it says how busy the machine was).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -46,7 +47,7 @@ def measure(workloads: list[Spec], workdir: Path, scratch: Path, janitor=None,
             entry.update(ops_per_s=round(rate, 1), errors=int(first["workload_errors"]),
                          workdir_fs=first.get("workdir_fs", ""),
                          # the workload's own CPU (its cgroup) per operation
-                         cpu_us_per_op=round(cpu, 2) if cpu == cpu else None,
+                         cpu_us_per_op=round(cpu, 2) if not math.isnan(cpu) else None,
                          # events of each kind per second (a network op is a TCP
                          # connect+accept or a UDP send)
                          kinds_per_s={r["kind"]: round(r["expected"] * rate / ops, 1)

@@ -109,7 +109,7 @@ class CellCgroup:
             self.why = "no cgroup v2 hierarchy mounted"
             return
         parent = root / PARENT
-        for attempt in range(2):
+        for _ in range(2):
             try:
                 parent.mkdir(exist_ok=True)
                 p = parent / f"{os.getpid()}-{name}"

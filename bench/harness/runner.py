@@ -90,7 +90,7 @@ def plan(cfg: RunConfig) -> list[Cell]:
         rot = specs[r % len(specs):] + specs[:r % len(specs)] if specs else []
         for w in cfg.workloads:
             for rate in cfg.rates:
-                def cell(spec=None, pairs=(), baseline_id=""):
+                def cell(spec=None, pairs=(), baseline_id="", *, r=r, w=w, rate=rate):
                     return Cell(0, r, w, rate, cfg.duration, spec, cfg.arrivals, pairs,
                                 baseline_id)
 

@@ -255,7 +255,7 @@ def cpu(run: RunData, styles: Styles, out: Path, workload: str):
             a2.set_yscale("log")
             a1.legend(loc="upper left", bbox_to_anchor=(0, -0.15), frameon=False, fontsize=8,
                       ncol=2)
-            if any(l.get_label().endswith("(bpf_stats)") for l in a2.get_lines()):
+            if any(line.get_label().endswith("(bpf_stats)") for line in a2.get_lines()):
                 a2.legend(loc="upper left", bbox_to_anchor=(0, -0.15), frameon=False, fontsize=8)
             fig.suptitle(f"{workload}: sensor CPU vs offered rate (user-space process tree; "
                          "in-kernel eBPF cost dotted)")
@@ -286,7 +286,7 @@ def slowdown(run: RunData, styles: Styles, out: Path, workload: str):
                 row = g.iloc[0]
                 y = i - 0.35 + step * (j + 0.5)
                 p, lo, hi = row["slowdown_pct"], row["slowdown_ci_low_pct"], row["slowdown_ci_high_pct"]
-                err = [[p - lo if lo == lo else 0], [hi - p if hi == hi else 0]]
+                err = [[p - lo if not math.isnan(lo) else 0], [hi - p if not math.isnan(hi) else 0]]
                 ax.errorbar([p], [y], xerr=err, fmt=markers[j % len(markers)], color=col,
                             capsize=3, markersize=6, linewidth=1.4)
         ax.axvline(0, color="black", linewidth=0.8)

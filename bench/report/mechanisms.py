@@ -92,7 +92,8 @@ def rows(run: RunData) -> list[list[Cell]]:
                 c = cells.loc[(s, wl, rate)] if (s, wl, rate) in cells.index else {}
                 marginal = columns.marginal(c)
                 ratio = (Num(all_in / tool_all, 2) if gs["backend"].iloc[0] != tool
-                         and tool_all and tool_all == tool_all and all_in == all_in else "")
+                         and tool_all and not (math.isnan(tool_all) or math.isnan(all_in))
+                         else "")
                 out.append([ref, backend(s), gs["mode"].iloc[0], wl, marginal, all_in_s, ratio,
                             Num(gs["sensor_idle_cpu_pct"].median(), 2),
                             Num(c.get("latency_p50_us"), 0), Num(c.get("latency_p99_us"), 0),

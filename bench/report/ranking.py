@@ -15,6 +15,7 @@ interval nears zero). The intervals are those ``compare`` judges by
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from bench.core import fmt
@@ -35,7 +36,7 @@ class Estimate:
 
     @property
     def usable(self) -> bool:
-        return all(x == x for x in (self.value, self.lo, self.hi)) and self.lo > 0
+        return not any(math.isnan(x) for x in (self.value, self.lo, self.hi)) and self.lo > 0
 
 
 def ratio(big: Estimate, small: Estimate) -> tuple[float, float, float]:

@@ -28,7 +28,7 @@ INTRO = ("From the run's own controls: `null_sensor` costs nothing, so the half-
 
 def _half(r, lo: str, hi: str, scale: float = 1.0) -> float:
     a, b = r.get(lo, math.nan), r.get(hi, math.nan)
-    return (b - a) / 2 / scale if a == a and b == b else math.nan
+    return (b - a) / 2 / scale if not (math.isnan(a) or math.isnan(b)) else math.nan
 
 
 def table(run: RunData) -> pd.DataFrame:

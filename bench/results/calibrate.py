@@ -132,7 +132,7 @@ def analyse(folder: Path, blocks_per_run: int) -> list[Summary]:
             "estimate": est.overhead_ns, "lo": est.overhead_lo_ns, "hi": est.overhead_hi_ns,
             "spun": float(np.nanmean(spun)) if np.isfinite(spun).any() else math.nan,
             "dropped": est.blocks_dropped,
-            "steal": max([x for x in steal if x == x], default=math.nan)})
+            "steal": max([x for x in steal if not math.isnan(x)], default=math.nan)})
     # The program's own fixed cost (tracepoint dispatch, its entry and exit): what the
     # ns=0 arm adds above the little it spins. Known only by measuring it, here, per workload.
     fixed: dict[str, float] = {}
@@ -148,7 +148,10 @@ def analyse(folder: Path, blocks_per_run: int) -> list[Summary]:
             x["truth"] = math.nan if spec == FIXED else x["spun"] + add
         done = [x for x in runs if x["lo"] == x["lo"]]
         judged = [x for x in done if x["truth"] == x["truth"]]
-        med = (lambda v: float(np.median(v)) / 1e3 if len(v) else math.nan)
+
+        def med(v) -> float:
+            return float(np.median(v)) / 1e3 if len(v) else math.nan
+
         out.append(Summary(
             workload=workload, control=spec,
             injected_us=med([x["spun"] for x in done]),

@@ -130,7 +130,7 @@ class Row:
     def change(self) -> str:
         b, n = self.base.value, self.new.value
         unit = METRICS[self.metric].unit if self.metric in METRICS else ""
-        if not (b == b and n == n):
+        if math.isnan(b) or math.isnan(n):
             return ""
         d = fmt.number(n - b, sign=True)
         if METRICS.get(self.metric) and METRICS[self.metric].relative and b > 0:
@@ -228,7 +228,7 @@ def cell_side(run: RunData, key: tuple, metric: str) -> Side:
     # t-interval over cells is the between-cell variance every other metric is judged by.
     _, t_lo, t_hi = t_interval(v.to_numpy())   # NaN bounds with one repeat
     lo, hi = _hull((float((v - q).min()), float((v + q).max())), (t_lo, t_hi))
-    lo = max(0.0, lo) if lo == lo else lo
+    lo = max(0.0, lo) if not math.isnan(lo) else lo
     return Side(float(v.mean()), lo, hi)
 
 
@@ -472,7 +472,7 @@ def compare_scenarios(base: RunData, new: RunData, cmp: Comparison, factor: floa
             # a missing count (pd.NA in an Int64 column: a case that failed) is unknown too
             vb, vn = (math.nan if pd.isna(x) else float(x)
                       for x in (b.get(col, math.nan), n.get(col, math.nan)))
-            if not (vb == vb and vn == vn):
+            if math.isnan(vb) or math.isnan(vn):
                 continue
             big = vn > vb * factor + 1 or vb > vn * factor + 1
             cmp.rows.append(Row(b["spec"], n["spec"], b["case"], str(b["rate_target"]), "",
@@ -487,7 +487,7 @@ def compare_scenarios(base: RunData, new: RunData, cmp: Comparison, factor: floa
 
 def to_json(cmp: Comparison) -> dict:
     def side(s: Side):
-        return {k: (None if v != v else v) for k, v in vars(s).items()}
+        return {k: (None if math.isnan(v) else v) for k, v in vars(s).items()}
 
     return {
         "exit_code": cmp.exit_code(), "problems": cmp.problems, "warnings": cmp.warnings,

@@ -194,7 +194,7 @@ class _Folder:
         by_cell = {(r["run"], r["cell"]): r for r in mine}
         diffs = [number(by_cell[self.cells_of[b][0]].get("block_overhead_ns")) for b in blocks]
         m, lo, hi = paired_difference(diffs, np.zeros(len(diffs)))
-        used = sum(d == d for d in diffs)
+        used = sum(not math.isnan(d) for d in diffs)
         stored = next((r for r in mine if r.get("blocks_used") is not None), {})
         return {"overhead_ns_per_op": m, "overhead_ci_low_ns": lo, "overhead_ci_high_ns": hi,
                 **{c: number(stored.get(c)) for c in SLOWDOWN},
@@ -202,7 +202,7 @@ class _Folder:
 
 
 def _median(values) -> float:
-    v = [float(x) for x in values if isinstance(x, (int, float)) and x == x]
+    v = [float(x) for x in values if isinstance(x, (int, float)) and not math.isnan(x)]
     return float(np.median(v)) if v else math.nan
 
 
@@ -246,9 +246,9 @@ def combine_slowdown(points: pd.Series, lows: pd.Series, highs: pd.Series) -> di
                 "slowdown_ci_high_pct": math.nan}
     mean, t_lo, t_hi = t_interval(p)
     lo, hi = float(lows.dropna().mean()), float(highs.dropna().mean())
-    if t_lo == t_lo:
-        lo = min(lo, t_lo) if lo == lo else t_lo
-        hi = max(hi, t_hi) if hi == hi else t_hi
+    if not math.isnan(t_lo):
+        lo = min(lo, t_lo) if not math.isnan(lo) else t_lo
+        hi = max(hi, t_hi) if not math.isnan(hi) else t_hi
     # Time per operation cannot go below zero, so neither can the slowdown below -100 %.
-    lo = max(lo, -100.0) if lo == lo else lo
+    lo = max(lo, -100.0) if not math.isnan(lo) else lo
     return {"slowdown_pct": mean, "slowdown_ci_low_pct": lo, "slowdown_ci_high_pct": hi}

@@ -257,7 +257,7 @@ class RunData:
         kind (CPU, slowdown, achieved rate), plus the pooled drop rate over supported kinds."""
         df = self.measured
         rows = []
-        for (host, run, cell), g in df.groupby(["host", "run", "cell"], sort=False):
+        for (_host, run, cell), g in df.groupby(["host", "run", "cell"], sort=False):
             first = g.iloc[0]
             ok = g[g["status"] == "ok"]
             exp = ok["expected"].fillna(0).astype(float).sum()

@@ -38,21 +38,22 @@ def _est(dtype: str, *names: str) -> list[Column]:
     return [Column(n, dtype, computed=True) for n in names]
 
 
-S, I, B, F = "string", "Int64", "boolean", "float64"
+# string, nullable integer (N: "I" reads as a 1 or an l), boolean, float
+S, N, B, F = "string", "Int64", "boolean", "float64"
 
 # In table order: first the promised columns (the cells.csv contract, as read), in their
 # order; then the paired blocks, the CPU readings, and the rest.
 COLUMNS: tuple[Column, ...] = tuple([
     *_cols(S, "backend", "spec", "mode", "mechanism", "workload", "kind", "rate_target"),
-    *_cols(F, "rate_achieved"), *_cols(I, "repeat"), *_cols(S, "status", "reason"),
-    *_cols(I, "expected", "matched"), *_cols(F, "drop_rate"),
-    *_cols(I, "duplicates", "unmatched", "self_reported_lost"),
+    *_cols(F, "rate_achieved"), *_cols(N, "repeat"), *_cols(S, "status", "reason"),
+    *_cols(N, "expected", "matched"), *_cols(F, "drop_rate"),
+    *_cols(N, "duplicates", "unmatched", "self_reported_lost"),
     *_cols(F, *LATENCY_COLUMNS, "sensor_cpu_pct", "cpu_us_per_event", "kernel_ns_per_event"),
     *_est(F, "slowdown_pct", "slowdown_ci_low_pct", "slowdown_ci_high_pct"),
     *_cols(F, "sensor_rss_mb"), *_est(S, "saturation"),
     # paired blocks (bench.analysis.blocks): what each cell measured, then the estimates
     *_est(F, "overhead_ns_per_op", "overhead_ci_low_ns", "overhead_ci_high_ns"),
-    *_est(I, "blocks_used", "blocks_dropped"), *_cols(S, "block", "baseline_cell"),
+    *_est(N, "blocks_used", "blocks_dropped"), *_cols(S, "block", "baseline_cell"),
     *_cols(F, "op_time_ns"), *_est(F, "block_overhead_ns"),
     *_cols(F, "schedule_lag_growth_ms"),
     *_est(F, "machine_cpu_us_per_op", "machine_cpu_ci_low_us", "machine_cpu_ci_high_us",
@@ -70,10 +71,10 @@ COLUMNS: tuple[Column, ...] = tuple([
     # the rest
     *_cols(S, "match_key"),
     *_cols(F, "latency_intended_p50_us", "latency_intended_p99_us", "delivery_p50_us",
-           "delivery_p99_us", "counter_gap"), *_cols(I, "unmatched_other_kinds", "events_total"),
+           "delivery_p99_us", "counter_gap"), *_cols(N, "unmatched_other_kinds", "events_total"),
     *_cols(F, "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct"),
-    *_cols(I, "ops", "workload_errors"), *_cols(F, "duration_s"), *_cols(B, "drained", "cgroup"),
-    *_cols(S, "workload_engine"), *_cols(I, "workload_threads"), *_cols(S, "workdir_fs"),
+    *_cols(N, "ops", "workload_errors"), *_cols(F, "duration_s"), *_cols(B, "drained", "cgroup"),
+    *_cols(S, "workload_engine"), *_cols(N, "workload_threads"), *_cols(S, "workdir_fs"),
     *_cols(S, "marker", "cell", "workload_spec", "arrivals", "scenario"),
 ])
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -86,7 +87,7 @@ CELL_COLUMNS: tuple[str, ...] = NAMES[:NAMES.index("saturation") + 1]
 # to (a cell's id is unique within its run only), the input folder and the machine facts
 # that move results.
 MERGED: tuple[Column, ...] = (*_cols(S, "host", "run", "source", "kernel", "cpu_model"),
-                              Column("cpu_logical", I))
+                              Column("cpu_logical", N))
 DTYPES: dict[str, str] = {c.name: c.dtype for c in (*COLUMNS, *MERGED)}
 
 # What each column means: one row of the docs' column table per entry (columns that are
@@ -245,7 +246,7 @@ SCENARIO_COLUMNS: tuple[Column, ...] = tuple([
     *_cols(S, "scenario", "case", "backend", "spec", "mode", "mechanism", "workload_spec",
            "rate_target", "outcome", "status", "reason", "target"),
     *_cols(F, "blind_ms", "down_ms", "exit_ms", "fault_at_ms", "back_at_ms"),
-    *_cols(I, "ops_in_window", "events_expected", "events_lost", "events_lost_in_window",
+    *_cols(N, "ops_in_window", "events_expected", "events_lost", "events_lost_in_window",
            "self_reported_lost"),
     *_cols(F, "workload_stall_ms", "recovered_ms", "window_latency_max_ms",
            "latency_p50_before_ms"),

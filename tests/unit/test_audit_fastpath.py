@@ -141,7 +141,7 @@ AUDIT_TEXT = b'0123456789abcdefx_-+" =/\x00\n'  # what audit records are made of
 def test_random_damage_same_as_python():
     frames, info = load("audit")
     rnd = random.Random(7)
-    for round_ in range(60):
+    for _ in range(60):
         damaged = [next(mutations(f, 1, rnd.randrange(1 << 30), AUDIT_TEXT))
                    if rnd.random() < 0.3 else f for f in frames]
         _same(damaged, info["syscalls"], cap=16)

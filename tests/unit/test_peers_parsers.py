@@ -136,7 +136,7 @@ def test_format_change_fails_the_cell():
     b = make(ExitsnoopBackend)
     b.handle_line("PCOMM            PID     PPID    TID     AGE(s)  EXIT_CODE")
     for i in range(30):  # e.g. a version that prints JSON
-        b.handle_line('{"pid": %d, "comm": "x", "exit": 0}' % i)
+        b.handle_line(f'{{"pid": {i}, "comm": "x", "exit": 0}}')
     assert b.fatal and "format not recognised" in b.fatal
 
 

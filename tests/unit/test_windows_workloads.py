@@ -117,7 +117,7 @@ def test_popen_spawner_shell_child_real(tmp_path, monkeypatch):
     w, ledger, spy = _run_popen(tmp_path, monkeypatch, "shell", 50)
     _check_process_rows(w, ledger, spy, 50)
     assert not w.exact_exit_time
-    for argv, _, p in spy.spawned.values():
+    for _, _, p in spy.spawned.values():
         assert p.returncode == 0
 
 
@@ -129,7 +129,7 @@ def test_popen_spawner_python_child_real(tmp_path, monkeypatch):
     _check_process_rows(w, ledger, spy, 12)
     assert w.exact_exit_time == (sys.platform == "win32")
     if LINUX:
-        for pid, (argv, cmdline, p) in spy.spawned.items():
+        for pid, (_, cmdline, _) in spy.spawned.items():
             assert cmdline is not None and b"sbwintest-" in cmdline, pid
 
 
