@@ -5,7 +5,7 @@ the exit codes (2 wins over 1) and the failure scenarios' outcome ranks.
 
 Folders are written by ``tests.helpers.constructed`` through the real store and read with
 ``RunData.load``; ``compare(...)`` is called directly, never the CLI. The end-to-end checks
-on real runs stay in ``tests/integration/test_compare.py``.
+on real runs stay in ``tests/integration/test_compare_runs.py``.
 """
 
 from __future__ import annotations
