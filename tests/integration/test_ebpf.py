@@ -155,8 +155,10 @@ def test_cgroup_filter_drops_background_activity_in_the_kernel(tmp_path, no_sb_p
     assert none["foreign_events"] > 3000
     assert cg["foreign_events"] == 0
     assert none["emitted"] > cg["emitted"] + 3000
-    # ... and that work shows in the results: sensor CPU per matched event.
-    assert cpu["ebpf:filter=none"] > cpu["ebpf:filter=cgroup"]
+    # Not asserted: that the foreign records make filter=none dearer per matched event. Its
+    # C consumer decodes and drops a foreign record for well under a microsecond, so 15,726
+    # of them over 2,001 matched events (2026-12-07) cost less than one cell's CPU noise:
+    # 23.5 against 26.7 µs/event, the wrong way round. The counts above are the evidence.
 
 
 NOISE = r"""
