@@ -100,7 +100,7 @@ CALIBRATE_ARGS ?=
 calibrate: setup
 	$(VENV)/bin/sensorbench calibrate $(CALIBRATE_ARGS)
 
-# The kept check of the unit suite (not part of `make test`; about 15 minutes on 2 cores):
+# The kept check of the unit suite (not part of `make test`; about an hour on 2 cores):
 # mutmut changes the analysis and results layers one small change at a time (pyproject's
 # [tool.mutmut]) and runs the unit tests that reach each change; a change no test notices
 # survives. Writes the score and every survivor to results/mutation/; exit 1 when the score
