@@ -199,4 +199,7 @@ def test_the_reference_run_reads_back_every_estimate_it_published():
             continue
         got, want = run.raw[c].astype(float).to_numpy(), csv[c].astype(float).to_numpy()
         assert np.isfinite(want[sensor]).any(), c
-        np.testing.assert_array_equal(got, want, err_msg=c)
+        # equal to far below any digit shown (reports show four at most): the libraries at
+        # the dependency floors sum in another order and take scipy 1.10's t quantile (up
+        # to 3.9e-8 relative on an interval's bound); today's versions give every bit
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=0, err_msg=c)

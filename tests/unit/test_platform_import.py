@@ -16,7 +16,7 @@ import pytest
 # libraries are imported first, as they are: they pick their platform code themselves.
 SCRIPT = textwrap.dedent(r"""
     import importlib.abc, json, sys
-    import numpy, pandas, psutil, rich, typer, typer.testing, matplotlib  # noqa: F401
+    import numpy, pandas, psutil, rich, rich.console, typer, typer.testing, matplotlib  # noqa: F401
     LINUX_ONLY = ("fcntl", "termios", "resource", "pwd", "grp",
                   "bench.core._linux", "bench.harness.cgroup",
                   "bench.backends._native", "bench.backends._batch", "bench.backends._netlink",
