@@ -22,8 +22,10 @@ from bench.analysis.blocks import MIN_OPS
 from bench.core import fmt
 from bench.core.errors import BadInput, BenchError
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
+from bench.analysis.search import SearchSettings, rate_text
 from bench.harness.accounting import IDLE_S, IDLE_WINDOWS
 from bench.results.store import ResultsDir
+from bench.results.sustainable import judge_probe
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure what security sensing costs and loses, kernel vs user space.")
@@ -55,8 +57,22 @@ def parse_rates(values: list[str]) -> list[str]:
             raise BadInput(f"bad rate {v!r}: give operations per second or 'max'") from None
         if not math.isfinite(r) or r <= 0:
             raise BadInput(f"bad rate {v!r}: must be > 0 (or 'max')")
-        rates.append(f"{r:g}")
+        rates.append(rate_text(r))
     return rates
+
+
+def parse_rate_option(values: list[str]) -> tuple[list[str], SearchSettings | None]:
+    """``-r``: fixed rates (ops/s, 'max') and at most one ``search[:key=value,...]``,
+    whose settings may hold commas of their own."""
+    from bench.analysis import search
+    from bench.harness.spec import split_specs
+
+    items = split_specs(values)
+    found = [t for t in items if t.partition(":")[0] == "search"]
+    if len(found) > 1:
+        raise BadInput(f"-r names {len(found)} searches: give one")
+    return (parse_rates([t for t in items if t not in found]),
+            search.parse(found[0]) if found else None)
 
 
 @app.command()
@@ -170,7 +186,9 @@ def run(
         None, "--workload", "-w",
         help="NAME[:key=value,...]: file, process, network (default: all)"),
     rate: list[str] | None = typer.Option(
-        None, "--rate", "-r", help="target ops/s, or 'max' for closed loop (default: 1000)"),
+        None, "--rate", "-r",
+        help="target ops/s, 'max' for closed loop, or 'search[:start=,factor=,resolution=,"
+             "lowest=]' to search each backend's max sustainable rate (default: 1000)"),
     duration: float = typer.Option(DEFAULT_DURATION, "--duration", "-d", help="seconds per cell"),
     repeat: int | None = typer.Option(
         None, "--repeat", "-n",
@@ -223,9 +241,10 @@ def run(
     workloads = [specmod.parse_workload(w)
                  for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
     specmod.check_runnable(workloads)
-    rates = parse_rates(_split(rate) or DEFAULT_RATES)
+    rates, searched = parse_rate_option(rate if _split(rate) else DEFAULT_RATES)
     if baseline:
-        _check_blocks(repeat, rates, duration, "-n", "or run --no-baseline")
+        _check_blocks(repeat, rates + ([rate_text(searched.lowest)] if searched else []),
+                      duration, "-n", "or run --no-baseline")
     if arrivals not in ("poisson", "uniform"):
         raise BadInput(f"bad arrivals {arrivals!r}: poisson or uniform")
     specs = _specs(backend, lambda cls: cls.in_default_run)
@@ -243,7 +262,7 @@ def run(
     cfg = runner.RunConfig(specs, workloads, rates, duration, repeat, out_dir,
                            baseline=baseline, resume=resume, workdir=workdir,
                            arrivals=arrivals, overhead_limit_pct=overhead_limit,
-                           idle_s=idle)
+                           idle_s=idle, search=searched, judge=judge_probe if searched else None)
     try:
         res = runner.run(cfg, ResultsDir, err)
     except KeyboardInterrupt:

@@ -19,6 +19,12 @@ arrival; ``late_sum_ns``, how late the report went out, t_seen - due), ``held_p5
 (arrival to report), ``emit_late_*`` (report after its due time) and ``tap_*`` (the side
 channel's latency over every arrival, dropped ones included).
 
+A known capacity calibrates the max sustainable rate and its search: with ``capacity`` set,
+events beyond that many per second are dropped (a token bucket holding
+``CAPACITY_BURST_S`` of them), so a sensor that can take exactly ``capacity`` events/s
+sustained is what the search must find. Its drops count in ``self_reported_lost`` like the
+random ones, and on their own in ``over_capacity``.
+
 Two known CPU costs calibrate the sensor's cost columns (``bench.harness.accounting``):
 ``work_us`` burns that much of the receiving thread's CPU on every event it receives (a
 per-event cost), ``idle_pct`` keeps a thread burning that share of one core whether events
@@ -44,6 +50,12 @@ from bench.core.settings import Setting, non_negative, probability
 from bench.core.kinds import ALL_KINDS, PATH_KEYED, Kind
 from bench.core.ledger import TAP_HEADER
 from bench.core.clock import now_ns
+
+
+# How much of a burst the capacity's bucket takes in (seconds at ``capacity``): enough
+# that Poisson arrivals below capacity lose well under the drop threshold, little enough
+# that one cell above it loses more than the threshold.
+CAPACITY_BURST_S = 0.02
 
 
 def _below_100(v) -> str | None:
@@ -80,6 +92,8 @@ class SyntheticBackend(Backend):
                            non_negative),
         "work_us": Setting(float, 0.0, "CPU to burn on each event received: a known "
                            "per-event cost (us of thread CPU time)", non_negative),
+        "capacity": Setting(float, 0.0, "events per second it can take; more are dropped "
+                            "(0: no limit): a known max sustainable rate", non_negative),
         "idle_pct": Setting(float, 0.0, "share of one core to burn whether events come or "
                             "not: a known fixed cost, like a polling sensor's (%)",
                             _below_100),
@@ -98,6 +112,7 @@ class SyntheticBackend(Backend):
         self.sock.setblocking(False)
         self.sink = sink
         self.dropped = 0
+        self.over_capacity = 0
         self.duplicated = 0
         self.received = 0
         self.malformed = 0
@@ -157,6 +172,9 @@ class SyntheticBackend(Backend):
         late, tap, held = self._late, self._tap, self._held
         recv = self.sock.recv
         own, parts = self._own, self._parts
+        capacity = self.cfg["capacity"] / 1e9          # events per ns
+        burst = max(1.0, self.cfg["capacity"] * CAPACITY_BURST_S)
+        tokens, last = burst, clock()
 
         def emit_due(now: int) -> None:
             while heap and heap[0][0] <= now:
@@ -193,6 +211,14 @@ class SyntheticBackend(Backend):
                 tap.append(arrived - t_issue)
                 if work:
                     self.work_ns += _burn(work)
+                if capacity:
+                    tokens = min(burst, tokens + (arrived - last) * capacity)
+                    last = arrived
+                    if tokens < 1:
+                        self.dropped += 1
+                        self.over_capacity += 1
+                        continue
+                    tokens -= 1
                 # Randomness is drawn in arrival order, so a seed reproduces the same drops.
                 if drop and rng.random() < drop:
                     self.dropped += 1
@@ -247,6 +273,7 @@ class SyntheticBackend(Backend):
                 "tap_p50_ns": q(tap, 50), "tap_p99_ns": q(tap, 99),
 "self_reported_lost": getattr(self, "dropped", None),
                 "duplicated": getattr(self, "duplicated", 0),
+                "over_capacity": getattr(self, "over_capacity", 0),
                 "received": getattr(self, "received", 0),
                 "work_cpu_s": getattr(self, "work_ns", 0) / 1e9,
                 "idle_burnt_cpu_s": getattr(self, "idle_burnt_ns", 0) / 1e9,

@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench.harness import ceiling, machine
+from bench.analysis.search import SearchSettings, rate_text
+from bench.harness import ceiling, machine, searching
 from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
 from bench.core.errors import BadInput
@@ -47,6 +48,10 @@ class RunConfig:
     arrivals: str = "poisson"
     overhead_limit_pct: float = OVERHEAD_LIMIT_PCT
     idle_s: float = IDLE_S      # the idle stretch after each sensor cell (accounting)
+    # searched saturation (``-r search``): the search's settings, and how a probe is judged
+    # (the read model's rule, passed in by the CLI: the harness reads no results)
+    search: SearchSettings | None = None
+    judge: searching.Judge | None = None
 
 
 def _measurable(spec: Spec, workload: Spec) -> bool:
@@ -61,6 +66,16 @@ def _measurable(spec: Spec, workload: Spec) -> bool:
             get_workload(workload.name).unavailable(workload.settings):
         return False
     return bool(get_workload(workload.name).kinds & cls.kinds) or cls.runs_without_kinds
+
+
+def _searchable(spec: Spec, workload: Spec) -> bool:
+    """Whether a search has anything to find: the cell runs and the backend sees one of
+    the workload's kinds (a control that sees none has no rate it could fail at)."""
+    from bench import backends
+    from workloads import get_workload
+
+    return _measurable(spec, workload) and bool(
+        get_workload(workload.name).kinds & backends.get(spec.name).kinds)
 
 
 def _coin(text: str) -> bool:
@@ -118,7 +133,9 @@ def plan_meta(cfg: RunConfig) -> dict:
             "rates": cfg.rates, "duration_s": cfg.duration, "repeat": cfg.repeat,
             "arrivals": cfg.arrivals, "baseline": cfg.baseline,
             "baselines": "one between two sensor cells" if cfg.baseline else None,
-            "idle_s": cfg.idle_s}
+            "idle_s": cfg.idle_s,
+            **({"search": {k: v for k, v in vars(cfg.search).items() if k != "ceiling"}}
+               if cfg.search else {})}
 
 
 def plan_change(old: dict, new: dict) -> tuple[str, list[str]]:
@@ -126,7 +143,7 @@ def plan_change(old: dict, new: dict) -> tuple[str, list[str]]:
     (only adds cells: more backends, workloads, rates or repeats) or ``differs`` (cells
     of the two would not be comparable, or some would be dropped); and what changed."""
     differs, adds = [], []
-    for key in ("duration_s", "arrivals", "baseline", "baselines"):
+    for key in ("duration_s", "arrivals", "baseline", "baselines", "search"):
         if old.get(key) != new.get(key):
             differs.append(f"{key} {old.get(key)!r} -> {new.get(key)!r}")
     for key in ("backends", "workloads", "rates"):
@@ -157,6 +174,7 @@ class Store(Protocol):
     def write_meta(self, update: dict) -> None: ...
     def add_cell(self, rows: list[dict], events, op_times, cell_id: str) -> None: ...
     def rows(self) -> list[dict]: ...
+    def write_cells(self) -> None: ...
     def finalize(self) -> None: ...
 
 
@@ -185,18 +203,26 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
         ceiling = None
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+        searched: dict = {}
+
+        def run_cell(cell: Cell) -> None:
+            outcome = runner.run(cell)
+            res.add_cell(outcome.rows, outcome.events, outcome.op_times, cell.id)
+            done.add(cell.id)
+            if outcome.stats:
+                stats[cell.id] = outcome.stats
+
         try:
             with Progress(*columns, console=console, transient=False) as bar:
                 task = bar.add_task("cells", total=len(todo))
                 for cell in todo:
                     bar.update(task, description=f"{cell.spec_text} {cell.workload.text} "
                                                  f"@{cell.rate} #{cell.repeat}")
-                    outcome = runner.run(cell)
-                    res.add_cell(outcome.rows, outcome.events, outcome.op_times, cell.id)
-                    if outcome.stats:
-                        stats[cell.id] = outcome.stats
+                    run_cell(cell)
                     bar.advance(task)
             ceiling = generator_ceiling(cfg.workloads, s, console)
+            if cfg.search is not None:
+                searched = _search(cfg, res, ceiling, run_cell, done, console)
         except KeyboardInterrupt:
             interrupted = True
             console.print("[yellow]interrupted:[/] finished cells are kept; "
@@ -209,10 +235,44 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
                 console.print(f"[yellow]warning:[/] {steal}", highlight=False)
             s.finish({"backend_stats": stats, "interrupted": interrupted,
                       "warnings": s.warnings + ([steal] if steal else []),
+                      **({"search": {k: [vars(p) for p in v] for k, v in searched.items()}}
+                         if searched else {}),
                       **({"generator_ceiling": ceiling} if ceiling else {})})
     if interrupted:
         raise KeyboardInterrupt
     return res
+
+
+def _search(cfg: RunConfig, res: Store, found: dict, run_cell, done: set[str],
+            console: Console) -> dict:
+    """Every searchable backend x workload searched (``bench.harness.searching``); a spec
+    with nothing to search runs one block at the start rate, so its row (skipped,
+    unsupported, a control's cost) is in the matrix."""
+    caps = searching.ceilings(found)
+    searches, once = [], []
+    for w in cfg.workloads:
+        for spec in cfg.specs:
+            if _searchable(spec, w):
+                searches.append(searching.Search(spec, w, searching.settings_for(
+                    cfg.search, w, caps)))
+            else:
+                once += searching.probe_cells(
+                    spec, w, rate_text(cfg.search.start), 1, cfg.duration,
+                    cfg.arrivals, cfg.baseline and _measurable(spec, w), _coin)
+
+    def run_probe(cells: list[Cell]) -> None:
+        for c in cells:
+            if c.id not in done:
+                run_cell(c)
+
+    def make_cells(s: searching.Search, rate: str) -> list[Cell]:
+        return searching.probe_cells(s.spec, s.workload, rate, cfg.repeat, cfg.duration,
+                                     cfg.arrivals, cfg.baseline, _coin)
+
+    run_probe(once)
+    return searching.run_searches(
+        searches, run_probe, res.write_cells,
+        lambda spec, w, rate: cfg.judge(res.path, spec, w, rate), make_cells, console)
 
 
 def generator_ceiling(workloads: list[Spec], s: RunSession, console: Console) -> dict:

@@ -13,12 +13,18 @@ A rate *passes* when, with repetitions combined (see ``data``), none of the limi
 - the overhead's block interval does not lie wholly above the material limit (100 % by
   default, ``run --overhead-limit``). Below it, overhead is a cost, shown as cost.
 
+A rate whose no-sensor baselines themselves fell short of it (below ``RATE_SHORTFALL`` of
+the target) decides nothing about the sensor: the load generator could not offer it
+(``generator``), and it ends the scan like the top of the sweep.
+
 The max sustainable rate is the highest tested rate such that it *and every lower tested
-rate* pass: a lucky pass above a failure is noise, not capacity. The same scan on drops alone
+rate* pass: a lucky pass above a failure is noise, not capacity. The answer is a bracket:
+that rate and the tested rate that failed next above it, with why it failed (a searched run,
+``bench.analysis.search``, narrows the two to its resolution). The same scan on drops alone
 gives the *lossless* rate, shown next to it when something else was the limit. When every
-rate passes the answer is "at least the highest rate tested" (``>=``); when the lowest fails,
-"below the lowest rate tested" (``<``). Closed-loop ``max`` cells have no offered rate and are
-left out.
+rate passes the answer is "at least the highest rate tested" (``>=``), marked *generator
+limit* when the generator, not the sweep, ended it; when the lowest fails, "below the lowest
+rate tested" (``<``). Closed-loop ``max`` cells have no offered rate and are left out.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, limits
+from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, RATE_SHORTFALL, limits
+from bench.analysis.search import GENERATOR
 from bench.results.rundata import RunData, rate_value
 
 
@@ -42,14 +49,19 @@ class Sustainable:
     rates_tested: int
     lowest: float = math.nan  # the lowest rate tested
     lossless: Sustainable | None = None   # the same, judged on drops alone
+    failed: float | None = None   # the tested rate above it that failed (for limited_by)
+    generator_limit: bool = False  # the generator could not offer the next rate
 
     @property
     def label(self) -> str:
+        gen = " (generator limit)" if self.generator_limit else ""
         if self.rates_tested == 0:
             return "n/a"
         if self.rate is None:
-            return f"< {self.lowest:g}"
-        return f"{'≥' if self.qualifier == '>=' else ''} {self.rate:g}".strip()
+            return f"< {self.lowest:,.0f}" if not gen else f"n/a{gen}"
+        if self.failed is None:
+            return f"{'≥ ' if self.qualifier == '>=' else ''}{self.rate:,.0f}{gen}"
+        return f"{self.rate:,.0f}–{self.failed:,.0f}"
 
     @property
     def full_label(self) -> str:
@@ -77,24 +89,45 @@ def passes(row: pd.Series, slowdown: bool = True,
     return not why, "+".join(why)
 
 
+def generator_short(row: pd.Series) -> bool:
+    """Whether the cell's no-sensor baselines fell short of its target rate: the generator,
+    not the sensor, could not offer it."""
+    target, base = rate_value(row["rate_target"]), row.get("baseline_rate_achieved")
+    return (not math.isnan(target) and base is not None and not pd.isna(base)
+            and base < RATE_SHORTFALL * target)
+
+
+def judge(row: pd.Series, slowdown: bool = True,
+          overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> tuple[bool, str]:
+    """One offered rate's verdict, as the scan and a searched run's probes take it:
+    ``passes``, except that a rate the generator could not offer is neither kept up with
+    nor failed (``(False, GENERATOR)``) unless the sensor failed it anyway."""
+    ok, why = passes(row, slowdown, overhead_limit_pct)
+    if ok and generator_short(row):
+        return False, GENERATOR
+    return ok, why
+
+
 def _scan(series: str, wl: str, g: pd.DataFrame, slowdown: bool,
           overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> Sustainable:
-    best, limited = None, ""
+    best, limited, failed, gen = None, "", None, False
     for _, row in g.iterrows():
-        ok, why = passes(row, slowdown, overhead_limit_pct)
+        ok, why = judge(row, slowdown, overhead_limit_pct)
         if not ok:
-            limited = why
+            gen = why == GENERATOR
+            limited, failed = ("", None) if gen else (why, row["_r"])
             break
         best = row["_r"]
     n = len(g)
-    if n and best is None:
+    if n and best is None and not gen:
         qual = "<"
-    elif n and best == g["_r"].max() and not limited:
+    elif n and failed is None:
         qual = ">="
     else:
         qual = ""
     return Sustainable(series, wl, best, qual, limited, n,
-                       float(g["_r"].min()) if n else math.nan)
+                       float(g["_r"].min()) if n else math.nan, failed=failed,
+                       generator_limit=gen)
 
 
 def max_sustainable(run: RunData) -> list[Sustainable]:
@@ -124,3 +157,16 @@ def table(run: RunData) -> pd.DataFrame:
     order = list(run.series_info()["series"])
     t = df.pivot(index="series", columns="workload", values="label").fillna("n/a")
     return t.reindex([s for s in order if s in t.index])
+
+
+def judge_probe(path, spec: str, workload: str, rate: str) -> tuple[bool, str]:
+    """A searched run's verdict on one probe (``judge`` on its combined cell), read from
+    the run's folder as every report reads it, so the search and the report cannot
+    disagree about a rate."""
+    run = RunData.load(path)
+    cells = run.cells
+    row = cells[(cells["spec"] == spec) & (cells["workload_spec"] == workload)
+                & (cells["rate_target"] == rate)] if len(cells) else cells
+    if not len(row):
+        return False, "no result"
+    return judge(row.iloc[0], True, run.overhead_limit_pct)

@@ -46,43 +46,47 @@ def _sweep(spec: str, drops: dict[str, float], slow: dict[str, float] | None = N
 CLEAN = dict.fromkeys(RATES, 0.0)
 # spec -> its rows' arguments, and the label and limit the sweep must give
 CASES = {
-    "psutil:c=drops": (dict(drops={"100": 0.0, "1000": 0.0005, "10000": 0.01}), "1000", "drops"),
+    "psutil:c=drops": (dict(drops={"100": 0.0, "1000": 0.0005, "10000": 0.01}), "1,000–10,000", "drops"),
     # a lucky pass above a failure is noise, not capacity
-    "psutil:c=lucky": (dict(drops={"100": 0.0, "1000": 0.01, "10000": 0.0}), "100", "drops"),
-    "psutil:c=clean": (dict(drops=CLEAN), "≥ 10000", ""),
+    "psutil:c=lucky": (dict(drops={"100": 0.0, "1000": 0.01, "10000": 0.0}), "100–1,000", "drops"),
+    "psutil:c=clean": (dict(drops=CLEAN), "≥ 10,000", ""),
     "psutil:c=fails": (dict(drops=dict.fromkeys(RATES, 0.5)), "< 100", "drops"),
     # overhead is a cost: +30 % per operation keeps up; past the material limit it does not
-    "psutil:c=cost": (dict(drops=CLEAN, slow={"10000": 30.0}), "≥ 10000", ""),
-    "psutil:c=slow": (dict(drops=CLEAN, slow={"10000": 150.0}), "1000", "slows"),
+    "psutil:c=cost": (dict(drops=CLEAN, slow={"10000": 30.0}), "≥ 10,000", ""),
+    "psutil:c=slow": (dict(drops=CLEAN, slow={"10000": 150.0}), "1,000–10,000", "slows"),
     # its baseline reached 10000/s: the sensor held the workload back
-    "psutil:c=behind": (dict(drops=CLEAN, at_top=dict(rate_achieved=8000.0)), "1000", "behind"),
+    "psutil:c=behind": (dict(drops=CLEAN, at_top=dict(rate_achieved=8000.0)),
+                        "1,000–10,000", "behind"),
     # the workload fell 50 ms further behind its schedule, its baseline not at all
-    "psutil:c=queues": (dict(drops=CLEAN, at_top=dict(schedule_lag_growth_ms=50.0)), "1000",
-                        "queues"),
+    "psutil:c=queues": (dict(drops=CLEAN, at_top=dict(schedule_lag_growth_ms=50.0)),
+                        "1,000–10,000", "queues"),
     # the worst kind decides: proc_exit loses 0.2 % from 1000/s on while proc_exec loses
     # nothing; pooled over both kinds that is 0.1 %, which would still pass
     "psutil:c=worst": (dict(drops=CLEAN, kinds={"proc_exec": CLEAN, "proc_exit": {
-        "100": 0.0, "1000": 0.002, "10000": 0.002}}), "100", "drops"),
+        "100": 0.0, "1000": 0.002, "10000": 0.002}}), "100–1,000", "drops"),
     # Judged on the paired blocks, not on the one baseline: behind the baseline's 10000/s,
     # but the upper end of the rate ratio's interval (0.97) is within 95 % of it...
     "ebpf:c=ratio": (dict(drops=CLEAN, mode="kernel", at_top=dict(
-        BLOCKS, rate_achieved=8000.0, rate_ratio_ci_high=0.97)), "≥ 10000", ""),
+        BLOCKS, rate_achieved=8000.0, rate_ratio_ci_high=0.97)), "≥ 10,000", ""),
     # ...and lagging 50 ms where the baseline did not, with the lag added over the blocks'
     # baselines at most 10 ms at the low end of its interval
     "ebpf:c=lag": (dict(drops=CLEAN, mode="kernel", at_top=dict(
-        BLOCKS, schedule_lag_growth_ms=50.0, lag_growth_added_ci_low_ms=10.0)), "≥ 10000", ""),
+        BLOCKS, schedule_lag_growth_ms=50.0, lag_growth_added_ci_low_ms=10.0)), "≥ 10,000", ""),
 }
 # On the workload 'process:slow' the baselines themselves reached only 8000/s and lagged
 # 40 ms at 10000/s: judged on that one baseline the sensor below keeps up, on its blocks not.
 SLOW_MACHINE = {
     "ebpf:c=ratio": (dict(at_top=dict(BLOCKS, rate_achieved=8000.0, rate_ratio_ci_high=0.90)),
-                     "1000", "behind"),
+                     "1,000–10,000", "behind"),
     "ebpf:c=lag": (dict(at_top=dict(BLOCKS, schedule_lag_growth_ms=50.0,
-                                    lag_growth_added_ci_low_ms=25.0)), "1000", "queues"),
-    # no blocks: 50 ms against the baseline's 40 is within the 20 ms allowed
-    "psutil:c=queues": (dict(at_top=dict(schedule_lag_growth_ms=50.0)), "≥ 10000", ""),
-    # and 8000/s is as fast as the baseline went
-    "psutil:c=behind": (dict(at_top=dict(rate_achieved=8000.0)), "≥ 10000", ""),
+                                    lag_growth_added_ci_low_ms=25.0)), "1,000–10,000", "queues"),
+    # Without blocks, a sensor as slow as the baselines did not fail: 10000/s was not
+    # offered (the baselines reached 8000/s), so the generator, not the sensor, ended the
+    # scan, at the rate below. (That a lag within 20 ms of the baselines' passes is
+    # test_passes_judges_on_the_blocks_when_the_row_has_them.)
+    "psutil:c=queues": (dict(at_top=dict(schedule_lag_growth_ms=50.0)),
+                        "≥ 1,000 (generator limit)", ""),
+    "psutil:c=behind": (dict(at_top=dict(rate_achieved=8000.0)), "≥ 1,000 (generator limit)", ""),
 }
 
 
@@ -130,8 +134,8 @@ def test_max_sustainable_rate(found, spec):
     if limit in ("drops", ""):
         assert s.full_label == label
     else:   # something else than drops was the limit: the drops-only rate is shown too
-        assert s.lossless.label == "≥ 10000" and s.lossless.limited_by == ""
-        assert s.full_label == f"{label} (lossless ≥ 10000)"
+        assert s.lossless.label == "≥ 10,000" and s.lossless.limited_by == ""
+        assert s.full_label == f"{label} (lossless ≥ 10,000)"
 
 
 @pytest.mark.parametrize("spec", SLOW_MACHINE)
@@ -162,8 +166,8 @@ def test_table_is_series_by_workload_kernel_first(sweep, found):
     assert list(t.index[:2]) == ebpf            # kernel mode first
     assert list(t.index[2:]) == sorted(t.index[2:])
     assert "null_sensor" not in t.index
-    assert t.loc["psutil:c=slow", "process"] == "1000 (lossless ≥ 10000)"
-    assert t.loc["psutil:c=behind", "process:slow"] == "≥ 10000"
+    assert t.loc["psutil:c=slow", "process"] == "1,000–10,000 (lossless ≥ 10,000)"
+    assert t.loc["psutil:c=behind", "process:slow"] == "≥ 1,000 (generator limit)"
     assert t.loc["dead", "process:slow"] == "n/a"   # never run on that workload
 
 
@@ -182,7 +186,7 @@ def test_the_runs_own_overhead_limit_is_applied(tmp_path):
     run = RunData.load(write_folder(tmp_path / "r", rows, meta={
         "machine": MACHINE, "rules": {"overhead_limit_pct": 20.0}}))
     (s,) = max_sustainable(run)
-    assert (s.label, s.limited_by, s.lossless.label) == ("1000", "slows", "≥ 10000")
+    assert (s.label, s.limited_by, s.lossless.label) == ("1,000–10,000", "slows", "≥ 10,000")
 
 
 # -- passes and the labels on their own ----------------------------------------------------
@@ -222,21 +226,24 @@ def test_passes_judges_on_the_blocks_when_the_row_has_them():
                              "lag_growth_added_ci_low_ms": 25.0})) == (False, "queues")
 
 
-@pytest.mark.parametrize("rate,qual,n,label", [
-    (1000.0, "", 3, "1000"), (10000.0, ">=", 3, "≥ 10000"), (1500.5, "", 2, "1500.5"),
-    (None, "<", 3, "< 100"), (None, "", 0, "n/a"),
+@pytest.mark.parametrize("rate,qual,n,failed,gen,label", [
+    (1000.0, "", 3, 5000.0, False, "1,000–5,000"), (10000.0, ">=", 3, None, False, "≥ 10,000"),
+    (1500.0, "", 2, 1650.0, False, "1,500–1,650"), (None, "<", 3, None, False, "< 100"),
+    (None, "", 0, None, False, "n/a"), (4000.0, ">=", 3, None, True, "≥ 4,000 (generator limit)"),
+    (None, "", 1, None, True, "n/a (generator limit)"),
 ])
-def test_labels(rate, qual, n, label):
-    assert Sustainable("s", "w", rate, qual, "", n, 100.0).label == label
+def test_labels(rate, qual, n, failed, gen, label):
+    s = Sustainable("s", "w", rate, qual, "", n, 100.0, failed=failed, generator_limit=gen)
+    assert s.label == label
 
 
 def test_full_label_adds_the_lossless_rate_only_when_it_differs():
-    same = Sustainable("s", "w", 1000.0, "", "drops", 3, 100.0)
-    s = Sustainable("s", "w", 1000.0, "", "drops", 3, 100.0, lossless=same)
-    assert s.full_label == "1000"
-    assert Sustainable("s", "w", 1000.0, "", "drops", 3, 100.0).full_label == "1000"
+    same = Sustainable("s", "w", 1000.0, "", "drops", 3, 100.0, failed=5000.0)
+    s = Sustainable("s", "w", 1000.0, "", "drops", 3, 100.0, lossless=same, failed=5000.0)
+    assert s.full_label == "1,000–5,000"
+    assert Sustainable("s", "w", 1000.0, "", "drops", 3, 100.0).full_label == "1,000"
     s.lossless = Sustainable("s", "w", None, "<", "drops", 3, 100.0)
-    assert s.full_label == "1000 (lossless < 100)"
+    assert s.full_label == "1,000–5,000 (lossless < 100)"
 
 
 # -- the scan as a property -----------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""Searched saturation: which rate a search probes next, where it stops, and the settings
+a user can give it (``bench.analysis.search``), on probes with chosen verdicts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from bench.analysis.search import (GENERATOR, Probe, SearchSettings, next_rate, parse,
+                                   rate_text)
+from bench.core.errors import BadInput
+
+
+def _search(limit: float, s: SearchSettings, generator: float = math.inf) -> list[Probe]:
+    """Every probe of a search against a sensor that keeps up to ``limit`` ops/s, with a
+    generator that offers up to ``generator``."""
+    probes: list[Probe] = []
+    while (r := next_rate(s, probes)) is not None:
+        assert len(probes) < 40, "a search must end"
+        if r > generator:
+            probes.append(Probe(r, False, GENERATOR))
+        else:
+            probes.append(Probe(r, r <= limit, "" if r <= limit else "drops"))
+    return probes
+
+
+def _bracket(probes: list[Probe]) -> tuple[float | None, float | None]:
+    kept = max((p.rate for p in probes if p.passed), default=None)
+    failed = min((p.rate for p in probes if not p.passed), default=None)
+    return kept, failed
+
+
+def test_steps_up_by_the_factor_then_bisects_to_the_resolution():
+    probes = _search(5000, SearchSettings())
+    assert [p.rate for p in probes] == [1000, 4000, 16000, 8000, 5657, 4757, 5188]
+    assert _bracket(probes) == (4757, 5188)
+
+
+def test_steps_down_while_the_start_fails_and_stops_at_the_lowest_rate():
+    assert [p.rate for p in _search(700, SearchSettings())] == [1000, 250, 500, 707, 595, 649]
+    probes = _search(10, SearchSettings())
+    assert [p.rate for p in probes] == [1000, 250, 62, 50]
+    assert _bracket(probes) == (None, 50)
+
+
+def test_never_probes_above_the_generator_ceiling():
+    probes = _search(math.inf, SearchSettings(ceiling=150000))
+    assert [p.rate for p in probes] == [1000, 4000, 16000, 64000, 150000]
+    assert all(p.passed for p in probes)
+
+
+def test_a_rate_the_generator_could_not_offer_bounds_the_search_like_a_failure():
+    probes = _search(math.inf, SearchSettings(), generator=60000)
+    assert [p.rate for p in probes] == [1000, 4000, 16000, 64000, 32000, 45255, 53817, 58688]
+    assert probes[3].reason == GENERATOR
+    assert _bracket(probes) == (58688, 64000)
+
+
+def test_the_first_probe_is_the_start_capped_at_the_ceiling():
+    assert next_rate(SearchSettings(start=500), []) == 500
+    assert next_rate(SearchSettings(start=500, ceiling=300.4), []) == 300
+
+
+@settings(max_examples=60)
+@given(limit=st.floats(1, 1e6), start=st.floats(50, 1e5),
+       factor=st.floats(1.5, 8), resolution=st.floats(0.02, 0.5))
+def test_the_bracket_holds_the_limit_within_the_resolution(limit, start, factor, resolution):
+    s = SearchSettings(start=start, factor=factor, resolution=resolution, lowest=50)
+    probes = _search(limit, s)
+    kept, failed = _bracket(probes)
+    # every probe that kept up lies below every one that failed: the verdicts agree
+    assert all(p.rate < q.rate for p in probes if p.passed for q in probes if not q.passed)
+    if kept is None:        # the limit is below the lowest rate
+        assert failed == 50 and limit < 50
+    elif failed is None:    # cannot happen without a ceiling: the steps go on up
+        pytest.fail("a search without a ceiling ended without a failure")
+    else:
+        assert kept <= limit < failed
+        # to the resolution, but for rates rounded to whole ops/s
+        assert failed <= kept * (1 + resolution) + 1
+
+
+def test_rates_are_whole_numbers_as_cell_ids_hold_them():
+    assert [rate_text(r) for r in (16000.0, 1e6, 2.5)] == ["16000", "1000000", "2.5"]
+
+
+def test_settings_are_read_from_the_rate_spec():
+    assert parse("search") == SearchSettings()
+    assert parse("search:start=500,resolution=0.05") == SearchSettings(start=500, resolution=0.05)
+
+
+@pytest.mark.parametrize("text,says", [
+    ("search:resolution=0", "must be > 0"), ("search:resolution=-1", "must be > 0"),
+    ("search:factor=1", "must be > 1"), ("search:start=10", "below lowest"),
+    ("search:x=1", "no setting 'x'"), ("searc", "'max' or 'search'"),
+])
+def test_bad_settings_are_one_line(text, says):
+    with pytest.raises(BadInput, match=says):
+        parse(text)
+
+
+# -- the verdict a probe gets: the read model's rule ------------------------------------------
+ROW = dict(status="ok", drop_rate_worst=0.0, rate_achieved=1000.0, rate_target="1000",
+           baseline_rate_achieved=1000.0, slowdown_ci_low_pct=0.0)
+
+
+def test_a_rate_the_baselines_could_not_reach_decides_nothing_unless_the_sensor_failed():
+    import pandas as pd
+
+    from bench.results.sustainable import generator_short, judge
+
+    assert judge(pd.Series(ROW)) == (True, "")
+    short = {**ROW, "baseline_rate_achieved": 940.0, "rate_achieved": 940.0}
+    assert generator_short(pd.Series(short))
+    assert not generator_short(pd.Series({**short, "baseline_rate_achieved": 950.0}))
+    assert not generator_short(pd.Series({**short, "rate_target": "max"}))
+    assert not generator_short(pd.Series({**short, "baseline_rate_achieved": math.nan}))
+    assert judge(pd.Series(short)) == (False, GENERATOR)
+    # a sensor that dropped events at a rate the generator could not fully offer failed
+    assert judge(pd.Series({**short, "drop_rate_worst": 0.01})) == (False, "drops")
