@@ -6,6 +6,7 @@ for bugs only (set SENSORBENCH_DEBUG=1 to see them for errors too).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -242,6 +243,13 @@ def run(
                  for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
     specmod.check_runnable(workloads)
     rates, searched = parse_rate_option(rate if _split(rate) else DEFAULT_RATES)
+    if searched and not searched.lowest:
+        # as low as a cell still makes a block (or one operation a cell without them)
+        searched = dataclasses.replace(searched, lowest=float(math.ceil(
+            (MIN_OPS if baseline else 1) / duration)))
+        if searched.start < searched.lowest:
+            raise BadInput(f"-r search: start {searched.start:g} gives fewer than {MIN_OPS} "
+                           f"operations a {duration:g} s cell (longer -d, higher start)")
     if baseline:
         _check_blocks(repeat, rates + ([rate_text(searched.lowest)] if searched else []),
                       duration, "-n", "or run --no-baseline")

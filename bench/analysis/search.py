@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 
 from bench.core.errors import BadInput
-from bench.core.settings import Setting, parse_spec, positive
+from bench.core.settings import Setting, non_negative, parse_spec, positive
 
 GENERATOR = "generator"   # the reason a probe did not decide: the load could not be offered
 
@@ -31,7 +31,7 @@ class SearchSettings:
     start: float = 1000.0         # ops/s of the first probe
     factor: float = 4.0           # step between probes before the bracket is found
     resolution: float = 0.10      # stop when failed / kept - 1 is at most this
-    lowest: float = 50.0          # no probe below this: the answer is '< lowest'
+    lowest: float = 0.0           # no probe below this ('< lowest'); 0: as low as a block goes
     ceiling: float = math.inf     # the generator's own limit (closed loop, no sensor)
 
 
@@ -47,7 +47,8 @@ SETTINGS = {
                           "stop when the failed rate is within this share above the kept one",
                           positive),
     "lowest": Setting(float, SearchSettings.lowest,
-                      "no probe below this rate: the answer is then '< lowest'", positive),
+                      "no probe below this rate: the answer is then '< lowest' (0: the "
+                      "lowest rate whose cells still make a block)", non_negative),
 }
 
 
@@ -95,9 +96,8 @@ def next_rate(s: SearchSettings, probes: list[Probe]) -> float | None:
     if upper is None:                 # everything so far kept up: step up, to the ceiling
         return None if kept >= top else min(_rate(kept * s.factor), top)
     if kept is None:                  # nothing kept up yet: step down, to the lowest rate
-        if upper <= s.lowest:
-            return None
-        return max(_rate(upper / s.factor), _rate(s.lowest))
+        floor = _rate(max(1.0, s.lowest))
+        return None if upper <= floor else max(_rate(upper / s.factor), floor)
     if upper <= kept * (1 + s.resolution):
         return None
     mid = _rate(math.sqrt(kept * upper))

@@ -40,9 +40,11 @@ def test_steps_up_by_the_factor_then_bisects_to_the_resolution():
 
 def test_steps_down_while_the_start_fails_and_stops_at_the_lowest_rate():
     assert [p.rate for p in _search(700, SearchSettings())] == [1000, 250, 500, 707, 595, 649]
-    probes = _search(10, SearchSettings())
+    probes = _search(10, SearchSettings(lowest=50))
     assert [p.rate for p in probes] == [1000, 250, 62, 50]
     assert _bracket(probes) == (None, 50)
+    # with no lowest rate given, down to one operation a second and no further
+    assert [p.rate for p in _search(0.5, SearchSettings())] == [1000, 250, 62, 16, 4, 1]
 
 
 def test_never_probes_above_the_generator_ceiling():
@@ -93,7 +95,7 @@ def test_settings_are_read_from_the_rate_spec():
 
 @pytest.mark.parametrize("text,says", [
     ("search:resolution=0", "must be > 0"), ("search:resolution=-1", "must be > 0"),
-    ("search:factor=1", "must be > 1"), ("search:start=10", "below lowest"),
+    ("search:factor=1", "must be > 1"), ("search:start=10,lowest=50", "below lowest"),
     ("search:x=1", "no setting 'x'"), ("searc", "'max' or 'search'"),
 ])
 def test_bad_settings_are_one_line(text, says):
