@@ -314,36 +314,49 @@ def sustainable_chart(run: RunData, styles: Styles, out: Path):
         return None, "needs a sweep of at least two offered rates"
     workloads = [w for w in run.workloads() if any(i.workload_spec == w for i in items)]
     order = [s for s in run.series_info()["series"] if any(i.series == s for i in items)]
-    top = max(rate_value(r) for r in run.numeric_rates())
+    tested = [rate_value(r) for r in run.numeric_rates()]
+    top, low = max(tested), min(tested)
+    # a search spans decades: a log axis, the bars starting below the lowest rate tested
+    log_x = top / low >= 20
+    left = low / 2 if log_x else 0
     with plt.rc_context(RC):
         fig, axes = plt.subplots(1, len(workloads), figsize=(4.2 * len(workloads) + 2.5,
                                                               0.38 * len(order) + 1.8),
                                  squeeze=False, sharey=True)
         for ax, w in zip(axes[0], workloads):
+            if log_x:
+                ax.set_xscale("log")
             for i, s in enumerate(order):
                 it = next((x for x in items if x.series == s and x.workload_spec == w), None)
                 if it is None:
-                    ax.text(0, i, " sees none", va="center", fontsize=8, color="#888")
+                    ax.text(left, i, " sees none", va="center", fontsize=8, color="#888")
                     continue
-                v = it.rate or 0
-                ax.barh(i, v, color=styles(s)["color"],
+                colour = styles(s)["color"]
+                v = it.rate or left
+                ax.barh(i, v - left, left=left, color=colour,
                         hatch="//" if it.qualifier == ">=" else None, edgecolor="white")
-                ll = it.lossless
                 x_text = v
+                if it.failed is not None:   # the bracket: up to the rate that failed
+                    ax.plot([v, it.failed], [i, i], color=colour, linewidth=2, alpha=0.45)
+                    ax.plot([it.failed], [i], marker="|", markersize=9, color=colour)
+                    x_text = it.failed
+                ll = it.lossless
                 if ll is not None and ll.rate is not None and ll.rate != it.rate:
                     ax.plot([ll.rate], [i], marker="D", markersize=7, markerfacecolor="none",
-                            markeredgecolor=styles(s)["color"], markeredgewidth=1.5)
-                    x_text = max(v, ll.rate) + top * 0.03
-                ax.text(x_text, i, f" {it.full_label}", va="center", fontsize=8)
-            ax.set_xlim(0, top * 1.7)
+                            markeredgecolor=colour, markeredgewidth=1.5)
+                    x_text = max(x_text, ll.rate)
+                ax.text(x_text * 1.15 if log_x else x_text + top * 0.03, i,
+                        f" {it.full_label}", va="center", fontsize=8)
+            ax.set_xlim(left, top * 30 if log_x else top * 1.7)
             ax.set_title(w)
-            ax.set_xlabel("ops/s")
+            ax.set_xlabel("ops/s" + (" (log)" if log_x else ""))
         axes[0][0].set_yticks(range(len(order)), [styles.label(s) for s in order])
         for lbl, s in zip(axes[0][0].get_yticklabels(), order):
             lbl.set_color(styles(s)["color"])
         axes[0][0].invert_yaxis()
-        fig.suptitle("Max sustainable rate: drops ≤ 0.1 % and no slowdown (hatched: never "
-                     "saturated in the sweep; ◇: lossless rate, drops only)")
+        fig.suptitle("Max sustainable rate: drops ≤ 0.1 % and no slowdown\n(bar: kept up; "
+                     "line: up to the rate that failed; hatched: never saturated;\n"
+                     "◇: lossless rate, drops only)", fontsize=10)
         fig.tight_layout()
         return save(fig, out, "sustainable"), ""
 

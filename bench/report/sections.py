@@ -163,13 +163,16 @@ def sustainable(run: RunData) -> Section:
     modes = run.series_info().set_index("series")["mode"]
     rows = [[backend(s), str(modes.get(s, ""))] + [str(v) for v in t.loc[s]] for s in t.index]
     return Section("sustainable", title, (
-        f"Highest offered rate at which the backend (and every lower rate) kept drops ≤ "
+        f"The highest offered rate at which the backend (and every lower rate) kept drops ≤ "
         f"{DROP_THRESHOLD:.1%} for every kind it supports and kept up with the workload "
         "(achieved ≥ 95 % of the target, no growing lag behind the schedule, overhead "
-        f"interval not wholly above {run.overhead_limit_pct:g} %). `≥`: never saturated in "
-        "the sweep; `<`: the lowest rate already failed; n/a: sees none of the workload's "
-        "kinds; *lossless*: the same judged on drops alone, shown when something else was "
-        "the limit."),
+        f"interval not wholly above {run.overhead_limit_pct:g} %), and the tested rate "
+        "above it that failed: `kept–failed` (a searched run, `-r search`, narrows the two "
+        "to its resolution). `≥`: never saturated in the sweep; *generator limit*: the "
+        "next rate could not be offered (its no-sensor baselines fell short of it); `<`: "
+        "the lowest rate already failed; n/a: sees none of the workload's kinds; "
+        "*lossless*: the same judged on drops alone, shown when something else was the "
+        "limit."),
         [Table(["backend", "mode"] + [str(c) for c in t.columns], rows,
                [str(modes.get(s, "")) for s in t.index], left=2)])
 

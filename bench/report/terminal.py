@@ -108,3 +108,5 @@ def summary(run: RunData, console: Console, detail: bool = False) -> None:
         render(sections.costs(run, wl), console)
         if detail:
             render(sections.kinds(run, wl), console)
+    if len(run.numeric_rates()) >= 2:   # a sweep or a search: where each backend broke
+        render(sections.sustainable(run), console)
