@@ -1,4 +1,5 @@
-"""Interval rules, written once: the Student t quantile every confidence interval uses.
+"""Interval rules, written once: the Student t quantile every confidence interval uses,
+the t-interval of a mean and of a slope.
 
 scipy's exact quantile, for any degrees of freedom: a hand-kept table rounded degrees of
 freedom up to the next row it had, which gives intervals that are too narrow.
@@ -36,7 +37,6 @@ def t_interval(values, level: float = 0.95) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-
 def repeats_range(points, lows, highs) -> tuple[float, float, float]:
     """(mean, low, high) of repeats that each carry a point and its own interval: the mean
     of the points, and the range every repeat's interval lies in (the lowest low to the
@@ -54,3 +54,21 @@ def repeats_range(points, lows, highs) -> tuple[float, float, float]:
         return mean, math.nan, math.nan
     return (mean, min(lo if not math.isnan(lo) else p for p, lo, _ in rows),
             max(hi if not math.isnan(hi) else p for p, _, hi in rows))
+
+
+def slope_interval(x, y, level: float = 0.95) -> tuple[float, float, float, float]:
+    """(slope, low, high, intercept) of the least-squares line of ``y`` on ``x``, the
+    slope's t-interval with n - 2 degrees of freedom (scipy's linregress and its standard
+    error). NaN bounds for fewer than three points or x all alike; NaN throughout for
+    fewer than two."""
+    pts = [(float(a), float(b)) for a, b in zip(x, y)
+           if not (math.isnan(float(a)) or math.isnan(float(b)))]
+    if len(pts) < 2 or len({a for a, _ in pts}) < 2:
+        return math.nan, math.nan, math.nan, math.nan
+    from scipy.stats import linregress
+
+    fit = linregress([a for a, _ in pts], [b for _, b in pts])
+    if len(pts) < 3:
+        return float(fit.slope), math.nan, math.nan, float(fit.intercept)
+    half = t_quantile(len(pts) - 2, level) * float(fit.stderr)
+    return float(fit.slope), fit.slope - half, fit.slope + half, float(fit.intercept)

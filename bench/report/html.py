@@ -138,7 +138,7 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
     top = _figures(charts, "headline")
     nav = ([(f.chart.name, "at a glance") for f in top]
            + ([("scenarios", "when the sensor fails")] if run.scenarios is not None else [])
-           + [("summary", "summary"), ("sustainable", "max rate")]
+           + [("summary", "summary"), ("sustainable", "max rate"), ("total-cost", "total cost")]
            + [(f"wl-{w}", w) for w in wls] + [("backends", "backends"), ("machine", "machine")])
     notes = list(run.notes) + [f"{s.what}: {s.reason}" for s in skipped
                                if s.section in ("headline", "overview")]
@@ -149,6 +149,7 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
         *_scenarios(run, charts),
         sections.warnings(run, notes),
         sections.sustainable(run),
+        sections.total_cost(run),
         sections.summary(run),
         sections.mechanisms(run, rate),
         sections.resolution(run),

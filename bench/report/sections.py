@@ -19,8 +19,8 @@ from bench.analysis.metrics import DROP_THRESHOLD
 from bench.core import fmt
 from bench.report import mechanisms as mech, ranking, resolution as res, scenarios as scen
 from bench.report.columns import CELL, KIND, KIND_LATENCIES, legend, limit_legend
-from bench.report.present import Details, Num, Para, Section, Table, Text, backend
-from bench.results import sustainable as sus
+from bench.report.present import Details, Ival, Num, Para, Section, Table, Text, backend
+from bench.results import cost as costmod, sustainable as sus
 from bench.results.rundata import RunData
 
 # The columns each view shows (names in bench.report.columns.CELL)
@@ -175,6 +175,35 @@ def sustainable(run: RunData) -> Section:
         "limit."),
         [Table(["backend", "mode"] + [str(c) for c in t.columns], rows,
                [str(modes.get(s, "")) for s in t.index], left=2)])
+
+
+def total_cost(run: RunData) -> Section:
+    """The total cost of sensing where it can be told from the noise (bench.results.cost)."""
+    items = costmod.costs(run)
+    if not items or all(c.rates < 2 for c in items):
+        return Section("total-cost", "")
+    modes = run.series_info().set_index("series")["mode"]
+    rows = [[backend(c.series), str(modes.get(c.series, "")), c.workload_spec,
+             Ival(c.us_per_event, c.ci_low_us, c.ci_high_us, sign=True),
+             Ival(*c.cores_per_100k, 2, sign=True),
+             Text("resolved" if c.resolved else "not resolved"),
+             Num(c.points, 0), Num(c.rates, 0), c.at_rate,
+             Ival(c.at_rate_us, c.at_rate_low_us, c.at_rate_high_us, sign=True),
+             Num(c.own_us_per_event)]
+            for c in items]
+    return Section("total-cost", "Total cost of sensing (µs of machine CPU per event)", (
+        "The whole machine's busy CPU that the sensor adds, per event it is offered "
+        "(kernel, interrupts, the workload and the sensor's own processes). *slope*: of "
+        "the busy cores added over each block's own baseline against the events a second "
+        "offered, across every rate the sensor kept up with, with its 95 % t-interval; "
+        "*cores per 100 k/s* the same slope as cores per 100 000 events a second; "
+        f"*resolved* when that interval lies within ±{costmod.RESOLVED_WITHIN:.0%} of the "
+        "value. *at rate*: the paired-block estimate at the highest rate kept up with, per "
+        "event, a method that resolves only at high rates. *own*: the sensor's processes' "
+        "CPU per event there, for comparison."),
+        [Table(["backend", "mode", "workload", "slope µs/event [95 % CI]",
+                "cores per 100 k/s", "", "blocks", "rates", "at rate", "at rate µs/event",
+                "own µs/event"], rows, [str(modes.get(c.series, "")) for c in items], 3)])
 
 
 def resolution(run: RunData) -> Section:

@@ -110,3 +110,4 @@ def summary(run: RunData, console: Console, detail: bool = False) -> None:
             render(sections.kinds(run, wl), console)
     if len(run.numeric_rates()) >= 2:   # a sweep or a search: where each backend broke
         render(sections.sustainable(run), console)
+        render(sections.total_cost(run), console)
