@@ -78,8 +78,8 @@ def _keys(kind: np.ndarray, key: np.ndarray, path: np.ndarray) -> np.ndarray:
         hashed = pd.util.hash_array(paths.astype(object), categorize=False)
         hashed[pd.isna(paths)] = 0  # a file event without a path can match nothing
         k[by_path] = hashed
-    with np.errstate(over="ignore"):
-        mixed = (k ^ (kind.astype(np.uint64) * _GOLDEN)) * np.uint64(0xBF58476D1CE4E5B9)
+    # unsigned array arithmetic wraps, silently (numpy checks no overflow of integer arrays)
+    mixed = (k ^ (kind.astype(np.uint64) * _GOLDEN)) * np.uint64(0xBF58476D1CE4E5B9)
     return mixed ^ (mixed >> np.uint64(31))
 
 
@@ -170,7 +170,7 @@ def _ordered(t_grp: np.ndarray, t_issue: np.ndarray, e_grp: np.ndarray, t_seen: 
     dup = np.zeros(n_e, bool)
     stale = np.zeros(n_e, bool)
     stray = np.zeros(n_e, bool)
-    j = -1
+    # no group yet: the first event of each group sets j, the next operation it may take
     group_lo = -1
     for pos, e in enumerate(evs.tolist()):
         g_lo, g_hi, ts = lo[pos], hi[pos], seen[pos]
@@ -242,7 +242,7 @@ def _full_key(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
     order, rank = _merged_order(np.concatenate([t_ck, e_ck]),
                                 np.concatenate([t_issue, t_seen]), n_t)
     pos = np.arange(len(order))
-    last = np.maximum.accumulate(np.where(order < n_t, pos, -1)) if len(order) else pos
+    last = np.maximum.accumulate(np.where(order < n_t, pos, -1))
     ev_pos = np.flatnonzero(order >= n_t)
     ev_idx = order[ev_pos] - n_t                    # event index at those positions
     cand_pos = last[ev_pos]
@@ -260,7 +260,7 @@ def _full_key(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
 
     # A key we never used is a stray; known keys seen too early are foreign.
     has_op = np.bincount(rank[:n_t], minlength=int(rank.max()) + 1 if len(rank) else 0) > 0
-    stray = ~has_op[rank[n_t:]] if n_e else np.zeros(0, bool)
+    stray = ~has_op[rank[n_t:]]
     unmatched_marked = np.zeros(n_e, bool)
     if stray.any():
         unmatched_marked[stray] = _has_marker(events["path"][stray], marker)

@@ -154,10 +154,10 @@ def timeline(truth: dict, events: dict, corr: Correlation, supported: frozenset,
     step = BIN_MS * 1_000_000
     n = max(1, int(np.ceil((t_end - t0) / step)))
 
-    def count(t: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    def count(t: np.ndarray) -> np.ndarray:
         b = ((t - t0) // step).astype(np.int64)
         ok = (b >= 0) & (b < n)
-        return np.bincount(b[ok], weights=None if w is None else w[ok], minlength=n)[:n]
+        return np.bincount(b[ok], minlength=n)[:n]
 
     first = np.unique(truth["op"], return_index=True)[1]  # one row per operation
     exp = _expected(truth, supported)

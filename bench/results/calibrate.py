@@ -111,9 +111,7 @@ def analyse(folder: Path, blocks_per_run: int) -> list[Summary]:
             blocks[r["block"]] = {"sensor": r, "baseline": cells.get(r.get("baseline_cell"))}
     groups: dict[tuple[str, str, int], list[dict[str, dict]]] = {}
     for b in blocks.values():
-        s = b.get("sensor")
-        if s is None:
-            continue
+        s = b["sensor"]
         key = (s["workload_spec"], s["spec"], int(s["repeat"]) // blocks_per_run)
         groups.setdefault(key, []).append(b)
     per: dict[tuple[str, str], list[dict]] = {}

@@ -205,3 +205,31 @@ def test_a_higher_level_gives_a_wider_interval(blocks, low, high):
         <= wide.overhead_hi_ns
     assert wide.slowdown_lo_pct <= narrow.slowdown_lo_pct <= narrow.slowdown_hi_pct \
         <= wide.slowdown_hi_pct
+
+
+# -- unusable blocks, on either side -------------------------------------------------------
+
+def test_a_missing_baseline_drops_its_block_as_a_missing_sensor_does():
+    # None is missing on the baseline's side too (a block whose baseline cell is absent)
+    e = paired([12_000.0, 13_000.0, 11_000.0], [10_000.0, None, 10_000.0])
+    assert (e.blocks_used, e.blocks_dropped) == (2, 1)
+    assert e.overhead_ns == 1_500.0
+    assert paired_difference([5.0, 7.0], [1.0, None])[0] == 4.0
+    m, _, _ = paired_ratio([500.0, 300.0], [1000.0, None])
+    assert m == pytest.approx(0.5)
+
+
+def test_a_block_infinite_on_one_side_is_dropped_from_a_difference():
+    # only blocks finite on both sides count: an infinite cost (a division by zero
+    # operations upstream) would make the mean infinite
+    assert paired_difference([5.0, math.inf, 7.0], [1.0, 2.0, 2.0], level=0.5) == \
+        pytest.approx((4.5, 4.0, 5.0))
+    assert paired_difference([5.0, 7.0, 3.0], [1.0, 2.0, -math.inf], level=0.5) == \
+        pytest.approx((4.5, 4.0, 5.0))
+
+
+def test_a_baseline_that_achieved_nothing_is_no_ratio():
+    # a baseline rate of 0 (or less) has no ratio: its block is dropped, not an infinite one
+    m, lo, hi = paired_ratio([500.0, 250.0, 800.0], [1000.0, 1000.0, 0.0], level=0.5)
+    assert (m, lo, hi) == pytest.approx((math.sqrt(1 / 8), 0.25, 0.5))
+    assert all(math.isnan(x) for x in paired_ratio([900.0], [0.0]))

@@ -160,6 +160,21 @@ def test_injected_arm_truth_is_spun_plus_the_measured_fixed_cost(summaries):
     assert s.steal_pct_max == 7.5                        # a baseline cell's steal counts
 
 
+def test_the_bias_and_its_noise_are_of_each_runs_own_truth(tmp_path):
+    # The spin counted differs from run to run (1900 then 2300 ns), so does the truth
+    # (+ the 700 ns fixed cost): 2600 and 3000 ns. Estimates 2600 and 3100 ns are off by
+    # 0 and 100 ns: bias their median, its standard error 1.2533 sd(0, 100) / sqrt 2.
+    f = _Folder()
+    f.block(FIXED, 0, 800, spun=100)
+    f.block(FIXED, 1, 800, spun=100)
+    for r, (d, spun) in enumerate([(2590, 1900), (2610, 1900), (3090, 2300), (3110, 2300)]):
+        f.block(INJ, r, d, spun=spun)
+    s = _by(analyse(f.write(tmp_path / "cal"), 2))["file", INJ]
+    assert s.fixed_us == pytest.approx(0.7) and s.truth_us == pytest.approx(2.8)
+    assert s.bias_us == pytest.approx(0.05)
+    assert s.bias_se_us == pytest.approx(1.2533 * math.sqrt(5000) / math.sqrt(2) / 1e3)
+
+
 def test_a_workload_without_the_fixed_cost_arm_has_no_truth(summaries):
     s = _by(summaries)["process", INJ]
     assert s.runs == 1 and s.covered == 0

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from bench.core.errors import BadInput
 from bench.results import compare as cmp_mod
 from bench.results.compare import (METRICS, Comparison, Row, Side, cell_side, compare,
-                                   cpu_resolution, kind_side, pair_specs, parse_fail_on,
-                                   quantile_ci, to_json, verdict, wilson)
+                                   compare_scenarios, cpu_resolution, kind_side, pair_specs,
+                                   parse_fail_on, quantile_ci, to_json, verdict, wilson)
 from bench.results.rundata import RunData
 from bench.results.store import scenarios_frame
 from tests.helpers.constructed import MACHINE, cell_rows, latency_events, write_folder
@@ -90,6 +90,17 @@ def test_from_zero_any_change_past_the_floor_is_big():
     # no ratio from 0: the floor alone decides (and no division by zero)
     assert verdict(P50, Side(0, 0, 1), Side(30, 25, 35), 1.1) == "regression"
     assert verdict(P50, Side(30, 25, 35), Side(0, 0, 1), 1.1) == "improvement"
+
+
+@pytest.mark.parametrize("base,new", [
+    (Side(1.0, 0.9, 1.05), Side(1.15, 1.1, 1.2)),     # +0.15 points, x1.15
+    (Side(0.6, 0.5, 0.65), Side(0.71, 0.7, 0.8)),     # +0.11 points, x1.18
+])
+def test_below_one_the_ratio_still_counts(base, new):
+    # Past the 0.1-point floor, intervals apart, but under the factor 1.2: a base under 1
+    # is judged by its ratio like any other; only a base of 0 has none.
+    assert verdict(METRICS["drop_rate"], base, new, 1.2) == "same"
+    assert verdict(METRICS["drop_rate"], new, base, 1.2) == "same"
 
 
 def test_touching_intervals_are_not_separated():
@@ -174,6 +185,21 @@ def test_bad_fail_on(arg, says):
     assert f"bad --fail-on {arg!r}" in str(e.value) and says in str(e.value)
 
 
+@pytest.mark.parametrize("arg,message", [
+    ("drop_rate=-1", "bad --fail-on 'drop_rate=-1': must be >= 0"),
+    # 0 % is not negative: what is wrong is a relative value for an absolute metric
+    ("slowdown=0%", "bad --fail-on 'slowdown=0%': slowdown takes an absolute value"),
+    # the metric is what comes before the first '='; the rest is the value
+    ("drop_rate=1=2", "bad --fail-on 'drop_rate=1=2': '1=2' is not a number"),
+    # only a trailing '%' is taken off the number
+    ("drop_rate=5X", "bad --fail-on 'drop_rate=5X': '5X' is not a number"),
+])
+def test_bad_fail_on_says_exactly_why(arg, message):
+    with pytest.raises(BadInput) as e:
+        parse_fail_on([arg])
+    assert str(e.value) == message
+
+
 # -- noise intervals --------------------------------------------------------------------------
 def test_noise_intervals():
     lo, hi = wilson(0, 1000)
@@ -200,6 +226,13 @@ def test_wilson_known_values(k, n, lo, hi):
 def test_wilson_of_nothing():
     assert all(math.isnan(v) for v in wilson(0, 0))
     assert all(math.isnan(v) for v in wilson(0, -1))
+
+
+def test_wilson_bounds_are_clamped_against_rounding():
+    # all 5 of 5 dropped: centre + half-width is 1 + 2e-16 in floating point; none of 5:
+    # centre - half-width is a hair below 0. A drop rate's bound is never past 100 % or 0.
+    assert wilson(5, 5)[1] == 1.0
+    assert wilson(0, 5)[0] == 0.0
 
 
 @settings(max_examples=100)
@@ -418,6 +451,17 @@ FOLDERS = {
                                                "reason": "no such tool"}})]),
     "file_only": lambda: dict(cells=[cell(workload="file")]),
     "elsewhere": lambda: dict(cells=[cell()], meta=ELSEWHERE),
+    "elsewhere2": lambda: dict(cells=[cell()], meta={"machine": {
+        **MACHINE, "cpu_model": "Other CPU", "kernel": "6.1-other"}}),
+    # one host per folder, named differently (a reinstalled machine): hosts do not pair
+    "renamed": lambda: dict(cells=[cell("synthetic:delay_us=5")],
+                            meta={"machine": {**MACHINE, "hostname": "h2"}}),
+    # two kinds of one cell, each with its own latencies: proc_exec 1..1000 µs (p50 500.5
+    # [470, 532]), proc_exit 5001..6000 µs (p50 5500.5 [5470, 5532])
+    "two_kinds": lambda: dict(cells=[(cell(kinds=("proc_exec", "proc_exit"), lat=None)[0], [
+        latency_events("synthetic", "proc_exec", LAT),
+        latency_events("synthetic", "proc_exit", LAT + 5000)])]),
+    "exit_only": lambda: dict(cells=[cell(kinds=("proc_exit",), lat=LAT + 5000)]),
     "sc_b": lambda: dict(scenarios=[
         *[scenario(c, o) for c, o, _, _ in OUTCOMES], scenario("c10", "unsupported"),
         scenario("c11", "no-loss"), *_numbers(0)]),
@@ -431,6 +475,11 @@ FOLDERS = {
     "fail_n": lambda: dict(scenarios=[scenario("f1", "failed", status="failed",
                                                duration_s=10.0, at_s=2.0)]),
     "cells_and_scenarios": lambda: dict(cells=[cell()], scenarios=[scenario("f1", "no-loss")]),
+    # a case whose blind window NEW did not measure, its loss and stall it did
+    "part_b": lambda: dict(scenarios=[scenario("p1", "no-loss", blind_ms=10.0, events_lost=0,
+                                               workload_stall_ms=1.0)]),
+    "part_n": lambda: dict(scenarios=[scenario("p1", "no-loss", events_lost=5,
+                                               workload_stall_ms=1.0)]),
 }
 
 
@@ -509,6 +558,20 @@ def test_a_side_and_its_noise(run, series, metric, expect):
 def test_no_side_without_a_reading(run, series, metric):
     # a kind not measured, a cell without CPU readings, a cell that is not there
     assert all(math.isnan(v) for v in side_of(run("sides"), series, metric))
+
+
+def test_each_kind_is_judged_on_its_own_events(run):
+    # the distribution-free interval of a kind's percentile is over that kind's events
+    # only, not over every kind of the cell
+    two = run("two_kinds")
+    k = two.kinds.set_index("kind")
+    for kind, p50, p99 in (("proc_exec", (500.5, 470.0, 532.0), (990.01, 984.0, 998.0)),
+                           ("proc_exit", (5500.5, 5470.0, 5532.0), (5990.01, 5984.0, 5998.0))):
+        row = k.loc[kind].copy()
+        row["kind"] = kind
+        s50, s99 = kind_side(two, row, "latency_p50"), kind_side(two, row, "latency_p99")
+        assert (s50.value, s50.lo, s50.hi) == pytest.approx(p50)
+        assert (s99.value, s99.lo, s99.hi) == pytest.approx(p99)
 
 
 def test_identical_runs_compare_clean(run):
@@ -642,6 +705,15 @@ def test_merged_folders_pair_per_host(run):
         [("synthetic:x=1@h1", "synthetic:x=2@h1"), ("synthetic:x=1@h2", "synthetic:x=2@h2")])
 
 
+def test_the_host_name_does_not_pair_single_host_folders(run):
+    # BASE on host h, NEW on host h2 (same CPU and kernel): the changed setting still
+    # pairs by backend name; the host only tells the series of a merged folder apart
+    assert pair_specs(run("base"), run("renamed")) == (
+        {"synthetic": "synthetic:delay_us=5"}, [("synthetic", "synthetic:delay_us=5")])
+    c = compare(run("base"), run("renamed"))
+    assert c.missing == [] and c.problems == []
+
+
 def test_cells_in_one_run_only_cannot_compare(run):
     base, three = run("base"), run("three")
     c = compare(three, base)
@@ -669,6 +741,15 @@ def test_a_kind_only_in_base_cannot_compare(run):
     assert c.problems == [] and c.exit_code() == 0
 
 
+def test_a_kind_missing_in_new_leaves_the_cells_other_kinds_compared(run):
+    # proc_exec (first in kind order) is not in NEW; proc_exit, after it, still is judged
+    c = compare(run("two_kinds"), run("exit_only"), allow_missing=True)
+    assert c.missing == ["synthetic process @1000 proc_exec: not in NEW"]
+    assert {(r.kind, r.metric) for r in c.rows if r.kind} == {
+        ("proc_exit", m) for m in ("latency_p50", "latency_p99", "drop_rate")}
+    assert c.problems == [] and c.exit_code() == 0
+
+
 def test_ok_then_not_ok_is_a_failure_and_skipped_is_missing(run):
     c = compare(run("three"), run("broken"))
     assert [(r.metric, r.verdict, r.gated, r.kind, r.rate) for r in c.rows] == [
@@ -680,6 +761,17 @@ def test_ok_then_not_ok_is_a_failure_and_skipped_is_missing(run):
     assert c.missing == ["synthetic file @1000: skipped in NEW (not root)"]
     assert c.exit_code() == 2                                   # 2 wins over 1
     assert compare(run("three"), run("broken"), allow_missing=True).exit_code() == 1
+
+
+def test_a_cell_that_failed_in_new_is_a_row_of_its_pair_without_numbers(run):
+    c = compare(run("three"), run("broken"), allow_missing=True)
+    assert [(r.base_spec, r.new_spec, r.workload, r.rate, r.metric) for r in c.rows] == [
+        ("synthetic", "synthetic", "process", "1000", "status"),
+        ("synthetic", "synthetic", "process", "2000", "status")]
+    # every number of the row is unknown (NaN), and written as null
+    assert all(math.isnan(v) for r in c.rows for side in sides(r) for v in side)
+    nothing = {"value": None, "lo": None, "hi": None}
+    assert [(r["base"], r["new"]) for r in to_json(c)["rows"]] == [(nothing, nothing)] * 2
 
 
 def test_cells_that_failed_in_base_are_not_judged(run):
@@ -716,6 +808,13 @@ def test_different_machines_cannot_compare(run):
     assert c.problems == [] and c.exit_code() == 0
     assert c.warnings == ["NEW machine: turbo on", "NEW machine: governor powersave",
                           "NEW run was interrupted: some cells are missing", said]
+
+
+def test_every_machine_difference_is_named(run):
+    c = compare(run("base"), run("elsewhere2"))
+    assert c.problems == ["different machines (cpu_model: 'Test CPU' vs 'Other CPU'; "
+                          "kernel: '6.0-test' vs '6.1-other'): pass --cross-machine to "
+                          "compare anyway"]
 
 
 def test_machine_warnings_say_whose(run):
@@ -806,3 +905,29 @@ def test_scenarios_on_one_side_only_are_not_compared(run):
         c = compare(run(b), run(n))
         assert c.exit_code() == 0 and c.missing == []
         assert not any(r.metric.startswith("outcome") for r in c.rows)
+
+
+def test_compare_scenarios_counts_the_pairs(run):
+    # c1..c9 and s1..s4 are in both; c10 BASE could not run, c11 is not in NEW
+    assert compare_scenarios(run("sc_b"), run("sc_n"), Comparison([], []), 1.1) == 13
+    assert compare_scenarios(run("part_b"), run("part_n"), Comparison([], []), 1.1) == 1
+
+
+def test_a_scenario_number_one_side_lacks_skips_that_number_only(run):
+    c = compare(run("part_b"), run("part_n"))
+    # no blind window in NEW: no blind_ms row, and the loss and stall after it are shown
+    assert [(r.metric, r.verdict, r.gated, r.base_spec, r.new_spec, r.workload, r.rate,
+             r.kind) for r in c.rows] == [
+        ("events_lost", "uncertain", False, "synthetic", "synthetic", "p1", "1000", ""),
+        ("outcome no-loss -> no-loss", "same", True, "synthetic", "synthetic", "p1", "1000",
+         ""),
+        ("workload_stall_ms", "same", False, "synthetic", "synthetic", "p1", "1000", "")]
+    # one cell each: a value and no interval, written as null
+    data = to_json(c)
+    json.dumps(data, allow_nan=False)
+    rows = {r["metric"]: r for r in data["rows"]}
+    assert (rows["events_lost"]["base"], rows["events_lost"]["new"]) == (
+        {"value": 0.0, "lo": None, "hi": None}, {"value": 5.0, "lo": None, "hi": None})
+    nothing = {"value": None, "lo": None, "hi": None}
+    assert rows["outcome no-loss -> no-loss"]["base"] == nothing
+    assert rows["outcome no-loss -> no-loss"]["new"] == nothing

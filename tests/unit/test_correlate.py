@@ -1,4 +1,5 @@
-"""Correlation edge cases: duplicates, reordering, key reuse, unmatched, unsupported, empty."""
+"""Correlation edge cases: duplicates, reordering, key reuse, unmatched, unsupported, empty;
+the sort under it (a packed 64-bit word, a lexsort where the times do not fit)."""
 
 import numpy as np
 import pytest
@@ -320,3 +321,75 @@ def test_matches_and_duplicates_follow_the_rule_at_ties_and_any_span(ops, evs):
     matches, dup = _by_the_rule(t_rows, e_rows)
     assert list(zip(c.truth_idx.tolist(), c.event_idx.tolist())) == matches
     assert np.flatnonzero(c.duplicate).tolist() == dup
+
+
+# -- the packed sort word and its fallback -------------------------------------------------
+
+def _time_bits(n_keys):
+    """The bits the packed word leaves the times beside ``n_keys`` ranks (the module's
+    rule): a span of instants of at most this many bits is packed, a longer one is not."""
+    return 62 - max(1, n_keys.bit_length())
+
+
+def _sort_rows(n_keys, base, width):
+    """Operations then events of ``n_keys`` keys at instants from ``base`` to
+    ``base + width``: each key's operations at both ends and in the middle, its events
+    at those instants too (ties with the operations and with each other) and just after
+    the first. Returns (keys, times, n_ops)."""
+    mid = base + width // 2
+    op_t = [base, mid, base + width]
+    ev_t = [base + width, base, mid, base + 1, base + width, mid]
+    keys = np.arange(1, n_keys + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    ck = np.concatenate([np.repeat(keys, len(op_t)), np.tile(keys, len(ev_t))])
+    t = np.concatenate([np.tile(op_t, n_keys), np.repeat(ev_t, n_keys)]).astype(np.int64)
+    return ck, t, n_keys * len(op_t)
+
+
+_WALL = 3 * 2**59 - 5   # ns since the epoch (October 2024): doubled, it crosses 2**61
+
+# (keys, first instant, span, packed): the widest span the word holds and the first it
+# does not, for one key and for several; wall-clock instants a short span apart
+_SPANS = [
+    (1, 0, 2**_time_bits(1) - 2, True), (1, 0, 2**_time_bits(1), False),
+    (2, 0, 2**_time_bits(2) - 2, True), (2, 0, 2**_time_bits(2), False),
+    (3, 0, 2**_time_bits(3) - 2, True), (5, 7, 2**_time_bits(5), False),
+    (2, _WALL, 20, True), (3, _WALL, 3_000_000_000, True),
+]
+
+
+@pytest.mark.parametrize("n_keys,base,width,packed", _SPANS)
+def test_merged_order_is_by_key_then_time_then_row_on_both_paths(
+        monkeypatch, n_keys, base, width, packed):
+    # the packed 64-bit word where the span of the times fits beside the ranks, a
+    # three-key lexsort where it does not: the same order either way (by key, then time,
+    # operations before events at one instant, ties in row order)
+    from bench.analysis import correlate as mod
+
+    ck, t, n_t = _sort_rows(n_keys, base, width)
+    used = []
+    real = mod._stable_argsort
+    monkeypatch.setattr(mod, "_stable_argsort", lambda w: used.append(len(w)) or real(w))
+    order, rank = mod._merged_order(ck, t, n_t)
+    want_rank = np.unique(ck, return_inverse=True)[1]
+    is_event = np.arange(len(ck)) >= n_t
+    assert rank.tolist() == want_rank.tolist()
+    assert order.tolist() == np.lexsort((is_event, t, want_rank)).tolist()
+    # the word, several times faster, wherever the times fit beside the ranks
+    assert bool(used) == packed
+
+
+@pytest.mark.parametrize("n_keys,base,width,packed", _SPANS)
+def test_matches_follow_the_rule_at_the_edges_of_the_packed_word(n_keys, base, width, packed):
+    # pids as keys, the instants of _sort_rows: what the word would get wrong by a bit at
+    # its edges shows as a missed match or a duplicate
+    ck, t, n_t = _sort_rows(n_keys, base, width)
+    pid = {k: 300 + i for i, k in enumerate(dict.fromkeys(ck.tolist()))}
+    t_rows = [(i, Kind.proc_exec, pid[k], None, ts)
+              for i, (k, ts) in enumerate(zip(ck[:n_t].tolist(), t[:n_t].tolist()))]
+    e_rows = [(Kind.proc_exec, pid[k], None, ts)
+              for k, ts in zip(ck[n_t:].tolist(), t[n_t:].tolist())]
+    c = correlate(truth(t_rows), events(e_rows), M)
+    matches, dup = _by_the_rule(t_rows, e_rows)
+    assert list(zip(c.truth_idx.tolist(), c.event_idx.tolist())) == matches
+    assert np.flatnonzero(c.duplicate).tolist() == dup
+    assert len(matches) == 3 * n_keys   # every operation reported: a real check

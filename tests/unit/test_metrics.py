@@ -291,3 +291,13 @@ def test_schedule_lag_growth_is_in_milliseconds():
     t = {"op": np.arange(n), "t_intended": intended,
          "t_issue": intended + np.where(np.arange(n) < 5, 0, 1_000_000)}
     assert schedule_lag_growth_ms(t, False) == 1.0
+
+
+def test_op_times_of_no_operations_are_integer_nanoseconds_like_any_others():
+    # the cell's times are saved as they come (optimes-*.npy): an empty ledger gives an
+    # empty array of the same int64 ns as a full one, not floats
+    t = _truth(np.array([], np.int64), np.array([], np.int64), np.array([], np.int64))
+    for closed in (False, True):
+        times = op_times(t, closed_loop=closed)
+        assert len(times) == 0 and times.dtype == np.int64
+    assert op_times(_truth([0, 1], [0, 100], [10, 130]), closed_loop=True).dtype == np.int64

@@ -68,6 +68,15 @@ def test_cols_declares_each_name_with_the_type():
     assert schema._cols("string") == []
 
 
+def test_est_declares_each_name_as_computed_with_the_type():
+    # likewise for the estimates: a column marked computed is never stored (STORED) and
+    # is marked † in the docs
+    assert schema._est("float64", "a", "b") == [schema.Column("a", "float64", computed=True),
+                                                  schema.Column("b", "float64", computed=True)]
+    assert all(c.computed is True for c in schema._est("string", "x"))
+    assert schema._est("string") == []
+
+
 # -- the events and timeline tables ---------------------------------------------------------
 
 def _written(tmp_path, name: str) -> pd.DataFrame:

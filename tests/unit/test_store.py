@@ -2,11 +2,16 @@
 cells written cell by cell with a commit line each (a cell cut off mid-write is left out
 and runs again), every file replaced whole, tables typed by the schema, meta.json merged on
 resume and type-checked, operation times saved and read back, ``finalize`` gathering the
-per-cell pieces, and every unreadable file a one-line ``BadInput`` naming it."""
+per-cell pieces, every unreadable file a one-line ``BadInput`` naming it; the run each row
+belongs to (``run_id``, ``row_runs``), and a whole folder written at once (``write_folder``)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +28,12 @@ from bench.results.store import (
     _json_default,
     _why,
     cells_frame,
+    derived_run_id,
+    row_runs,
+    run_id,
     scenarios_frame,
     typed_frame,
+    write_folder as store_write_folder,
 )
 from tests.helpers.constructed import cell_rows, latency_events, write_folder
 
@@ -199,6 +208,18 @@ def test_adding_a_cell_appends_without_rewriting_the_file(tmp_path):
     assert len(_jsonl(res)) == 6
 
 
+def test_a_cell_added_after_the_rows_were_rewritten_is_appended(tmp_path):
+    # replace_rows leaves the file holding exactly the committed rows: the same store's
+    # next cells append to it instead of rewriting it again (each time: a long run's square)
+    res = ResultsDir(tmp_path)
+    res.replace_rows(_rows(0))
+    inode = (res.parts / "cells.jsonl").stat().st_ino
+    res.add_cell(_rows(1), None, None, B)
+    res.add_cell(_rows(2), None, None, "synthetic|process|1000|2")
+    assert (res.parts / "cells.jsonl").stat().st_ino == inode
+    assert len(_jsonl(res)) == 9 and len(ResultsDir(tmp_path).rows()) == 6
+
+
 def test_replace_rows_commits_each_cell_after_its_rows(tmp_path):
     res = ResultsDir(tmp_path)
     res.add_cell(_rows(0), None, None, A)
@@ -232,6 +253,16 @@ def test_numpy_values_in_rows_are_written_as_json_numbers(tmp_path):
     assert back["drained"] is True and back["marker"] == "m"
 
 
+def test_numpy_values_in_replaced_rows_are_written_as_json_numbers(tmp_path):
+    # replace_rows writes the rows itself (not add_cell): the same conversion applies
+    row = {**_rows(0, ("proc_exec",))[0], "expected": np.int64(5), "drop_rate": np.float64(0.25),
+           "drained": np.bool_(False), "marker": Path("m")}
+    ResultsDir(tmp_path).replace_rows([row])
+    back = ResultsDir(tmp_path).rows()[0]
+    assert back["expected"] == 5 and type(back["expected"]) is int
+    assert back["drop_rate"] == 0.25 and back["drained"] is False and back["marker"] == "m"
+
+
 def test_json_default():
     assert _json_default(np.int32(-3)) == -3 and type(_json_default(np.int32(-3))) is int
     assert type(_json_default(np.float64(2.5))) is float
@@ -256,6 +287,24 @@ def test_unreadable_op_times_are_none(tmp_path, content):
     res = ResultsDir(tmp_path)
     (res.parts / f"optimes-{SLUG_OF_A}.npy").write_bytes(content)
     assert res.op_times("a") is None
+
+
+def test_a_cells_table_without_op_times_gets_them_from_the_parts(tmp_path):
+    # a folder written before cells stored op_time_ns: each cell's mean comes from its
+    # saved times (NaN for a cell without any), as a float column
+    write_folder(tmp_path, _rows(0) + _rows(1), op_times={A: np.full(200, 1500.0)})
+    res = ResultsDir(tmp_path, create=False)
+    df = res.with_op_times(res.cells().drop(columns="op_time_ns"))
+    assert str(df["op_time_ns"].dtype) == "float64"
+    assert list(df["op_time_ns"].iloc[:2]) == [1500.0, 1500.0]
+    assert df["op_time_ns"].iloc[2:].isna().all()
+
+
+def test_a_folder_without_parts_gets_an_empty_op_time_column(tmp_path):
+    pd.DataFrame(_rows(0)).to_csv(tmp_path / "cells.csv", index=False)
+    res = ResultsDir(tmp_path, create=False)
+    df = res.with_op_times(res.cells())
+    assert str(df["op_time_ns"].dtype) == "float64" and df["op_time_ns"].isna().all()
 
 
 def test_events_of_the_finished_cells_are_gathered(tmp_path):
@@ -370,7 +419,8 @@ def test_an_unreadable_scenario_table_is_one_line_naming_it(tmp_path, name, meth
     (tmp_path / name).write_bytes(b"PAR1 broken")
     with pytest.raises(BadInput) as e:
         getattr(ResultsDir(tmp_path, create=False), method)()
-    assert str(e.value).startswith(f"cannot read {tmp_path / name}: ")
+    # what went wrong: the reader's error, by name
+    assert str(e.value).startswith(f"cannot read {tmp_path / name}: ArrowInvalid: ")
     assert "\n" not in str(e.value)
 
 
@@ -475,6 +525,15 @@ def test_values_are_coerced_to_the_declared_types():
     assert df["repeat"].iloc[0] == 2 and pd.isna(df["repeat"].iloc[1])
 
 
+def test_a_value_that_is_not_a_number_is_missing_whatever_its_type():
+    # a time or a duration in a numeric column is no count nor seconds: missing, never the
+    # number of µs or ns it is made of
+    df = cells_frame([{"duration_s": timedelta(seconds=2), "ops": datetime(2020, 1, 1)},
+                      {"duration_s": None, "ops": None}])
+    assert df["duration_s"].isna().all() and df["ops"].isna().all()
+    assert str(df["duration_s"].dtype) == "float64" and str(df["ops"].dtype) == "Int64"
+
+
 def test_scenarios_frame_uses_the_scenario_schema():
     df = scenarios_frame([{"scenario": "crash", "blind_ms": "5", "events_lost": 3}])
     assert list(df.columns) == [c.name for c in schema.SCENARIO_COLUMNS]
@@ -506,3 +565,93 @@ def test_typed_frame_keeps_every_row_and_orders_the_columns(rows):
             assert df["a"].iloc[i] == r["a"]
         if r.get("b") is not None:
             assert df["b"].iloc[i] == str(r["b"])
+
+
+# -- the run of each row ------------------------------------------------------------------
+
+def test_run_id_is_the_one_meta_names_else_one_derived_from_the_folder(tmp_path):
+    assert run_id({"run_id": "r1"}, tmp_path) == "r1"
+    # an empty id names no run: it would make every such folder one run
+    assert run_id({"run_id": ""}, tmp_path) == derived_run_id(tmp_path, {"run_id": ""})
+    assert run_id({}, tmp_path) == derived_run_id(tmp_path, {})
+
+
+def test_a_derived_run_id_is_stable_and_tells_runs_apart(tmp_path):
+    meta = {"started": "2024-01-01T00:00:00", "machine": {"hostname": "h"}}
+    rid = derived_run_id(tmp_path / "a", meta)
+    assert re.fullmatch(r"old-[0-9a-f]{12}", rid), rid
+    # the same folder read again, however its path is spelled: the same run
+    assert derived_run_id(tmp_path / "x" / ".." / "a", dict(meta)) == rid
+    # a copy of it, a run started at another time, or on another machine: another run
+    others = [derived_run_id(tmp_path / "b", meta),
+              derived_run_id(tmp_path / "a", {**meta, "started": "2024-01-02T00:00:00"}),
+              derived_run_id(tmp_path / "a", {**meta, "machine": {"hostname": "g"}})]
+    assert len({rid, *others}) == 4
+
+
+def test_a_derived_run_id_takes_any_meta(tmp_path):
+    # a machine that is not a dict names no host; values JSON cannot hold are read as text
+    no_host = derived_run_id(tmp_path, {"started": "s"})
+    assert derived_run_id(tmp_path, {"started": "s", "machine": "h"}) == no_host
+    assert derived_run_id(tmp_path, {"started": "s", "machine": ["h"]}) == no_host
+    t1, t2 = datetime(2024, 1, 1), datetime(2024, 1, 2)
+    assert derived_run_id(tmp_path, {"started": t1}) == derived_run_id(tmp_path, {"started": t1})
+    assert derived_run_id(tmp_path, {"started": t1}) != derived_run_id(tmp_path, {"started": t2})
+
+
+def test_row_runs_of_a_folder_are_its_run(tmp_path):
+    df = pd.DataFrame({"cell": ["a", "b"]})
+    runs = row_runs(df, {"run_id": "r1"}, tmp_path)
+    assert list(runs) == ["r1", "r1"] and str(runs.dtype) == "string"
+    runs = row_runs(df, {}, tmp_path)
+    assert list(runs) == [derived_run_id(tmp_path, {})] * 2 and str(runs.dtype) == "string"
+
+
+def test_row_runs_of_a_merged_folder_are_named_by_its_run_column(tmp_path):
+    df = pd.DataFrame({"run": ["r1", "r2"], "source": ["a", "b"]})
+    runs = row_runs(df, {"run_id": "merged"}, tmp_path)
+    assert list(runs) == ["r1", "r2"] and str(runs.dtype) == "string"
+
+
+def test_row_runs_of_a_folder_merged_before_runs_had_ids_come_from_its_sources(tmp_path):
+    # no run column: each row's run is derived from the folder it came from and that
+    # folder's meta.json as merged_from kept it; a source it did not keep has none
+    a, b, c = (str(tmp_path / n) for n in "abc")
+    meta_a, meta_b = {"started": "t1"}, {"started": "t2", "machine": {"hostname": "hb"}}
+    meta = {"run_id": "merged", "merged_from": [
+        {"path": a, "meta": meta_a}, "not an entry", {"path": b, "meta": meta_b}]}
+    df = pd.DataFrame({"cell": ["x", "y", "x", "x"], "source": [a, a, b, c]})
+    runs = row_runs(df, meta, tmp_path)
+    assert derived_run_id(a, meta_a) != derived_run_id(a, {})   # the meta moves the id
+    assert list(runs) == [derived_run_id(a, meta_a), derived_run_id(a, meta_a),
+                          derived_run_id(b, meta_b), derived_run_id(c, {})]
+    assert str(runs.dtype) == "string"
+
+
+# -- a whole folder at once ---------------------------------------------------------------
+
+def test_write_folder_replaces_a_stale_temporary_folder(tmp_path):
+    # a write of the same process id killed before its clean-up left its temporary folder
+    stale = tmp_path / f".out.tmp-{os.getpid()}"
+    stale.mkdir()
+    (stale / "cells.parquet").write_text("half")
+    out = store_write_folder(tmp_path / "out", pd.DataFrame(_rows(0)), None, None, None, {})
+    assert len(pd.read_parquet(out / "cells.parquet")) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_write_folder_writes_meta_values_json_cannot_hold_as_text(tmp_path):
+    out = store_write_folder(tmp_path / "out", pd.DataFrame(_rows(0)), None, None, None,
+                             {"source": Path("x/y"), "n": 1})
+    assert json.loads((out / "meta.json").read_text()) == {"source": "x/y", "n": 1}
+
+
+def test_write_folder_into_a_folder_that_is_not_empty_is_one_line(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep").write_text("")
+    with pytest.raises(BadInput) as e:
+        store_write_folder(tmp_path / "out", pd.DataFrame(_rows(0)), None, None, None, {})
+    # the system's reason, not the exception's whole text
+    assert str(e.value) == f"cannot write to {tmp_path / 'out'}: {os.strerror(errno.ENOTEMPTY)}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep"]

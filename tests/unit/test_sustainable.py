@@ -131,6 +131,8 @@ def test_max_sustainable_rate(found, spec):
     _, label, limit = CASES[spec]
     s = found[(spec, "process")]
     assert (s.label, s.limited_by, s.rates_tested, s.lowest) == (label, limit, 3, 100.0)
+    # the drops-only scan is of the same series and workload
+    assert (s.lossless.series, s.lossless.workload_spec) == (spec, "process")
     if limit in ("drops", ""):
         assert s.full_label == label
     else:   # something else than drops was the limit: the drops-only rate is shown too
@@ -157,6 +159,8 @@ def test_series_that_see_nothing_are_left_out_and_failures_are_not(found):
     assert (s.label, s.rate, s.qualifier, s.limited_by) == ("< 100", None, "<", "failed")
     s = found[("looponly", "process")]
     assert (s.label, s.rates_tested, s.rate) == ("n/a", 0, None) and math.isnan(s.lowest)
+    # no rate tested is no claim: not "never saturated in the sweep" (the chart hatches that)
+    assert s.qualifier == "" and s.lossless.qualifier == ""
 
 
 def test_table_is_series_by_workload_kernel_first(sweep, found):

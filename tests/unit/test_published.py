@@ -1,0 +1,92 @@
+"""A published number cannot outlive the code that made it: every backend setting a
+committed results folder recorded (``meta.json``), and the engine and threads each cell's
+workload ran with (``cells.parquet``), are what the same spec means today. When a default
+changes, the folders it moves are re-published (``make reference``,
+``make reference-scenarios``) or this fails, naming the setting."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from bench.harness.spec import parse_backend, parse_workload
+from tests.helpers import ROOT
+
+PUBLISHED = sorted(p.parent for p in (ROOT / "results").glob("*/meta.json"))
+# what a cell records of how its workload ran, and the spec setting each must equal
+WORKLOAD_FACTS = {"workload_engine": "engine", "workload_threads": "threads"}
+# results/reference was made before the native load generator was the default and before
+# cells recorded their engine (its workloads ran on the Python engine); it is re-published
+# with the searched saturation sweep that replaces its rate list. strict: once it is
+# current, this mark must go.
+STALE = {"reference": "made on the Python engine, before cells recorded their engine"}
+
+
+def _metas(folder):
+    """(where, meta) of a folder, or of each input of a merged one."""
+    meta = json.loads((folder / "meta.json").read_text())
+    if "merged_from" in meta:
+        return [(f"{folder.name} ({m['path']})", m["meta"]) for m in meta["merged_from"]]
+    return [(folder.name, meta)]
+
+
+def _changed(spec: str, was: dict, now: dict) -> list[str]:
+    return [f"{spec}: {key} recorded {was.get(key, '<absent>')!r}, "
+            f"now {now.get(key, '<absent>')!r}"
+            for key in sorted(set(was) | set(now))
+            if was.get(key, "<absent>") != now.get(key, "<absent>")]
+
+
+def stale_settings(meta: dict) -> list[str]:
+    """'spec: key recorded X, now Y' for every backend setting a spec means differently
+    today."""
+    return [line for spec, rec in (meta.get("backends") or {}).items()
+            for line in _changed(spec, rec.get("settings") or {}, parse_backend(spec).settings)]
+
+
+def stale_workloads(cells: pd.DataFrame) -> list[str]:
+    """The same for how each cell's workload ran; a folder whose cells do not record it
+    predates the record, and so today's default engine."""
+    missing = [c for c in ("workload_spec", *WORKLOAD_FACTS) if c not in cells.columns]
+    if missing:
+        return [f"cells do not record {', '.join(missing)}"]
+    out = []
+    ran = cells[["workload_spec", *WORKLOAD_FACTS]].dropna().drop_duplicates()
+    for row in ran.itertuples(index=False):
+        now = parse_workload(row.workload_spec).settings
+        was = {s: v for (c, s), v in zip(WORKLOAD_FACTS.items(), row[1:], strict=True)}
+        out += _changed(row.workload_spec, was, {s: now[s] for s in WORKLOAD_FACTS.values()})
+    return sorted(set(out))
+
+
+def test_a_changed_default_is_named():
+    meta = {"backends": {"psutil": {"settings": {**parse_backend("psutil").settings,
+                                                 "interval_ms": 12345}}}}
+    (line,) = stale_settings(meta)
+    assert line.startswith("psutil: interval_ms recorded 12345, now ")
+    assert stale_settings({"backends": {"psutil": {
+        "settings": parse_backend("psutil").settings}}}) == []
+
+
+def test_a_workload_run_another_way_is_named():
+    now = parse_workload("file").settings
+    cells = pd.DataFrame({"workload_spec": ["file", "file"],
+                          "workload_engine": [now["engine"], "other"],
+                          "workload_threads": [now["threads"], now["threads"]]})
+    assert stale_workloads(cells) == [f"file: engine recorded 'other', now {now['engine']!r}"]
+    assert stale_workloads(cells.iloc[:1]) == []
+    assert stale_workloads(cells.drop(columns="workload_engine")) == [
+        "cells do not record workload_engine"]
+
+
+@pytest.mark.parametrize("folder", [
+    pytest.param(p, id=p.name, marks=[pytest.mark.xfail(strict=True, reason=STALE[p.name])]
+                 if p.name in STALE else []) for p in PUBLISHED])
+def test_published_folders_were_made_by_todays_defaults(folder):
+    stale = [f"{where}: {s}" for where, meta in _metas(folder) for s in stale_settings(meta)]
+    stale += [f"{folder.name}: {s}" for s in stale_workloads(pd.read_parquet(
+        folder / "cells.parquet"))]
+    assert not stale, ("re-publish (make reference / make reference-scenarios): "
+                       + "; ".join(stale[:8]) + (f" (+{len(stale) - 8})" if len(stale) > 8 else ""))
