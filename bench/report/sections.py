@@ -186,7 +186,7 @@ def total_cost(run: RunData) -> Section:
     rows = [[backend(c.series), str(modes.get(c.series, "")), c.workload_spec,
              Ival(c.us_per_event, c.ci_low_us, c.ci_high_us, sign=True),
              Ival(*c.cores_per_100k, 2, sign=True),
-             Text("resolved" if c.resolved else "not resolved"),
+             Text("yes" if c.resolved else "no"),
              Num(c.points, 0), Num(c.rates, 0), c.at_rate,
              Ival(c.at_rate_us, c.at_rate_low_us, c.at_rate_high_us, sign=True),
              Num(c.own_us_per_event)]
@@ -202,7 +202,8 @@ def total_cost(run: RunData) -> Section:
         "event, a method that resolves only at high rates. *own*: the sensor's processes' "
         "CPU per event there, for comparison."),
         [Table(["backend", "mode", "workload", "slope µs/event [95 % CI]",
-                "cores per 100 k/s", "", "blocks", "rates", "at rate", "at rate µs/event",
+                "cores per 100 k/s", "resolved", "blocks", "rates", "at rate",
+                "at rate µs/event",
                 "own µs/event"], rows, [str(modes.get(c.series, "")) for c in items], 3)])
 
 

@@ -103,3 +103,20 @@ def test_slope_interval_needs_points_that_say_something():
     s, lo, hi, _ = slope_interval([1, 2], [1, 3])                               # no residual df
     assert s == pytest.approx(2) and math.isnan(lo) and math.isnan(hi)
     assert slope_interval([1, 2, math.nan, 3], [1, 2, 5, 3])[:3] == pytest.approx((1, 1, 1))
+
+
+def test_the_section_renders_in_every_medium(run):
+    from rich.console import Console
+
+    from bench.report import sections, terminal
+    from bench.report.markdown import section
+
+    sec = sections.total_cost(run)
+    con = Console(record=True, width=220)
+    terminal.render(sec, con)
+    text = con.export_text()
+    assert "Total cost of sensing" in text and "resolved" in text
+    (row,) = [ln for ln in text.splitlines() if ln.strip().startswith("s ")]
+    assert " yes " in row and "8000" in row
+    md = "\n".join(section(sec, str))
+    assert "| `s` |" in md or "| s |" in md
