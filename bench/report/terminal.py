@@ -55,7 +55,7 @@ def table(t: Table) -> RichTable:
         # the first column (a backend's name) not at all
         word = max((len(w) for r in t.rows for w in cell_text(r[i]).split()), default=1)
         rt.add_column(h, justify="left" if i < t.left else "right", no_wrap=i == 0,
-                      min_width=max(word, *(len(w) for w in h.split())))
+                      min_width=max([word, *(len(w) for w in h.split())]))
     first = [cell_text(r[0]) for r in t.rows]
     grouped = len(set(first)) < len(first)   # several rows a backend (rates): rule between
     for n, r in enumerate(t.rows):
