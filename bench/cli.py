@@ -206,7 +206,9 @@ def run(
                                help="work directory on a tmpfs (/dev/shm/sensorbench-<uid>): "
                                     "no journal capping file operations"),
     arrivals: str = typer.Option("poisson", "--arrivals",
-                                 help="open-loop arrivals: poisson (default) or uniform"),
+                                 help="open-loop arrivals: poisson (default), uniform, or "
+                                      "burst:on_ms=A,off_ms=B,peak=P (B ms at the rate, "
+                                      "then A ms at P ops/s, over and over)"),
     report_after: bool = typer.Option(True, "--report/--no-report",
                                       help="write report.html, charts and CI exports at the end"),
     overhead_limit: float = typer.Option(
@@ -253,8 +255,7 @@ def run(
     if baseline:
         _check_blocks(repeat, rates + ([rate_text(searched.lowest)] if searched else []),
                       duration, "-n", "or run --no-baseline")
-    if arrivals not in ("poisson", "uniform"):
-        raise BadInput(f"bad arrivals {arrivals!r}: poisson or uniform")
+    arrivals = _parse_arrivals(arrivals, rates)
     specs = _specs(backend, lambda cls: cls.in_default_run)
     if resume and out_dir is None:
         raise BadInput("--resume needs --out pointing at the run to continue")
@@ -307,6 +308,24 @@ def _specs(given: list[str] | None, by_default) -> list:
         else:
             specs.append(specmod.parse_backend(name))
     return specs
+
+
+def _parse_arrivals(text: str, rates: list[str]) -> str:
+    """The arrivals in the one spelling every engine reads (BadInput, one line): a burst's
+    peak must be above every offered rate, its base."""
+    from workloads.pacing import Burst, parse_arrivals
+
+    try:
+        shape = parse_arrivals(text)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    if not isinstance(shape, Burst):
+        return shape
+    low = [r for r in rates if r != "max" and float(r) >= shape.peak]
+    if low:
+        raise BadInput(f"--arrivals {text}: peak {shape.peak:g} is not above the base rate "
+                       f"-r {low[0]}")
+    return shape.text
 
 
 def _check_blocks(blocks: int, rates: list[str], duration: float, opt: str,

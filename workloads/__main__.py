@@ -25,8 +25,17 @@ import sys
 from bench.core.osapi import die_with_parent, join_group
 from bench.core.ledger import Ledger
 from workloads.base import get_workload
-from workloads.pacing import ARRIVALS, schedule
+from workloads.pacing import ARRIVALS, Burst, parse_arrivals, schedule
 from bench.core.clock import now_ns
+
+
+def _arrivals(text: str) -> str:
+    """The arrivals as the schedule and sb-load read them (a burst in its one spelling)."""
+    try:
+        shape = parse_arrivals(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return shape.text if isinstance(shape, Burst) else shape
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--home-cgroup", default=None,
                     help="cgroup to go back to once the operations are done")
     ap.add_argument("--settings", default="{}", help="workload settings as a JSON object")
-    ap.add_argument("--arrivals", choices=ARRIVALS, default="poisson")
+    ap.add_argument("--arrivals", type=_arrivals, default="poisson",
+                    help=f"{', '.join(ARRIVALS)} or burst:on_ms=A,off_ms=B,peak=P")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     if a.name == "-":

@@ -34,12 +34,14 @@ from bench.core.cpu import MachineCpu, tree_rss_mb
 from bench.core.errors import SensorFailed, WorkloadFailed
 from bench.harness.janitor import Janitor
 from bench.core.kinds import Kind
+from bench.analysis.bursts import burst_metrics
 from bench.analysis.metrics import matched_latencies, op_times, per_kind, schedule_lag_growth_ms
 from bench.harness.pipes import PipeReader
 from bench.harness.sensorproc import SensorProcess, tail
 from bench.harness.workdir import fs_type
 from bench.core.settings import BASELINE, Spec
 from workloads import get_workload
+from workloads.pacing import Burst, parse_arrivals
 
 NAN = float("nan")
 
@@ -487,6 +489,10 @@ class CellRunner:
         )
         # What the ground truth says was missed, next to what the backend says it lost: a
         # positive gap is loss its own counter did not see (counters have been wrong).
+        shape = parse_arrivals(cell.arrivals) if not closed else None
+        if isinstance(shape, Burst):
+            common.update(burst_metrics(truth.cols, events, corr, cls.kinds,
+                                        shape.windows_ns(cell.duration)))
         missed = sum(int(k["expected"]) - int(k["matched"]) for k in kinds
                      if k.get("status") == "ok")
         lost = stats.get("self_reported_lost")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.analysis.bursts import COLUMNS as BURST_COLUMNS
 from bench.analysis.metrics import LATENCY_COLUMNS
 from bench.harness.accounting import IDLE_S, IDLE_WINDOWS
 from bench.analysis.timeline import STALL_LIMIT_MS
@@ -75,6 +76,8 @@ COLUMNS: tuple[Column, ...] = tuple([
     *_cols(F, "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct"),
     *_cols(N, "ops", "workload_errors"), *_cols(F, "duration_s"), *_cols(B, "drained", "cgroup"),
     *_cols(S, "workload_engine"), *_cols(N, "workload_threads"), *_cols(S, "workdir_fs"),
+    # a burst cell's (bench.analysis.bursts)
+    *_cols(N, "bursts"), *_cols(F, *BURST_COLUMNS[1:]),
     *_cols(S, "marker", "cell", "workload_spec", "arrivals", "scenario"),
 ])
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
@@ -130,6 +133,12 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("self_reported_lost",),
      "the backend's own loss counter for the cell, where it has one (compare with the drop "
      "rate)"),
+    (BURST_COLUMNS,
+     "a cell run with `--arrivals burst:...`: its bursts; the share of a burst's operations "
+     "(of the kinds the backend supports) no event was matched to, the worst burst's and "
+     "over all; from a burst's end to the last of its events seen (ms, median and worst "
+     "over the bursts: the backlog draining); p99 latency of the operations in the base "
+     "stretch after a burst (median over the bursts) and before the first one"),
     (("counter_gap",),
      "events the ground truth says were missed minus `self_reported_lost`: above 0, losses "
      "the backend's own counter did not see (counters count in their own units: audit in "

@@ -138,6 +138,9 @@ def _native_schedule(rate, duration, seed, arrivals, threads) -> list[tuple[int,
 @pytest.mark.parametrize("rate,duration,seed,arrivals", [
     (1000, 0.5, 0, "poisson"), (2500, 0.2, 7, "poisson"), (333.3, 1, 2**40 + 3, "poisson"),
     (1000, 0.5, 0, "uniform"), (7, 0.1, 1, "poisson"),    # rounds to one op
+    # bursts: a tenth of a second at 20000/s after every 0.4 s at the base rate
+    (1000, 1.2, 3, "burst:on_ms=100,off_ms=400,peak=20000"),
+    (333.3, 0.5, 2**40 + 3, "burst:on_ms=7.5,off_ms=20,peak=5000.5"),
 ])
 def test_same_seed_same_intended_times_as_the_python_pacer(monkeypatch, rate, duration,
                                                            seed, arrivals):

@@ -4,7 +4,10 @@
  * the gaps, each gap expovariate(1) * 1e9/rate (Poisson) or 1e9/rate (uniform), drawn from
  * Python's own generator (MT19937 seeded as random.Random(seed) seeds it) in the same
  * floating-point steps, so the same seed gives the same schedule in both engines. Op i
- * goes to thread i % N. Closed loop: every thread issues back to back until the deadline.
+ * goes to thread i % N. Bursts: until the duration is over, each gap drawn at the rate of
+ * the phase its operation falls in (fmod of the time since t0 by the cycle: at or past
+ * off_ms, the peak), as pacing.py draws it. Closed loop: every thread issues back to back
+ * until the deadline.
  *
  * Waiting: clock_nanosleep to the intended time (absolute, CLOCK_MONOTONIC; the threads
  * run with 1 ns timer slack), spinning only the last few microseconds, where a sleep's
@@ -13,6 +16,8 @@
  */
 #define _GNU_SOURCE
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "sb-load.h"
 
@@ -98,12 +103,52 @@ int64_t schedule_ops(double rate, double duration)
 	return n < 1 ? 1 : (int64_t)n;
 }
 
+/* Operations in a schedule: rate * duration, or for bursts the count the pacer gives,
+ * plus a margin for a start time whose rounding ends the schedule an operation later. */
+int64_t schedule_len(double rate, double duration, const struct arrivals *a, uint64_t seed)
+{
+	if (!a->burst)
+		return schedule_ops(rate, duration);
+	struct pacer p;
+	int64_t op, j, t, n = 0;
+	pacer_open(&p, 0, 1, rate, duration, a, seed, 0);
+	while (pacer_next(&p, &op, &j, &t))
+		n++;
+	return n + n / 100 + 16;
+}
+
+int parse_arrivals(const char *text, struct arrivals *a)
+{
+	*a = (struct arrivals){ 0 };
+	if (strlen(text) >= sizeof(a->text))
+		return -1;
+	strcpy(a->text, text);
+	if (!strcmp(text, "poisson") || !strcmp(text, "uniform")) {
+		a->poisson = !strcmp(text, "poisson");
+		return 0;
+	}
+	/* burst:on_ms=A,off_ms=B,peak=P, in that order, as pacing.Burst.text writes it */
+	if (sscanf(text, "burst:on_ms=%lf,off_ms=%lf,peak=%lf", &a->on_ms, &a->off_ms,
+		   &a->peak) != 3 || !(a->on_ms > 0 && a->off_ms > 0 && a->peak > 0))
+		return -1;
+	a->poisson = a->burst = 1;
+	return 0;
+}
+
 void pacer_open(struct pacer *p, int t, int nthreads, double rate, double duration,
-		int poisson, uint64_t seed, int64_t t0)
+		const struct arrivals *a, uint64_t seed, int64_t t0)
 {
 	*p = (struct pacer){ .n = schedule_ops(rate, duration), .period = 1e9 / rate,
-			     .poisson = poisson, .t = t, .nthreads = nthreads,
+			     .poisson = a->poisson, .t = t, .nthreads = nthreads,
 			     .t_next = (double)t0 };
+	if (a->burst) {
+		p->burst = 1;
+		p->t0 = (double)t0;
+		p->cycle = (a->on_ms + a->off_ms) * 1e6;
+		p->off = a->off_ms * 1e6;
+		p->peak_period = 1e9 / a->peak;
+		p->end = (double)t0 + duration * 1e9;
+	}
 	mt_seed(&p->mt, seed);
 }
 
@@ -123,12 +168,14 @@ int pacer_next(struct pacer *p, int64_t *op, int64_t *j, int64_t *t_int)
 		*t_int = now;
 		return 1;
 	}
-	while (p->i < p->n) {
+	while (p->burst ? p->t_next < p->end : p->i < p->n) {
 		int64_t idx = p->i++;
 		int64_t ti = (int64_t)p->t_next;
+		double period = p->burst && fmod(p->t_next - p->t0, p->cycle) >= p->off
+					? p->peak_period : p->period;
 		/* random.expovariate(1.0) is -log(1.0 - random()) / 1.0 */
-		p->t_next += p->poisson ? (-log(1.0 - mt_random(&p->mt)) / 1.0) * p->period
-					: p->period;
+		p->t_next += p->poisson ? (-log(1.0 - mt_random(&p->mt)) / 1.0) * period
+					: period;
 		if (idx % p->nthreads == p->t) {
 			*op = idx;
 			*j = p->j++;

@@ -67,7 +67,8 @@ static void read_config(struct config *c)
 	static char buf[65536];
 	size_t n = fread(buf, 1, sizeof(buf) - 1, stdin);
 	buf[n] = 0;
-	*c = (struct config){ .threads = 1, .tap_fd = -1, .ledger_fd = -1, .poisson = 1 };
+	*c = (struct config){ .threads = 1, .tap_fd = -1, .ledger_fd = -1 };
+	parse_arrivals("poisson", &c->arrivals);
 	strcpy(c->settings, "{}");
 	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
 		char *v = strchr(line, ' ');
@@ -85,8 +86,10 @@ static void read_config(struct config *c)
 			copy(c->marker, sizeof(c->marker), v, line);
 		else if (!strcmp(line, "workdir"))
 			copy(c->workdir, sizeof(c->workdir), v, line);
-		else if (!strcmp(line, "arrivals"))
-			c->poisson = !strcmp(v, "poisson");
+		else if (!strcmp(line, "arrivals")) {
+			if (parse_arrivals(v, &c->arrivals))
+				die("bad arrivals %s", v);
+		}
 		else if (!strcmp(line, "seed"))
 			c->seed = strtoull(v, NULL, 10);
 		else if (!strcmp(line, "threads"))
@@ -149,7 +152,8 @@ static void *work(void *arg)
 		goto out;
 	struct pacer p;
 	if (c->rate > 0)
-		pacer_open(&p, w->t, c->threads, c->rate, c->duration, c->poisson, c->seed, r->t0);
+		pacer_open(&p, w->t, c->threads, c->rate, c->duration, &c->arrivals, c->seed,
+			   r->t0);
 	else
 		pacer_closed(&p, w->t, c->threads, r->t0 + (int64_t)(c->duration * 1e9));
 	int64_t i, j, t_int;
@@ -205,7 +209,7 @@ static void summary(struct run *r, int64_t t_start, int64_t t_last)
 	json_str(c->rate_text);
 	printf(", \"duration_s\": %.15g, \"arrivals\": \"%s\", \"ops\": %lld, \"rows\": %lld, "
 	       "\"errors\": %lld, \"elapsed_s\": %.9f, \"rate_achieved\": %.6f, \"cgroup\": ",
-	       c->duration, c->rate > 0 ? (c->poisson ? "poisson" : "uniform") : "closed-loop",
+	       c->duration, c->rate > 0 ? c->arrivals.text : "closed-loop",
 	       (long long)ops, (long long)rows, (long long)errors, elapsed,
 	       elapsed > 0 ? (double)ops / elapsed : 0.0);
 	if (c->cgroup[0])
@@ -269,11 +273,14 @@ static int schedule(char **argv)
 	double rate = strtod(argv[2], NULL), duration = strtod(argv[3], NULL);
 	int threads = atoi(argv[6]);
 	if (rate <= 0 || duration <= 0 || threads < 1)
-		die("--schedule RATE DURATION SEED poisson|uniform THREADS");
+		die("--schedule RATE DURATION SEED ARRIVALS THREADS");
+	struct arrivals a;
+	if (parse_arrivals(argv[5], &a))
+		die("bad arrivals %s", argv[5]);
 	for (int t = 0; t < threads; t++) {
 		struct pacer p;
 		int64_t i, j, t_int;
-		pacer_open(&p, t, threads, rate, duration, !strcmp(argv[5], "poisson"),
+		pacer_open(&p, t, threads, rate, duration, &a,
 			   strtoull(argv[4], NULL, 10), 1000000);
 		while (pacer_next(&p, &i, &j, &t_int))
 			printf("%lld %d %lld %lld\n", (long long)i, t, (long long)j, (long long)t_int);
@@ -316,7 +323,7 @@ int main(int argc, char **argv)
 	 * or in closed loop a bound no thread reaches. */
 	int64_t cap;
 	if (c->rate > 0) {
-		int64_t n = schedule_ops(c->rate, c->duration);
+		int64_t n = schedule_len(c->rate, c->duration, &c->arrivals, c->seed);
 		cap = (n + c->threads - 1) / c->threads * r->w->rows_per_op;
 		if (r->w->extra_slices && cap < n)
 			cap = n;

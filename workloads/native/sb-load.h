@@ -105,23 +105,35 @@ struct mt {
 void mt_seed(struct mt *m, uint64_t seed);  /* random.Random(seed), seed >= 0 */
 double mt_random(struct mt *m);             /* random.Random().random() */
 
+/* Arrivals: Poisson or uniform gaps, or bursts (Poisson): off_ms at the base rate, then
+ * on_ms at peak ops/s, over and over (workloads/pacing.py's Burst). */
+struct arrivals {
+	int poisson, burst;
+	double on_ms, off_ms, peak;
+	char text[128];
+};
+int parse_arrivals(const char *text, struct arrivals *a);
+
 struct pacer {
 	int closed;
 	int64_t deadline;             /* closed loop */
 	int64_t n, i;                 /* open loop: ops in the schedule, next to draw */
 	double t_next, period;
 	int poisson;
+	int burst;                    /* bursts: until t_next reaches end, not n ops */
+	double t0, cycle, off, peak_period, end;
 	struct mt mt;
 	int t, nthreads;
 	int64_t j;                    /* this thread's own count */
 };
 void pacer_open(struct pacer *p, int t, int nthreads, double rate, double duration,
-		int poisson, uint64_t seed, int64_t t0);
+		const struct arrivals *a, uint64_t seed, int64_t t0);
 void pacer_closed(struct pacer *p, int t, int nthreads, int64_t deadline);
 /* The next operation of this thread: its op id, its own count j and intended time;
  * 0 when the schedule (or the time) is over. */
 int pacer_next(struct pacer *p, int64_t *op, int64_t *j, int64_t *t_int);
 int64_t schedule_ops(double rate, double duration);
+int64_t schedule_len(double rate, double duration, const struct arrivals *a, uint64_t seed);
 /* Sleep until t (CLOCK_MONOTONIC ns), spinning the last few microseconds; returns early
  * (0) when *stop is set. */
 int sleep_until(int64_t t, const atomic_int *stop);
@@ -134,7 +146,7 @@ struct config {
 	double duration;
 	char marker[64];
 	char workdir[4096];
-	int poisson;
+	struct arrivals arrivals;
 	uint64_t seed;
 	int threads;
 	int pin;
