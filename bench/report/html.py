@@ -138,7 +138,8 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
     top = _figures(charts, "headline")
     nav = ([(f.chart.name, "at a glance") for f in top]
            + ([("scenarios", "when the sensor fails")] if run.scenarios is not None else [])
-           + [("summary", "summary"), ("sustainable", "max rate"), ("total-cost", "total cost")]
+           + [("summary", "summary"), ("sustainable", "max rate"), ("total-cost", "total cost"),
+                                                                   ("bursts", "bursts")]
            + [(f"wl-{w}", w) for w in wls] + [("backends", "backends"), ("machine", "machine")])
     notes = list(run.notes) + [f"{s.what}: {s.reason}" for s in skipped
                                if s.section in ("headline", "overview")]
@@ -150,6 +151,7 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
         sections.warnings(run, notes),
         sections.sustainable(run),
         sections.total_cost(run),
+        sections.bursts(run),
         sections.summary(run),
         sections.mechanisms(run, rate),
         sections.resolution(run),

@@ -136,7 +136,7 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
     else:
         parts += _sibling_scenarios(run, link)
     for s in (sections.resolution(run), sections.warnings(run, []), sections.sustainable(run),
-              sections.total_cost(run),
+              sections.total_cost(run), sections.bursts(run),
               sections.headline(run, rate), sections.mechanisms(run, rate)):
         parts += section(s, link)
 

@@ -20,7 +20,7 @@ from bench.core import fmt
 from bench.report import mechanisms as mech, ranking, resolution as res, scenarios as scen
 from bench.report.columns import CELL, KIND, KIND_LATENCIES, legend, limit_legend
 from bench.report.present import Details, Ival, Num, Para, Section, Table, Text, backend
-from bench.results import cost as costmod, sustainable as sus
+from bench.results import bursts as burstmod, cost as costmod, sustainable as sus
 from bench.results.rundata import RunData
 
 # The columns each view shows (names in bench.report.columns.CELL)
@@ -205,6 +205,27 @@ def total_cost(run: RunData) -> Section:
                 "cores per 100 k/s", "resolved", "blocks", "rates", "at rate",
                 "at rate µs/event",
                 "own µs/event"], rows, [str(modes.get(c.series, "")) for c in items], 3)])
+
+
+def bursts(run: RunData) -> Section:
+    """Who recovers from bursts, and how fast (bench.results.bursts)."""
+    t = burstmod.table(run)
+    if t.empty:
+        return Section("bursts", "")
+    rows = [[backend(r["series"]), str(r["mode"]), str(r["workload_spec"]), str(r["rate_target"]),
+             Num(r["bursts"], 0), Num(r["loss_worst"], 2, scale=100), Num(r["loss"], 2, scale=100),
+             Num(r["drain_ms"], 1), Num(r["drain_max_ms"], 1), Num(r["recovery_p99_us"]),
+             Num(r["base_p99_us"])] for _, r in t.iterrows()]
+    return Section("bursts", "Bursts: loss and recovery", (
+        f"Cells run with `--arrivals {t['arrivals'].iloc[0]}` (the base rate between "
+        "bursts is the cell's rate). *peak loss*: the share of a burst's operations no "
+        "event was matched to, the worst burst and over all of them; *drain*: from a "
+        "burst's end to the last of its events seen (median and worst over the bursts); "
+        "*recovery p99*: latency of the operations in the base stretch after a burst "
+        "(median over the bursts), beside the base stretch before the first burst."),
+        [Table(["backend", "mode", "workload", "rate", "bursts", "worst burst loss %",
+                "loss %", "drain ms", "worst drain ms", "recovery p99 µs", "base p99 µs"],
+               rows, [str(m) for m in t["mode"]], 4)])
 
 
 def resolution(run: RunData) -> Section:

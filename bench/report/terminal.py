@@ -111,3 +111,4 @@ def summary(run: RunData, console: Console, detail: bool = False) -> None:
     if len(run.numeric_rates()) >= 2:   # a sweep or a search: where each backend broke
         render(sections.sustainable(run), console)
         render(sections.total_cost(run), console)
+    render(sections.bursts(run), console)
