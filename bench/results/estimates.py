@@ -102,7 +102,6 @@ class _Folder:
     """The rows of a folder, their cells, blocks and series, indexed once."""
 
     def __init__(self, rows: list[dict]):
-        self.rows = rows
         self.kind = _kinds(rows)
         self.first: dict[tuple, dict] = {}
         for r in rows:

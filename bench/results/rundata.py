@@ -99,8 +99,6 @@ class RunData:
                 raise
             meta = {}
             notes.append(f"{e}: machine facts and settings are not shown")
-        if not isinstance(meta.get("machine", {}), dict):
-            meta["machine"] = {}
         if "host" not in df.columns:
             df["host"] = (meta.get("machine") or {}).get("hostname") or ""
         df["host"] = df["host"].astype("string").fillna("")

@@ -2,8 +2,11 @@
 RunData.load), never stored: on folders built from chosen numbers whose estimates are
 worked out by hand here; two runs of one machine pooled; a resumed folder whose older
 cells keep their times in ``.parts``; a folder written when the runner stored its
-estimates; and the published reference run, whose every estimate the read model must
-give again, value for value."""
+estimates (kept apart from runs with times, its counts recomputed); and the published
+reference run, whose every estimate the read model must give again, value for value.
+Saturation is judged against the block's own baseline cell, or the median baseline, with
+the run's own overhead limit; ``with_estimates`` gives each row its own estimates, in the
+schema's types."""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.results.estimates import with_estimates
 from bench.results.merge import merge
 from bench.results.rundata import RunData
-from bench.results.schema import ESTIMATES
+from bench.results.schema import DTYPES, ESTIMATES
 from tests.helpers import ROOT
 from tests.helpers.constructed import MACHINE, cell_rows, write_folder
 
@@ -203,3 +207,151 @@ def test_the_reference_run_reads_back_every_estimate_it_published():
         # the dependency floors sum in another order and take scipy 1.10's t quantile (up
         # to 3.9e-8 relative on an interval's bound); today's versions give every bit
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=0, err_msg=c)
+
+
+def test_a_cell_without_a_block_is_excused_by_the_median_baseline(tmp_path):
+    # --no-baseline: a sensor cell at 900/s of a 1000/s target, its workload's lag grown by
+    # 30 ms, while the baselines of its workload and rate made 880, 900 and 1000/s (median
+    # 900) with lag growths of 5, 25 and 30 ms (median 25): short of the target and lagging,
+    # but no more than the machine without a sensor. Judged against nothing, it would be
+    # behind and queueing.
+    rows = (cell_rows("psutil", rate_achieved=900.0, schedule_lag_growth_ms=30.0,
+                      op_time_ns=1000.0)
+            + [r for i, (got, lag) in enumerate(((880.0, 5.0), (900.0, 25.0), (1000.0, 30.0)))
+               for r in cell_rows("baseline", cell=f"b{i}", repeat=i, rate_achieved=got,
+                                  schedule_lag_growth_ms=lag, op_time_ns=900.0)])
+    (r,) = _sensor_rows(RunData.load(write_folder(tmp_path / "r", rows))).to_dict("records")
+    assert r["saturation"] == ""
+
+
+def test_a_block_is_judged_against_its_own_baseline_cell(tmp_path):
+    # One block (no interval: keeping up is judged on the cell): psutil made 900/s where its
+    # own baseline made 900/s too, so it is not behind; another series' baseline at the same
+    # workload and rate made 1000/s, and the median of the two (950) would call it behind.
+    rows = (_block(0, {**SENSOR[0], "rate_achieved": 900.0, "schedule_lag_growth_ms": 5.0},
+                   {**BASE, "rate_achieved": 900.0})
+            + _block(0, SENSOR[1], BASE, spec="other"))
+    r = _sensor_rows(RunData.load(write_folder(tmp_path / "r", rows))).iloc[0]
+    assert r["saturation"] == "" and math.isnan(r["rate_ratio_ci_high"])
+    assert (r["blocks_used"], r["overhead_ns_per_op"]) == (1, 100.0)
+    assert math.isnan(r["overhead_ci_low_ns"])
+
+
+def test_slows_is_judged_against_the_runs_own_overhead_limit(tmp_path):
+    # Both blocks 10 % slower (interval 10..10 %), keeping up otherwise: above the 5 %
+    # limit the run was made with, below the default 100 %.
+    same = {**BASE, "op_time_ns": 1100.0}
+    rows = [r for i in (0, 1) for r in _block(i, same, BASE)]
+    meta = {"machine": MACHINE, "rules": {"overhead_limit_pct": 5}}
+    judged = _sensor_rows(RunData.load(write_folder(tmp_path / "r", rows, meta=meta)))
+    assert list(judged["slowdown_ci_low_pct"]) == pytest.approx([10.0, 10.0])
+    assert set(judged["saturation"]) == {"slows"}
+    assert set(_sensor_rows(RunData.load(write_folder(tmp_path / "d", rows)))["saturation"]) == {""}
+
+
+def test_a_block_named_on_its_baselines_rows_pairs_when_they_come_first(tmp_path):
+    # a folder from before baselines were shared, whose baseline cells ran (and their rows
+    # were written) before the sensor cells of their blocks: the block, which the sensor's
+    # rows name too, still pairs the sensor with its baseline, never with itself
+    rows = []
+    for i in (0, 1):
+        block = _block(i, SENSOR[i], BASE)
+        for r in block:
+            if r["backend"] == "baseline":
+                r["block"] = f"psutil|process|1000|{i}"
+            else:
+                r["baseline_cell"] = None
+        rows += block[::-1]
+    r = _sensor_rows(RunData.load(write_folder(tmp_path / "r", rows))).iloc[0]
+    assert r["blocks_used"] == 2 and r["overhead_ns_per_op"] == 200.0
+
+
+def test_rows_the_estimates_pass_over_do_not_stop_the_rows_after_them(tmp_path):
+    # A folder holding a run from before blocks (its psutil cell stored a slowdown and has
+    # no block), then a run whose first cell has no block (--no-baseline), then two blocks
+    # of another series: those blocks are estimated all the same.
+    old = cell_rows("psutil", slowdown_pct=12.0, run="old")
+    new = cell_rows("nob", op_time_ns=1000.0) + [
+        r for i in (0, 1) for r in _block(i, SENSOR[i], BASE, spec="other")]
+    for r in new:
+        r["run"] = "new"
+    raw = RunData.load(write_folder(tmp_path / "r", old + new)).raw.set_index("spec")
+    assert raw.loc["other", "overhead_ns_per_op"].tolist() == [200.0, 200.0]
+    assert raw.loc["nob", "blocks_used"] == 0 and raw.loc["psutil", "slowdown_pct"] == 12.0
+
+
+def test_a_run_with_no_times_and_no_stored_estimates_is_read(tmp_path):
+    # no time per operation and nothing stored by a runner: not a folder from before
+    # blocks, so its rows are judged (5 % lost: drops) and carry an estimate (of no block)
+    rows = cell_rows("psutil", {"proc_exec": dict(matched=950)})
+    (r,) = _sensor_rows(RunData.load(write_folder(tmp_path / "r", rows))).to_dict("records")
+    assert r["saturation"] == "drops" and r["blocks_used"] == 0
+
+
+def test_a_stored_folders_counts_are_recomputed_from_its_blocks(tmp_path):
+    # A runner-stored folder whose rows hold the block counts but no slowdown: the counts
+    # as stored were stale (1 after the first block, 2 after the second, a third block's
+    # difference missing), and a second series whose cells all failed stored none. The
+    # overhead and the counts come from the stored differences: 100, 300 and a dropped one.
+    rows = []
+    for i, (diff, used) in enumerate(((100.0, 1), (300.0, 2), (None, 2))):
+        s = {k: v for k, v in SENSOR[i % 2].items() if k != "op_time_ns"}
+        rows += _block(i, {**s, "block_overhead_ns": diff, "blocks_used": used,
+                           "blocks_dropped": 0},
+                       {k: v for k, v in BASE.items() if k != "op_time_ns"})
+    for i in (0, 1):
+        rows += [{**r, "status": "failed", "reason": "sensor died"} if r["backend"] != "baseline"
+                 else r for r in _block(i, {}, {}, spec="auditd")]
+    raw = RunData.load(write_folder(tmp_path / "r", rows)).raw
+    for _, p in raw[raw["backend"] == "psutil"].iterrows():
+        assert (p["blocks_used"], p["blocks_dropped"], p["overhead_ns_per_op"]) == (2, 1, 200.0)
+        assert p["overhead_ci_low_ns"] == pytest.approx(200 - T1 * 100)
+        assert math.isnan(p["slowdown_pct"])
+    a = raw[raw["backend"] == "auditd"].iloc[0]
+    assert (a["blocks_used"], a["blocks_dropped"]) == (0, 2)
+    assert math.isnan(a["overhead_ns_per_op"]) and math.isnan(a["slowdown_pct"])
+
+
+def test_a_stored_run_is_estimated_apart_from_a_run_with_times(tmp_path):
+    # Two runs of one machine: "stored" (the runner stored its blocks' differences, 100 and
+    # 300 ns) and "read" (its cells' times: 1500 vs 1000, 1700 vs 1000). Each run's rows
+    # carry the estimate of its own blocks: the stored ones have no times to pool with.
+    stored = []
+    for i, diff in enumerate((100.0, 300.0)):
+        s = {k: v for k, v in SENSOR[i].items() if k != "op_time_ns"}
+        stored += _block(i, {**s, "block_overhead_ns": diff, "blocks_used": 2,
+                             "blocks_dropped": 0, "slowdown_pct": 19.0},
+                         {k: v for k, v in BASE.items() if k != "op_time_ns"})
+    read = [r for i, t in enumerate((1500.0, 1700.0))
+            for r in _block(i, {**SENSOR[i], "op_time_ns": t}, BASE)]
+    rows = [{**r, "run": "stored"} for r in stored] + [{**r, "run": "read"} for r in read]
+    raw = _sensor_rows(RunData.load(write_folder(tmp_path / "r", rows)))
+    assert dict(zip(raw["run"], raw["overhead_ns_per_op"])) == {"stored": 200.0, "read": 600.0}
+    assert set(raw["blocks_used"]) == {2} and set(raw["blocks_dropped"]) == {0}
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows as ``RunData.load`` hands them to ``with_estimates``: with their host and run."""
+    return pd.DataFrame(rows).assign(host="h", run="r")
+
+
+def test_each_row_gets_its_own_estimates_whatever_the_frames_index():
+    # the estimates of a frame whose index is not 0..n-1 (rows filtered or reordered) land
+    # on the rows they belong to
+    df = _frame(_rows())
+    ahead = with_estimates(df)
+    back = with_estimates(df.iloc[::-1])
+    assert list(ahead["block_overhead_ns"].fillna(-1)) == [100.0, -1, 300.0, -1]
+    pd.testing.assert_frame_equal(back.sort_index(), ahead)
+
+
+def test_estimates_come_out_in_the_schemas_types():
+    # A run from before blocks, read back from a cells.csv where its stored estimates came
+    # out as text: a number in text is that number, a text that is no number ("-") none,
+    # and every estimate column has the schema's type.
+    rows = (cell_rows("psutil", slowdown_pct="-", blocks_used="-")
+            + cell_rows("psutil", repeat=1, slowdown_pct="20.0", blocks_used="3"))
+    out = with_estimates(_frame(rows))
+    assert {c: str(out[c].dtype) for c in ESTIMATES} == {c: DTYPES[c] for c in ESTIMATES}
+    assert math.isnan(out.loc[0, "slowdown_pct"]) and out.loc[1, "slowdown_pct"] == 20.0
+    assert pd.isna(out.loc[0, "blocks_used"]) and out.loc[1, "blocks_used"] == 3

@@ -1,8 +1,8 @@
 """merge (bench.results.merge) on folders built here, no run: each input's rows named by a
 host (its hostname, ``#2``, ``#3``... for another machine of the same name; runs of one
 machine, by its machine key, share one), with their source folder and machine facts;
-events, scenarios and timelines carried with their host; meta.json keeping every input's;
-and every bad input a one-line ``BadInput``."""
+events, scenarios and timelines carried with their host and run; meta.json keeping every
+input's; and every bad input a one-line ``BadInput``."""
 
 from __future__ import annotations
 
@@ -278,8 +278,36 @@ def test_a_merged_folder_keeps_its_runs(tmp_path):
                      meta={"machine": _machine("h", "k"), "run_id": "r3"})
     merge([ab, c], tmp_path / "abc")
     assert list(pd.read_parquet(tmp_path / "abc" / "cells.parquet")["run"]) == ["r1", "r2", "r3"]
-    with pytest.raises(BadInput, match="hold the same run"):
+    with pytest.raises(BadInput, match=r"hold the same run \(r2\)"):   # the one they share
         merge([ab, tmp_path / "b"], tmp_path / "again")    # b is in ab already
+
+
+def test_every_table_names_the_run_of_its_rows(tmp_path):
+    a = _with_scenario(tmp_path / "a", "alpha", "k1", 150.0, 3)     # a scenario, no events
+    b = _folder(tmp_path / "b", "beta", "k2")                        # events, no scenario
+    out = merge([a, b], tmp_path / "m")
+    run = dict(pd.read_parquet(out / "cells.parquet")[["source", "run"]].values)
+    assert run[str(a)] != run[str(b)]
+    assert list(pd.read_parquet(out / "scenarios.parquet")["run"]) == [run[str(a)]]
+    assert list(pd.read_parquet(out / "timeline.parquet")["run"]) == [run[str(a)]] * 3
+    assert list(pd.read_parquet(out / "events.parquet")["run"]) == [run[str(b)]]
+
+
+def test_a_folder_merged_before_runs_had_ids_gets_no_run_made_up(tmp_path):
+    # Its tables name no run (its cells' runs come from their source folders): merged
+    # again, its events stay without one rather than all get one, the merged folder's own.
+    ab = merge([_folder(tmp_path / "a", "alpha", "k1"), _folder(tmp_path / "b", "beta", "k2")],
+               tmp_path / "ab")
+    for table in ("cells", "events"):
+        pd.read_parquet(ab / f"{table}.parquet").drop(columns="run").to_parquet(
+            ab / f"{table}.parquet", index=False)
+    c = _folder(tmp_path / "c", "gamma", "k3")
+    out = merge([ab, c], tmp_path / "abc")
+    cells = pd.read_parquet(out / "cells.parquet")
+    ev = pd.read_parquet(out / "events.parquet")
+    assert list(ev["host"]) == ["alpha", "beta", "gamma"]
+    assert ev["run"].isna().tolist() == [True, True, False]
+    assert ev["run"].iloc[2] == cells["run"].iloc[2]
 
 
 # -- the store writes it --------------------------------------------------------------------

@@ -4,12 +4,15 @@ numbers (tests.helpers.constructed) whose combined values are worked out by hand
 Pooled drop rates (missed over expected, never a mean of ratios), percentiles pooled from
 the raw events in µs (never averaged) or the median of repeats without them, CPU means,
 the between-repeat t-interval, the paired-block estimate and its fallback for old folders,
-baselines, statuses, series naming with @host and the sort order.
+baselines, statuses, series naming with @host and the sort order; a folder read from its
+cells.csv as from its Parquet, and read without writing into it; the series and backends
+as the folder's rows and meta.json (a merged folder's inputs) describe them.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +23,7 @@ from bench.core.errors import BadInput
 from bench.results.estimates import block_estimate, combine_slowdown
 from bench.results.rundata import (RunData, kind_order, rate_order, rate_value,
                                    _saturation_summary, _status)
+from bench.results.schema import DTYPES
 from tests.helpers.constructed import MACHINE, cell_rows, latency_events, write_folder
 
 NAN = float("nan")
@@ -187,6 +191,31 @@ def test_failure_scenario_cells_are_left_out(tmp_path):
     assert list(run.raw["rate_target"]) == ["1000"] and run.rates() == ["1000"]
     assert list(run.raw.index) == [0]
     assert run.scenarios is None and run.timeline is None
+
+
+def test_a_folder_read_from_its_csv_reads_as_from_its_parquet(tmp_path):
+    # Only cells.csv (a folder copied without its Parquet), where rates are numbers: the
+    # rates, kinds and hosts read as text as the Parquet's do, so the raw latencies (keyed
+    # by the rate as text) are found and pooled. raw holds the folder's columns, the
+    # estimates, the host, the run and the series: nothing else, whatever was filtered out.
+    rows = cell_rows("psutil") + cell_rows("psutil", rate="2000", scenario="crash")
+    folder = write_folder(tmp_path / "r", rows,
+                          [latency_events("psutil", "proc_exec", [10.0, 20.0, 30.0])])
+    (folder / "cells.parquet").unlink()
+    run = RunData.load(folder)
+    assert {c: str(run.raw[c].dtype) for c in ("kind", "rate_target", "host")} == dict.fromkeys(
+        ("kind", "rate_target", "host"), "string")
+    assert run.rates() == ["1000"] and _kind(run, "proc_exec")["latency_p50_us"] == 20.0
+    assert set(run.raw.columns) - set(DTYPES) == {"series"}
+
+
+def test_reading_a_folder_writes_nothing(tmp_path):
+    # a folder that is not a results folder is refused as such and left as it was: reading
+    # opens the store without making anything (a run opening it would make .parts)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BadInput, match="is not a sensorbench results folder"):
+        RunData.load(tmp_path / "empty")
+    assert list((tmp_path / "empty").iterdir()) == []
 
 
 def test_several_hosts_name_series_spec_at_host(tmp_path):
@@ -443,8 +472,10 @@ def test_combined_cell_pools_drops_and_averages_cpu_over_repeats_that_ran(run):
         "psutil", "psutil", "h", "user", "test", "process")
 
 
-def test_combined_cell_reads_its_baselines_one_value_per_cell(run):
-    c = _cell(run)
+def test_combined_cell_reads_its_baselines_one_value_per_cell(tmp_path):
+    # a folder of its own: the shared one's combined rows are computed once, in whichever
+    # test reads them first, and a mistake there would be seen only by that test
+    c = _cell(RunData.load(write_folder(tmp_path / "r", _baseline_rows() + cell_rows("psutil"))))
     assert c["baseline_rate_achieved"] == 990.0     # (1000 + 980) / 2
     assert c["baseline_lag_growth_ms"] == 3.0       # median of 2 and 4
 
@@ -468,6 +499,15 @@ def test_a_control_without_kinds_still_has_its_cost(run):
     assert c["machine_cpu_us_per_op"] == 0.5 and c["overhead_ns_per_op"] == 100.0
     assert math.isnan(c["drop_rate"]) and math.isnan(c["drop_rate_worst"])
     assert math.isnan(c["latency_p50_us"])
+
+
+def test_a_folder_from_before_lag_growth_has_no_baseline_lag(tmp_path):
+    # cells.parquet written before the schedule lag was measured: no such column
+    folder = write_folder(tmp_path / "r", _baseline_rows() + cell_rows("psutil"))
+    cells = pd.read_parquet(folder / "cells.parquet").drop(columns="schedule_lag_growth_ms")
+    cells.to_parquet(folder / "cells.parquet", index=False)
+    (c,) = RunData.load(folder).cells.to_dict("records")
+    assert c["baseline_rate_achieved"] == 990.0 and math.isnan(c["baseline_lag_growth_ms"])
 
 
 def test_without_baselines_the_baseline_values_are_nan(tmp_path):
@@ -629,7 +669,8 @@ def test_combined_rows_sort_by_workload_mode_series_rate_and_kind(tmp_path):
     assert list(zip(k["workload_spec"], k["series"], k["rate_target"])) == [
         o for o in order for _ in kinds]
     assert list(k["kind"][:3]) == ["proc_fork", "proc_exec", "weird_kind"]
-    assert not {"_m", "_r", "_k"} & (set(k.columns) | set(c.columns))
+    # no column of the sort's own is left, nor the rows' places before it
+    assert not {"_m", "_r", "_k", "index"} & (set(k.columns) | set(c.columns))
 
 
 def test_a_folder_without_measured_cells_has_empty_views(tmp_path):
@@ -639,3 +680,34 @@ def test_a_folder_without_measured_cells_has_empty_views(tmp_path):
     run = RunData.load(write_folder(tmp_path / "r", cell_rows("baseline")))
     assert run.kinds.empty and run.cells.empty and run.per_cell.empty
     assert run.rates() == [] and run.workloads() == [] and run.notes == []
+
+
+# -- the series and backends, as the folder describes them -----------------------------------
+def _info(**row) -> dict:
+    return {"series": "psutil", "backend": "psutil", "spec": "psutil", "mode": "user",
+            "mechanism": "procfs", "host": "h", **row}
+
+
+def test_series_info_is_one_row_per_series_as_its_first_row_says():
+    # two runs of one machine, by versions that named psutil's mechanism differently
+    raw = pd.DataFrame([_info(), _info(mechanism="procfs polling"),
+                        _info(series="baseline", backend="baseline", spec="baseline")])
+    assert RunData(Path("r"), raw, {}).series_info().to_dict("records") == [_info()]
+
+
+def test_backend_records_of_a_merged_folder_come_from_every_input():
+    """Each input's records, the first input's where two name one backend; a record
+    without a name (hand-written) is the backend its spec names."""
+    def rec(name, mechanism):
+        return {"name": name, "mode": "user", "mechanism": mechanism}
+
+    meta = {"merged_from": [
+        {"host": "a", "meta": {"backends": {"psutil:interval=0.5": rec("psutil", "procfs"),
+                                            "fatrace": rec("fatrace", "fanotify")}}},
+        {"host": "b"},   # no meta kept
+        {"host": "c", "meta": {"backends": {"psutil": rec("psutil", "procfs polling"),
+                                            "auditd:rules=exec": {"mode": "kernel"}}}},
+    ]}
+    assert RunData(Path("m"), pd.DataFrame(), meta).backend_records() == {
+        "psutil": rec("psutil", "procfs"), "fatrace": rec("fatrace", "fanotify"),
+        "auditd": {"mode": "kernel"}}
