@@ -12,7 +12,7 @@ import pytest
 from bench.analysis.stats import slope_interval
 from bench.results.cost import RESOLVED_WITHIN, Cost, block_points, costs
 from bench.results.rundata import RunData
-from tests.helpers.constructed import cell_rows, write_folder
+from tests.helpers.constructed import MACHINE, cell_rows, write_folder
 
 PER_EVENT_US, IDLE_CORES, BASE_US = 40.0, 0.05, 100.0
 RATES = (1000, 2000, 4000, 8000)
@@ -120,3 +120,105 @@ def test_the_section_renders_in_every_medium(run):
     assert " yes " in row and "8000" in row
     md = "\n".join(section(sec, str))
     assert "| `s` |" in md or "| s |" in md
+
+
+def test_resolved_is_strict_at_a_quarter_and_holds_for_small_costs():
+    def cost(v, lo, hi):
+        return Cost("s", "w", v, lo, hi, 0.0, 4, 2, "", math.nan, math.nan, math.nan, 0.0)
+
+    # exactly a quarter away on either side is not within a quarter
+    assert not cost(100, 75, 100).resolved and not cost(100, 100, 125).resolved
+    assert cost(100, 76, 124).resolved
+    # a cost below one µs is still a cost: the rule is relative, not a floor of 1
+    assert cost(0.5, 0.45, 0.55).resolved
+
+
+def test_folders_without_cells_or_paired_baselines_give_no_points(tmp_path):
+    cols = ["series", "workload_spec", "rate_target", "x", "y", "kept"]
+    empty = RunData.load(write_folder(tmp_path / "empty", []))
+    # machine CPU measured, but no cell has a baseline of its own
+    unpaired = RunData.load(write_folder(tmp_path / "unpaired", cell_rows(
+        "baseline", machine_busy_us_per_op=BASE_US) + cell_rows(
+        "s", machine_busy_us_per_op=BASE_US + 50)))
+    for run in (empty, unpaired):
+        pts = block_points(run)
+        assert pts.empty and list(pts.columns) == cols
+        assert costs(run) == []
+
+
+def test_a_rate_slowed_past_the_runs_overhead_limit_is_not_kept(tmp_path):
+    """The saturation rule with every limit, at the run's own overhead limit (20 %): the
+    workload's time per operation +30 % at 2000/s is past it, so that rate does not count."""
+    rows = []
+    for rate in (1000, 2000):
+        for rep, noise in enumerate((+1.0, -1.0)):
+            for r in _block(rate, rep, _busy(rate, noise)):
+                slowed = 1300.0 if rate == 2000 else 1000.0
+                r["op_time_ns"] = 1000.0 if r["backend"] == "baseline" else slowed + noise
+                rows.append(r)
+    run = RunData.load(write_folder(tmp_path / "r", rows, meta={
+        "machine": MACHINE, "rules": {"overhead_limit_pct": 20.0}}))
+    pts = block_points(run)
+    assert pts["kept"].tolist() == [True, True, False, False]
+    (c,) = costs(run)
+    assert (c.points, c.rates, c.at_rate) == (2, 1, "1000")
+
+
+# -- two series, two kinds per operation, 2 s cells ---------------------------------------
+TWO_RATES = (500, 1000, 2000)     # "500" is the highest as text: the rate is taken as a number
+PER_EVENT = {"zz": 40.0, "aa": 20.0}
+
+
+def _two_kind_block(series: str, rate: int, repeat: int, noise_us: float) -> list[dict]:
+    """A sensor cell seeing two events per operation (proc_exec and proc_exit) over 2 s,
+    and its own baseline."""
+    base = f"baseline~{series}|process|{rate}|{repeat}"
+    kw = dict(rate=str(rate), repeat=repeat, duration_s=2.0)
+    kinds = {k: dict(expected=2 * rate, matched=2 * rate) for k in ("proc_exec", "proc_exit")}
+    busy = BASE_US + 2 * PER_EVENT[series] + IDLE_CORES * 1e6 / rate + noise_us
+    return [dict(r, cell=base) for r in cell_rows(
+        "baseline", kinds, **kw, machine_busy_us_per_op=BASE_US)] + cell_rows(
+        series, kinds, **kw, block=f"{series}|process|{rate}|{repeat}", baseline_cell=base,
+        machine_busy_us_per_op=busy, cpu_us_per_event=7.0)
+
+
+@pytest.fixture
+def two(tmp_path) -> RunData:
+    rows = [r for series in PER_EVENT for rate in TWO_RATES
+            for rep, noise in enumerate((+1.0, -1.0))
+            for r in _two_kind_block(series, rate, rep, noise * 4000 / rate)]
+    return RunData.load(write_folder(tmp_path / "two", rows))
+
+
+def test_points_count_every_kinds_events_over_the_cells_duration(two):
+    pts = block_points(two)
+    zz = pts[pts["series"] == "zz"]
+    # one point per cell, not per kind; 2 x 2 x rate events over 2 s: 2 events per operation
+    assert zz["x"].tolist() == [1000.0, 1000.0, 2000.0, 2000.0, 4000.0, 4000.0]
+    # 2 x 40 µs per operation and 0.05 cores, ±4000/rate µs per operation: exactly
+    want = [(2 * 40.0 + IDLE_CORES * 1e6 / r + n * 4000 / r) * r / 1e6
+            for r in TWO_RATES for n in (+1, -1)]
+    assert zz["y"].tolist() == pytest.approx(want, rel=1e-9)
+    assert pts["kept"].all()
+
+
+def test_each_series_gets_its_own_slope_and_its_own_estimate_at_its_top_rate(two):
+    pts = block_points(two)
+    found = costs(two)
+    # in the run's order, one per series x workload
+    assert [(c.series, c.workload_spec) for c in found] == [("zz", "process"), ("aa", "process")]
+    for c in found:
+        g = pts[pts["series"] == c.series]
+        slope, lo, hi, icpt = slope_interval(g["x"], g["y"])
+        assert (c.us_per_event, c.ci_low_us, c.ci_high_us, c.idle_cores) == pytest.approx(
+            (slope * 1e6, lo * 1e6, hi * 1e6, icpt), rel=1e-12)
+        assert c.us_per_event == pytest.approx(PER_EVENT[c.series], rel=0.02)
+        assert (c.points, c.rates, c.at_rate, c.own_us_per_event) == (6, 3, "2000", 7.0)
+        # the series' own combined cell at 2000/s, per event: two events per operation
+        cell = two.cells[(two.cells["series"] == c.series) & (two.cells["rate_target"] == "2000")]
+        (est, low, high), = cell[["machine_cpu_us_per_op", "machine_cpu_ci_low_us",
+                                  "machine_cpu_ci_high_us"]].to_numpy()
+        assert (c.at_rate_us, c.at_rate_low_us, c.at_rate_high_us) == pytest.approx(
+            (est / 2, low / 2, high / 2), rel=1e-12)
+        assert c.at_rate_us == pytest.approx(PER_EVENT[c.series] + IDLE_CORES * 1e6 / 4000)
+        assert low < est < high

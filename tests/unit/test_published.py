@@ -13,6 +13,7 @@ import pytest
 
 from bench.harness.spec import parse_backend, parse_workload
 from tests.helpers import ROOT
+from workloads.native import load_missing
 
 PUBLISHED = sorted(p.parent for p in (ROOT / "results").glob("*/meta.json"))
 # what a cell records of how its workload ran, and the spec setting each must equal
@@ -85,6 +86,10 @@ def test_a_workload_run_another_way_is_named():
     pytest.param(p, id=p.name, marks=[pytest.mark.xfail(strict=True, reason=STALE[p.name])]
                  if p.name in STALE else []) for p in PUBLISHED])
 def test_published_folders_were_made_by_todays_defaults(folder):
+    if load_missing():
+        # the default engine is native where it is built (make setup builds it): without
+        # it, what the published specs mean on a set-up machine cannot be read here
+        pytest.skip(f"today's default workload engine needs the native engine: {load_missing()}")
     stale = [f"{where}: {s}" for where, meta in _metas(folder) for s in stale_settings(meta)]
     stale += [f"{folder.name}: {s}" for s in stale_workloads(pd.read_parquet(
         folder / "cells.parquet"))]

@@ -103,6 +103,42 @@ def test_bad_settings_are_one_line(text, says):
         parse(text)
 
 
+def test_bad_settings_say_what_and_where_in_full():
+    def said(text):
+        with pytest.raises(BadInput) as e:
+            parse(text)
+        return str(e.value)
+
+    assert said("search:factor=1") == "bad value for search:factor=1: must be > 1"
+    assert said("search:x=1") == ("rate 'search' has no setting 'x' "
+                                  "(settings: start, factor, resolution, lowest)")
+    assert said("searc") == "bad rate 'searc': give operations per second, 'max' or 'search'"
+    assert said("search:start=10,lowest=50") == (
+        "bad rate spec 'search:start=10,lowest=50': start (10) is below lowest (50)")
+
+
+def test_a_factor_just_above_one_and_a_start_at_the_lowest_rate_are_accepted():
+    assert parse("search:factor=1.5").factor == 1.5
+    assert parse("search:factor=2").factor == 2.0
+    assert parse("search:start=50,lowest=50") == SearchSettings(start=50, lowest=50)
+
+
+def test_the_search_stops_when_the_bracket_is_exactly_the_resolution_wide():
+    # 1250 = 1000 x (1 + 0.25) exactly: within the resolution, so no midpoint is probed
+    s = SearchSettings(resolution=0.25)
+    assert next_rate(s, [Probe(1000, True), Probe(1250, False)]) is None
+    assert next_rate(s, [Probe(1000, True), Probe(1260, False)]) == 1122
+
+
+def test_a_midpoint_that_rounds_onto_an_end_of_the_bracket_ends_the_search():
+    # rates are whole ops/s: between 1 and 2 (wider than 1 %) the midpoint rounds to 1,
+    # and between 1.9 and 2 it rounds to 2: a rate already probed is never probed again
+    s = SearchSettings(resolution=0.01)
+    assert next_rate(s, [Probe(1, True), Probe(2, False)]) is None
+    assert next_rate(s, [Probe(1.9, True), Probe(2, False)]) is None
+    assert next_rate(s, [Probe(10, True), Probe(13, False)]) == 11
+
+
 # -- the verdict a probe gets: the read model's rule ------------------------------------------
 ROW = dict(status="ok", drop_rate_worst=0.0, rate_achieved=1000.0, rate_target="1000",
            baseline_rate_achieved=1000.0, slowdown_ci_low_pct=0.0)

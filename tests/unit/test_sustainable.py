@@ -1,6 +1,8 @@
 """Max sustainable rate: the highest offered rate such that it and every lower rate pass,
 judged on the worst kind, with the drops-only 'lossless' rate next to it, on folders built
 from chosen drop rates, achieved rates, lags and slowdowns (tests.helpers.constructed).
+Also the verdict on one rate (``judge``) and a searched run's probe read from its folder
+(``judge_probe``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bench.results.rundata import RunData
-from bench.results.sustainable import Sustainable, max_sustainable, passes, table
+from bench.analysis.search import GENERATOR
+from bench.results.sustainable import (Sustainable, generator_short, judge, judge_probe,
+                                        max_sustainable, passes, table)
 from tests.helpers.constructed import MACHINE, cell_rows, write_folder
 
 RATES = ("100", "1000", "10000")
@@ -248,6 +252,59 @@ def test_full_label_adds_the_lossless_rate_only_when_it_differs():
     assert Sustainable("s", "w", 1000.0, "", "drops", 3, 100.0).full_label == "1,000"
     s.lossless = Sustainable("s", "w", None, "<", "drops", 3, 100.0)
     assert s.full_label == "1,000–5,000 (lossless < 100)"
+
+
+def test_judge_takes_every_limit_and_the_overhead_limit_given():
+    slowed = pd.Series({**ROW, "slowdown_ci_low_pct": 30.0})
+    assert judge(slowed) == (True, "")
+    assert judge(slowed, True, 20.0) == (False, "slows")
+    # slowdown is judged unless asked not to
+    assert judge(pd.Series({**ROW, "rate_achieved": 500.0,
+                            "baseline_rate_achieved": 1000.0})) == (False, "behind")
+    assert judge(slowed, False, 20.0) == (True, "")
+
+
+def test_a_row_without_a_baseline_rate_is_not_short_of_the_generator():
+    # generator_short reads the baselines' rate with .get: a row may not carry it at all
+    row = {k: v for k, v in ROW.items() if k != "baseline_rate_achieved"}
+    assert not generator_short(pd.Series(row))
+
+
+# -- one probe of a searched run, read from its folder -------------------------------------
+@pytest.fixture
+def probes(tmp_path):
+    """Specs a and b at 1000, 2000 and 4000/s, judged with the run's overhead limit of
+    20 %: b drops 1 % at 2000/s, a's overhead interval is above 20 % there, and at 4000/s
+    the baselines reached only 3000/s."""
+    rows = []
+    for rate in ("1000", "2000", "4000"):
+        rows += cell_rows("baseline", rate=rate,
+                          rate_achieved=3000.0 if rate == "4000" else float(rate))
+        slow = 30.0 if rate == "2000" else 0.0
+        rows += cell_rows("a", rate=rate, slowdown_pct=slow, slowdown_ci_low_pct=slow - 1,
+                          slowdown_ci_high_pct=slow + 1)
+        rows += cell_rows("b", {"proc_exec": dict(matched=990 if rate == "2000" else 1000)},
+                          rate=rate)
+    return write_folder(tmp_path / "probes", rows, meta={
+        "machine": MACHINE, "rules": {"overhead_limit_pct": 20.0}})
+
+
+def test_a_probe_is_judged_on_its_own_combined_cell(probes):
+    assert judge_probe(probes, "b", "process", "2000") == (False, "drops")
+    assert judge_probe(probes, "b", "process", "1000") == (True, "")
+    assert judge_probe(probes, "a", "process", "2000") == (False, "slows")
+    assert judge_probe(probes, "a", "process", "1000") == (True, "")
+    # the generator could not offer 4000/s: that decides nothing about the sensor
+    assert judge_probe(probes, "a", "process", "4000") == (False, GENERATOR)
+
+
+def test_a_probe_with_no_cell_has_no_result(probes, tmp_path):
+    assert judge_probe(probes, "b", "process", "500") == (False, "no result")
+    assert judge_probe(probes, "c", "process", "1000") == (False, "no result")
+    assert judge_probe(probes, "b", "file", "1000") == (False, "no result")
+    # a folder holding only baselines has no combined cells at all
+    only = write_folder(tmp_path / "only", cell_rows("baseline"))
+    assert judge_probe(only, "b", "process", "1000") == (False, "no result")
 
 
 # -- the scan as a property -----------------------------------------------------------------
