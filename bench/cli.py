@@ -55,7 +55,7 @@ def parse_rates(values: list[str]) -> list[str]:
         try:
             r = float(v)
         except ValueError:
-            raise BadInput(f"bad rate {v!r}: give operations per second or 'max'") from None
+            raise BadInput(f"bad rate {v!r}: give operations per second, 'max' or 'search'") from None
         if not math.isfinite(r) or r <= 0:
             raise BadInput(f"bad rate {v!r}: must be > 0 (or 'max')")
         rates.append(rate_text(r))

@@ -158,3 +158,24 @@ def test_a_rate_the_baselines_could_not_reach_decides_nothing_unless_the_sensor_
     assert judge(pd.Series(short)) == (False, GENERATOR)
     # a sensor that dropped events at a rate the generator could not fully offer failed
     assert judge(pd.Series({**short, "drop_rate_worst": 0.01})) == (False, "drops")
+
+
+# -- the command line refuses what cannot search, in one line --------------------------------
+@pytest.mark.parametrize("args,needle", [
+    (["-r", "search:resolution=0"], "search:resolution=0: must be > 0"),
+    (["-r", "search:factor=0.5"], "search:factor=0.5: must be > 1"),
+    (["-r", "search,search:start=500"], "-r names 2 searches: give one"),
+    (["-r", "search:start=100", "-d", "0.5"], "start 100 gives fewer than 100 operations"),
+    (["-r", "searching"], "'max' or 'search'"),
+    (["-r", "1000", "--arrivals", "burst:on_ms=100,off_ms=400,peak=800"],
+     "peak 800 is not above the base rate -r 1000"),
+    (["--arrivals", "burst:on_ms=100"], "burst needs off_ms, peak"),
+    (["--arrivals", "bursty"], "poisson, uniform or burst:on_ms=A,off_ms=B,peak=P"),
+])
+def test_the_cli_refuses_a_bad_search_or_burst_in_one_line(tmp_path, args, needle):
+    from tests.helpers import cli_in_process
+
+    r = cli_in_process("run", "-b", "synthetic", "--out", str(tmp_path / "o"), *args)
+    assert r.returncode == 2 and needle in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
