@@ -353,3 +353,14 @@ def test_a_failing_rate_above_the_max_cannot_raise_it(verdicts, where):
     (after,) = max_sustainable(_combined({**verdicts, new: False}))
     assert after.rate == before.rate
     assert after.qualifier != ">="
+
+
+def test_a_scan_the_generator_ended_names_no_limit(tmp_path):
+    """Built here, not from the module's cached sweep: the generator, not the sensor,
+    ended it, so nothing limited the sensor and no rate failed."""
+    rows = [r for rate, got in (("100", 100.0), ("1000", 800.0)) for r in
+            cell_rows("baseline", workload="process", rate=rate, rate_achieved=got)
+            + cell_rows("psutil", workload="process", rate=rate, rate_achieved=got)]
+    (s,) = max_sustainable(RunData.load(write_folder(tmp_path / "g", rows)))
+    assert (s.rate, s.failed, s.limited_by, s.generator_limit) == (100.0, None, "", True)
+    assert s.label == "≥ 100 (generator limit)"
