@@ -6,10 +6,8 @@ probes and ``--resume`` continues it without running a finished cell again."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 
 import pytest
 
@@ -17,7 +15,7 @@ from bench.analysis.metrics import DROP_THRESHOLD
 from bench.backends.synthetic import CAPACITY_BURST_S
 from bench.results.rundata import RunData
 from bench.results.sustainable import max_sustainable
-from tests.helpers import ROOT, needs_root, sensorbench
+from tests.helpers import needs_root, sensorbench, start_cli
 from workloads.native import load_missing
 
 pytestmark = [needs_root, pytest.mark.skipif(bool(load_missing()), reason=str(load_missing()))]
@@ -59,9 +57,9 @@ def test_an_interrupted_search_resumes_and_finds_a_known_capacity(tmp_path):
     uninterrupted one would (the bracket holds the capacity), in as many probes. One test,
     not two: a search is most of a minute here."""
     out = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *ARGS, "-o", str(out)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "COLUMNS": "200"})
+    # SIGINT at its default whatever this process was given (start_cli says why)
+    proc = start_cli(*ARGS, "-o", str(out), stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, text=True)
     seen = []
     for line in proc.stdout:
         seen.append(line)
