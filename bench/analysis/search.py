@@ -32,6 +32,7 @@ class SearchSettings:
     factor: float = 4.0           # step between probes before the bracket is found
     resolution: float = 0.10      # stop when failed / kept - 1 is at most this
     lowest: float = 0.0           # no probe below this ('< lowest'); 0: as low as a block goes
+    cost_blocks: int = 3          # blocks added at the highest rate kept, for the total cost
     ceiling: float = math.inf     # the generator's own limit (closed loop, no sensor)
 
 
@@ -49,6 +50,10 @@ SETTINGS = {
     "lowest": Setting(float, SearchSettings.lowest,
                       "no probe below this rate: the answer is then '< lowest' (0: the "
                       "lowest rate whose cells still make a block)", non_negative),
+    "cost_blocks": Setting(int, SearchSettings.cost_blocks,
+                           "blocks added at the highest rate kept up with once the search "
+                           "is over: where the total cost stands furthest above the noise",
+                           non_negative),
 }
 
 
@@ -102,3 +107,8 @@ def next_rate(s: SearchSettings, probes: list[Probe]) -> float | None:
         return None
     mid = _rate(math.sqrt(kept * upper))
     return mid if kept < mid < upper else None
+
+
+def kept_rate(probes: list[Probe]) -> float | None:
+    """The highest rate the probes kept up with (None: none did)."""
+    return max((p.rate for p in probes if p.passed), default=None)

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench.analysis.search import SearchSettings, rate_text
+from bench.analysis.search import SearchSettings, kept_rate, rate_text
 from bench.harness import ceiling, machine, searching
 from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
@@ -265,14 +265,25 @@ def _search(cfg: RunConfig, res: Store, found: dict, run_cell, done: set[str],
             if c.id not in done:
                 run_cell(c)
 
-    def make_cells(s: searching.Search, rate: str) -> list[Cell]:
-        return searching.probe_cells(s.spec, s.workload, rate, cfg.repeat, cfg.duration,
+    def make_cells(s: searching.Search, rate: str, blocks: int = cfg.repeat) -> list[Cell]:
+        return searching.probe_cells(s.spec, s.workload, rate, blocks, cfg.duration,
                                      cfg.arrivals, cfg.baseline, _coin)
 
     run_probe(once)
-    return searching.run_searches(
+    found = searching.run_searches(
         searches, run_probe, res.write_cells,
         lambda spec, w, rate: cfg.judge(res.path, spec, w, rate), make_cells, console)
+    # The total cost stands furthest above the noise at the highest rate kept up with:
+    # more blocks there (the probe's own are its first), once every search is over.
+    if cfg.search.cost_blocks and cfg.baseline:
+        for s in searches:
+            kept = kept_rate(s.probes)
+            if kept is not None:
+                console.print(f"cost {s.spec.text} {s.workload.text}: "
+                              f"{cfg.search.cost_blocks} more block(s) at {rate_text(kept)}",
+                              highlight=False)
+                run_probe(make_cells(s, rate_text(kept), cfg.repeat + cfg.search.cost_blocks))
+    return found
 
 
 def generator_ceiling(workloads: list[Spec], s: RunSession, console: Console) -> dict:

@@ -22,7 +22,9 @@ pytestmark = [needs_root, pytest.mark.skipif(bool(load_missing()), reason=str(lo
 
 CAPACITY = 3000
 SPEC = f"synthetic:capacity={CAPACITY}"
-ARGS = ("run", "-b", SPEC, "-w", "file", "-r", "search:start=1000,resolution=0.1",
+COST_BLOCKS = 2
+ARGS = ("run", "-b", SPEC, "-w", "file", "-r",
+        f"search:start=1000,resolution=0.1,cost_blocks={COST_BLOCKS}",
         "-d", "1", "-n", "2", "--no-report")
 
 
@@ -47,8 +49,11 @@ def _check(folder):
     assert s.rate <= FAILS_FROM * 1.02 and s.failed >= 0.8 * CAPACITY, s.label
     probes = json.loads((folder / "meta.json").read_text())["search"][f"{SPEC}|file"]
     assert 4 <= len(probes) <= 8
-    # each probe: two blocks of a sensor cell and its own baseline
-    assert run.raw["cell"].nunique() == 4 * len(probes)
+    # each probe: two blocks of a sensor cell and its own baseline; then the cost's blocks
+    # at the highest rate kept up with, which has the probe's two and those
+    assert run.raw["cell"].nunique() == 4 * len(probes) + 2 * COST_BLOCKS
+    kept = run.raw[(run.raw["spec"] == SPEC) & (run.raw["rate_target"] == f"{s.rate:.0f}")]
+    assert kept["cell"].nunique() == 2 + COST_BLOCKS
     return probes
 
 

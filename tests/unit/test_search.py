@@ -8,7 +8,7 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bench.analysis.search import (GENERATOR, Probe, SearchSettings, next_rate, parse,
+from bench.analysis.search import (GENERATOR, Probe, SearchSettings, kept_rate, next_rate, parse,
                                    rate_text)
 from bench.core.errors import BadInput
 
@@ -111,7 +111,7 @@ def test_bad_settings_say_what_and_where_in_full():
 
     assert said("search:factor=1") == "bad value for search:factor=1: must be > 1"
     assert said("search:x=1") == ("rate 'search' has no setting 'x' "
-                                  "(settings: start, factor, resolution, lowest)")
+                                  "(settings: start, factor, resolution, lowest, cost_blocks)")
     assert said("searc") == "bad rate 'searc': give operations per second, 'max' or 'search'"
     assert said("search:start=10,lowest=50") == (
         "bad rate spec 'search:start=10,lowest=50': start (10) is below lowest (50)")
@@ -179,3 +179,11 @@ def test_the_cli_refuses_a_bad_search_or_burst_in_one_line(tmp_path, args, needl
     assert r.returncode == 2 and needle in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_the_kept_rate_is_the_highest_that_kept_up():
+    assert kept_rate([Probe(1000, True), Probe(4000, False), Probe(2000, True)]) == 2000
+    assert kept_rate([Probe(1000, False, "drops")]) is None
+    assert parse("search:cost_blocks=0").cost_blocks == 0
+    with pytest.raises(BadInput, match="must be >= 0"):
+        parse("search:cost_blocks=-1")
