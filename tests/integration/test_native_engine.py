@@ -167,4 +167,8 @@ def test_doctor_shows_the_generators_ceiling():
     for text, e in found.items():
         assert e["engine"] == "native" and e["errors"] == 0, (text, e)
         assert e["ops_per_s"] > 500 and e["workdir_fs"], (text, e)
-        assert sum(e["kinds_per_s"].values()) >= e["ops_per_s"]   # every op, its events
+        # every op, its events: at least as many events a second as operations, give or
+        # take the rounding of each figure to 0.1 (doctor rounds them apiece, so four kinds
+        # of 26,107.7 to 26,111.7/s summed to 0.1 below the 104,438.9 ops/s they came from)
+        slack = 0.05 * (len(e["kinds_per_s"]) + 1)
+        assert sum(e["kinds_per_s"].values()) >= e["ops_per_s"] - slack, (text, e)
