@@ -136,10 +136,12 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
                  "timeline.parquet (per 10 ms), cells.csv, meta.json.")])
     wls = run.workloads()
     top = _figures(charts, "headline")
+    # sections a run may not have (an empty one is left off the page): linked when present
+    rates = [(sections.sustainable(run), "max rate"), (sections.total_cost(run), "total cost"),
+             (sections.bursts(run), "bursts")]
     nav = ([(f.chart.name, "at a glance") for f in top]
            + ([("scenarios", "when the sensor fails")] if run.scenarios is not None else [])
-           + [("summary", "summary"), ("sustainable", "max rate"), ("total-cost", "total cost"),
-                                                                   ("bursts", "bursts")]
+           + [("summary", "summary")] + [(s.id, label) for s, label in rates if s]
            + [(f"wl-{w}", w) for w in wls] + [("backends", "backends"), ("machine", "machine")])
     notes = list(run.notes) + [f"{s.what}: {s.reason}" for s in skipped
                                if s.section in ("headline", "overview")]
@@ -149,9 +151,7 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
         *top,   # the chart that answers the question comes before everything else
         *_scenarios(run, charts),
         sections.warnings(run, notes),
-        sections.sustainable(run),
-        sections.total_cost(run),
-        sections.bursts(run),
+        *(s for s, _ in rates),
         sections.summary(run),
         sections.mechanisms(run, rate),
         sections.resolution(run),

@@ -222,3 +222,12 @@ def test_each_series_gets_its_own_slope_and_its_own_estimate_at_its_top_rate(two
             (est / 2, low / 2, high / 2), rel=1e-12)
         assert c.at_rate_us == pytest.approx(PER_EVENT[c.series] + IDLE_CORES * 1e6 / 4000)
         assert low < est < high
+
+
+def test_the_report_links_the_sections_it_holds_and_no_other(run):
+    from bench.report import html
+
+    page = html.render(run, [], [])
+    assert 'href="#total-cost"' in page and 'id="total-cost"' in page
+    # no cell of this run had bursts: no section, so no link to one
+    assert 'href="#bursts"' not in page and 'id="bursts"' not in page
