@@ -24,6 +24,7 @@ from bench.core import fmt
 from bench.core.errors import BadInput, BenchError
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT
 from bench.analysis.search import SearchSettings, rate_text
+from bench.analysis.search import parse as parse_search
 from bench.harness.accounting import IDLE_S, IDLE_WINDOWS
 from bench.results.store import ResultsDir
 from bench.results.sustainable import judge_probe
@@ -65,7 +66,6 @@ def parse_rates(values: list[str]) -> list[str]:
 def parse_rate_option(values: list[str]) -> tuple[list[str], SearchSettings | None]:
     """``-r``: fixed rates (ops/s, 'max') and at most one ``search[:key=value,...]``,
     whose settings may hold commas of their own."""
-    from bench.analysis import search
     from bench.harness.spec import split_specs
 
     items = split_specs(values)
@@ -73,7 +73,7 @@ def parse_rate_option(values: list[str]) -> tuple[list[str], SearchSettings | No
     if len(found) > 1:
         raise BadInput(f"-r names {len(found)} searches: give one")
     return (parse_rates([t for t in items if t not in found]),
-            search.parse(found[0]) if found else None)
+            parse_search(found[0]) if found else None)
 
 
 @app.command()
@@ -189,7 +189,8 @@ def run(
     rate: list[str] | None = typer.Option(
         None, "--rate", "-r",
         help="target ops/s, 'max' for closed loop, or 'search[:start=,factor=,resolution=,"
-             "lowest=]' to search each backend's max sustainable rate (default: 1000)"),
+             "lowest=,cost_blocks=]' to search each backend's max sustainable rate "
+             "(default: 1000)"),
     duration: float = typer.Option(DEFAULT_DURATION, "--duration", "-d", help="seconds per cell"),
     repeat: int | None = typer.Option(
         None, "--repeat", "-n",

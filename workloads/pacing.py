@@ -19,6 +19,7 @@ the first burst comes, and its recovery shows in the base stretch after each bur
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -84,23 +85,21 @@ def open_loop(rate: float, duration_s: float, poll: Callable[[], None] | None = 
     """Yield (op index, intended time ns) for ``rate * duration_s`` operations (bursts:
     every operation due before ``duration_s`` is over)."""
     shape = parse_arrivals(arrivals)
+    burst = shape if isinstance(shape, Burst) else None
     n = max(1, int(round(rate * duration_s)))
     period = 1e9 / rate
     gap = random.Random(seed).expovariate if shape != "uniform" else None
     t0 = clock() + 1_000_000  # first op 1 ms from now, so op 0 is not already late
     sleep = time.sleep
     t_next = float(t0)
-    if isinstance(shape, Burst):
-        n = None
-        cycle, off = (shape.on_ms + shape.off_ms) * 1e6, shape.off_ms * 1e6
-        peak_period, end = 1e9 / shape.peak, t0 + duration_s * 1e9
-    i = -1
-    while True:
-        i += 1
-        if n is not None and i >= n or n is None and not t_next < end:
+    if burst:
+        cycle, off = (burst.on_ms + burst.off_ms) * 1e6, burst.off_ms * 1e6
+        peak_period, end = 1e9 / burst.peak, t0 + duration_s * 1e9
+    for i in itertools.count():
+        if (t_next >= end) if burst else (i >= n):
             return
         t_int = int(t_next)
-        if n is None:   # the gap is drawn at the rate of the phase this operation is in
+        if burst:   # the gap is drawn at the rate of the phase this operation is in
             t_next += gap(1.0) * (peak_period if math.fmod(t_next - t0, cycle) >= off
                                   else period)
         else:

@@ -58,7 +58,7 @@ SETTINGS = {
 
 
 def parse(text: str) -> SearchSettings:
-    """``search[:start=...,factor=...,resolution=...,lowest=...]`` (BadInput, one line)."""
+    """``search[:start=,factor=,resolution=,lowest=,cost_blocks=]`` (BadInput, one line)."""
     spec = parse_spec(text, "rate", lambda n: SETTINGS if n == "search" else _not_search(n))
     s = SearchSettings(**spec.settings)
     if s.lowest > s.start:
@@ -94,7 +94,7 @@ def next_rate(s: SearchSettings, probes: list[Probe]) -> float | None:
     top = _rate(s.ceiling) if math.isfinite(s.ceiling) else math.inf
     if not probes:
         return min(_rate(s.start), top)
-    kept = max((p.rate for p in probes if p.passed), default=None)
+    kept = kept_rate(probes)
     # the lowest rate that did not keep up, whether the sensor or the generator failed it:
     # the search closes in on either
     upper = min((p.rate for p in probes if not p.passed), default=None)

@@ -487,12 +487,12 @@ class CellRunner:
             sensor_rss_mb=rss,
             drained=drained,
         )
-        # What the ground truth says was missed, next to what the backend says it lost: a
-        # positive gap is loss its own counter did not see (counters have been wrong).
         shape = parse_arrivals(cell.arrivals) if not closed else None
         if isinstance(shape, Burst):
             common.update(burst_metrics(truth.cols, events, corr, cls.kinds,
                                         shape.windows_ns(cell.duration)))
+        # What the ground truth says was missed, next to what the backend says it lost: a
+        # positive gap is loss its own counter did not see (counters have been wrong).
         missed = sum(int(k["expected"]) - int(k["matched"]) for k in kinds
                      if k.get("status") == "ok")
         lost = stats.get("self_reported_lost")

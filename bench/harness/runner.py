@@ -270,7 +270,7 @@ def _search(cfg: RunConfig, res: Store, found: dict, run_cell, done: set[str],
                                      cfg.arrivals, cfg.baseline, _coin)
 
     run_probe(once)
-    found = searching.run_searches(
+    probes = searching.run_searches(
         searches, run_probe, res.write_cells,
         lambda spec, w, rate: cfg.judge(res.path, spec, w, rate), make_cells, console)
     # The total cost stands furthest above the noise at the highest rate kept up with:
@@ -283,7 +283,7 @@ def _search(cfg: RunConfig, res: Store, found: dict, run_cell, done: set[str],
                               f"{cfg.search.cost_blocks} more block(s) at {rate_text(kept)}",
                               highlight=False)
                 run_probe(make_cells(s, rate_text(kept), cfg.repeat + cfg.search.cost_blocks))
-    return found
+    return probes
 
 
 def generator_ceiling(workloads: list[Spec], s: RunSession, console: Console) -> dict:

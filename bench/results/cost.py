@@ -56,10 +56,6 @@ class Cost:
         return _resolved(self.us_per_event, self.ci_low_us, self.ci_high_us)
 
     @property
-    def at_rate_resolved(self) -> bool:
-        return _resolved(self.at_rate_us, self.at_rate_low_us, self.at_rate_high_us)
-
-    @property
     def cores_per_100k(self) -> tuple[float, float, float]:
         """Cores the machine spends per 100 000 events a second (slope, low, high)."""
         return tuple(v / 10 for v in (self.us_per_event, self.ci_low_us, self.ci_high_us))

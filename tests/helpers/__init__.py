@@ -73,6 +73,15 @@ def cli_in_process(*args: str, check: bool = False) -> subprocess.CompletedProce
                                        err.getvalue())
 
 
+def assert_run_refused(out: Path, *args: str, says: str) -> None:
+    """``sensorbench run -b synthetic --out OUT ARGS`` refused as a user's mistake: exit 2,
+    one line on stderr that holds ``says``, and no results folder written."""
+    r = cli_in_process("run", "-b", "synthetic", "--out", str(out), *args)
+    assert r.returncode == 2 and says in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 def start_cli(*args: str, **popen_kw) -> subprocess.Popen:
     """Start the CLI without waiting, as a terminal starts a foreground command: SIGINT
     (Ctrl-C) at its default, whatever this process was given. A shell without job control

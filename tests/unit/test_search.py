@@ -173,12 +173,9 @@ def test_a_rate_the_baselines_could_not_reach_decides_nothing_unless_the_sensor_
     (["--arrivals", "bursty"], "poisson, uniform or burst:on_ms=A,off_ms=B,peak=P"),
 ])
 def test_the_cli_refuses_a_bad_search_or_burst_in_one_line(tmp_path, args, needle):
-    from tests.helpers import cli_in_process
+    from tests.helpers import assert_run_refused
 
-    r = cli_in_process("run", "-b", "synthetic", "--out", str(tmp_path / "o"), *args)
-    assert r.returncode == 2 and needle in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "o").exists()
+    assert_run_refused(tmp_path / "o", *args, says=needle)
 
 
 def test_the_kept_rate_is_the_highest_that_kept_up():

@@ -184,12 +184,9 @@ def test_tmpfs_work_directory_is_per_user_and_refused_without_a_tmpfs(monkeypatc
     (["-w", "file:engine=python,threads=2"], "threads=2 needs engine=native"),
 ])
 def test_the_cli_refuses_in_one_line(tmp_path, args, needle):
-    from tests.helpers import cli_in_process
+    from tests.helpers import assert_run_refused
 
-    r = cli_in_process("run", "-b", "synthetic", "--out", str(tmp_path / "o"), *args)
-    assert r.returncode == 2 and needle in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "o").exists()
+    assert_run_refused(tmp_path / "o", *args, says=needle)
 
 
 def test_the_cli_refuses_an_unbuilt_native_engine_naming_make_native(unbuilt, tmp_path):
