@@ -27,7 +27,7 @@ from bench.analysis.search import SearchSettings, rate_text
 from bench.analysis.search import parse as parse_search
 from bench.harness.accounting import IDLE_S, IDLE_WINDOWS
 from bench.results.store import ResultsDir
-from bench.results.sustainable import judge_probe
+from bench.results.sustainable import judge_probes
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Measure what security sensing costs and loses, kernel vs user space.")
@@ -272,7 +272,7 @@ def run(
     cfg = runner.RunConfig(specs, workloads, rates, duration, repeat, out_dir,
                            baseline=baseline, resume=resume, workdir=workdir,
                            arrivals=arrivals, overhead_limit_pct=overhead_limit,
-                           idle_s=idle, search=searched, judge=judge_probe if searched else None)
+                           idle_s=idle, search=searched, judge=judge_probes if searched else None)
     try:
         res = runner.run(cfg, ResultsDir, err)
     except KeyboardInterrupt:

@@ -11,7 +11,6 @@ spreads over all backends.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import shutil
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from bench.analysis.search import SearchSettings, kept_rate, rate_text
-from bench.harness import ceiling, machine, searching
+from bench.harness import ceiling, machine, pairing, searching
 from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
 from bench.core.errors import BadInput
@@ -78,52 +77,21 @@ def _searchable(spec: Spec, workload: Spec) -> bool:
         get_workload(workload.name).kinds & backends.get(spec.name).kinds)
 
 
-def _coin(text: str) -> bool:
-    """A fair coin that gives the same answer for the same text (so a resumed run plans
-    the same order)."""
-    return hashlib.sha256(text.encode()).digest()[0] & 1 == 1
-
-
 def plan(cfg: RunConfig) -> list[Cell]:
     """Cells in the order they run. With baselines, every measurable sensor cell is paired
-    with a no-sensor cell next to it: the two form a block. Sensor cells go two by two
-    around one baseline cell (sensor, baseline, sensor), which side each sensor takes
-    decided by a coin, so each block's two cells are adjacent in time and in random order,
-    and a baseline serves two blocks (a sensor left over gets one of its own, before or
-    after it by a coin). Repetition r is block r of every spec x workload x rate. The order
-    of specs rotates between repetitions, so slow drift spreads over every backend and
-    each sensor shares its baseline with a different neighbour each time."""
+    with a no-sensor cell next to it, two sensors around one baseline
+    (``bench.harness.pairing``). Repetition r is block r of every spec x workload x rate;
+    the order of specs rotates between repetitions."""
     cells: list[Cell] = []
-    specs = list(cfg.specs)
-
-    def add(cell: Cell) -> Cell:
-        cell.index = len(cells)
-        cells.append(cell)
-        return cell
-
     for r in range(cfg.repeat):
-        rot = specs[r % len(specs):] + specs[:r % len(specs)] if specs else []
+        rot = pairing.rotated(cfg.specs, r)
         for w in cfg.workloads:
             for rate in cfg.rates:
-                def cell(spec=None, pairs=(), baseline_id="", *, r=r, w=w, rate=rate):
-                    return Cell(0, r, w, rate, cfg.duration, spec, cfg.arrivals, pairs,
-                                baseline_id)
-
                 paired = [s for s in rot if cfg.baseline and _measurable(s, w)]
-                for spec in rot:
-                    if spec not in paired:
-                        add(cell(spec))
-                for i in range(0, len(paired), 2):
-                    group = paired[i:i + 2]
-                    if _coin("+".join(s.text for s in group) + f"|{w.text}|{rate}|{r}"):
-                        group.reverse()
-                    base = cell(None, tuple(group))
-                    sensors = [cell(s, baseline_id=base.id) for s in group]
-                    order = ([sensors[0], base, sensors[1]] if len(group) == 2 else
-                             [sensors[0], base] if _coin(f"first|{base.id}") else
-                             [base, sensors[0]])
-                    for c in order:
-                        add(c)
+                cells += pairing.block_cells(paired, [s for s in rot if s not in paired], w,
+                                             rate, r, cfg.duration, cfg.arrivals)
+    for i, c in enumerate(cells):
+        c.index = i
     return cells
 
 
@@ -250,39 +218,38 @@ def _search(cfg: RunConfig, res: Store, found: dict, run_cell, done: set[str],
     unsupported, a control's cost) is in the matrix."""
     caps = searching.ceilings(found)
     searches, once = [], []
+    start = rate_text(cfg.search.start)
     for w in cfg.workloads:
         for spec in cfg.specs:
             if _searchable(spec, w):
                 searches.append(searching.Search(spec, w, searching.settings_for(
                     cfg.search, w, caps)))
-            else:
-                once += searching.probe_cells(
-                    spec, w, rate_text(cfg.search.start), 1, cfg.duration,
-                    cfg.arrivals, cfg.baseline and _measurable(spec, w), _coin)
+        rest = [s for s in cfg.specs if not _searchable(s, w)]
+        paired = [s for s in rest if cfg.baseline and _measurable(s, w)]
+        once += pairing.block_cells(paired, [s for s in rest if s not in paired], w, start,
+                                    0, cfg.duration, cfg.arrivals)
 
-    def run_probe(cells: list[Cell]) -> None:
+    def run_cells(cells: list[Cell]) -> None:
         for c in cells:
             if c.id not in done:
                 run_cell(c)
+        res.write_cells()
 
-    def make_cells(s: searching.Search, rate: str, blocks: int = cfg.repeat) -> list[Cell]:
-        return searching.probe_cells(s.spec, s.workload, rate, blocks, cfg.duration,
-                                     cfg.arrivals, cfg.baseline, _coin)
+    def run_probes(due, blocks: range = range(cfg.repeat)) -> None:
+        run_cells(searching.round_cells(due, blocks, cfg.duration, cfg.arrivals, cfg.baseline))
 
-    run_probe(once)
-    probes = searching.run_searches(
-        searches, run_probe, res.write_cells,
-        lambda spec, w, rate: cfg.judge(res.path, spec, w, rate), make_cells, console)
+    run_cells(once)
+    probes = searching.run_searches(searches, run_probes,
+                                    lambda keys: cfg.judge(res.path, keys), console)
     # The total cost stands furthest above the noise at the highest rate kept up with:
-    # more blocks there (the probe's own are its first), once every search is over.
+    # more blocks there (the probes' own are its first), once every search is over.
     if cfg.search.cost_blocks and cfg.baseline:
-        for s in searches:
-            kept = kept_rate(s.probes)
-            if kept is not None:
-                console.print(f"cost {s.spec.text} {s.workload.text}: "
-                              f"{cfg.search.cost_blocks} more block(s) at {rate_text(kept)}",
-                              highlight=False)
-                run_probe(make_cells(s, rate_text(kept), cfg.repeat + cfg.search.cost_blocks))
+        due = [(s, rate_text(kept)) for s in searches
+               if (kept := kept_rate(s.probes)) is not None]
+        if due:
+            console.print(f"cost: {cfg.search.cost_blocks} more block(s) at the highest rate "
+                          "each search kept up with", highlight=False)
+            run_probes(due, range(cfg.repeat, cfg.repeat + cfg.search.cost_blocks))
     return probes
 
 

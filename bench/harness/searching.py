@@ -1,10 +1,11 @@
 """Searched saturation, run: per backend x workload, offered rates chosen one probe at a time
 (``bench.analysis.search``) until the bracket is as narrow as asked.
 
-A probe is ``repeat`` paired blocks at one rate (a sensor cell and a no-sensor cell of its
-own, in an order a coin decides), judged by the read model's rule through ``judge``, which
-the CLI passes in: the harness reads no results. Searches take turns, one probe each, so
-slow drift of a shared machine spreads over every backend as a fixed sweep's rotation does.
+A probe is ``repeat`` paired blocks at one rate, judged by the read model's rule through
+``judge``, which the CLI passes in: the harness reads no results. Searches go in rounds,
+one probe of each per round, block by block, so slow drift of a shared machine spreads over
+every backend as a fixed sweep's rotation does; the probes of a round at the same workload
+x rate share baselines as a fixed sweep's cells do, two sensors around one.
 A search is capped at its workload's generator ceiling, measured before the first probe.
 
 Resuming replays each search's decisions from the probes already stored and runs only the
@@ -22,10 +23,11 @@ from rich.console import Console
 
 from bench.analysis.search import Probe, SearchSettings, next_rate, rate_text
 from bench.core.settings import Spec
+from bench.harness import pairing
 from bench.harness.cell import Cell
 
-# (results folder, spec text, workload spec text, rate text) -> (kept up, why not)
-Judge = Callable[[Path, str, str, str], tuple[bool, str]]
+# (results folder, [(spec text, workload spec text, rate text)]) -> [(kept up, why not)]
+Judge = Callable[[Path, list[tuple[str, str, str]]], list[tuple[bool, str]]]
 
 
 @dataclass
@@ -40,18 +42,21 @@ class Search:
         return f"{self.spec.text}|{self.workload.text}"
 
 
-def probe_cells(spec: Spec, workload: Spec, rate: str, repeat: int, duration: float,
-                arrivals: str, baseline: bool, coin: Callable[[str], bool]) -> list[Cell]:
-    """The cells of one probe, in the order they run: block r is the sensor cell and its
-    own baseline (sides by ``coin``), or the sensor cell alone without baselines."""
+def round_cells(due: list[tuple[Search, str]], blocks: range, duration: float, arrivals: str,
+                baseline: bool) -> list[Cell]:
+    """The cells of one round of probes, each ``(search, rate)``, in the order they run:
+    block by block, the searches due at the same workload x rate paired two by two around
+    a baseline as a fixed sweep's are (``bench.harness.pairing``; without baselines each
+    sensor cell alone), their order rotated between blocks."""
+    groups: dict[tuple[str, str], list[Search]] = {}
+    for s, rate in due:
+        groups.setdefault((s.workload.text, rate), []).append(s)
     cells: list[Cell] = []
-    for r in range(repeat):
-        if not baseline:
-            cells.append(Cell(0, r, workload, rate, duration, spec, arrivals))
-            continue
-        base = Cell(0, r, workload, rate, duration, None, arrivals, (spec,))
-        sensor = Cell(0, r, workload, rate, duration, spec, arrivals, baseline_id=base.id)
-        cells += [sensor, base] if coin(f"first|{base.id}") else [base, sensor]
+    for r in blocks:
+        for (_, rate), group in groups.items():
+            specs = pairing.rotated([s.spec for s in group], r)
+            cells += pairing.block_cells(specs if baseline else [], [] if baseline else specs,
+                                         group[0].workload, rate, r, duration, arrivals)
     return cells
 
 
@@ -62,26 +67,29 @@ def ceilings(found: dict) -> dict[str, float]:
             if e.get("ops_per_s")}
 
 
-def run_searches(searches: list[Search], run_probe: Callable[[list[Cell]], None],
-                 flush: Callable[[], None], judge: Callable[[str, str, str], tuple[bool, str]],
-                 make_cells: Callable[[Search, str], list[Cell]],
+def run_searches(searches: list[Search], run_probes: Callable[[list[tuple[Search, str]]], None],
+                 judge: Callable[[list[tuple[str, str, str]]], list[tuple[bool, str]]],
                  console: Console) -> dict[str, list[Probe]]:
-    """Run every search to its end, one probe of each in turn; the probes of each, by key."""
+    """Run every search to its end in rounds, one probe of each active search per round
+    (``run_probes`` runs a round's cells and stores them); the probes of each, by key."""
     active = list(searches)
     while active:
+        due = []
         for s in list(active):
             rate = next_rate(s.settings, s.probes)
             if rate is None:
                 active.remove(s)
                 console.print(f"[dim]search {s.spec.text} {s.workload.text}: done after "
                               f"{len(s.probes)} probe(s)[/]", highlight=False)
-                continue
-            text = rate_text(rate)
-            run_probe(make_cells(s, text))
-            flush()
-            ok, why = judge(s.spec.text, s.workload.text, text)
-            s.probes.append(Probe(rate, ok, why))
-            console.print(f"search {s.spec.text} {s.workload.text} @{text}: "
+            else:
+                due.append((s, rate_text(rate)))
+        if not due:
+            break
+        run_probes(due)
+        verdicts = judge([(s.spec.text, s.workload.text, rate) for s, rate in due])
+        for (s, rate), (ok, why) in zip(due, verdicts):
+            s.probes.append(Probe(float(rate), ok, why))
+            console.print(f"search {s.spec.text} {s.workload.text} @{rate}: "
                           + ("kept up" if ok else f"[yellow]{why or 'failed'}[/]"),
                           highlight=False)
     return {s.key: s.probes for s in searches}

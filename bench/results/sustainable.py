@@ -159,14 +159,14 @@ def table(run: RunData) -> pd.DataFrame:
     return t.reindex([s for s in order if s in t.index])
 
 
-def judge_probe(path, spec: str, workload: str, rate: str) -> tuple[bool, str]:
-    """A searched run's verdict on one probe (``judge`` on its combined cell), read from
-    the run's folder as every report reads it, so the search and the report cannot
-    disagree about a rate."""
+def judge_probes(path, probes: list[tuple[str, str, str]]) -> list[tuple[bool, str]]:
+    """A searched run's verdicts on one round of probes, each ``(spec, workload spec,
+    rate)``: ``judge`` on its combined cell, read from the run's folder (once for the
+    round) as every report reads it, so the search and the report cannot disagree about a
+    rate. A probe with no combined cell is ``(False, 'no result')``."""
     run = RunData.load(path)
     cells = run.cells
-    row = cells[(cells["spec"] == spec) & (cells["workload_spec"] == workload)
-                & (cells["rate_target"] == rate)] if len(cells) else cells
-    if not len(row):
-        return False, "no result"
-    return judge(row.iloc[0], True, run.overhead_limit_pct)
+    rows = ({} if not len(cells) else
+            {(r["spec"], r["workload_spec"], r["rate_target"]): r for _, r in cells.iterrows()})
+    return [judge(rows[p], True, run.overhead_limit_pct) if p in rows else (False, "no result")
+            for p in probes]

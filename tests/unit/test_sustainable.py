@@ -2,7 +2,7 @@
 judged on the worst kind, with the drops-only 'lossless' rate next to it, on folders built
 from chosen drop rates, achieved rates, lags and slowdowns (tests.helpers.constructed).
 Also the verdict on one rate (``judge``) and a searched run's probe read from its folder
-(``judge_probe``).
+(``judge_probes``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from bench.results.rundata import RunData
 from bench.analysis.search import GENERATOR
-from bench.results.sustainable import (Sustainable, generator_short, judge, judge_probe,
+from bench.results.sustainable import (Sustainable, generator_short, judge, judge_probes,
                                         max_sustainable, passes, table)
 from tests.helpers.constructed import MACHINE, cell_rows, write_folder
 
@@ -290,21 +290,22 @@ def probes(tmp_path):
 
 
 def test_a_probe_is_judged_on_its_own_combined_cell(probes):
-    assert judge_probe(probes, "b", "process", "2000") == (False, "drops")
-    assert judge_probe(probes, "b", "process", "1000") == (True, "")
-    assert judge_probe(probes, "a", "process", "2000") == (False, "slows")
-    assert judge_probe(probes, "a", "process", "1000") == (True, "")
-    # the generator could not offer 4000/s: that decides nothing about the sensor
-    assert judge_probe(probes, "a", "process", "4000") == (False, GENERATOR)
+    assert judge_probes(probes, [("b", "process", "2000"), ("b", "process", "1000"),
+                                 ("a", "process", "2000"), ("a", "process", "1000"),
+                                 ("a", "process", "4000")]) == [
+        (False, "drops"), (True, ""), (False, "slows"), (True, ""),
+        # the generator could not offer 4000/s: that decides nothing about the sensor
+        (False, GENERATOR)]
+    assert judge_probes(probes, []) == []
 
 
 def test_a_probe_with_no_cell_has_no_result(probes, tmp_path):
-    assert judge_probe(probes, "b", "process", "500") == (False, "no result")
-    assert judge_probe(probes, "c", "process", "1000") == (False, "no result")
-    assert judge_probe(probes, "b", "file", "1000") == (False, "no result")
+    assert judge_probes(probes, [("b", "process", "500"), ("c", "process", "1000"),
+                                 ("b", "file", "1000"), ("b", "process", "1000")]) == [
+        (False, "no result")] * 3 + [(True, "")]
     # a folder holding only baselines has no combined cells at all
     only = write_folder(tmp_path / "only", cell_rows("baseline"))
-    assert judge_probe(only, "b", "process", "1000") == (False, "no result")
+    assert judge_probes(only, [("b", "process", "1000")]) == [(False, "no result")]
 
 
 # -- the scan as a property -----------------------------------------------------------------
