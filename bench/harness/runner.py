@@ -180,17 +180,24 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
             if outcome.stats:
                 stats[cell.id] = outcome.stats
 
-        try:
-            with Progress(*columns, console=console, transient=False) as bar:
-                task = bar.add_task("cells", total=len(todo))
+        def run_cells(cells: list[Cell], what: str = "cells") -> None:
+            todo = [c for c in cells if c.id not in done]
+            if not todo:
+                return
+            # a search's rounds come and go: their bars do not stay on the screen
+            with Progress(*columns, console=console, transient=what != "cells") as bar:
+                task = bar.add_task(what, total=len(todo))
                 for cell in todo:
-                    bar.update(task, description=f"{cell.spec_text} {cell.workload.text} "
-                                                 f"@{cell.rate} #{cell.repeat}")
+                    bar.update(task, description=f"{what}: {cell.spec_text} "
+                                                 f"{cell.workload.text} @{cell.rate} #{cell.repeat}")
                     run_cell(cell)
                     bar.advance(task)
+
+        try:
+            run_cells(todo)
             ceiling = generator_ceiling(cfg.workloads, s, console)
             if cfg.search is not None:
-                searched = _search(cfg, res, ceiling, run_cell, done, console)
+                searched = _search(cfg, res, ceiling, run_cells, console)
         except KeyboardInterrupt:
             interrupted = True
             console.print("[yellow]interrupted:[/] finished cells are kept; "
@@ -211,8 +218,8 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
     return res
 
 
-def _search(cfg: RunConfig, res: Store, found: dict, run_cell, done: set[str],
-            console: Console) -> dict:
+def _search(cfg: RunConfig, res: Store, found: dict,
+            run_cells: Callable[[list[Cell], str], None], console: Console) -> dict:
     """Every searchable backend x workload searched (``bench.harness.searching``); a spec
     with nothing to search runs one block at the start rate, so its row (skipped,
     unsupported, a control's cost) is in the matrix."""
@@ -229,16 +236,14 @@ def _search(cfg: RunConfig, res: Store, found: dict, run_cell, done: set[str],
         once += pairing.block_cells(paired, [s for s in rest if s not in paired], w, start,
                                     0, cfg.duration, cfg.arrivals)
 
-    def run_cells(cells: list[Cell]) -> None:
-        for c in cells:
-            if c.id not in done:
-                run_cell(c)
+    rounds = iter(range(1, 1_000_000))
+
+    def run_probes(due, blocks: range = range(cfg.repeat), what: str = "") -> None:
+        run_cells(searching.round_cells(due, blocks, cfg.duration, cfg.arrivals, cfg.baseline),
+                  what or f"search round {next(rounds)}")
         res.write_cells()
 
-    def run_probes(due, blocks: range = range(cfg.repeat)) -> None:
-        run_cells(searching.round_cells(due, blocks, cfg.duration, cfg.arrivals, cfg.baseline))
-
-    run_cells(once)
+    run_cells(once, "nothing to search")
     probes = searching.run_searches(searches, run_probes,
                                     lambda keys: cfg.judge(res.path, keys), console)
     # The total cost stands furthest above the noise at the highest rate kept up with:
@@ -249,7 +254,7 @@ def _search(cfg: RunConfig, res: Store, found: dict, run_cell, done: set[str],
         if due:
             console.print(f"cost: {cfg.search.cost_blocks} more block(s) at the highest rate "
                           "each search kept up with", highlight=False)
-            run_probes(due, range(cfg.repeat, cfg.repeat + cfg.search.cost_blocks))
+            run_probes(due, range(cfg.repeat, cfg.repeat + cfg.search.cost_blocks), "cost")
     return probes
 
 
