@@ -35,16 +35,22 @@ those matches are not timed (``timed``).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from bench.analysis.strhash import hash_strings
 from bench.core.kinds import PATH_KEYED, Kind
 from bench.core.partialkey import PartialKey
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_PATH_KEYED = np.array(sorted(int(k) for k in PATH_KEYED), dtype=np.int64)
+# _BY_PATH[kind]: whether a kind is keyed by its path (a lookup, several times faster than
+# np.isin over a million rows); a value no kind has is clipped to 0 or to the last entry,
+# both False
+_BY_PATH = np.zeros(max(int(k) for k in Kind) + 2, bool)
+_BY_PATH[[int(k) for k in PATH_KEYED]] = True
 
 
 @dataclass
@@ -72,15 +78,15 @@ def _keys(kind: np.ndarray, key: np.ndarray, path: np.ndarray) -> np.ndarray:
     """One uint64 per row combining kind with its key (path hash for file kinds)."""
     kind = kind.astype(np.int64, copy=False)
     k = key.astype(np.int64, copy=False).view(np.uint64).copy()
-    by_path = np.isin(kind, _PATH_KEYED)
+    by_path = _BY_PATH[np.clip(kind, 0, len(_BY_PATH) - 1)]
     if by_path.any():
-        paths = path[by_path]
-        hashed = pd.util.hash_array(paths.astype(object), categorize=False)
-        hashed[pd.isna(paths)] = 0  # a file event without a path can match nothing
-        k[by_path] = hashed
+        # None or NaN hashes to 0: a file event without a path can match nothing
+        k[by_path] = hash_strings(path[by_path])[0]
     # unsigned array arithmetic wraps, silently (numpy checks no overflow of integer arrays)
-    mixed = (k ^ (kind.astype(np.uint64) * _GOLDEN)) * np.uint64(0xBF58476D1CE4E5B9)
-    return mixed ^ (mixed >> np.uint64(31))
+    k ^= kind.astype(np.uint64) * _GOLDEN
+    k *= np.uint64(0xBF58476D1CE4E5B9)
+    k ^= k >> np.uint64(31)
+    return k
 
 
 def _has_marker(path: np.ndarray, marker: str) -> np.ndarray:
@@ -198,39 +204,66 @@ def _ordered(t_grp: np.ndarray, t_issue: np.ndarray, e_grp: np.ndarray, t_seen: 
 def _merged_order(ck: np.ndarray, t: np.ndarray, n_t: int) -> tuple[np.ndarray, np.ndarray]:
     """The order of operations (the first ``n_t`` rows) and events by key, then time,
     operations before events at the same instant, ties in row order; and each row's key as
-    a dense rank. One stable sort of a 64-bit word (rank, time since the first row,
-    operation or event) where the times fit beside the ranks (spans of half an hour and
-    more at a million keys), else a three-key lexsort, which is some times slower."""
-    keys, rank = np.unique(ck, return_inverse=True)
-    rank = rank.astype(np.int64, copy=False)
-    is_event = (np.arange(len(ck)) >= n_t).astype(np.int64)
+    a dense rank. Two passes: the rows by key (``_by_key``), then, within each key, by a
+    64-bit word (rank, time since the first row, operation or event) where the times fit
+    beside the ranks (spans of half an hour and more at a million keys), else by a
+    three-key lexsort, which is some times slower."""
+    by_key, sk = _by_key(ck)
+    rank_by_key = np.cumsum(np.r_[False, sk[1:] != sk[:-1]]) if len(sk) else \
+        np.zeros(0, np.int64)
+    # arrays of a million rows are megabytes each: each goes as soon as it has served,
+    # and the word is built in place (memory the process takes anew costs page faults)
+    del sk
+    rank = np.empty(len(ck), np.int64)
+    rank[by_key] = rank_by_key
+    is_event = by_key >= n_t
+    t = t[by_key]
+    n_keys = int(rank_by_key[-1]) + 1 if len(ck) else 0
     t0 = int(t.min()) if len(t) else 0
     span = int(t.max()) - t0 + 1 if len(t) else 1
-    time_bits = 62 - max(1, len(keys).bit_length())
+    time_bits = 62 - max(1, n_keys.bit_length())
     if span.bit_length() > time_bits:
-        return np.lexsort((is_event, t, rank)), rank
-    word = (rank << (time_bits + 1)) | ((t - t0) << 1) | is_event
-    return _stable_argsort(word), rank
+        return by_key[np.lexsort((is_event, t, rank_by_key))], rank
+    word = rank_by_key
+    word <<= time_bits + 1
+    t -= t0
+    t <<= 1
+    word |= t
+    del t
+    word |= is_event
+    return by_key[_stable_argsort(word)], rank
+
+
+def _by_key(ck: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows in order of their key, rows of one key in row order (a stable argsort),
+    and the keys in that order. In two stable passes, together some times faster than
+    one sort of the keys: numpy sorts 16-bit words stably by radix, in linear time, so
+    the first pass orders the rows by the top 16 bits of their key (the keys are mixed:
+    those bits spread the rows evenly); the second then finds the keys in short runs,
+    each in the order of its top bits, which timsort (numpy's stable sort of 64-bit
+    words) orders in about linear time."""
+    top = np.argsort(_top16(ck), kind="stable")
+    keys = ck[top]
+    within = np.argsort(keys, kind="stable")
+    return top[within], keys[within]
+
+
+def _top16(ck: np.ndarray) -> np.ndarray:
+    """The top 16 bits of each key: a view of its 16-bit word (no copy)."""
+    quarters = ck.view(np.uint16).reshape(-1, 4)
+    return quarters[:, 3 if sys.byteorder == "little" else 0]
 
 
 def _stable_argsort(word: np.ndarray) -> np.ndarray:
-    """``np.argsort(word, kind="stable")``, from unstable sorts: numpy's stable sort of 64-bit
-    words is a timsort, its default one vectorized (several times faster); rows with equal
-    words, which are few, are put back in row order by a second sort of (run, row)."""
-    order = np.argsort(word)
-    w = word[order]
-    tied = w[1:] == w[:-1]
-    if not tied.any():
-        return order
-    run = np.r_[0, np.cumsum(~tied)]
-    return order[np.argsort(run * len(word) + order)]
+    """The stable argsort of ``word``, which comes grouped by key and in row order within
+    each key: mostly in order already, which timsort (numpy's stable sort of 64-bit
+    words) orders in about linear time."""
+    return np.argsort(word, kind="stable")
 
 
 def _full_key(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
               marker: str) -> Correlation:
-    t_ck = _keys(truth["kind"], truth["key"], truth["path"])
-    e_ck = _keys(events["kind"], events["key"], events["path"])
-    n_t, n_e = len(t_ck), len(e_ck)
+    n_t, n_e = len(truth["kind"]), len(events["kind"])
     t_issue = truth["t_issue"].astype(np.int64, copy=False)
     t_seen = events["t_seen"].astype(np.int64, copy=False)
 
@@ -239,22 +272,29 @@ def _full_key(truth: dict[str, np.ndarray], events: dict[str, np.ndarray],
     # gives each event the latest operation issued at or before it; it is of the event's
     # key only if that operation has the same key. The events a candidate gets follow it
     # in the order they were seen: the first is its match, the rest duplicates.
-    order, rank = _merged_order(np.concatenate([t_ck, e_ck]),
-                                np.concatenate([t_issue, t_seen]), n_t)
-    pos = np.arange(len(order))
-    last = np.maximum.accumulate(np.where(order < n_t, pos, -1))
-    ev_pos = np.flatnonzero(order >= n_t)
+    order, rank = _merged_order(
+        np.concatenate([_keys(truth["kind"], truth["key"], truth["path"]),
+                        _keys(events["kind"], events["key"], events["path"])]),
+        np.concatenate([t_issue, t_seen]), n_t)
+    is_op = order < n_t
+    last = np.arange(len(order))
+    last[~is_op] = -1
+    np.maximum.accumulate(last, out=last)
+    ev_pos = np.flatnonzero(~is_op)
     ev_idx = order[ev_pos] - n_t                    # event index at those positions
     cand_pos = last[ev_pos]
     ok = cand_pos >= 0
-    ok[ok] = rank[order[cand_pos[ok]]] == rank[order[ev_pos[ok]]]
+    rank_at = rank[order]                           # each position's key
+    ok[ok] = rank_at[cand_pos[ok]] == rank_at[ev_pos[ok]]
     cand_pos, ev_idx = cand_pos[ok], ev_idx[ok]
     first = np.r_[True, cand_pos[1:] != cand_pos[:-1]] if len(cand_pos) else \
         np.empty(0, bool)
-    # matches in operation order, as every consumer of a Correlation has had them
-    by_op = np.argsort(order[cand_pos[first]], kind="stable")
-    event_idx = ev_idx[first][by_op]
-    truth_idx = order[cand_pos[first]][by_op]
+    # matches in operation order, as every consumer of a Correlation has had them: an
+    # operation has one match at most, so each takes its own slot, no sort needed
+    slot = np.full(n_t, -1, np.int64)
+    slot[order[cand_pos[first]]] = ev_idx[first]
+    truth_idx = np.flatnonzero(slot >= 0)
+    event_idx = slot[truth_idx]
     duplicate = np.zeros(n_e, bool)
     duplicate[ev_idx[~first]] = True
 
