@@ -3,8 +3,10 @@ rule that judges keeping up (its intervals come from ``blocks``).
 
 Latency is ``t_seen - t_issue`` (the contract), also against ``t_intended`` (open loop: time
 the workload itself was held up counts) and ``t_seen - t_kernel`` (delivery) where the
-backend gives a kernel timestamp. Percentiles are never averaged across cells: callers
-that merge cells merge the raw latencies (``events.parquet``) and recompute. Matches that
+backend gives a kernel timestamp. Percentiles are never averaged across cells: each row
+carries the histogram of its latencies (``latency_hist``), and callers that merge cells
+add the histograms and read the percentiles off the sum (``hist_percentiles_us``); rows
+written before rows had one are merged through their raw latencies. Matches that
 time nothing (a partial key whose event may precede its operation, ``Correlation.timed``)
 count as matched and are left out of both latencies from the operation (their delivery,
 the event's own, stays); each row names the key its kind was matched on (``match_key``).
@@ -16,6 +18,7 @@ import math
 
 import numpy as np
 
+from bench.analysis import latency_hist
 from bench.analysis.correlate import Correlation
 from bench.core.kinds import Kind
 from bench.core.partialkey import FULL
@@ -32,16 +35,22 @@ NAN = float("nan")
 def percentiles_us(values: np.ndarray, ns_per_value: float = 1.0) -> dict[str, float]:
     """``latency_<p>_us`` for every percentile, and ``latency_max_us``, of latencies given
     in ns (``ns_per_value`` 1) or in another unit (1000 for µs); NaN when there are none."""
-    out = {f"latency_{k}_us": NAN for k in PERCENTILES}
-    out["latency_max_us"] = NAN
     if len(values) == 0:
-        return out
-    scale = ns_per_value / 1e3
-    q = np.percentile(values, list(PERCENTILES.values()))
-    for name, v in zip(PERCENTILES, q):
-        out[f"latency_{name}_us"] = float(v) * scale
-    out["latency_max_us"] = float(np.max(values)) * scale
-    return out
+        return _latency_columns(np.full(len(LATENCY_COLUMNS), NAN))
+    # the max is the 100th percentile
+    return _latency_columns(np.percentile(values, [*PERCENTILES.values(), 100])
+                            * (ns_per_value / 1e3))
+
+
+def hist_percentiles_us(h) -> dict[str, float]:
+    """The columns of ``percentiles_us`` from a latency histogram (``latency_hist``, ns):
+    each within the histogram's precision of what its raw latencies give."""
+    return _latency_columns(latency_hist.percentiles_ns(h, [*PERCENTILES.values(), 100])
+                            / 1e3)
+
+
+def _latency_columns(q_us: np.ndarray) -> dict[str, float]:
+    return {col: float(v) for col, v in zip(LATENCY_COLUMNS, q_us)}
 
 
 def percentile_us(values: np.ndarray, p: float, ns_per_value: float = 1.0) -> float:
@@ -97,6 +106,9 @@ def per_kind(truth: dict, events: dict, corr: Correlation, supported: frozenset,
             unmatched=int((corr.unmatched_marked & (ev_kind == kind)).sum()),
         )
         row.update(percentiles_us(lat_ns))
+        hist, outside = latency_hist.build(lat_ns)
+        row["latency_hist"] = latency_hist.encode(hist)
+        row["latency_out_of_range"] = outside
         li = lat["latency_intended_ns"][timed]
         row["latency_intended_p50_us"] = percentile_us(li, 50)
         row["latency_intended_p99_us"] = percentile_us(li, 99)

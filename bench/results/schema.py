@@ -73,6 +73,7 @@ COLUMNS: tuple[Column, ...] = tuple([
     *_cols(S, "match_key"),
     *_cols(F, "latency_intended_p50_us", "latency_intended_p99_us", "delivery_p50_us",
            "delivery_p99_us", "counter_gap"), *_cols(N, "unmatched_other_kinds", "events_total"),
+    *_cols(S, "latency_hist"), *_cols(N, "latency_out_of_range"),
     *_cols(F, "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct"),
     *_cols(N, "ops", "workload_errors"), *_cols(F, "duration_s"), *_cols(B, "drained", "cgroup"),
     *_cols(S, "workload_engine"), *_cols(N, "workload_threads"), *_cols(S, "workdir_fs"),
@@ -146,6 +147,13 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
     (tuple(LATENCY_COLUMNS),
      "`t_seen - t_issue`: from just before the syscall to the decoded event in the sensor's "
      "hands (CLOCK_MONOTONIC)"),
+    (("latency_hist", "latency_out_of_range"),
+     "the cell's `t_seen - t_issue` latencies of the kind, every one of them, as an "
+     "HdrHistogram (ns, 1 ns to 1 hour, 3 significant digits: each latency known to 0.05 %) "
+     "in HdrHistogram's own encoding (V2, compressed, base64), which any HdrHistogram "
+     "library reads: histograms of cells add, and the percentiles of repetitions, runs or "
+     "machines together are read off their sum; and how many latencies fell outside that "
+     "range, recorded at its nearest end (0 in a sound cell)"),
     (("latency_intended_p50_us", "latency_intended_p99_us"),
      "`t_seen - t_intended`: open-loop view, includes time the workload itself was held up"),
     (("delivery_p50_us", "delivery_p99_us"),

@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
+from bench.analysis import latency_hist
 from bench.analysis.correlate import Correlation
 from bench.analysis.metrics import (DROP_THRESHOLD, LAG_GROWTH_MS, LATENCY_COLUMNS,
-                                    OVERHEAD_LIMIT_PCT, RATE_SHORTFALL, limits,
-                                    matched_latencies, op_times, per_kind, percentile_us,
-                                    percentiles_us, saturation, schedule_lag_growth_ms)
+                                    OVERHEAD_LIMIT_PCT, RATE_SHORTFALL, hist_percentiles_us,
+                                    limits, matched_latencies, op_times, per_kind,
+                                    percentile_us, percentiles_us, saturation,
+                                    schedule_lag_growth_ms)
 from bench.core.kinds import Kind
 from bench.core.partialkey import FULL
 
@@ -174,6 +176,39 @@ def test_per_kind_row_of_a_kind_never_reported():
     for c in ("latency_p50_us", "latency_intended_p99_us", "delivery_p50_us",
               "delivery_p99_us"):
         assert np.isnan(r[c])
+
+
+def test_per_kind_rows_carry_the_histogram_of_their_latencies():
+    truth, events, corr = _cell()
+    unsupported, pe, never = per_kind(truth, events, corr,
+                                      frozenset({Kind.proc_exec, Kind.net_send}))
+    h = latency_hist.decode(pe["latency_hist"])
+    # the three latencies, 1, 2 and 3 µs, each in its bucket (3000 ns: [3000, 3001])
+    assert latency_hist.values(h).tolist() == [1000, 2000, 3000.5]
+    assert pe["latency_out_of_range"] == 0
+    assert latency_hist.decode(never["latency_hist"]).get_total_count() == 0
+    assert never["latency_out_of_range"] == 0
+    assert "latency_hist" not in unsupported
+
+
+def test_a_latency_out_of_the_histograms_range_is_counted_in_its_row():
+    truth, events, corr = _cell()
+    events = {**events, "t_seen": events["t_seen"] + np.array([0, 0, 4 * 10**12, 0, 0, 0, 0])}
+    r = per_kind(truth, events, corr, frozenset({Kind.proc_exec}))[1]
+    assert r["latency_out_of_range"] == 1
+    assert latency_hist.decode(r["latency_hist"]).get_total_count() == 3
+
+
+def test_histogram_percentiles_are_the_raw_ones_to_its_precision():
+    v = np.random.default_rng(7).lognormal(10, 2, 20_000).astype(np.int64)
+    got, want = hist_percentiles_us(latency_hist.build(v)[0]), percentiles_us(v)
+    assert list(got) == list(LATENCY_COLUMNS) == list(want)
+    for c in LATENCY_COLUMNS:
+        assert got[c] == pytest.approx(want[c], rel=1 / 2048)
+    # in µs: the max of 1000 and 2000 ns
+    assert hist_percentiles_us(latency_hist.build(np.array([1000, 2000]))[0])[
+        "latency_max_us"] == 2.0
+    assert all(np.isnan(v) for v in hist_percentiles_us(latency_hist.new()).values())
 
 
 def test_op_times_of_a_single_operation():
