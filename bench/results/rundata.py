@@ -4,9 +4,11 @@ Rows in ``cells.parquet`` are one cell (spec x workload x rate x repetition) x k
 want one row per *series* x workload x rate (x kind): repetitions combined. How they combine:
 
 - drop rate: pooled, ``sum(expected - matched) / sum(expected)`` (not a mean of ratios);
-- latency percentiles: recomputed from the raw per-event latencies in ``events.parquet``
-  (percentiles are never averaged); without that file, the median of the per-repeat values,
-  and the report says so;
+- latency percentiles: read off the sum of the repetitions' latency histograms (each row
+  carries its cell's, ``latency_hist``; percentiles are never averaged). Rows written
+  before rows had one: recomputed from the raw per-event latencies in ``events.parquet``,
+  as then; without that file either, the median of the per-repeat values, and the report
+  says so;
 - CPU: mean over repeats (each repeat is one sample of the same quantity); the marginal
   cost with the range its repeats' 95 % intervals lie in (``stats.repeats_range``);
 - overhead and slowdown: the paired-block estimate every cell of the series carries
@@ -33,7 +35,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, PERCENTILES, percentile_us, percentiles_us
+from bench.analysis import latency_hist
+from bench.analysis.metrics import (OVERHEAD_LIMIT_PCT, PERCENTILES, hist_percentiles_us,
+                                    percentiles_us)
 from bench.analysis.stats import repeats_range, t_interval
 from bench.core.errors import BadInput
 from bench.core.kinds import Kind
@@ -187,12 +191,53 @@ class RunData:
 
     def latencies_us(self, series: str, workload: str, rate: str,
                      kind: str | None = None) -> np.ndarray:
-        """Raw latencies (µs) of one series x workload x rate (one kind or all), all repeats."""
+        """Latencies (µs) of one series x workload x rate (one kind or all), all repeats:
+        every one of them, each at its histogram bucket's middle, where the rows have
+        histograms (``latency_hist``); else the raw latencies of ``events.parquet``."""
+        h = self.latency_hist(series, workload, rate, kind)
+        if h is not None:
+            return latency_hist.values(h) / 1e3
         groups = self._latency_groups
         if kind is not None:
             return groups.get((series, workload, rate, kind), np.empty(0))
         parts = [v for k, v in groups.items() if k[:3] == (series, workload, rate)]
         return np.concatenate(parts) if parts else np.empty(0)
+
+    @cached_property
+    def _hists(self) -> dict[tuple, object]:
+        """Per series x workload x rate x kind that has measured (ok) rows: the sum of their
+        latency histograms, or None when one of them has none (a row written before rows
+        had one)."""
+        ok = self.measured[self.measured["status"] == "ok"]
+        if "latency_hist" not in ok.columns:
+            return {}
+        return {key: latency_hist.merge(g) if g.notna().all() else None
+                for key, g in ok.groupby(KIND_KEY, sort=False)["latency_hist"]}
+
+    def latency_hist(self, series: str, workload: str, rate: str, kind: str | None = None):
+        """The sum of the latency histograms (``bench.analysis.latency_hist``) of one series
+        x workload x rate (one kind or all), all repeats; None when a measured row of it
+        has none."""
+        if kind is not None:
+            return self._hists.get((series, workload, rate, kind))
+        parts = [h for k, h in self._hists.items() if k[:3] == (series, workload, rate)]
+        if not parts or any(h is None for h in parts):
+            return None
+        total = latency_hist.new()
+        for h in parts:
+            total.add(h)
+        return total
+
+    def _pooled(self, series: str, workload: str, rate: str,
+                kind: str | None = None) -> dict | None:
+        """The latency columns of one series x workload x rate (one kind or all), its
+        repeats pooled: read off the sum of their histograms, else computed from the raw
+        latencies of ``events.parquet``; None without either (or without a latency)."""
+        h = self.latency_hist(series, workload, rate, kind)
+        if h is not None:
+            return hist_percentiles_us(h) if h.get_total_count() else None
+        lat = self.latencies_us(series, workload, rate, kind)
+        return percentiles_us(lat, ns_per_value=1e3) if len(lat) else None
 
     # -- aggregated views --------------------------------------------------------------
     @cached_property
@@ -200,7 +245,7 @@ class RunData:
         """One row per series x workload x rate x kind, repetitions combined."""
         df = self.measured
         rows = []
-        pooled = self._pooled_percentiles()
+        medians = False   # a group whose percentiles are the medians of its repeats'
         for key, g in df.groupby(KIND_KEY, sort=False, dropna=False):
             first = g.iloc[0]
             ok = g[g["status"] == "ok"]
@@ -224,7 +269,8 @@ class RunData:
                 self_reported_lost=(int(ok["self_reported_lost"].sum())
                                     if ok["self_reported_lost"].notna().any() else pd.NA),
             )
-            pk = pooled.get(key)
+            pk = self._pooled(*key)
+            medians |= len(ok) > 0 and self.events is None and self.latency_hist(*key) is None
             for p in (*PERCENTILES, "max"):
                 col = f"latency_{p}_us"
                 if pk is not None:
@@ -240,14 +286,10 @@ class RunData:
                     row[f"{col}_block_lo"], row[f"{col}_block_hi"] = lo, hi
             rows.append(row)
         out = pd.DataFrame(rows)
-        if len(out) and self.events is None and (out["status"] == "ok").any():
+        if medians:
             self.notes.append("no events.parquet: latency percentiles are medians of the "
                               "per-repeat percentiles, not pooled")
         return _sort(out)
-
-    def _pooled_percentiles(self) -> dict:
-        return {key: percentiles_us(v, ns_per_value=1e3)
-                for key, v in self._latency_groups.items()}
 
     @cached_property
     def per_cell(self) -> pd.DataFrame:
@@ -299,7 +341,7 @@ class RunData:
             kok = k[k["status"] == "ok"]
             status, reason = _status(g)
             exp, mat = kok["expected"].sum(), kok["matched"].sum()
-            lat = self.latencies_us(*key) if self.events is not None else np.empty(0)
+            pk = self._pooled(*key)
             row = dict(zip(CELL_KEY, key))
             row.update(
                 backend=first["backend"], spec=first["spec"], host=first["host"],
@@ -309,9 +351,9 @@ class RunData:
                 kinds_seen=int((kok["matched"] > 0).sum()),
                 drop_rate=(exp - mat) / exp if exp > 0 else math.nan,
                 drop_rate_worst=kok["drop_rate"].max() if len(kok) else math.nan,
-                latency_p50_us=percentile_us(lat, 50, ns_per_value=1e3) if len(lat) else
+                latency_p50_us=pk["latency_p50_us"] if pk else
                 kok["latency_p50_us"].median() if len(kok) else math.nan,
-                latency_p99_us=percentile_us(lat, 99, ns_per_value=1e3) if len(lat) else
+                latency_p99_us=pk["latency_p99_us"] if pk else
                 kok["latency_p99_us"].max() if len(kok) else math.nan,
                 rate_achieved=ok["rate_achieved"].mean(),
                 baseline_rate_achieved=base.get((first["host"], key[1], key[2]), math.nan),
