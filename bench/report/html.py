@@ -18,6 +18,7 @@ from bench.report import sections
 from bench.report.figure import Chart, Skipped, headline_rate
 from bench.report.present import Details, Figure, Ival, Num, Para, Section, Table, Text
 from bench.results.rundata import RunData
+from bench.results.store import EVENTS_PER_CELL
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
@@ -160,8 +161,8 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
         sections.settings(run),
         sections.machine(run),
         Para(f"Regenerate with `sensorbench report {run.path}`. Raw data: cells.parquet / "
-             "cells.csv (one row per cell × kind), events.parquet (one row per matched "
-             "event), meta.json."),
+             "cells.csv (one row per cell × kind), events.parquet (matched events, a "
+             f"sample of at most {EVENTS_PER_CELL:,} per cell), meta.json."),
     ], nav)
 
 

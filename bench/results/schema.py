@@ -282,9 +282,10 @@ TIMELINE_COLUMNS: tuple[Column, ...] = tuple([
 TIMELINE_DTYPES: dict[str, str] = {c.name: c.dtype for c in (*TIMELINE_COLUMNS, *MERGED)}
 
 # The per-event latencies (``events.parquet``, one row per matched event whose latency is
-# timed; bench.harness.cell): the cell and its coordinates, the kind, the operation and
-# its three latencies in ns (``delivery_ns`` -1 where the backend has no kernel time).
-# Millions of rows: numpy types, the kind as a category.
+# timed, a uniform sample of at most ``store.EVENTS_PER_CELL`` per cell; bench.harness.cell):
+# the cell and its coordinates, the kind, the operation and its three latencies in ns
+# (``delivery_ns`` -1 where the backend has no kernel time). Millions of rows: numpy types,
+# the kind as a category.
 EVENT_COLUMNS: tuple[Column, ...] = tuple([
     *_cols(S, "cell", "backend", "spec", "mode", "workload", "workload_spec", "rate_target"),
     *_cols("int64", "repeat"), *_cols("category", "kind"),

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from bench.core.errors import BadInput
 from bench.results import schema
 from bench.results.store import (
+    EVENTS_PER_CELL,
     ResultsDir,
     _json_default,
     _why,
@@ -324,6 +325,41 @@ def test_events_of_the_finished_cells_are_gathered(tmp_path):
     # pieces with other columns concatenate, the missing ones empty
     assert sorted(ev["extra"].fillna(0)) == [0, 0, 1]
     assert _leftovers(tmp_path) == []
+
+
+def _many_events(n: int, repeat: int = 0) -> pd.DataFrame:
+    return latency_events("synthetic", "proc_exec", np.arange(1, n + 1), repeat=repeat)
+
+
+def test_a_cells_events_file_keeps_a_uniform_sample_of_them(tmp_path):
+    n = 3 * EVENTS_PER_CELL
+    res = ResultsDir(tmp_path / "a")
+    res.add_cell(_rows(0), _many_events(n), None, A)
+    (piece,) = res.parts.glob("events-*.parquet")
+    kept = pd.read_parquet(piece)["latency_ns"]
+    assert len(kept) == EVENTS_PER_CELL and kept.is_unique
+    assert kept.is_monotonic_increasing                  # in the events' own order
+    # uniform: each third of the cell's events holds about a third of the sample
+    thirds = np.bincount((kept.to_numpy() - 1) // (EVENTS_PER_CELL * 1000), minlength=3)
+    assert thirds.tolist() == pytest.approx([EVENTS_PER_CELL / 3] * 3, rel=0.05)
+    # the same cell draws the same sample in another folder; another cell another one
+    again = ResultsDir(tmp_path / "b")
+    again.add_cell(_rows(0), _many_events(n), None, A)
+    again.add_cell(_rows(1), _many_events(n, repeat=1), None, B)
+    same = pd.read_parquet(again.parts / piece.name)["latency_ns"]
+    assert same.tolist() == kept.tolist()
+    again.finalize()
+    ev = pd.read_parquet(tmp_path / "b" / "events.parquet")
+    other = ev.loc[ev["repeat"] == 1, "latency_ns"]
+    assert len(other) == EVENTS_PER_CELL and other.tolist() != kept.tolist()
+
+
+def test_a_cell_with_no_more_events_than_the_sample_keeps_them_all(tmp_path):
+    res = ResultsDir(tmp_path)
+    res.add_cell(_rows(0), _many_events(EVENTS_PER_CELL), None, A)
+    (piece,) = res.parts.glob("events-*.parquet")
+    kept = pd.read_parquet(piece)["latency_ns"]
+    assert kept.tolist() == list(range(1000, (EVENTS_PER_CELL + 1) * 1000, 1000))
 
 
 def test_finalize_without_pieces_writes_no_tables(tmp_path):
