@@ -111,13 +111,13 @@ def percentiles_ns(h: HdrHistogram, ps: Iterable[float]) -> np.ndarray:
     """The ``ps`` percentiles (0-100) in ns, numpy's way: at position (n - 1) p / 100
     among the sorted values, linear between the two values around it. NaN for an empty
     histogram."""
-    ps = np.asarray(list(ps), dtype=np.float64)
+    ps = np.asarray(list(ps))
     middle, counts = buckets(h)
     n = int(counts.sum())
     if n == 0:
         return np.full(len(ps), np.nan)
     pos = (n - 1) * ps / 100
-    below, above = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
+    below, above = np.floor(pos), np.ceil(pos)
     # the k-th value (from 0) lies in the first bucket whose running count exceeds k
     ends = np.cumsum(counts)
     lo = middle[np.searchsorted(ends, below, "right")]

@@ -21,28 +21,26 @@ _LOW_BYTES = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [2**64 - 1], np.u
 _SEED = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _mix(x: np.ndarray, tmp: np.ndarray) -> None:
-    """splitmix64's finalizer, in place (``tmp``: scratch of x's size): every input bit
-    moves every output bit."""
-    x ^= np.right_shift(x, np.uint64(30), out=tmp)
+def _mix(x: np.ndarray) -> None:
+    """splitmix64's finalizer, in place: every input bit moves every output bit."""
+    x ^= x >> np.uint64(30)
     x *= np.uint64(0xBF58476D1CE4E5B9)   # unsigned array arithmetic wraps, silently
-    x ^= np.right_shift(x, np.uint64(27), out=tmp)
+    x ^= x >> np.uint64(27)
     x *= np.uint64(0x94D049BB133111EB)
-    x ^= np.right_shift(x, np.uint64(31), out=tmp)
+    x ^= x >> np.uint64(31)
 
 
-def hash_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hash_strings(values) -> tuple[np.ndarray, np.ndarray]:
     """(hash, missing) of each element: a uint64 per string, and True where the element
     is None or NaN (its hash is 0)."""
-    arr = pa.array(np.asarray(values, dtype=object), type=pa.large_string(), from_pandas=True)
-    n = len(arr)
-    missing = arr.is_null().to_numpy(zero_copy_only=False)
+    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    missing = np.asarray(arr.is_null())
     _, offsets, data = arr.buffers()
-    off = np.frombuffer(offsets, np.int64, n + 1, arr.offset * 8)
+    off = np.frombuffer(offsets, np.int64, len(arr) + 1)   # a new array's: from the start
     length = np.diff(off)
     h = length.astype(np.uint64)
     h ^= _SEED
-    _mix(h, np.empty_like(h))
+    _mix(h)
     # the strings still being hashed: their rows, their hashes so far, where their next
     # word starts and how many of their bytes are left from there (rows stay in order, so
     # the words they start at go up)
@@ -53,13 +51,12 @@ def hash_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             buf = np.concatenate([buf, np.zeros(8, np.uint8)])
         words = _Words(buf)
         hr, at, left = h[rows], off[:-1][rows], length[rows]
-        tmp = np.empty_like(hr)
         while len(rows):
             x = words.at(at)
             if left.min() < 8:
                 x &= _LOW_BYTES[np.minimum(left, 8)]
             hr ^= x
-            _mix(hr, tmp[:len(hr)])
+            _mix(hr)
             at += 8
             left -= 8
             done = left <= 0
@@ -84,10 +81,10 @@ class _Words:
 
     def at(self, pos: np.ndarray) -> np.ndarray:
         """The words at ``pos`` (ascending)."""
-        if not len(pos) or pos[-1] <= self.last:
-            return self.view[pos].view("<u8")
-        # the few that run past the end: the buffer's last word, shifted down
         k = int(np.searchsorted(pos, self.last, "right"))
+        words = self.view[pos[:k]].view("<u8")
+        if k == len(pos):
+            return words
+        # the few that run past the end: the buffer's last word, shifted down
         last = self.view[self.last:].view("<u8")
-        tail = last >> ((pos[k:] - self.last) * 8).astype(np.uint64)
-        return np.concatenate([self.view[pos[:k]].view("<u8"), tail])
+        return np.concatenate([words, last >> ((pos[k:] - self.last) * 8).astype(np.uint64)])

@@ -231,11 +231,11 @@ class RunData:
     def _pooled(self, series: str, workload: str, rate: str,
                 kind: str | None = None) -> dict | None:
         """The latency columns of one series x workload x rate (one kind or all), its
-        repeats pooled: read off the sum of their histograms, else computed from the raw
-        latencies of ``events.parquet``; None without either (or without a latency)."""
+        repeats pooled: read off the sum of their histograms (NaN when it is empty), else
+        computed from the raw latencies of ``events.parquet``; None without either."""
         h = self.latency_hist(series, workload, rate, kind)
-        if h is not None:
-            return hist_percentiles_us(h) if h.get_total_count() else None
+        if h is not None:   # read off the buckets: a pooled group may hold millions
+            return hist_percentiles_us(h)
         lat = self.latencies_us(series, workload, rate, kind)
         return percentiles_us(lat, ns_per_value=1e3) if len(lat) else None
 

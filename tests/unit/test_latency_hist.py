@@ -65,6 +65,22 @@ def test_buckets_are_the_middles_and_counts_of_the_histograms_own():
     assert counts.sum() == 2000
 
 
+def test_buckets_read_a_histogram_of_another_tools_range():
+    # decoded from elsewhere: counting from 1000 units up, the first bucket 512 units wide
+    h = HdrHistogram(1000, 10**9, 2)
+    for v in (1000, 5000, 123_456, 9 * 10**8):
+        h.record_value(v)
+    middle, _ = lh.buckets(h)
+    low = [h.get_lowest_equivalent_value(v) for v in (1000, 5000, 123_456, 9 * 10**8)]
+    high = [h.get_highest_equivalent_value(v) for v in low]
+    assert middle.tolist() == [(a + b) / 2 for a, b in zip(low, high)]
+
+
+def test_latencies_given_as_floats_count_as_their_whole_nanoseconds():
+    v = [999.0, 4096.7, 1e9]
+    assert lh.encode(lh.build(np.array(v))[0]) == lh.encode(lh.build([999, 4096, 10**9])[0])
+
+
 def test_a_value_below_2048_ns_is_its_own_bucket():
     v = [0, 1, 7, 1000, 2047, 2047]
     middle, counts = lh.buckets(lh.build(v)[0])

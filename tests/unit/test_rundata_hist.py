@@ -129,3 +129,18 @@ def test_a_kind_whose_repeats_matched_nothing_has_no_pooled_percentiles(tmp_path
             "latency_hist": latency_hist.encode(latency_hist.new())}}, repeat=rep)
     k = _kind(RunData.load(write_folder(tmp_path, rows)), "proc_exec")
     assert np.isnan(k["latency_p50_us"]) and np.isnan(k["latency_max_us"])
+
+
+def test_pooled_percentiles_are_read_off_the_buckets_not_a_million_values(tmp_path,
+                                                                           monkeypatch):
+    # a reference run's group holds millions of latencies: the pooled percentiles never
+    # spread a histogram into its values (what latencies_us does, for a quantile interval)
+    def refuse(h):
+        raise AssertionError("a histogram spread into its values")
+
+    monkeypatch.setattr(latency_hist, "values", refuse)
+    run = RunData.load(write_folder(tmp_path, _rows(), _sample()))
+    pooled = np.concatenate(list(EXEC.values()))
+    assert _close(_kind(run, "proc_exec")["latency_p50_us"], np.percentile(pooled, 50) / 1e3)
+    both = np.concatenate([pooled, *EXIT.values()])
+    assert _close(run.cells.iloc[0]["latency_p99_us"], np.percentile(both, 99) / 1e3)
