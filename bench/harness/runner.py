@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench.analysis.search import SearchSettings, kept_rate, rate_text
+from bench.analysis.search import SearchSettings, kept_rate, next_rate, rate_text
 from bench.harness import ceiling, machine, pairing, searching
 from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
@@ -221,20 +221,23 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
 def _search(cfg: RunConfig, res: Store, found: dict,
             run_cells: Callable[[list[Cell], str], None], console: Console) -> dict:
     """Every searchable backend x workload searched (``bench.harness.searching``); a spec
-    with nothing to search runs one block at the start rate, so its row (skipped,
-    unsupported, a control's cost) is in the matrix."""
+    with nothing to search runs its blocks at the search's first rate, so its row
+    (skipped, unsupported, a control's cost and the resolution it gives) is in the
+    matrix."""
     caps = searching.ceilings(found)
     searches, once = [], []
-    start = rate_text(cfg.search.start)
     for w in cfg.workloads:
+        settings = searching.settings_for(cfg.search, w, caps)
         for spec in cfg.specs:
             if _searchable(spec, w):
-                searches.append(searching.Search(spec, w, searching.settings_for(
-                    cfg.search, w, caps)))
+                searches.append(searching.Search(spec, w, settings))
         rest = [s for s in cfg.specs if not _searchable(s, w)]
         paired = [s for s in rest if cfg.baseline and _measurable(s, w)]
-        once += pairing.block_cells(paired, [s for s in rest if s not in paired], w, start,
-                                    0, cfg.duration, cfg.arrivals)
+        first = rate_text(next_rate(settings, []))
+        for r in range(cfg.repeat if paired else 1):
+            once += pairing.block_cells(pairing.rotated(paired, r),
+                                        [s for s in rest if s not in paired] if r == 0 else [],
+                                        w, first, r, cfg.duration, cfg.arrivals)
 
     rounds = iter(range(1, 1_000_000))
 
