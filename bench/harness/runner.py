@@ -68,13 +68,15 @@ def _measurable(spec: Spec, workload: Spec) -> bool:
 
 
 def _searchable(spec: Spec, workload: Spec) -> bool:
-    """Whether a search has anything to find: the cell runs and the backend sees one of
-    the workload's kinds (a control that sees none has no rate it could fail at)."""
+    """Whether a search has anything to find: the cell runs, the backend sees one of the
+    workload's kinds (a control that sees none has no rate it could fail at) and can fail
+    below the generator's limit (``Backend.has_limit``)."""
     from bench import backends
     from workloads import get_workload
 
-    return _measurable(spec, workload) and bool(
-        get_workload(workload.name).kinds & backends.get(spec.name).kinds)
+    cls = backends.get(spec.name)
+    return _measurable(spec, workload) and bool(get_workload(workload.name).kinds & cls.kinds) \
+        and cls.has_limit(spec.settings)
 
 
 def plan(cfg: RunConfig) -> list[Cell]:

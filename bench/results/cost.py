@@ -117,3 +117,22 @@ def costs(run: RunData) -> list[Cost]:
                         g["rate_target"].nunique(), str(top), *at,
                         float(c.get("cpu_us_per_event", math.nan))))
     return out
+
+
+SLOPE, AT_RATE = "slope", "at rate"
+
+
+def resolved_cost(c: Cost) -> tuple[float, float, float, str, bool]:
+    """The one number an at-a-glance view shows for ``c``: (µs per event, low, high, method,
+    resolved). The slope when it is resolved, else the estimate at rate when that one is;
+    when neither is, the slope where it has an interval (the fit that uses every kept
+    block), else the estimate at rate, marked not resolved."""
+    slope = (c.us_per_event, c.ci_low_us, c.ci_high_us)
+    at = (c.at_rate_us, c.at_rate_low_us, c.at_rate_high_us)
+    if _resolved(*slope):
+        return (*slope, SLOPE, True)
+    if _resolved(*at):
+        return (*at, AT_RATE, True)
+    if not any(math.isnan(v) for v in slope):
+        return (*slope, SLOPE, False)
+    return (*at, AT_RATE, False)

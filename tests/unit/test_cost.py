@@ -10,7 +10,8 @@ import math
 import pytest
 
 from bench.analysis.stats import slope_interval
-from bench.results.cost import RESOLVED_WITHIN, Cost, block_points, costs
+from bench.results.cost import (AT_RATE, RESOLVED_WITHIN, SLOPE, Cost, block_points, costs,
+                                resolved_cost)
 from bench.results.rundata import RunData
 from tests.helpers.constructed import MACHINE, cell_rows, write_folder
 
@@ -231,3 +232,27 @@ def test_the_report_links_the_sections_it_holds_and_no_other(run):
     assert 'href="#total-cost"' in page and 'id="total-cost"' in page
     # no cell of this run had bursts: no section, so no link to one
     assert 'href="#bursts"' not in page and 'id="bursts"' not in page
+
+
+# -- the one cost an at-a-glance view shows ---------------------------------------------------
+def _both(slope, at):
+    return Cost("s", "w", *slope, 0.0, 6, 3, "8000", *at, 1.0)
+
+
+@pytest.mark.parametrize("slope, at, shown", [
+    # the slope resolved: it wins, even over a resolved estimate at rate
+    ((10.0, 9.0, 11.0), (12.0, 11.0, 13.0), (10.0, 9.0, 11.0, SLOPE, True)),
+    # only the estimate at rate resolved
+    ((10.0, -5.0, 25.0), (12.0, 11.0, 13.0), (12.0, 11.0, 13.0, AT_RATE, True)),
+    # neither: the slope, as it has an interval
+    ((10.0, -5.0, 25.0), (12.0, 1.0, 23.0), (10.0, -5.0, 25.0, SLOPE, False)),
+    # neither, and the slope has no interval (one rate): the estimate at rate
+    ((10.0, math.nan, math.nan), (12.0, 1.0, 23.0), (12.0, 1.0, 23.0, AT_RATE, False)),
+    ((math.nan,) * 3, (12.0, 11.0, 13.0), (12.0, 11.0, 13.0, AT_RATE, True)),
+    # exactly at the resolution's edge is not resolved (narrower than ±25 %)
+    ((8.0, 6.0, 10.0), (12.0, 1.0, 23.0), (8.0, 6.0, 10.0, SLOPE, False)),
+])
+def test_the_shown_cost_is_the_resolved_method_first(slope, at, shown):
+    got = resolved_cost(_both(slope, at))
+    assert got[3:] == shown[3:]
+    assert all((math.isnan(a) and math.isnan(b)) or a == b for a, b in zip(got[:3], shown[:3]))
