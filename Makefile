@@ -150,8 +150,14 @@ REFERENCE_BACKENDS ?= synthetic,null_sensor,injected_cost,psutil,psutil:interval
 	fanotify,fanotify:parser=python,inotify,inotify:parser=python,proc_connector,\
 	proc_connector:parser=python,bpftrace,execsnoop,exitsnoop,opensnoop,auditd,fatrace,forkstat,\
 	inotifywait
-REFERENCE_ARGS ?= -b '$(REFERENCE_BACKENDS)' -w file,process,network -r 200,1000,5000,max \
-	-d 1 -n 3
+REFERENCE_ARGS ?= -b '$(REFERENCE_BACKENDS)' -w file,process,network -r search -d 1 -n 3
+
+# The published bursts: every reference backend at 1000 ops/s with a burst of 100 ms in
+# every second, to 20,000 ops/s on file and network and 3,000 spawns/s on process (what
+# the generator can offer there), into results/bursts/ with its own README.md (about 10
+# minutes).
+BURSTS_ARGS ?= -b '$(REFERENCE_BACKENDS)' -r 1000 -d 3 -n 2 --no-report
+BURSTS_ON_OFF := burst:on_ms=100,off_ms=900
 
 # The published failure scenarios: every fault on the reference sensors and the peers it
 # applies to, plus the settings that decide the outcome (audit's backlog wait with small
@@ -180,7 +186,19 @@ reference-scenarios: setup
 	$(VENV)/bin/sensorbench report results/scenarios --markdown results/scenarios/README.md \
 		--command "make reference-scenarios"
 
-.PHONY: reference
+.PHONY: reference reference-bursts
+reference-bursts: setup
+	rm -rf results/bursts.tmp
+	$(VENV)/bin/sensorbench run $(BURSTS_ARGS) -w file,network \
+		--arrivals $(BURSTS_ON_OFF),peak=20000 --out results/bursts.tmp/fn
+	$(VENV)/bin/sensorbench run $(BURSTS_ARGS) -w process \
+		--arrivals $(BURSTS_ON_OFF),peak=3000 --out results/bursts.tmp/p
+	$(VENV)/bin/sensorbench merge results/bursts.tmp/fn results/bursts.tmp/p \
+		--out results/bursts.tmp/all
+	rm -rf results/bursts && mv results/bursts.tmp/all results/bursts && rm -rf results/bursts.tmp
+	$(VENV)/bin/sensorbench report results/bursts --markdown results/bursts/README.md \
+		--command "make reference-bursts"
+
 reference: setup
 	rm -rf results/reference.tmp
 	$(VENV)/bin/sensorbench run $(REFERENCE_ARGS) --no-report --out results/reference.tmp

@@ -106,7 +106,8 @@ def ecdf(run: RunData, styles: Styles, out: Path, workload: str, rate: str):
     if not len(sel):
         return None, "no backend matched any event"
     kinds = sorted(sel["kind"].unique(), key=kind_order)
-    order = [s for s in run.series_info()["series"] if s in set(sel["series"])]
+    present = set(sel["series"].unique())
+    order = [s for s in run.series_info()["series"] if s in present]
     ncol = min(len(kinds), 3) if len(kinds) != 4 else 2
     nrow = math.ceil(len(kinds) / ncol)
     qs = np.linspace(0, 1, ECDF_POINTS)
