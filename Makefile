@@ -138,7 +138,9 @@ floors: native
 clean:
 	rm -rf $(VENV) $(FLOORS_VENV) workloads/native/sb-child workloads/native/sb-load .pytest_cache mutants .hypothesis
 
-# The published reference run: every backend available here, a rate sweep, paired blocks,
+# The published reference run: every backend available here, a fine search of each one's max
+# sustainable rate per workload (10 % resolution, 3 paired blocks a probe, 3 more at the
+# highest rate kept up with for the total cost),
 # into results/reference/ (report, charts, cells.csv; per-event files stay out of git) and
 # results/README.md. Run as root so the kernel-mode and audit backends can take part.
 # Besides every backend with its defaults, the controls (null_sensor, injected_cost) and the
