@@ -200,9 +200,12 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
 
         try:
             run_cells(todo)
-            # a search is capped by it: the fastest of 3 bursts, not one a neighbour held
-            ceiling = generator_ceiling(cfg.workloads, s, console,
-                                        CEILING_BURSTS if cfg.search else 1)
+            # A search is capped by it: the fastest of 3 bursts, not one a neighbour held.
+            # A resumed search keeps the ceiling it started with: the cap is an input of
+            # its decisions, which resuming replays.
+            kept = res.meta().get("generator_ceiling") if cfg.resume and cfg.search else None
+            ceiling = kept if _covers(kept, cfg.workloads) else generator_ceiling(
+                cfg.workloads, s, console, CEILING_BURSTS if cfg.search else 1)
             if cfg.search is not None:
                 searched = _search(cfg, res, ceiling, run_cells, console)
         except KeyboardInterrupt:
@@ -266,6 +269,11 @@ def _search(cfg: RunConfig, res: Store, found: dict,
                           "each search kept up with", highlight=False)
             run_probes(due, range(cfg.repeat, cfg.repeat + cfg.search.cost_blocks), "cost")
     return probes
+
+
+def _covers(found: dict | None, workloads: list[Spec]) -> bool:
+    """Whether a stored ceiling measured every one of ``workloads``."""
+    return bool(found) and all(w.text in (found.get("workloads") or {}) for w in workloads)
 
 
 def generator_ceiling(workloads: list[Spec], s: RunSession, console: Console,
