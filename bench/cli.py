@@ -35,12 +35,18 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
-# The quick default matrix: every available backend (but a calibration arm that means
-# something only next to its others) x file, process, network at one rate, in 3 blocks of
-# 0.5 s cells (many short blocks beat one long cell: between-cell variance dominates here).
-DEFAULT_RATES = ["1000"]
+# The quick default run: every available backend (but a calibration arm that means
+# something only next to its others) x file, process, network, in 0.5 s cells (many short
+# blocks beat one long cell: between-cell variance dominates here), and a coarse search of
+# each one's max sustainable rate: steps of 8 from 4000 ops/s (up while it keeps up, down
+# while it fails) and no bisection, 2 blocks a probe, 2 more at the highest rate kept up
+# with for the total cost. That answers "where does it break, what does it cost" in about
+# 5 minutes on 2 cores; ``-r search`` (10 % resolution, 3 blocks) narrows it.
+DEFAULT_RATES = ["search:start=4000,factor=8,resolution=7,cost_blocks=2"]
 DEFAULT_DURATION = 0.5
 DEFAULT_BLOCKS = 3
+DEFAULT_SEARCH_BLOCKS = 2   # a probe of the default coarse search
+CALIBRATE_RATE = "1000"     # the overhead method's check runs at one fixed rate
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -190,12 +196,14 @@ def run(
         None, "--rate", "-r",
         help="target ops/s, 'max' for closed loop, or 'search[:start=,factor=,resolution=,"
              "lowest=,cost_blocks=]' to search each backend's max sustainable rate "
-             "(default: 1000)"),
+             f"(default: a coarse search, {DEFAULT_RATES[0]}, in blocks of "
+             f"{DEFAULT_SEARCH_BLOCKS})"),
     duration: float = typer.Option(DEFAULT_DURATION, "--duration", "-d", help="seconds per cell"),
     repeat: int | None = typer.Option(
         None, "--repeat", "-n",
         help=f"blocks: repetitions of every cell, each next to a baseline cell of its own "
-             f"(at least 2; default {DEFAULT_BLOCKS}, or 1 with --no-baseline)"),
+             f"(at least 2; default {DEFAULT_BLOCKS}, {DEFAULT_SEARCH_BLOCKS} in the default "
+             "coarse search, or 1 with --no-baseline)"),
     out_dir: Path | None = typer.Option(None, "--out", "-o",
                                            help="results folder (default results/runs/<time>)"),
     resume: bool = typer.Option(False, "--resume", help="skip cells already in --out"),
@@ -230,7 +238,8 @@ def run(
     if duration <= 0 or not math.isfinite(duration):
         raise BadInput(f"bad duration {duration}: must be > 0 seconds")
     if repeat is None:
-        repeat = DEFAULT_BLOCKS if baseline else 1
+        repeat = (1 if not baseline else DEFAULT_SEARCH_BLOCKS if not _split(rate)
+                  else DEFAULT_BLOCKS)
     if repeat < 1:
         raise BadInput(f"bad repeat {repeat}: must be >= 1")
     if not math.isfinite(overhead_limit) or overhead_limit < 0:
@@ -347,8 +356,8 @@ def _check_blocks(blocks: int, rates: list[str], duration: float, opt: str,
 def calibrate(
     workload: list[str] | None = typer.Option(
         None, "--workload", "-w", help="workloads to calibrate on (default: all)"),
-    rate: str = typer.Option(DEFAULT_RATES[0], "--rate", "-r",
-                             help="target ops/s the real runs use"),
+    rate: str = typer.Option(CALIBRATE_RATE, "--rate", "-r",
+                             help="target ops/s the real runs use (a fixed rate)"),
     duration: float = typer.Option(DEFAULT_DURATION, "--duration", "-d",
                                    help="seconds per cell, as the real runs use"),
     blocks: int = typer.Option(DEFAULT_BLOCKS, "--blocks", "-n",

@@ -109,6 +109,13 @@ class Backend:
     def quiet_for(cls, settings: dict[str, Any]) -> float:
         return cls.quiet_s
 
+    @classmethod
+    def has_limit(cls, settings: dict[str, Any]) -> bool:
+        """Whether a search of its max sustainable rate can find one below the generator's
+        (a calibration arm with no capacity of its own keeps up with anything: its search
+        would only find the generator's limit, at the cost of every probe)."""
+        return True
+
     def start(self, sink: EventSink) -> None:
         raise NotImplementedError
 

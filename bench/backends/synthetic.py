@@ -106,6 +106,12 @@ class SyntheticBackend(Backend):
         held = settings["delay_us"] + settings["reorder_us"] + 10 * settings["jitter_us"]
         return cls.quiet_s + held / 1e6
 
+    @classmethod
+    def has_limit(cls, settings) -> bool:
+        # a capacity, a cost per event or a core burnt can make it fall behind, and drops
+        # fail it at any rate; a delay, jitter or reordering alone never do
+        return any(settings[k] for k in ("capacity", "work_us", "idle_pct", "drop"))
+
     def start(self, sink: EventSink) -> None:
         if self.ctx.tap_fd < 0:
             raise SensorFailed("synthetic backend started without the ground-truth side channel")

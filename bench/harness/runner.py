@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench.analysis.search import SearchSettings, kept_rate, rate_text
+from bench.analysis.search import SearchSettings, kept_rate, next_rate, rate_text
 from bench.harness import ceiling, machine, pairing, searching
 from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
@@ -31,6 +31,9 @@ from bench.harness.session import RunSession, now
 from bench.analysis.metrics import (DROP_THRESHOLD, LAG_GROWTH_MS, OVERHEAD_LIMIT_PCT,
                                     RATE_SHORTFALL)
 from bench.core.settings import Spec
+
+
+CEILING_BURSTS = 3   # bursts of the generator's ceiling before a search (the fastest caps it)
 
 
 @dataclass
@@ -68,13 +71,15 @@ def _measurable(spec: Spec, workload: Spec) -> bool:
 
 
 def _searchable(spec: Spec, workload: Spec) -> bool:
-    """Whether a search has anything to find: the cell runs and the backend sees one of
-    the workload's kinds (a control that sees none has no rate it could fail at)."""
+    """Whether a search has anything to find: the cell runs, the backend sees one of the
+    workload's kinds (a control that sees none has no rate it could fail at) and can fail
+    below the generator's limit (``Backend.has_limit``)."""
     from bench import backends
     from workloads import get_workload
 
-    return _measurable(spec, workload) and bool(
-        get_workload(workload.name).kinds & backends.get(spec.name).kinds)
+    cls = backends.get(spec.name)
+    return _measurable(spec, workload) and bool(get_workload(workload.name).kinds & cls.kinds) \
+        and cls.has_limit(spec.settings)
 
 
 def plan(cfg: RunConfig) -> list[Cell]:
@@ -195,7 +200,12 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
 
         try:
             run_cells(todo)
-            ceiling = generator_ceiling(cfg.workloads, s, console)
+            # A search is capped by it: the fastest of 3 bursts, not one a neighbour held.
+            # A resumed search keeps the ceiling it started with: the cap is an input of
+            # its decisions, which resuming replays.
+            kept = res.meta().get("generator_ceiling") if cfg.resume and cfg.search else None
+            ceiling = kept if _covers(kept, cfg.workloads) else generator_ceiling(
+                cfg.workloads, s, console, CEILING_BURSTS if cfg.search else 1)
             if cfg.search is not None:
                 searched = _search(cfg, res, ceiling, run_cells, console)
         except KeyboardInterrupt:
@@ -221,20 +231,23 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
 def _search(cfg: RunConfig, res: Store, found: dict,
             run_cells: Callable[[list[Cell], str], None], console: Console) -> dict:
     """Every searchable backend x workload searched (``bench.harness.searching``); a spec
-    with nothing to search runs one block at the start rate, so its row (skipped,
-    unsupported, a control's cost) is in the matrix."""
+    with nothing to search runs its blocks at the search's first rate, so its row
+    (skipped, unsupported, a control's cost and the resolution it gives) is in the
+    matrix."""
     caps = searching.ceilings(found)
     searches, once = [], []
-    start = rate_text(cfg.search.start)
     for w in cfg.workloads:
+        settings = searching.settings_for(cfg.search, w, caps)
         for spec in cfg.specs:
             if _searchable(spec, w):
-                searches.append(searching.Search(spec, w, searching.settings_for(
-                    cfg.search, w, caps)))
+                searches.append(searching.Search(spec, w, settings))
         rest = [s for s in cfg.specs if not _searchable(s, w)]
         paired = [s for s in rest if cfg.baseline and _measurable(s, w)]
-        once += pairing.block_cells(paired, [s for s in rest if s not in paired], w, start,
-                                    0, cfg.duration, cfg.arrivals)
+        first = rate_text(next_rate(settings, []))
+        for r in range(cfg.repeat if paired else 1):
+            once += pairing.block_cells(pairing.rotated(paired, r),
+                                        [s for s in rest if s not in paired] if r == 0 else [],
+                                        w, first, r, cfg.duration, cfg.arrivals)
 
     rounds = iter(range(1, 1_000_000))
 
@@ -258,18 +271,26 @@ def _search(cfg: RunConfig, res: Store, found: dict,
     return probes
 
 
-def generator_ceiling(workloads: list[Spec], s: RunSession, console: Console) -> dict:
-    """The run's workloads closed loop with no sensor, after its cells (``ceiling``);
-    said in one line and kept in meta.json."""
+def _covers(found: dict | None, workloads: list[Spec]) -> bool:
+    """Whether a stored ceiling measured every one of ``workloads``."""
+    return bool(found) and all(w.text in (found.get("workloads") or {}) for w in workloads)
+
+
+def generator_ceiling(workloads: list[Spec], s: RunSession, console: Console,
+                      bursts: int = 1) -> dict:
+    """The run's workloads closed loop with no sensor, after its cells (``ceiling``;
+    the fastest of ``bursts``); said in one line and kept in meta.json."""
     scratch = s.res.parts / "tmp" / "ceiling"
     try:
-        found = ceiling.measure(workloads, s.rundir.path, scratch, s.janitor)
+        found = ceiling.measure(workloads, s.rundir.path, scratch, s.janitor, bursts=bursts)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     said = [f"{w} {e['ops_per_s']:,.0f}/s" if "ops_per_s" in e else f"{w} {e['status']}"
             for w, e in found["workloads"].items()]
-    console.print(f"[dim]generator ceiling (closed loop, no sensor, {ceiling.CEILING_S:g} s "
-                  f"each): {'; '.join(said)}[/]", highlight=False)
+    each = f"the fastest of {bursts} bursts of {ceiling.CEILING_S:g} s" if bursts > 1 else \
+        f"{ceiling.CEILING_S:g} s each"
+    console.print(f"[dim]generator ceiling (closed loop, no sensor, {each}): "
+                  f"{'; '.join(said)}[/]", highlight=False)
     return found
 
 

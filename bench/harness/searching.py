@@ -6,7 +6,8 @@ A probe is ``repeat`` paired blocks at one rate, judged by the read model's rule
 one probe of each per round, block by block, so slow drift of a shared machine spreads over
 every backend as a fixed sweep's rotation does; the probes of a round at the same workload
 x rate share baselines as a fixed sweep's cells do, two sensors around one.
-A search is capped at its workload's generator ceiling, measured before the first probe.
+A search is capped at a share of its workload's generator ceiling, measured before the
+first probe.
 
 Resuming replays each search's decisions from the probes already stored and runs only the
 cells that are missing: the decisions are a function of the stored results.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.analysis.search import Probe, SearchSettings, next_rate, rate_text
+from bench.analysis.search import CEILING_SHARE, Probe, SearchSettings, next_rate, rate_text
 from bench.core.settings import Spec
 from bench.harness import pairing
 from bench.harness.cell import Cell
@@ -96,5 +97,6 @@ def run_searches(searches: list[Search], run_probes: Callable[[list[tuple[Search
 
 
 def settings_for(base: SearchSettings, workload: Spec, caps: dict[str, float]) -> SearchSettings:
-    """The search's settings capped at the workload's generator ceiling."""
-    return replace(base, ceiling=caps.get(workload.text, math.inf))
+    """The search's settings capped at ``CEILING_SHARE`` of the workload's generator
+    ceiling."""
+    return replace(base, ceiling=caps.get(workload.text, math.inf) * CEILING_SHARE)

@@ -17,9 +17,10 @@ import numpy as np
 
 from bench.analysis.metrics import DROP_THRESHOLD
 from bench.core import fmt
-from bench.results.rundata import RunData, kind_order, rate_value
+from bench.results.rundata import RunData, kind_order, rate_order, rate_value
 from bench.report.figure import Chart, Skipped, save, slug
 from bench.report import scenarios
+from bench.report.capacity import capacity
 from bench.report.overview import overview
 from bench.report.style import RC, Styles
 from bench.results.sustainable import max_sustainable
@@ -105,7 +106,8 @@ def ecdf(run: RunData, styles: Styles, out: Path, workload: str, rate: str):
     if not len(sel):
         return None, "no backend matched any event"
     kinds = sorted(sel["kind"].unique(), key=kind_order)
-    order = [s for s in run.series_info()["series"] if s in set(sel["series"])]
+    present = set(sel["series"].unique())
+    order = [s for s in run.series_info()["series"] if s in present]
     ncol = min(len(kinds), 3) if len(kinds) != 4 else 2
     nrow = math.ceil(len(kinds) / ncol)
     qs = np.linspace(0, 1, ECDF_POINTS)
@@ -391,8 +393,14 @@ def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
     if not len(run.raw):   # a folder of failure scenarios only: no cost views
         return charts, skipped
     # The overview goes first: the report and the Markdown page open with it.
-    paths, text = overview(run, styles, out)
-    add("headline", "overview", "Cost vs loss at a glance", text, (paths, text))
+    # With a sweep or a search, the glance is capacity against cost; with one rate, cost
+    # against loss at that rate.
+    if len(run.numeric_rates()) >= 2:
+        paths, text = capacity(run, styles, out)
+        add("headline", "overview", "Capacity vs cost at a glance", text, (paths, text))
+    else:
+        paths, text = overview(run, styles, out)
+        add("headline", "overview", "Cost vs loss at a glance", text, (paths, text))
     add("overview", "coverage", "Coverage", coverage.__doc__.strip(),
         coverage(run, styles, out))
     add("overview", "sustainable", "Max sustainable rate", sustainable_chart.__doc__.strip(),
@@ -400,7 +408,9 @@ def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
     for w in run.workloads():
         add(w, f"saturation-{slug(w)}", "Saturation curve", saturation.__doc__.strip(),
             saturation(run, styles, out, w))
-        for r in run.rates():
+        m = run.measured
+        # the rates this workload ran at (a searched run probes each workload at its own)
+        for r in rate_order(m.loc[m["workload_spec"] == w, "rate_target"].dropna().unique()):
             add(w, f"ecdf-{slug(w)}-{slug(r)}", f"Latency ECDF @ {r} ops/s",
                 ecdf.__doc__.strip(), ecdf(run, styles, out, w, r))
         add(w, f"cpu-{slug(w)}", "Sensor CPU", cpu.__doc__.strip(), cpu(run, styles, out, w))

@@ -204,7 +204,31 @@ def total_cost(run: RunData) -> Section:
         [Table(["backend", "mode", "workload", "slope µs/event [95 % CI]",
                 "cores per 100 k/s", "resolved", "blocks", "rates", "at rate",
                 "at rate µs/event",
-                "own µs/event"], rows, [str(modes.get(c.series, "")) for c in items], 3)])
+                "own µs/event"], rows, [str(modes.get(c.series, "")) for c in items], 3),
+         _rankings(items)])
+
+
+def _rankings(items: list) -> Para:
+    """Where ranking by the sensor's own CPU would get the total cost's order wrong."""
+    def ival(t) -> str:
+        return fmt.interval(*t, sign=True)
+
+    found = costmod.ranking_disagreements(items)
+    if not found:
+        return Para("Ranked by the sensor's own CPU per event, no two sensors of a workload "
+                    "come out in the opposite order to their total costs where those "
+                    "intervals tell them apart.")
+    return Para(
+        "Ranked by the sensor's own CPU per event, these pairs come out the other way round "
+        "from their total cost (µs per event, the method that resolved it, whose intervals "
+        "do not overlap). The dearer one spends its cost outside its own processes: in the "
+        "kernel on the workload's own path (an audit record built in the syscall, an eBPF "
+        "program run in the workload's context), in kernel threads and in interrupts, "
+        "which its own CPU does not count:",
+        [f"{d.workload_spec}: `{d.cheaper}` {ival(d.total[0])} in total, own "
+         f"{fmt.number(d.own[0])}; `{d.dearer}` {ival(d.total[1])} in total, own "
+         f"{fmt.number(d.own[1])}"
+         for d in found])
 
 
 def bursts(run: RunData) -> Section:

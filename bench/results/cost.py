@@ -117,3 +117,51 @@ def costs(run: RunData) -> list[Cost]:
                         g["rate_target"].nunique(), str(top), *at,
                         float(c.get("cpu_us_per_event", math.nan))))
     return out
+
+
+SLOPE, AT_RATE = "slope", "at rate"
+
+
+def resolved_cost(c: Cost) -> tuple[float, float, float, str, bool]:
+    """The one number an at-a-glance view shows for ``c``: (µs per event, low, high, method,
+    resolved). The slope when it is resolved, else the estimate at rate when that one is;
+    when neither is, the slope where it has an interval (the fit that uses every kept
+    block), else the estimate at rate, marked not resolved."""
+    slope = (c.us_per_event, c.ci_low_us, c.ci_high_us)
+    at = (c.at_rate_us, c.at_rate_low_us, c.at_rate_high_us)
+    if _resolved(*slope):
+        return (*slope, SLOPE, True)
+    if _resolved(*at):
+        return (*at, AT_RATE, True)
+    if not any(math.isnan(v) for v in slope):
+        return (*slope, SLOPE, False)
+    return (*at, AT_RATE, False)
+
+
+@dataclass
+class Disagreement:
+    """Two sensors of a workload whose total costs tell them apart (intervals apart) in the
+    order opposite to their own CPU per event: ``cheaper`` costs the machine less but its
+    own processes spend more per event than ``dearer``'s."""
+
+    workload_spec: str
+    cheaper: str
+    dearer: str
+    total: tuple[tuple[float, float, float], tuple[float, float, float]]  # shown (v, lo, hi)
+    own: tuple[float, float]
+
+
+def ranking_disagreements(items: list[Cost]) -> list[Disagreement]:
+    """Per workload, every pair of sensors that the total cost (``resolved_cost``) orders
+    with intervals that do not overlap, and whose own CPU per event orders the other way:
+    what a ranking by the sensor's own CPU would get wrong. Dearest first."""
+    out = []
+    for a in items:
+        for b in items:
+            if a.workload_spec != b.workload_spec:
+                continue
+            ta, tb = resolved_cost(a)[:3], resolved_cost(b)[:3]
+            if ta[2] < tb[1] and a.own_us_per_event > b.own_us_per_event:
+                out.append(Disagreement(a.workload_spec, a.series, b.series, (ta, tb),
+                                        (a.own_us_per_event, b.own_us_per_event)))
+    return sorted(out, key=lambda d: (d.workload_spec, -d.total[1][0], d.total[0][0]))

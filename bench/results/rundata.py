@@ -422,7 +422,10 @@ class RunData:
         if not len(b):
             return {}
         b = b.drop_duplicates(["host", "run", "cell"])
-        return b.groupby(["host", "workload_spec", "rate_target"])["rate_achieved"].mean().to_dict()
+        # the median: one baseline a neighbour's burst held back does not say the generator
+        # could not offer the rate (a searched run has a dozen baselines at a rate)
+        return (b.groupby(["host", "workload_spec", "rate_target"])["rate_achieved"]
+                .median().to_dict())
 
 
 def _overhead_limit(meta: dict) -> float:

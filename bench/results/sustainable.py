@@ -166,7 +166,6 @@ def judge_probes(path, probes: list[tuple[str, str, str]]) -> list[tuple[bool, s
     rate. A probe with no combined cell is ``(False, 'no result')``."""
     run = RunData.load(path)
     cells = run.cells
-    rows = ({} if not len(cells) else
-            {(r["spec"], r["workload_spec"], r["rate_target"]): r for _, r in cells.iterrows()})
+    rows = {(r["spec"], r["workload_spec"], r["rate_target"]): r for _, r in cells.iterrows()}
     return [judge(rows[p], True, run.overhead_limit_pct) if p in rows else (False, "no result")
             for p in probes]

@@ -172,3 +172,19 @@ def test_doctor_shows_the_generators_ceiling():
         # of 26,107.7 to 26,111.7/s summed to 0.1 below the 104,438.9 ops/s they came from)
         slack = 0.05 * (len(e["kinds_per_s"]) + 1)
         assert sum(e["kinds_per_s"].values()) >= e["ops_per_s"] - slack, (text, e)
+
+
+def test_a_ceiling_of_several_bursts_keeps_each_workloads_fastest(tmp_path, leaves_nothing):
+    """A search's cap: the workloads take turns, three bursts each, and each keeps its
+    fastest, with every burst beside it."""
+    from bench.harness import ceiling
+
+    specs = [specmod.parse_workload(w) for w in ("file", "network")]
+    (tmp_path / "wd").mkdir()
+    found = ceiling.measure(specs, tmp_path / "wd", tmp_path / "s", bursts=3)
+    assert found["bursts"] == 3
+    for w in ("file", "network"):
+        e = found["workloads"][w]
+        assert len(e["bursts_ops_per_s"]) == 3, e
+        assert e["ops_per_s"] == max(e["bursts_ops_per_s"]) > 500, e
+        assert e["errors"] == 0 and e["kinds_per_s"], e

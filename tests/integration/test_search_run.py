@@ -76,8 +76,12 @@ def test_an_interrupted_search_resumes_and_finds_a_known_capacity(tmp_path):
     # the two probes judged before the interrupt are kept: two blocks of two cells each
     before = set(RunData.load(out).raw["cell"])
     assert len(before) >= 8
+    cap = json.loads((out / "meta.json").read_text())["generator_ceiling"]
     sensorbench(*ARGS, "-o", str(out), "--resume", timeout=600, check=True)
     _check(out)
+    # the resumed search kept the ceiling it started with (its cap is an input of the
+    # decisions it replays), not one measured again on a machine that may be busier
+    assert json.loads((out / "meta.json").read_text())["generator_ceiling"] == cap
     raw = RunData.load(out).raw
     assert before <= set(raw["cell"])
     # and replayed from their cells, not run again: one row per cell and kind

@@ -10,7 +10,9 @@ import math
 import pytest
 
 from bench.analysis.stats import slope_interval
-from bench.results.cost import RESOLVED_WITHIN, Cost, block_points, costs
+from bench.results.cost import (AT_RATE, RESOLVED_WITHIN, SLOPE, Cost, block_points, costs,
+                                ranking_disagreements,
+                                resolved_cost)
 from bench.results.rundata import RunData
 from tests.helpers.constructed import MACHINE, cell_rows, write_folder
 
@@ -231,3 +233,61 @@ def test_the_report_links_the_sections_it_holds_and_no_other(run):
     assert 'href="#total-cost"' in page and 'id="total-cost"' in page
     # no cell of this run had bursts: no section, so no link to one
     assert 'href="#bursts"' not in page and 'id="bursts"' not in page
+
+
+# -- the one cost an at-a-glance view shows ---------------------------------------------------
+def _both(slope, at):
+    return Cost("s", "w", *slope, 0.0, 6, 3, "8000", *at, 1.0)
+
+
+@pytest.mark.parametrize("slope, at, shown", [
+    # the slope resolved: it wins, even over a resolved estimate at rate
+    ((10.0, 9.0, 11.0), (12.0, 11.0, 13.0), (10.0, 9.0, 11.0, SLOPE, True)),
+    # only the estimate at rate resolved
+    ((10.0, -5.0, 25.0), (12.0, 11.0, 13.0), (12.0, 11.0, 13.0, AT_RATE, True)),
+    # neither: the slope, as it has an interval
+    ((10.0, -5.0, 25.0), (12.0, 1.0, 23.0), (10.0, -5.0, 25.0, SLOPE, False)),
+    # neither, and the slope has no interval (one rate): the estimate at rate
+    ((10.0, math.nan, math.nan), (12.0, 1.0, 23.0), (12.0, 1.0, 23.0, AT_RATE, False)),
+    ((math.nan,) * 3, (12.0, 11.0, 13.0), (12.0, 11.0, 13.0, AT_RATE, True)),
+    # exactly at the resolution's edge is not resolved (narrower than ±25 %)
+    ((8.0, 6.0, 10.0), (12.0, 1.0, 23.0), (8.0, 6.0, 10.0, SLOPE, False)),
+])
+def test_the_shown_cost_is_the_resolved_method_first(slope, at, shown):
+    got = resolved_cost(_both(slope, at))
+    assert got[3:] == shown[3:]
+    assert all((math.isnan(a) and math.isnan(b)) or a == b for a, b in zip(got[:3], shown[:3]))
+
+
+def _sensor(series, total, own, workload="w"):
+    return Cost(series, workload, *total, 0.0, 6, 3, "8000", math.nan, math.nan, math.nan, own)
+
+
+def test_the_rankings_disagree_where_the_total_cost_is_told_apart_the_other_way():
+    items = [
+        _sensor("kernel", (2.0, 1.8, 2.2), own=5.0),     # cheap in total, dear in own CPU
+        _sensor("user", (10.0, 9.0, 11.0), own=4.0),
+        _sensor("overlap", (2.5, 1.5, 9.5), own=1.0),    # its interval meets both: no claim
+        _sensor("agrees", (30.0, 28.0, 32.0), own=20.0),
+        _sensor("other", (50.0, 45.0, 55.0), own=0.5, workload="v"),   # another workload
+    ]
+    d = ranking_disagreements(items)
+    assert [(x.cheaper, x.dearer) for x in d] == [("kernel", "user")]
+    (x,) = d
+    assert x.workload_spec == "w" and x.own == (5.0, 4.0)
+    assert x.total == ((2.0, 1.8, 2.2), (10.0, 9.0, 11.0))
+    # intervals that touch tell nothing apart
+    touching = [_sensor("a", (2.0, 1.0, 9.0), own=5.0), _sensor("b", (10.0, 9.0, 11.0), own=4.0)]
+    assert ranking_disagreements(touching) == []
+    # the same own CPU is no disagreement
+    same = [_sensor("a", (2.0, 1.8, 2.2), own=4.0), _sensor("b", (10.0, 9.0, 11.0), own=4.0)]
+    assert ranking_disagreements(same) == []
+
+
+def test_disagreements_come_per_workload_dearest_first():
+    items = [_sensor("k", (1.0, 0.9, 1.1), own=9.0), _sensor("u1", (10.0, 9.0, 11.0), own=2.0),
+             _sensor("u2", (20.0, 19.0, 21.0), own=3.0),
+             _sensor("k", (1.0, 0.9, 1.1), own=9.0, workload="a"),
+             _sensor("u", (5.0, 4.0, 6.0), own=1.0, workload="a")]
+    assert [(x.workload_spec, x.cheaper, x.dearer) for x in ranking_disagreements(items)] == [
+        ("a", "k", "u"), ("w", "k", "u2"), ("w", "k", "u1")]

@@ -81,7 +81,7 @@ def _psutil_rows() -> list[dict]:
 
 
 def _baseline_rows() -> list[dict]:
-    # two baseline cells at 1000/s: 1000 and 980 achieved (mean 990) with lag growth 2 and
+    # two baseline cells at 1000/s: 1000 and 980 achieved (median 990) with lag growth 2 and
     # 4 ms (median 3). The first has two rows (two kinds), the second one: a cell counts
     # once, so neither a mean nor a median over rows would give these numbers.
     return (cell_rows("baseline", ("proc_exec", "proc_exit"), rate_achieved=1000.0,
@@ -472,11 +472,18 @@ def test_combined_cell_pools_drops_and_averages_cpu_over_repeats_that_ran(run):
         "psutil", "psutil", "h", "user", "test", "process")
 
 
+def test_the_baselines_rate_is_their_median_one_held_back_baseline_does_not_move_it(tmp_path):
+    rows = _baseline_rows() + cell_rows("baseline", repeat=2, rate_achieved=400.0,
+                                        schedule_lag_growth_ms=4.0) + cell_rows("psutil")
+    c = _cell(RunData.load(write_folder(tmp_path / "r", rows)))
+    assert c["baseline_rate_achieved"] == 980.0     # of 1000, 980, 400 (the mean: 793)
+
+
 def test_combined_cell_reads_its_baselines_one_value_per_cell(tmp_path):
     # a folder of its own: the shared one's combined rows are computed once, in whichever
     # test reads them first, and a mistake there would be seen only by that test
     c = _cell(RunData.load(write_folder(tmp_path / "r", _baseline_rows() + cell_rows("psutil"))))
-    assert c["baseline_rate_achieved"] == 990.0     # (1000 + 980) / 2
+    assert c["baseline_rate_achieved"] == 990.0     # the median of 1000 and 980
     assert c["baseline_lag_growth_ms"] == 3.0       # median of 2 and 4
 
 

@@ -82,3 +82,14 @@ def test_a_search_with_nothing_left_to_probe_runs_no_round():
     out = run_searches([s], lambda due: calls.append(due),
                        lambda keys: [(True, "")] * len(keys), Console(file=io.StringIO()))
     assert len(calls) == 1 and [p.rate for p in out["synthetic|file"]] == [1000.0]
+
+
+def test_a_calibration_arm_is_searched_only_when_it_can_fail_below_the_generator():
+    from bench.harness.runner import _searchable
+
+    file = spec.parse_workload("file")
+    assert not _searchable(spec.parse_backend("synthetic"), file)
+    assert not _searchable(spec.parse_backend("synthetic:delay_us=50,jitter_us=5"), file)
+    for limited in ("capacity=3000", "work_us=20", "idle_pct=50", "drop=0.01"):
+        assert _searchable(spec.parse_backend(f"synthetic:{limited}"), file), limited
+    assert not _searchable(spec.parse_backend("null_sensor"), file)   # sees no kind
