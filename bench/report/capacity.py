@@ -70,7 +70,9 @@ def capacity(run: RunData, styles: Styles, out: Path):
     event (y): lower right is better."""
     pts, left = capacity_points(run)
     if not len(pts):
-        return None, "no backend kept up with any offered rate"
+        return None, ("no backend has a total cost estimate (a run without baselines, or "
+                      "an older results folder)" if NO_COST in left else
+                      "no backend kept up with any offered rate")
     workloads = list(dict.fromkeys(pts["workload_spec"]))
     ncol = min(len(workloads), 3)
     nrow = math.ceil(len(workloads) / ncol)

@@ -278,13 +278,13 @@ OVERVIEW = {
 OVERVIEW_KIND = {"file": "file_create", "process": "proc_exec"}
 
 
-def _overview_folder(path, machine_cpu=True):
+def _overview_folder(path, machine_cpu=True, rates=("100", "1000", "10000")):
     """A results folder of 5 backends x 2 workloads x 3 rates (one kind, one repeat each)
     whose middle rate carries the values of OVERVIEW; the other rates carry ten times the
     cost and latency, so a chart at the wrong rate shows wrong numbers."""
     rows = []
     for w, kind in OVERVIEW_KIND.items():
-        for rate in ("100", "1000", "10000"):
+        for rate in rates:
             k = 1 if rate == "1000" else 10
             rows.append({"cell": f"baseline|{w}|{rate}|0", "backend": "baseline",
                          "spec": "baseline", "mode": "none", "mechanism": "none",
@@ -378,10 +378,10 @@ def test_overview_points_of_a_loaded_folder(tmp_path):
 
 
 def test_overview_chart_comes_first(tmp_path):
-    """charts/overview.png is the first chart of report.html and of the Markdown page, with
-    a caption naming the series it leaves out; without cost columns it is not drawn and
-    the report says why."""
-    d = _overview_folder(tmp_path / "r")
+    """With one offered rate, charts/overview.png (cost vs loss at that rate) is the first
+    chart of report.html and of the Markdown page, with a caption naming the series it
+    leaves out; without cost columns it is not drawn and the report says why."""
+    d = _overview_folder(tmp_path / "r", rates=("1000",))
     page = tmp_path / "README.md"
     g = generate(d, exports=False, markdown=page)
     png = d / "charts" / "overview.png"
@@ -401,10 +401,22 @@ def test_overview_chart_comes_first(tmp_path):
     assert sum(link.endswith("overview.png") for link in links) == 1
     assert md.index("overview.png") < md.index("## Headline at 1000 ops/s")
 
-    old = _overview_folder(tmp_path / "old", machine_cpu=False)
+    old = _overview_folder(tmp_path / "old", machine_cpu=False, rates=("1000",))
     g = generate(old, exports=False)
     assert not (old / "charts" / "overview.png").exists()
     assert "no backend has a cost estimate" in g.report.read_text()
+
+
+def test_with_several_rates_the_overview_is_capacity_against_cost(tmp_path):
+    """A sweep or a search: the first chart is the capacity overview (its points are
+    tested in tests/unit/test_capacity_chart.py); a folder whose cells carry no block
+    costs has none to draw, and the report says why instead of drawing made-up points."""
+    d = _overview_folder(tmp_path / "r")
+    g = generate(d, exports=False)
+    text = g.report.read_text()
+    assert "Capacity vs cost at a glance" in text
+    assert not (d / "charts" / "overview.png").exists()
+    assert "no backend has a total cost estimate" in text
 
 
 def test_each_mechanism_sets_our_sensor_next_to_its_real_tool(tmp_path):
