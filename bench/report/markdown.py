@@ -100,6 +100,21 @@ def _sibling_scenarios(run: RunData, link) -> list[str]:
         "timelines, settings, every row).")), link)
 
 
+def _sibling_bursts(run: RunData, link) -> list[str]:
+    """The reference run's page also shows who recovers from bursts, from the burst run
+    published next to it (make reference-bursts)."""
+    sibling = run.path.parent / "bursts"
+    if not (sibling / "cells.parquet").exists():
+        return []
+    out = section(sections.bursts(RunData.load(sibling, strict_meta=False)), link)
+    page = sibling / "README.md"
+    if out:   # after the heading: where these rows come from
+        out[2:2] = [f"From the burst run published next to this one "
+                    f"([{link(page)}]({link(page)}): every backend at its defaults, its "
+                    "charts and every row).", ""]
+    return out
+
+
 def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> str:
     md_dir = md_path.parent.resolve()
 
@@ -136,8 +151,11 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
     else:
         parts += _sibling_scenarios(run, link)
     for s in (sections.resolution(run), sections.warnings(run, []), sections.sustainable(run),
-              sections.total_cost(run), sections.bursts(run),
-              sections.headline(run, rate), sections.mechanisms(run, rate)):
+              sections.total_cost(run), sections.bursts(run)):
+        parts += section(s, link)
+    if not sections.bursts(run):
+        parts += _sibling_bursts(run, link)
+    for s in (sections.headline(run, rate), sections.mechanisms(run, rate)):
         parts += section(s, link)
 
     parts += ["## Charts", "", "Kernel-mode backends are drawn in warm colours with solid "

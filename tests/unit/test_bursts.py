@@ -191,3 +191,25 @@ def test_a_run_without_bursts_has_no_table(tmp_path):
     assert bursts.table(RunData.load(write_folder(tmp_path / "p", plain))).empty
     none = _burst_cell("alpha", 0, bursts=0)
     assert bursts.table(RunData.load(write_folder(tmp_path / "n", none))).empty
+
+
+def test_the_reference_page_shows_the_burst_run_published_next_to_it(tmp_path):
+    """results/README.md (a run without bursts) takes the bursts table from results/bursts,
+    with a link to that run's page; without such a folder it has no bursts section."""
+    from bench.report.markdown import _sibling_bursts
+
+    ref = RunData.load(write_folder(tmp_path / "reference",
+                                    cell_rows("alpha", ("file_create",), workload="file")))
+
+    def link(p):
+        return str(p.relative_to(tmp_path))
+
+    assert _sibling_bursts(ref, link) == []
+    write_folder(tmp_path / "bursts", _burst_cell(
+        "alpha", 0, bursts=2, burst_loss_worst=0.5, burst_loss=0.25, burst_drain_ms=3.0,
+        burst_drain_max_ms=4.0, burst_recovery_p99_us=50.0, burst_base_p99_us=40.0))
+    lines = _sibling_bursts(ref, link)
+    assert lines[0] == "## Bursts: loss and recovery"
+    assert "[bursts/README.md](bursts/README.md)" in lines[2]
+    table = [ln for ln in lines if ln.startswith("| `alpha`")]
+    assert len(table) == 1 and "| 50.00 |" in table[0] and "| 25.00 |" in table[0]
