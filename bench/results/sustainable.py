@@ -23,7 +23,8 @@ that rate and the tested rate that failed next above it, with why it failed (a s
 ``bench.analysis.search``, narrows the two to its resolution). The same scan on drops alone
 gives the *lossless* rate, shown next to it when something else was the limit. When every
 rate passes the answer is "at least the highest rate tested" (``>=``), marked *generator
-limit* when the generator, not the sweep, ended it; when the lowest fails, "below the lowest
+limit* when the generator, not the sweep, ended it (a rate its baselines could not reach,
+or, in a searched run, the search's cap: ``CEILING_SHARE`` of the generator's ceiling); when the lowest fails, "below the lowest
 rate tested" (``<``). Closed-loop ``max`` cells have no offered rate and are left out.
 """
 
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, RATE_SHORTFALL, limits
-from bench.analysis.search import GENERATOR
+from bench.analysis.search import CEILING_SHARE, GENERATOR
 from bench.results.rundata import RunData, rate_value
 
 
@@ -136,6 +137,7 @@ def max_sustainable(run: RunData) -> list[Sustainable]:
     cells = run.cells
     if not len(cells):
         return out
+    caps = search_caps(run.meta)
     for (series, wl), g in cells.groupby(["series", "workload_spec"], sort=False):
         g = g[g["rate_target"].map(lambda r: not math.isnan(rate_value(r)))]
         if g["kinds_supported"].max() == 0 and (g["status"] == "unsupported").all():
@@ -143,8 +145,23 @@ def max_sustainable(run: RunData) -> list[Sustainable]:
         g = g.assign(_r=g["rate_target"].map(rate_value)).sort_values("_r")
         s = _scan(series, wl, g, True, run.overhead_limit_pct)
         s.lossless = _scan(series, wl, g, False, run.overhead_limit_pct)
+        for x in (s, s.lossless):
+            # a search that kept up at its cap (a share of the generator's ceiling) stopped
+            # there because the generator could go no higher, not because the sensor failed
+            if x.failed is None and x.rate is not None and x.rate >= caps.get(wl, math.inf):
+                x.generator_limit = True
         out.append(s)
     return out
+
+
+def search_caps(meta: dict) -> dict[str, float]:
+    """Workload spec -> the highest rate a searched run probed it at (``CEILING_SHARE`` of
+    its generator ceiling, as the search rounds it); {} for a run that did not search."""
+    if not (meta.get("plan") or {}).get("search"):
+        return {}
+    found = (meta.get("generator_ceiling") or {}).get("workloads") or {}
+    return {w: float(max(1, round(e["ops_per_s"] * CEILING_SHARE)))
+            for w, e in found.items() if e.get("ops_per_s")}
 
 
 def table(run: RunData) -> pd.DataFrame:

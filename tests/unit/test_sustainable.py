@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 from bench.results.rundata import RunData
 from bench.analysis.search import GENERATOR
 from bench.results.sustainable import (Sustainable, generator_short, judge, judge_probes,
+                                       search_caps,
                                         max_sustainable, passes, table)
 from tests.helpers.constructed import MACHINE, cell_rows, write_folder
 
@@ -316,7 +317,7 @@ def _combined(verdicts: dict[float, bool]) -> SimpleNamespace:
                            "rate_achieved": r, "baseline_rate_achieved": r, "kinds_supported": 1,
                            "drop_rate_worst": 0.0 if ok else 0.01}
                           for r, ok in verdicts.items()])
-    return SimpleNamespace(cells=cells, overhead_limit_pct=100.0)
+    return SimpleNamespace(cells=cells, overhead_limit_pct=100.0, meta={})
 
 
 verdict_sets = st.dictionaries(st.integers(1, 10**6).map(float), st.booleans(),
@@ -365,3 +366,28 @@ def test_a_scan_the_generator_ended_names_no_limit(tmp_path):
     (s,) = max_sustainable(RunData.load(write_folder(tmp_path / "g", rows)))
     assert (s.rate, s.failed, s.limited_by, s.generator_limit) == (100.0, None, "", True)
     assert s.label == "≥ 100 (generator limit)"
+
+
+def test_a_search_that_kept_up_at_its_cap_says_the_generator_was_the_limit(tmp_path):
+    """The cap is 80 % of the generator's ceiling (1000 -> 800): kept up there, the answer
+    is the generator's limit; the same cells without a search in the plan, or a sensor
+    that kept up only below the cap, say nothing of the generator."""
+    rows = []
+    for rate in ("200", "800"):
+        rows += cell_rows("baseline", rate=rate, rate_achieved=float(rate))
+        rows += cell_rows("a", rate=rate, rate_achieved=float(rate))
+        rows += cell_rows("b", {"proc_exec": dict(matched=990 if rate == "800" else 1000)},
+                          rate=rate, rate_achieved=float(rate))
+    ceiling = {"workloads": {"process": {"ops_per_s": 1000.2}}}
+    searched = write_folder(tmp_path / "s", rows, meta={
+        "machine": MACHINE, "plan": {"search": {"start": 200.0}}, "generator_ceiling": ceiling})
+    got = {s.series: s for s in max_sustainable(RunData.load(searched))}
+    assert got["a"].label == "≥ 800 (generator limit)"
+    assert got["b"].label == "200–800" and not got["b"].generator_limit
+    assert got["b"].lossless.label == "200–800"
+    swept = write_folder(tmp_path / "f", rows, meta={
+        "machine": MACHINE, "plan": {"rates": ["200", "800"]}, "generator_ceiling": ceiling})
+    assert {s.series: s.label for s in max_sustainable(RunData.load(swept))}["a"] == "≥ 800"
+    assert search_caps({"plan": {"search": {}}}) == {}   # an empty search plan: no search
+    assert search_caps({"plan": {"search": {"start": 1.0}}, "generator_ceiling": {
+        "workloads": {"file": {"ops_per_s": 10.0}, "x": {"status": "failed"}}}}) == {"file": 8.0}
