@@ -40,6 +40,13 @@ def _rate(v: float, _=None) -> str:
     return f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"
 
 
+def _minor_rate(v: float, _=None) -> str:
+    """Between the decades, only 2 and 5 times a power of ten are labelled: every minor
+    tick labelled runs the labels into each other."""
+    lead = round(v / 10 ** math.floor(math.log10(v))) if v > 0 else 0
+    return _rate(v) if lead in (2, 5) else ""
+
+
 def capacity_points(run: RunData) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """One row per series x workload with a kept rate and a cost (``COLUMNS``), and the
     ones left out per reason, as 'series (workload)'."""
@@ -87,8 +94,8 @@ def capacity(run: RunData, styles: Styles, out: Path):
             # symlog: costs span decades, and noise can put an estimate at or below 0
             ax.set_yscale("symlog", linthresh=1.0, linscale=0.5)
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            for axis in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
-                axis(FuncFormatter(_rate))
+            ax.xaxis.set_major_formatter(FuncFormatter(_rate))
+            ax.xaxis.set_minor_formatter(FuncFormatter(_minor_rate))
             ax.axhline(0, color="#444", linewidth=0.8, zorder=1)
             items, whiskers = [], []
             for _, r in g.iterrows():

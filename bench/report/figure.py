@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.report import style  # noqa: F401  (selects the Agg backend before pyplot)
+from bench.analysis.search import rate_text
 from bench.results.rundata import RunData, rate_order, rate_value
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -65,7 +66,8 @@ def _palette(png: Path) -> None:
 # -- the rate the headline shows ------------------------------------------------------------
 def headline_rate(run: RunData, workload: str | None = None) -> str | None:
     """The rate the headline table and the overview chart show: the middle of the sweep
-    (busy but not extreme); closed loop only when no offered rate was run. With
+    (busy but not extreme), a searched run's first rate; closed loop only when no offered
+    rate was run. With
     ``workload``, the middle of that workload's own sweep, which is the run's sweep except
     in a merged folder whose hosts ran different rates."""
     if workload is None:
@@ -76,4 +78,9 @@ def headline_rate(run: RunData, workload: str | None = None) -> str | None:
         numeric = [r for r in rates if not math.isnan(rate_value(r))]
     if not numeric:
         return rates[0] if rates else None
+    # A searched run probes dozens of rates, each series its own: its first rate is the
+    # one every search probed (the middle one would be a probe few series ran).
+    search = (run.meta.get("plan") or {}).get("search") or {}
+    if "start" in search and rate_text(float(search["start"])) in numeric:
+        return rate_text(float(search["start"]))
     return numeric[(len(numeric) - 1) // 2]

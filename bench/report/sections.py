@@ -217,11 +217,11 @@ def _rankings(items: list) -> Para:
     if not found:
         return Para("Ranked by the sensor's own CPU per event, no two sensors of a workload "
                     "come out in the opposite order to their total costs where those "
-                    "intervals tell them apart.")
+                    "intervals tell them apart (and the cheaper one's from zero).")
     return Para(
         "Ranked by the sensor's own CPU per event, these pairs come out the other way round "
         "from their total cost (µs per event, the method that resolved it, whose intervals "
-        "do not overlap). The dearer one spends its cost outside its own processes: in the "
+        "do not overlap, the cheaper one's above zero). The dearer one spends its cost outside its own processes: in the "
         "kernel on the workload's own path (an audit record built in the syscall, an eBPF "
         "program run in the workload's context), in kernel threads and in interrupts, "
         "which its own CPU does not count:",

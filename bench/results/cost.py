@@ -153,15 +153,16 @@ class Disagreement:
 
 def ranking_disagreements(items: list[Cost]) -> list[Disagreement]:
     """Per workload, every pair of sensors that the total cost (``resolved_cost``) orders
-    with intervals that do not overlap, and whose own CPU per event orders the other way:
-    what a ranking by the sensor's own CPU would get wrong. Dearest first."""
+    with intervals that do not overlap, the cheaper one's above zero (a cost told from
+    nothing, as a cost below it cannot be), and whose own CPU per event orders the other
+    way: what a ranking by the sensor's own CPU would get wrong. Dearest first."""
     out = []
     for a in items:
         for b in items:
             if a.workload_spec != b.workload_spec:
                 continue
             ta, tb = resolved_cost(a)[:3], resolved_cost(b)[:3]
-            if ta[2] < tb[1] and a.own_us_per_event > b.own_us_per_event:
+            if 0 < ta[1] and ta[2] < tb[1] and a.own_us_per_event > b.own_us_per_event:
                 out.append(Disagreement(a.workload_spec, a.series, b.series, (ta, tb),
                                         (a.own_us_per_event, b.own_us_per_event)))
     return sorted(out, key=lambda d: (d.workload_spec, -d.total[1][0], d.total[0][0]))

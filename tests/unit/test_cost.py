@@ -279,6 +279,9 @@ def test_the_rankings_disagree_where_the_total_cost_is_told_apart_the_other_way(
     # intervals that touch tell nothing apart
     touching = [_sensor("a", (2.0, 1.0, 9.0), own=5.0), _sensor("b", (10.0, 9.0, 11.0), own=4.0)]
     assert ranking_disagreements(touching) == []
+    # a total cost not told from zero (here below it, as noise can put it) claims nothing
+    noise = [_sensor("a", (-7.0, -19.0, 5.0), own=17.0), _sensor("b", (10.0, 9.0, 11.0), own=4.0)]
+    assert ranking_disagreements(noise) == []
     # the same own CPU is no disagreement
     same = [_sensor("a", (2.0, 1.8, 2.2), own=4.0), _sensor("b", (10.0, 9.0, 11.0), own=4.0)]
     assert ranking_disagreements(same) == []

@@ -185,16 +185,18 @@ def test_a_folder_whose_runner_stored_its_estimates(tmp_path):
     assert c["machine_cpu_us_per_op"] == 2.0
 
 
-def test_the_reference_run_reads_back_every_estimate_it_published():
-    """results/reference/ was written when the runner stored its estimates in the rows:
-    read through the model, which computes them, they come out the same, value for value
-    (its cells.csv, written with every digit a float round-trips with)."""
-    folder = ROOT / "results" / "reference"
+def test_a_run_that_stored_its_estimates_reads_back_every_one():
+    """tests/fixtures/stored_estimates/ is part of a reference run written when the runner
+    stored its estimates in the rows (ebpf, audit, psutil, synthetic and null_sensor, with
+    every baseline they were paired with): read through the model, which computes them,
+    they come out the same, value for value (its cells.csv, written with every digit a
+    float round-trips with)."""
+    folder = ROOT / "tests" / "fixtures" / "stored_estimates"
     run = RunData.load(folder)
     csv = pd.read_csv(folder / "cells.csv", low_memory=False)
     assert len(run.raw) == len(csv) and list(run.raw["cell"]) == list(csv["cell"])
     sensor = (csv["backend"] != "baseline").to_numpy()
-    assert sensor.sum() > 2000 and csv.loc[sensor, "machine_cpu_us_per_op"].notna().sum() > 1000
+    assert sensor.sum() > 500 and csv.loc[sensor, "machine_cpu_us_per_op"].notna().sum() > 200
     for c in ESTIMATES:
         if c == "saturation":
             got, want = run.raw[c].fillna("").astype(str), csv[c].fillna("").astype(str)

@@ -18,11 +18,9 @@ from workloads.native import load_missing
 PUBLISHED = sorted(p.parent for p in (ROOT / "results").glob("*/meta.json"))
 # what a cell records of how its workload ran, and the spec setting each must equal
 WORKLOAD_FACTS = {"workload_engine": "engine", "workload_threads": "threads"}
-# results/reference was made before the native load generator was the default and before
-# cells recorded their engine (its workloads ran on the Python engine); it is re-published
-# with the searched saturation sweep that replaces its rate list. strict: once it is
-# current, this mark must go.
-STALE = {"reference": "made on the Python engine, before cells recorded their engine"}
+# A folder known to be stale until it is re-published, with why (strict: once it is
+# current, its entry must go). None today.
+STALE: dict[str, str] = {}
 
 
 def _metas(folder):
