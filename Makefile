@@ -162,7 +162,7 @@ REFERENCE_ARGS ?= -b '$(REFERENCE_BACKENDS)' -w file,process,network -r search -
 # the arm whose burst loss is known (half of a 20,000/s burst), at 1000 ops/s with a burst
 # of 100 ms in every second, to 20,000 ops/s on file and network and 3,000 spawns/s on
 # process (what the generator can offer there), into results/bursts/ with its own
-# README.md (about 8 minutes).
+# README.md (about 6 minutes).
 BURSTS_BACKENDS ?= synthetic:capacity=5000,psutil,ebpf,audit,fanotify,inotify,proc_connector,\
 	bpftrace,execsnoop,exitsnoop,opensnoop,auditd,fatrace,forkstat,inotifywait
 BURSTS_ARGS ?= -b '$(BURSTS_BACKENDS)' -r 1000 -d 2 -n 2 --no-report
