@@ -37,6 +37,9 @@ from hdrh.histogram import HdrHistogram
 LOWEST_NS = 1
 HIGHEST_NS = 3600 * 10**9
 DIGITS = 3
+# a value read off the histogram (its bucket's middle) is within this share of the one
+# recorded: 3 significant digits give 2048 sub-buckets a power of two
+PRECISION = 1 / 2048
 
 
 def new() -> HdrHistogram:

@@ -18,7 +18,7 @@ import numpy as np
 from bench.analysis.metrics import DROP_THRESHOLD
 from bench.core import fmt
 from bench.results.rundata import RunData, kind_order, rate_order, rate_value
-from bench.report.figure import Chart, Skipped, save, slug
+from bench.report.figure import Chart, Skipped, headline_rate, save, slug
 from bench.report import scenarios
 from bench.report.capacity import capacity
 from bench.report.overview import overview
@@ -97,6 +97,21 @@ def coverage(run: RunData, styles: Styles, out: Path):
 
 
 # -- latency ECDF --------------------------------------------------------------------------
+def _ecdf_rates(run: RunData, workload: str) -> list[str]:
+    """The rates a workload's latency ECDFs are drawn at: every rate it ran at, but in a
+    searched run, which probes dozens (each series its own), only its first rate, which
+    every search probed, and the highest rate at which two series or more saw events."""
+    m = run.measured
+    rates = rate_order(m.loc[m["workload_spec"] == workload, "rate_target"].dropna().unique())
+    if not (run.meta.get("plan") or {}).get("search"):
+        return rates
+    c = run.cells
+    seen = c[(c["workload_spec"] == workload) & (c["kinds_seen"] > 0)]
+    shared = [r for r, g in seen.groupby("rate_target") if g["series"].nunique() >= 2]
+    top = max(shared, key=rate_value) if shared else None
+    return [r for r in rates if r == headline_rate(run, workload) or r == top]
+
+
 def ecdf(run: RunData, styles: Styles, out: Path, workload: str, rate: str):
     """Latency ECDF (t_seen - t_issue, log x) per kind, one line per backend."""
     ev = run.events
@@ -408,9 +423,7 @@ def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
     for w in run.workloads():
         add(w, f"saturation-{slug(w)}", "Saturation curve", saturation.__doc__.strip(),
             saturation(run, styles, out, w))
-        m = run.measured
-        # the rates this workload ran at (a searched run probes each workload at its own)
-        for r in rate_order(m.loc[m["workload_spec"] == w, "rate_target"].dropna().unique()):
+        for r in _ecdf_rates(run, w):
             add(w, f"ecdf-{slug(w)}-{slug(r)}", f"Latency ECDF @ {r} ops/s",
                 ecdf.__doc__.strip(), ecdf(run, styles, out, w, r))
         add(w, f"cpu-{slug(w)}", "Sensor CPU", cpu.__doc__.strip(), cpu(run, styles, out, w))
