@@ -294,3 +294,17 @@ def test_disagreements_come_per_workload_dearest_first():
              _sensor("u", (5.0, 4.0, 6.0), own=1.0, workload="a")]
     assert [(x.workload_spec, x.cheaper, x.dearer) for x in ranking_disagreements(items)] == [
         ("a", "k", "u"), ("w", "k", "u2"), ("w", "k", "u1")]
+
+
+def test_a_cheaper_cost_whose_interval_starts_at_zero_is_not_told_from_zero():
+    items = [_sensor("a", (2.0, 0.0, 2.2), own=5.0), _sensor("b", (10.0, 9.0, 11.0), own=4.0)]
+    assert ranking_disagreements(items) == []
+    items[0] = _sensor("a", (2.0, 0.01, 2.2), own=5.0)
+    assert [(d.cheaper, d.dearer) for d in ranking_disagreements(items)] == [("a", "b")]
+
+
+def test_pairs_with_the_same_dearer_sensor_come_cheapest_first():
+    items = [_sensor("k2", (3.0, 2.9, 3.1), own=9.0), _sensor("k1", (1.0, 0.9, 1.1), own=8.0),
+             _sensor("u", (10.0, 9.0, 11.0), own=2.0)]
+    assert [(d.cheaper, d.dearer) for d in ranking_disagreements(items)] == [
+        ("k1", "u"), ("k2", "u")]
