@@ -308,3 +308,11 @@ def test_pairs_with_the_same_dearer_sensor_come_cheapest_first():
              _sensor("u", (10.0, 9.0, 11.0), own=2.0)]
     assert [(d.cheaper, d.dearer) for d in ranking_disagreements(items)] == [
         ("k1", "u"), ("k2", "u")]
+
+
+def test_disagreements_are_ordered_by_the_costs_not_their_interval_ends():
+    # by value: u2 (20) before u1 (10), k1 (1.0) before k2 (3.0); by low ends the other way
+    items = [_sensor("k2", (3.0, 0.2, 3.5), own=9.0), _sensor("k1", (1.0, 0.9, 1.1), own=8.0),
+             _sensor("u1", (10.0, 9.0, 11.0), own=2.0), _sensor("u2", (20.0, 4.0, 30.0), own=1.0)]
+    assert [(d.cheaper, d.dearer) for d in ranking_disagreements(items)] == [
+        ("k1", "u2"), ("k2", "u2"), ("k1", "u1"), ("k2", "u1")]

@@ -391,3 +391,6 @@ def test_a_search_that_kept_up_at_its_cap_says_the_generator_was_the_limit(tmp_p
     assert search_caps({"plan": {"search": {}}}) == {}   # an empty search plan: no search
     assert search_caps({"plan": {"search": {"start": 1.0}}, "generator_ceiling": {
         "workloads": {"file": {"ops_per_s": 10.0}, "x": {"status": "failed"}}}}) == {"file": 8.0}
+    # a ceiling of 1 op/s still caps at one (a probe's rate is a whole number, at least 1)
+    assert search_caps({"plan": {"search": {"start": 1.0}}, "generator_ceiling": {
+        "workloads": {"slow": {"ops_per_s": 1.0}}}}) == {"slow": 1.0}
