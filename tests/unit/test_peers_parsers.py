@@ -165,6 +165,18 @@ def test_forkstat_nobufs_and_repeated_header():
         ["<unknown>"] * 4
 
 
+def test_forkstat_exit_of_a_long_lived_process_is_understood():
+    """A host process that ran for minutes or hours exits during a cell: forkstat gives
+    its run time in m or h (lines as a real run printed them)."""
+    b = make(ForkstatBackend)
+    for line, pid in (("19:58:57 exit    920      0   6.598m sleep 420 ", 920),
+                      ("19:58:57 exit    914      0   2.342h line_io_tools/binary_backend --uid 0",
+                       914),
+                      ("19:58:57 exit    915      0   1.500d init", 915)):
+        evs = b.parse(line)
+        assert evs and [(e.kind, e.key) for e in evs] == [(Kind.proc_exit, pid)], line
+
+
 # -- fatrace ------------------------------------------------------------------------------
 
 def test_fatrace_open_is_create_close_write_is_write():

@@ -31,7 +31,9 @@ from bench.core.kinds import PROC_KINDS, Kind
 _TIME = r"(?:\d\d:\d\d:\d\d|--:--:--)"
 _LINE = re.compile(rf"^{_TIME} (?P<ev>fork|clone|exec|exit)\s+(?P<pid>\d+) (?P<rest>.*)$")
 _NOBUFS = re.compile(rf"^{_TIME} recv -+ nobufs")
-_EXIT = re.compile(r"^\s*(?P<code>-?\d+)\s+(?P<dur>[\d.]+s?|unknown)\s(?P<cmd>.*)$")
+# the run time of an exited process: seconds, or minutes, hours, days... for a long-lived
+# one ("6.598m", "2.342h": another process on the host exiting while a cell runs)
+_EXIT = re.compile(r"^\s*(?P<code>-?\d+)\s+(?P<dur>[\d.]+[smhdwy]?|unknown)\s(?P<cmd>.*)$")
 
 
 class ForkstatBackend(ToolBackend):
