@@ -38,7 +38,7 @@ class SearchSettings:
     resolution: float = 0.10      # stop when failed / kept - 1 is at most this
     lowest: float = 0.0           # no probe below this ('< lowest'); 0: as low as a block goes
     cost_blocks: int = 3          # blocks added at the highest rate kept, for the total cost
-    ceiling: float = math.inf     # the highest rate to probe (CEILING_SHARE of the generator's)
+    ceiling: float = math.inf     # the highest rate to probe (``caps``)
 
 
 def _above_one(v) -> str | None:
@@ -92,6 +92,15 @@ class Probe:
 def _rate(x: float) -> float:
     """Probe rates are whole operations per second (a cell's rate is part of its id)."""
     return float(max(1, round(x)))
+
+
+def caps(found: dict) -> dict[str, float]:
+    """Workload spec text -> the highest rate a search probes it at: ``CEILING_SHARE`` of
+    the most ops/s its generator offered (closed loop, no sensor; ``found`` as
+    ``bench.harness.ceiling.measure`` gives it and meta.json keeps it), a whole rate as a
+    probe's is. Workloads the ceiling did not measure are not capped."""
+    return {w: _rate(float(e["ops_per_s"]) * CEILING_SHARE)
+            for w, e in (found.get("workloads") or {}).items() if e.get("ops_per_s")}
 
 
 def next_rate(s: SearchSettings, probes: list[Probe]) -> float | None:

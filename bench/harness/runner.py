@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench.analysis.search import SearchSettings, kept_rate, next_rate, rate_text
+from bench.analysis.search import SearchSettings, caps as search_caps, kept_rate, next_rate, rate_text
 from bench.harness import ceiling, machine, pairing, searching
 from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
@@ -234,7 +234,7 @@ def _search(cfg: RunConfig, res: Store, found: dict,
     with nothing to search runs its blocks at the search's first rate, so its row
     (skipped, unsupported, a control's cost and the resolution it gives) is in the
     matrix."""
-    caps = searching.ceilings(found)
+    caps = search_caps(found)
     searches, once = [], []
     for w in cfg.workloads:
         settings = searching.settings_for(cfg.search, w, caps)

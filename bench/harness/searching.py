@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.analysis.search import CEILING_SHARE, Probe, SearchSettings, next_rate, rate_text
+from bench.analysis.search import Probe, SearchSettings, next_rate, rate_text
 from bench.core.settings import Spec
 from bench.harness import pairing
 from bench.harness.cell import Cell
@@ -61,13 +61,6 @@ def round_cells(due: list[tuple[Search, str]], blocks: range, duration: float, a
     return cells
 
 
-def ceilings(found: dict) -> dict[str, float]:
-    """Workload spec text -> the most ops/s its generator offered (closed loop, no sensor),
-    from ``bench.harness.ceiling.measure``; unmeasured ones are not capped."""
-    return {w: float(e["ops_per_s"]) for w, e in (found.get("workloads") or {}).items()
-            if e.get("ops_per_s")}
-
-
 def run_searches(searches: list[Search], run_probes: Callable[[list[tuple[Search, str]]], None],
                  judge: Callable[[list[tuple[str, str, str]]], list[tuple[bool, str]]],
                  console: Console) -> dict[str, list[Probe]]:
@@ -97,6 +90,5 @@ def run_searches(searches: list[Search], run_probes: Callable[[list[tuple[Search
 
 
 def settings_for(base: SearchSettings, workload: Spec, caps: dict[str, float]) -> SearchSettings:
-    """The search's settings capped at ``CEILING_SHARE`` of the workload's generator
-    ceiling."""
-    return replace(base, ceiling=caps.get(workload.text, math.inf) * CEILING_SHARE)
+    """The search's settings capped at the workload's cap (``bench.analysis.search.caps``)."""
+    return replace(base, ceiling=caps.get(workload.text, math.inf))

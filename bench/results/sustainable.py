@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.analysis.metrics import OVERHEAD_LIMIT_PCT, RATE_SHORTFALL, limits
-from bench.analysis.search import CEILING_SHARE, GENERATOR
+from bench.analysis.search import GENERATOR, caps
 from bench.results.rundata import RunData, rate_value
 
 
@@ -155,13 +155,12 @@ def max_sustainable(run: RunData) -> list[Sustainable]:
 
 
 def search_caps(meta: dict) -> dict[str, float]:
-    """Workload spec -> the highest rate a searched run probed it at (``CEILING_SHARE`` of
-    its generator ceiling, as the search rounds it); {} for a run that did not search."""
+    """Workload spec -> the highest rate a searched run probed it at (its cap, from the
+    generator ceiling in meta.json: ``bench.analysis.search.caps``, the rule the search
+    used); {} for a run that did not search."""
     if not (meta.get("plan") or {}).get("search"):
         return {}
-    found = (meta.get("generator_ceiling") or {}).get("workloads") or {}
-    return {w: float(max(1, round(e["ops_per_s"] * CEILING_SHARE)))
-            for w, e in found.items() if e.get("ops_per_s")}
+    return caps(meta.get("generator_ceiling") or {})
 
 
 def table(run: RunData) -> pd.DataFrame:

@@ -184,3 +184,12 @@ def test_the_kept_rate_is_the_highest_that_kept_up():
     assert parse("search:cost_blocks=0").cost_blocks == 0
     with pytest.raises(BadInput, match="must be >= 0"):
         parse("search:cost_blocks=-1")
+
+
+def test_a_search_is_capped_at_a_whole_share_of_each_measured_ceiling():
+    from bench.analysis.search import CEILING_SHARE, caps
+
+    found = {"workloads": {"file": {"ops_per_s": 100_000.4}, "slow": {"ops_per_s": 1.0},
+                           "failed": {"status": "failed", "reason": "x"}}}
+    assert caps(found) == {"file": round(100_000.4 * CEILING_SHARE), "slow": 1.0}
+    assert caps({}) == {} and caps({"workloads": None}) == {}
