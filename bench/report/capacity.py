@@ -97,7 +97,7 @@ def capacity(run: RunData, styles: Styles, out: Path):
             ax.xaxis.set_major_formatter(FuncFormatter(_rate))
             ax.xaxis.set_minor_formatter(FuncFormatter(_minor_rate))
             ax.axhline(0, color="#444", linewidth=0.8, zorder=1)
-            items, whiskers = [], []
+            items = []
             for _, r in g.iterrows():
                 mode = r["mode"] if r["mode"] in MODE_MARKER else "user"
                 colour = MODE_COLOUR[mode]
@@ -120,7 +120,7 @@ def capacity(run: RunData, styles: Styles, out: Path):
                 items.append((x, y, r["series"], colour, 5.0))
             ax.margins(x=0.25, y=0.15)
             ax.set_xlabel("max sustainable rate (events offered a second, log)")
-            labels.append((ax, items, whiskers))
+            labels.append((ax, items))
         for ax in axes[:, 0]:
             ax.set_ylabel("total cost (machine CPU µs per event)")
         for ax in list(axes.flat)[len(workloads):]:
@@ -139,8 +139,8 @@ def capacity(run: RunData, styles: Styles, out: Path):
         fig.suptitle("Where each sensor breaks and what it costs: lower right is better")
         fig.canvas.draw()
         fig.set_layout_engine("none")
-        for ax, items, whiskers in labels:
-            place_labels(fig, ax, items, whiskers)
+        for ax, items in labels:
+            place_labels(fig, ax, items)
         paths = save(fig, out, "overview")
     caption = (
         "One point per backend and workload. x: the max sustainable rate, the highest "
