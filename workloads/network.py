@@ -2,7 +2,8 @@
 
 Even operations open a TCP connection to our listener and accept it (expected events
 ``net_connect`` and ``net_accept``); odd ones send one UDP datagram from a fresh socket
-(``net_send``). Both are keyed by the (client port, server port) pair. Client sockets close
+(``net_send``). ``protocols=tcp`` makes every operation a TCP one, ``protocols=udp`` every
+one a UDP send (a sensor's TCP or UDP path alone, at twice the rate). Both are keyed by the (client port, server port) pair. Client sockets close
 with SO_LINGER 0 so that closed connections do not pile up in TIME_WAIT and exhaust ports.
 
 UDP senders bind their source port themselves, walking up a block below the kernel's
@@ -39,7 +40,8 @@ import struct
 from bench.core.clock import now_ns
 from bench.core.kinds import NET_KINDS, Kind, port_pair
 from bench.core.osapi import IS_WINDOWS
-from workloads.base import Workload
+from bench.core.settings import Setting, one_of
+from workloads.base import COMMON, Workload
 
 _PAYLOAD = b"sensorbench-udp"
 # Below the default ephemeral range on Linux (32768-60999) and Windows (49152-65535).
@@ -65,8 +67,13 @@ _LINGER_RST = _OPTIONS["linger"]
 class NetworkWorkload(Workload):
     name = "network"
     kinds = NET_KINDS
-    rows_per_op = 1.5
+    rows_per_op = 2.0  # at most (protocols=tcp)
     description = "TCP connect/accept and UDP sends on loopback"
+    settings = {
+        **COMMON,
+        "protocols": Setting(str, "both", "both (TCP and UDP in turn), tcp or udp",
+                             one_of("both", "tcp", "udp")),
+    }
 
     def setup(self) -> None:
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -96,8 +103,9 @@ class NetworkWorkload(Workload):
 
     def op(self, i: int, t_intended: int) -> None:
         clock = now_ns
+        protocols = self.cfg["protocols"]
         try:
-            if i % 2 == 0:
+            if protocols == "tcp" or (protocols == "both" and i % 2 == 0):
                 c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
                 t0 = clock()

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from bench.analysis.search import SearchSettings, caps as search_caps, kept_rate, next_rate, rate_text
+from bench.analysis.search import SearchSettings, caps as search_caps, next_rate, rate_text
 from bench.harness import ceiling, machine, pairing, searching
 from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
@@ -256,19 +256,17 @@ def _search(cfg: RunConfig, res: Store, found: dict,
                   what or f"search round {next(rounds)}")
         res.write_cells()
 
+    def judge(keys):
+        return cfg.judge(res.path, keys)
+
     run_cells(once, "nothing to search")
-    probes = searching.run_searches(searches, run_probes,
-                                    lambda keys: cfg.judge(res.path, keys), console)
+    searching.run_searches(searches, run_probes, judge, console)
     # The total cost stands furthest above the noise at the highest rate kept up with:
     # more blocks there (the probes' own are its first), once every search is over.
     if cfg.search.cost_blocks and cfg.baseline:
-        due = [(s, rate_text(kept)) for s in searches
-               if (kept := kept_rate(s.probes)) is not None]
-        if due:
-            console.print(f"cost: {cfg.search.cost_blocks} more block(s) at the highest rate "
-                          "each search kept up with", highlight=False)
-            run_probes(due, range(cfg.repeat, cfg.repeat + cfg.search.cost_blocks), "cost")
-    return probes
+        searching.run_cost_blocks(searches, range(cfg.repeat, cfg.repeat + cfg.search.cost_blocks),
+                                  run_probes, judge, console)
+    return {s.key: s.probes for s in searches}
 
 
 def _covers(found: dict | None, workloads: list[Spec]) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.analysis.search import Probe, SearchSettings, next_rate, rate_text
+from bench.analysis.search import Probe, SearchSettings, kept_rate, next_rate, rate_text
 from bench.core.settings import Spec
 from bench.harness import pairing
 from bench.harness.cell import Cell
@@ -87,6 +87,41 @@ def run_searches(searches: list[Search], run_probes: Callable[[list[tuple[Search
                           + ("kept up" if ok else f"[yellow]{why or 'failed'}[/]"),
                           highlight=False)
     return {s.key: s.probes for s in searches}
+
+
+def run_cost_blocks(searches: list[Search], blocks: range,
+                    run_probes: Callable[[list[tuple[Search, str]], range, str], None],
+                    judge: Callable[[list[tuple[str, str, str]]], list[tuple[bool, str]]],
+                    console: Console) -> None:
+    """``blocks`` more at the highest rate each search kept up with, where the total cost
+    stands furthest above the noise. The probe is then judged again on all its blocks, as
+    the report and a resumed search judge it: a verdict the added blocks overturn reopens
+    that search (it bisects below the rate, whose cost blocks then go to the new highest
+    kept rate), so the searched bracket is always the report's."""
+    costed: set[tuple[str, str]] = set()
+    while True:
+        due = [(s, rate_text(kept)) for s in searches
+               if (kept := kept_rate(s.probes)) is not None
+               and (s.key, rate_text(kept)) not in costed]
+        if not due:
+            return
+        console.print(f"cost: {len(blocks)} more block(s) at the highest rate "
+                      f"{len(due)} search(es) kept up with", highlight=False)
+        run_probes(due, blocks, "cost")
+        costed |= {(s.key, rate) for s, rate in due}
+        reopened = []
+        for (s, rate), (ok, why) in zip(due, judge([(s.spec.text, s.workload.text, rate)
+                                                    for s, rate in due])):
+            if ok:
+                continue
+            s.probes = [Probe(p.rate, False, why) if rate_text(p.rate) == rate else p
+                        for p in s.probes]
+            console.print(f"search {s.spec.text} {s.workload.text} @{rate}: "
+                          f"[yellow]{why or 'failed'}[/] with its cost blocks; searching on",
+                          highlight=False)
+            reopened.append(s)
+        if reopened:
+            run_searches(reopened, run_probes, judge, console)
 
 
 def settings_for(base: SearchSettings, workload: Spec, caps: dict[str, float]) -> SearchSettings:

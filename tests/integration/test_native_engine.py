@@ -90,6 +90,24 @@ def test_both_engines_give_the_same_truth_and_correlation(tmp_path, leaves_nothi
         assert r["unmatched"] == 0 and r["duplicates"] == 0
 
 
+@pytest.mark.parametrize("protocols,kinds", [
+    ("tcp", {Kind.net_connect, Kind.net_accept}), ("udp", {Kind.net_send})])
+def test_network_protocols_alone_on_both_engines(tmp_path, leaves_nothing, protocols, kinds):
+    """protocols=tcp makes every operation a connect+accept, protocols=udp every one a send,
+    on both engines alike: the same ops, the kinds of that protocol only, all matched."""
+    spec = f"network:protocols={protocols}"
+    py, _, py_out = _cell(tmp_path / "py", "synthetic", f"{spec},engine=python")
+    nat, _, nat_out = _cell(tmp_path / "nat", "synthetic", f"{spec},engine=native")
+    for truth in (py, nat):
+        assert truth.meta["errors"] == 0
+        assert {Kind(k) for k in np.unique(truth.cols["kind"])} == kinds
+        ops = np.unique(truth.cols["op"])
+        assert ops.tolist() == list(range(int(float(RATE) * DURATION)))   # every op
+        assert len(truth.cols["op"]) == len(ops) * len(kinds)              # its rows each
+    assert _by_kind(nat_out.rows) == _by_kind(py_out.rows)
+    assert all(s == "ok" and e == m for s, e, m in _by_kind(nat_out.rows).values())
+
+
 # Real sensors see the system calls themselves (audit records accept's peer address,
 # eBPF the syscall numbers): the native engine must make the Python engine's calls.
 REAL = [("inotify", "file"), ("fanotify", "file"), ("audit", "file"), ("audit", "network"),

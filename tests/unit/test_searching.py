@@ -8,9 +8,9 @@ import io
 
 from rich.console import Console
 
-from bench.analysis.search import SearchSettings
+from bench.analysis.search import Probe, SearchSettings, rate_text
 from bench.harness import spec
-from bench.harness.searching import Search, round_cells, run_searches
+from bench.harness.searching import Search, round_cells, run_cost_blocks, run_searches
 
 
 def _search(name: str, workload: str = "file", **settings) -> Search:
@@ -93,3 +93,60 @@ def test_a_calibration_arm_is_searched_only_when_it_can_fail_below_the_generator
     for limited in ("capacity=3000", "work_us=20", "idle_pct=50", "drop=0.01"):
         assert _searchable(spec.parse_backend(f"synthetic:{limited}"), file), limited
     assert not _searchable(spec.parse_backend("null_sensor"), file)   # sees no kind
+
+
+def _judge_by_blocks(limits: dict, blocks_seen: dict):
+    """A judge that passes a rate below the backend's limit, where the limit drops to
+    ``limits[name][1]`` once a rate has more than its first blocks (the cost blocks showed
+    what the probe's own did not)."""
+    def judge(keys):
+        out = []
+        for name, _, rate in keys:
+            first, later = limits[name]
+            limit = later if blocks_seen.get((name, rate), 0) > 1 else first
+            out.append((float(rate) <= limit, "" if float(rate) <= limit else "behind"))
+        return out
+    return judge
+
+
+def test_cost_blocks_go_to_each_kept_rate_and_a_verdict_they_overturn_reopens_the_search():
+    # synthetic's top probe holds with its cost blocks; null_sensor's does not: with them
+    # its limit is 20 000, so its search bisects below the overturned rate
+    limits = {"synthetic": (5000, 5000), "null_sensor": (70_000, 20_000)}
+    blocks_seen: dict = {}
+    costed = []
+
+    def run_probes(due, blocks=range(1), what=""):
+        for s, rate in due:
+            blocks_seen[(s.spec.text, rate)] = blocks_seen.get((s.spec.text, rate), 0) \
+                + len(blocks)
+        if what == "cost":
+            costed.append(sorted((s.spec.text, rate) for s, rate in due))
+
+    judge = _judge_by_blocks(limits, blocks_seen)
+    searches = [_search(n, start=1000, factor=4, resolution=0.5, ceiling=64_000)
+                for n in limits]
+    run_searches(searches, run_probes, judge, Console(file=io.StringIO()))
+    run_cost_blocks(searches, range(1, 3), run_probes, judge, Console(file=io.StringIO()))
+    syn, null = (s.probes for s in searches)
+    assert costed[0] == [("null_sensor", "64000"), ("synthetic", "4000")]
+    # synthetic: cost blocks once, at its kept rate, which held
+    assert [c for c in costed if ("synthetic", "4000") in c] == [costed[0]]
+    assert max(p.rate for p in syn if p.passed) == 4000
+    # null_sensor: 64 000 is now failed (behind), the bracket is the report's and holds
+    # the limit its blocks show, and the cost blocks went on to the new kept rate
+    assert [p for p in null if p.rate == 64_000] == [Probe(64_000, False, "behind")]
+    kept = max(p.rate for p in null if p.passed)
+    failed = min(p.rate for p in null if not p.passed)
+    assert kept <= 20_000 < failed <= kept * 1.5
+    assert costed[-1] == [("null_sensor", rate_text(kept))]
+    assert len(costed) >= 2
+
+
+def test_cost_blocks_with_nothing_kept_run_nothing():
+    s = _search("synthetic", start=1000, factor=4, resolution=0.5, lowest=1000)
+    s.probes = [Probe(1000, False, "drops")]
+    calls = []
+    run_cost_blocks([s], range(3, 6), lambda *a: calls.append(a),
+                    lambda keys: [(True, "")] * len(keys), Console(file=io.StringIO()))
+    assert calls == [] and s.probes == [Probe(1000, False, "drops")]

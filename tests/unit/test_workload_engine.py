@@ -48,6 +48,7 @@ def test_native_is_the_default_where_it_is_built(monkeypatch):
     ("process:engine=native,spawner=popen", "spawner=popen needs engine=python"),
     ("file:threads=0", "must be >= 1"),
     ("file:pin=maybe", "bad value for file:pin"), ("file:pin=2", "must be one of 0, 1"),
+    ("network:protocols=sctp", "must be one of both, tcp, udp"),
 ])
 def test_specs_that_cannot_mean_anything_are_one_line(text, needle):
     with pytest.raises(BadInput) as e:

@@ -54,6 +54,8 @@ def exec_native(name: str, cfg: dict, *, rate: str, duration: float, marker: str
         if child is None:
             sys.exit("workloads: sb-child could not be built: run `make native`")
         values.update(child=child, lifetime_us=int(cfg["lifetime_ms"] * 1000))
+    if name == "network":
+        values.update(protocols=cfg["protocols"])
     r, w = os.pipe()
     os.write(w, config_text(values))
     os.close(w)

@@ -1,6 +1,7 @@
 /* Network workload (workloads/network.py): TCP connect+accept and UDP sends on loopback.
  *
- * Thread t's own count j: TCP when j is even, UDP when odd, keyed by the port pair
+ * Thread t's own count j: TCP when j is even, UDP when odd (protocols=both; every one
+ * TCP with protocols=tcp, UDP with protocols=udp), keyed by the port pair
  * (client << 16 | server). Each thread has its own listener and UDP receiver (so no
  * thread accepts another's connection and every key is its own), and its own slice of the
  * UDP source-port block 10000-32767 below the kernel's ephemeral range, walked up from a
@@ -101,7 +102,8 @@ static void tcp(struct worker *w, int64_t i, int64_t t_int)
 		if (connect(c, (struct sockaddr *)&to, sizeof(to)) == 0)
 			s = accept4(w->listener, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
 		int64_t t1 = now_ns();
-		int port = s >= 0 ? local_port(c) : -1;
+		/* the client's port is the accepted peer's: no getsockname on the op path */
+		int port = s >= 0 ? ntohs(peer.sin_port) : -1;
 		if (port >= 0) {
 			int64_t key = ((int64_t)port << 16) | w->tcp_port;
 			record(&w->run->led, w->slice, i, K_NET_CONNECT, key, NULL, 0, t_int, t0, t1);
@@ -138,7 +140,8 @@ static void udp(struct worker *w, int64_t i, int64_t t_int)
 
 static void op(struct worker *w, int64_t i, int64_t j, int64_t t_int)
 {
-	if (j % 2 == 0)
+	int protocols = w->run->cfg.protocols;
+	if (protocols == PROTO_TCP || (protocols == PROTO_BOTH && j % 2 == 0))
 		tcp(w, i, t_int);
 	else
 		udp(w, i, t_int);

@@ -98,7 +98,16 @@ static void read_config(struct config *c)
 			c->pin = atoi(v);
 		else if (!strcmp(line, "lifetime_us"))
 			c->lifetime_us = atol(v);
-		else if (!strcmp(line, "child"))
+		else if (!strcmp(line, "protocols")) {
+			if (!strcmp(v, "both"))
+				c->protocols = PROTO_BOTH;
+			else if (!strcmp(v, "tcp"))
+				c->protocols = PROTO_TCP;
+			else if (!strcmp(v, "udp"))
+				c->protocols = PROTO_UDP;
+			else
+				die("bad protocols %s", v);
+		} else if (!strcmp(line, "child"))
 			copy(c->child, sizeof(c->child), v, line);
 		else if (!strcmp(line, "tap_fd"))
 			c->tap_fd = atoi(v);

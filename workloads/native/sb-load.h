@@ -139,6 +139,8 @@ int64_t schedule_len(double rate, double duration, const struct arrivals *a, uin
 int sleep_until(int64_t t, const atomic_int *stop);
 
 /* ---- the run ---------------------------------------------------------------------- */
+enum { PROTO_BOTH, PROTO_TCP, PROTO_UDP };
+
 struct config {
 	char workload[16];
 	double rate;                  /* 0: closed loop ("max") */
@@ -151,6 +153,7 @@ struct config {
 	int threads;
 	int pin;
 	long lifetime_us;
+	int protocols;                /* network: PROTO_BOTH, PROTO_TCP or PROTO_UDP */
 	char child[4096];
 	int tap_fd, ledger_fd;
 	char home_cgroup[4096];
