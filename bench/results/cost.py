@@ -7,9 +7,13 @@ VM's noise, and its cost per operation (sensor cell minus its paired baseline, t
 said beside its number:
 
 - **slope**: across the offered rates of a sweep or a search, every block gives the
-  machine's busy cores with the sensor minus its own baseline's at the same rate (``y``)
-  and the events a second the sensor was offered (``x``: the workload's operations of the
-  kinds it supports). The slope of ``y`` on ``x`` is the CPU one event costs the machine,
+  machine's busy CPU per operation with the sensor minus its own baseline's at the same
+  rate, times the sensor cell's operations a second (``y``: the cores the sensor added to
+  the operations it was offered), and the events a second the sensor was offered (``x``:
+  the workload's operations of the kinds it supports). Per operation first, because a
+  sensor that holds the workload back (still within the keep-up rule) runs fewer
+  operations than its baseline, whose every operation also costs the workload: a
+  difference of whole-cell cores would subtract those and put the sensor's cost too low. The slope of ``y`` on ``x`` is the CPU one event costs the machine,
   with its t-interval (``bench.analysis.stats.slope_interval``); the intercept is what the
   sensor costs with no events. Only rates the sensor kept up with count (the saturation
   rule, ``bench.results.sustainable.judge``): above them it handles fewer events than it
@@ -68,15 +72,16 @@ def _resolved(v: float, lo: float, hi: float) -> bool:
 
 def block_points(run: RunData) -> pd.DataFrame:
     """One row per sensor cell that has a baseline of its own: its series, workload, rate,
-    events a second offered (``x``), machine busy cores added over its baseline (``y``),
-    and whether its combined cell kept up (``kept``)."""
+    events a second offered (``x``), machine busy cores added over its baseline at the
+    sensor cell's own operations a second (``y``), and whether its combined cell kept up
+    (``kept``)."""
     raw = run.raw
     cols = ["series", "workload_spec", "rate_target", "x", "y", "kept"]
     if not len(raw) or "machine_busy_us_per_op" not in raw.columns:
         return pd.DataFrame(columns=cols)
     cell = raw.drop_duplicates(["run", "cell"]).set_index(["run", "cell"])
-    busy = pd.to_numeric(cell["machine_busy_us_per_op"], errors="coerce") \
-        * pd.to_numeric(cell["rate_achieved"], errors="coerce") / 1e6
+    busy = pd.to_numeric(cell["machine_busy_us_per_op"], errors="coerce")
+    ops = pd.to_numeric(cell["rate_achieved"], errors="coerce")
     ok = raw[(raw["status"] == "ok") & raw["baseline_cell"].fillna("").astype(str).ne("")]
     if not len(ok):
         return pd.DataFrame(columns=cols)
@@ -92,7 +97,8 @@ def block_points(run: RunData) -> pd.DataFrame:
         "series": first["series"].to_numpy(), "workload_spec": first["workload_spec"].to_numpy(),
         "rate_target": first["rate_target"].to_numpy(),
         "x": (offered.reindex(first.index) / dur).to_numpy(),
-        "y": busy.reindex(first.index).to_numpy() - pd.Series(base).to_numpy(float)})
+        "y": (busy.reindex(first.index).to_numpy() - pd.Series(base).to_numpy(float))
+        * ops.reindex(first.index).to_numpy() / 1e6})
     out["kept"] = [verdict.get(k, False) for k in
                    zip(out["series"], out["workload_spec"], out["rate_target"])]
     return out[cols]

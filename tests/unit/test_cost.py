@@ -316,3 +316,28 @@ def test_disagreements_are_ordered_by_the_costs_not_their_interval_ends():
              _sensor("u1", (10.0, 9.0, 11.0), own=2.0), _sensor("u2", (20.0, 4.0, 30.0), own=1.0)]
     assert [(d.cheaper, d.dearer) for d in ranking_disagreements(items)] == [
         ("k1", "u2"), ("k2", "u2"), ("k1", "u1"), ("k2", "u1")]
+
+
+def test_a_sensor_that_holds_the_workload_back_is_charged_per_operation(tmp_path):
+    """The sensor cells run 4 % fewer operations than their baselines (behind, within the
+    keep-up rule): the cores added are the per-operation difference at the sensor cell's
+    own operations a second, so the slope is still the per-event cost; whole-cell cores
+    would subtract the baseline's extra operations (4 % of 100 µs each) from it."""
+    rows = []
+    for rate in RATES:
+        for rep in (0, 1):
+            block = _block(rate, rep, BASE_US + PER_EVENT_US)
+            for r in block:
+                if r["spec"] != "baseline":
+                    r.update(rate_achieved=0.96 * rate, expected=round(0.96 * rate),
+                             matched=round(0.96 * rate))
+            rows += block
+    run = RunData.load(write_folder(tmp_path / "r", rows))
+    pts = block_points(run)
+    assert pts["kept"].all()
+    assert pts["x"].tolist() == pytest.approx([0.96 * r for r in RATES for _ in (0, 1)], abs=1)
+    assert pts["y"].tolist() == pytest.approx(
+        [PER_EVENT_US * 0.96 * r / 1e6 for r in RATES for _ in (0, 1)])
+    (c,) = costs(run)
+    assert c.us_per_event == pytest.approx(PER_EVENT_US, rel=0.01)
+    assert c.idle_cores == pytest.approx(0, abs=1e-3)
