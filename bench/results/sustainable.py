@@ -111,14 +111,20 @@ def judge(row: pd.Series, slowdown: bool = True,
 
 def _scan(series: str, wl: str, g: pd.DataFrame, slowdown: bool,
           overhead_limit_pct: float = OVERHEAD_LIMIT_PCT) -> Sustainable:
-    best, limited, failed, gen = None, "", None, False
+    best, limited, failed, gen, decided = None, "", None, False, None
     for _, row in g.iterrows():
         ok, why = judge(row, slowdown, overhead_limit_pct)
+        if why == GENERATOR and best is None:
+            # below every rate kept up with, a rate the generator could not offer decides
+            # nothing: the sensor may still fail above it ('< R', not 'n/a')
+            gen = True
+            continue
+        decided = row["_r"] if decided is None else decided
         if not ok:
             gen = why == GENERATOR
             limited, failed = ("", None) if gen else (why, row["_r"])
             break
-        best = row["_r"]
+        best, gen = row["_r"], False
     n = len(g)
     if n and best is None and not gen:
         qual = "<"
@@ -126,8 +132,9 @@ def _scan(series: str, wl: str, g: pd.DataFrame, slowdown: bool,
         qual = ">="
     else:
         qual = ""
-    return Sustainable(series, wl, best, qual, limited, n,
-                       float(g["_r"].min()) if n else math.nan, failed=failed,
+    # the lowest rate the sensor's verdict decided ('<' names it), else the lowest tested
+    lowest = decided if decided is not None else float(g["_r"].min()) if n else math.nan
+    return Sustainable(series, wl, best, qual, limited, n, float(lowest), failed=failed,
                        generator_limit=gen)
 
 

@@ -368,6 +368,25 @@ def test_a_scan_the_generator_ended_names_no_limit(tmp_path):
     assert s.label == "≥ 100 (generator limit)"
 
 
+def test_a_rate_the_generator_could_not_offer_below_a_failure_leaves_it_a_failure(tmp_path):
+    """The lowest rate's baselines fell short (undecided), the next one the sensor failed:
+    the answer is below that failure, not 'n/a'."""
+    rows = []
+    for rate, base, matched in (("100", 80.0, 1000), ("250", 250.0, 900), ("500", 500.0, 900)):
+        rows += cell_rows("baseline", rate=rate, rate_achieved=base)
+        rows += cell_rows("s", {"file_create": dict(expected=1000, matched=matched)},
+                          rate=rate, rate_achieved=float(rate))
+    (s,) = max_sustainable(RunData.load(write_folder(tmp_path / "g", rows)))
+    assert (s.rate, s.qualifier, s.generator_limit, s.lowest) == (None, "<", False, 250.0)
+    assert s.label == "< 250"
+    # every rate undecided: nothing to say but the generator
+    rows = [r for rate in ("100", "250") for r in
+            cell_rows("baseline", rate=rate, rate_achieved=0.5 * float(rate))
+            + cell_rows("s", rate=rate, rate_achieved=0.5 * float(rate))]
+    (s,) = max_sustainable(RunData.load(write_folder(tmp_path / "h", rows)))
+    assert s.label == "n/a (generator limit)"
+
+
 def test_a_search_that_kept_up_at_its_cap_says_the_generator_was_the_limit(tmp_path):
     """The cap is 80 % of the generator's ceiling (1000 -> 800): kept up there, the answer
     is the generator's limit; the same cells without a search in the plan, or a sensor
