@@ -84,8 +84,9 @@ class Counter:
             prog = L.next_program(self.bpf.obj, prog)
 
     def read(self) -> dict:
-        """``{"counts": {kind name: n}, "unpaired": n}``: ``unpaired`` exits found no enter
-        of theirs (evicted from the LRU map), so a count they belong to may be short."""
+        """``{"counts": {kind name: n}, "unpaired": n}``: ``unpaired`` exits found another
+        system call's enter waiting (one of the two exits was missed), so a count may be
+        short; 0 in every cell the tests run."""
         sums = self.bpf.percpu_sums("counts", NSLOTS)
         return {"counts": {k.name: int(sums[k.value]) for k in Kind},
                 "unpaired": int(sums[UNPAIRED])}

@@ -4,9 +4,10 @@
  * record their own operations (a real program) and as a check on those that can.
  *
  * Per-CPU counters, no event stream: there is nothing to drop. It shares no code with the
- * eBPF sensor (sensor.bpf.c) and uses other hooks: one tracepoint per system call
- * (syscalls:sys_{enter,exit}_*) where the sensor uses raw_syscalls, and the sched
- * tracepoints. What counts, for a task in the target cgroup only:
+ * eBPF sensor (sensor.bpf.c): its own programs, maps and syscall table. Raw tracepoints
+ * only (raw_syscalls:sys_{enter,exit} and the sched ones): they attach by name, with no
+ * tracefs, which the harness neither needs nor mounts. What counts, for a task in the
+ * target cgroup only:
  *
  *   file_create  an open/openat/openat2/creat that returned a file it created
  *                (FMODE_CREATED on the struct file);
@@ -109,7 +110,11 @@ static __always_inline bool recall(__u32 slot, __u64 *arg)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
 
-	if (!p || p->slot != slot) {
+	/* none: the call entered before its task joined the cgroup (the join's own write to
+	 * cgroup.procs); another slot's: its exit was missed, so that count may be short */
+	if (!p)
+		return false;
+	if (p->slot != slot) {
 		add(SB_C_UNPAIRED);
 		return false;
 	}
@@ -118,110 +123,105 @@ static __always_inline bool recall(__u32 slot, __u64 *arg)
 	return true;
 }
 
-/* ---- files ----------------------------------------------------------------------- */
+/* ---- system calls: two raw tracepoints, dispatched on the syscall number ---------- */
 
-static __always_inline int opened(long ret)
+/* The number of the syscall returning: sys_exit does not pass it. */
+static __always_inline long syscall_nr(struct pt_regs *regs)
 {
-	struct file *f;
-
-	if (ret < 0 || !ours())
-		return 0;
-	f = fd_file(ret);
-	if (f && (BPF_CORE_READ(f, f_mode) & FMODE_CREATED))
-		add(SB_C_FILE_CREATE);
-	return 0;
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax);
+#else
+	return BPF_CORE_READ(regs, syscallno);
+#endif
 }
 
-SEC("tp/syscalls/sys_exit_open")
-int exit_open(struct trace_event_raw_sys_exit *ctx) { return opened(ctx->ret); }
-SEC("tp/syscalls/sys_exit_openat")
-int exit_openat(struct trace_event_raw_sys_exit *ctx) { return opened(ctx->ret); }
-SEC("tp/syscalls/sys_exit_openat2")
-int exit_openat2(struct trace_event_raw_sys_exit *ctx) { return opened(ctx->ret); }
-SEC("tp/syscalls/sys_exit_creat")
-int exit_creat(struct trace_event_raw_sys_exit *ctx) { return opened(ctx->ret); }
-
-SEC("tp/syscalls/sys_enter_write")
-int enter_write(struct trace_event_raw_sys_enter *ctx)
+SEC("raw_tp/sys_enter")
+int c_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-	if (ours())
-		remember(SB_C_FILE_WRITE, ctx->args[0]);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_exit_write")
-int exit_write(struct trace_event_raw_sys_exit *ctx)
-{
-	__u64 fd, addr;
-	struct file *f;
-	__u8 one = 1;
-
-	if (!ours() || !recall(SB_C_FILE_WRITE, &fd) || ctx->ret < 0)
-		return 0;
-	f = fd_file((long)fd);
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFREG)
-		return 0;
-	addr = (__u64)f;
-	/* the first write through this open file only */
-	if (bpf_map_update_elem(&written, &addr, &one, BPF_NOEXIST) == 0)
-		add(SB_C_FILE_WRITE);
-	return 0;
-}
-
-/* A file closed is a struct file freed: its address may come back for another open. */
-SEC("tp/syscalls/sys_enter_close")
-int enter_close(struct trace_event_raw_sys_enter *ctx)
-{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = ctx->args[1];
 	struct file *f;
 	__u64 addr;
 
 	if (!ours())
 		return 0;
-	f = fd_file((long)ctx->args[0]);
-	if (f) {
-		addr = (__u64)f;
-		bpf_map_delete_elem(&written, &addr);
+	if (nr == SB_C_NR_write) {
+		remember(SB_C_FILE_WRITE, PT_REGS_PARM1_CORE_SYSCALL(regs));
+	} else if (nr == SB_C_NR_unlinkat) {
+		remember(SB_C_FILE_DELETE, PT_REGS_PARM3_CORE_SYSCALL(regs));
+	} else if (nr == SB_C_NR_sendto) {
+		/* send(2) is sendto with no address: a stream's data, or the harness's pipe */
+		remember(SB_C_NET_SEND, PT_REGS_PARM5_CORE_SYSCALL(regs) != 0);
+	} else if (nr == SB_C_NR_close) {
+		/* a file closed is a struct file freed: its address may come back for another
+		 * open, which must count its first write again */
+		f = fd_file((long)PT_REGS_PARM1_CORE_SYSCALL(regs));
+		if (f) {
+			addr = (__u64)f;
+			bpf_map_delete_elem(&written, &addr);
+		}
 	}
 	return 0;
 }
 
-static __always_inline int renamed(long ret)
+static __always_inline void opened(long ret)
 {
-	if (ret == 0 && ours())
-		add(SB_C_FILE_RENAME);
-	return 0;
+	struct file *f = ret >= 0 ? fd_file(ret) : NULL;
+
+	if (f && (BPF_CORE_READ(f, f_mode) & FMODE_CREATED))
+		add(SB_C_FILE_CREATE);
 }
 
-SEC("tp/syscalls/sys_exit_rename")
-int exit_rename(struct trace_event_raw_sys_exit *ctx) { return renamed(ctx->ret); }
-SEC("tp/syscalls/sys_exit_renameat")
-int exit_renameat(struct trace_event_raw_sys_exit *ctx) { return renamed(ctx->ret); }
-SEC("tp/syscalls/sys_exit_renameat2")
-int exit_renameat2(struct trace_event_raw_sys_exit *ctx) { return renamed(ctx->ret); }
-
-SEC("tp/syscalls/sys_exit_unlink")
-int exit_unlink(struct trace_event_raw_sys_exit *ctx)
+static __always_inline void wrote(long ret)
 {
-	if (ctx->ret == 0 && ours())
-		add(SB_C_FILE_DELETE);
-	return 0;
+	__u64 fd, addr;
+	struct file *f;
+	__u8 one = 1;
+
+	if (!recall(SB_C_FILE_WRITE, &fd) || ret < 0)
+		return;
+	f = fd_file((long)fd);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFREG)
+		return;
+	addr = (__u64)f;
+	/* the first write through this open file only */
+	if (bpf_map_update_elem(&written, &addr, &one, BPF_NOEXIST) == 0)
+		add(SB_C_FILE_WRITE);
 }
 
-SEC("tp/syscalls/sys_enter_unlinkat")
-int enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
+SEC("raw_tp/sys_exit")
+int c_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	if (ours())
-		remember(SB_C_FILE_DELETE, ctx->args[2]);
-	return 0;
-}
+	long ret = ctx->args[1], nr;
+	__u64 arg;
 
-SEC("tp/syscalls/sys_exit_unlinkat")
-int exit_unlinkat(struct trace_event_raw_sys_exit *ctx)
-{
-	__u64 flags;
-
-	if (ours() && recall(SB_C_FILE_DELETE, &flags) && ctx->ret == 0 && !(flags & AT_REMOVEDIR))
-		add(SB_C_FILE_DELETE);
+	if (!ours())
+		return 0;
+	nr = syscall_nr((struct pt_regs *)ctx->args[0]);
+	if (nr == SB_C_NR_openat || nr == SB_C_NR_open || nr == SB_C_NR_openat2 ||
+	    nr == SB_C_NR_creat)
+		opened(ret);
+	else if (nr == SB_C_NR_write)
+		wrote(ret);
+	else if (nr == SB_C_NR_rename || nr == SB_C_NR_renameat || nr == SB_C_NR_renameat2) {
+		if (ret == 0)
+			add(SB_C_FILE_RENAME);
+	} else if (nr == SB_C_NR_unlink) {
+		if (ret == 0)
+			add(SB_C_FILE_DELETE);
+	} else if (nr == SB_C_NR_unlinkat) {
+		if (recall(SB_C_FILE_DELETE, &arg) && ret == 0 && !(arg & AT_REMOVEDIR))
+			add(SB_C_FILE_DELETE);
+	} else if (nr == SB_C_NR_connect) {
+		if (ret == 0 || ret == -EINPROGRESS)
+			add(SB_C_NET_CONNECT);
+	} else if (nr == SB_C_NR_accept || nr == SB_C_NR_accept4) {
+		if (ret >= 0)
+			add(SB_C_NET_ACCEPT);
+	} else if (nr == SB_C_NR_sendto) {
+		if (recall(SB_C_NET_SEND, &arg) && arg && ret >= 0)
+			add(SB_C_NET_SEND);
+	}
 	return 0;
 }
 
@@ -236,7 +236,7 @@ int BPF_PROG(c_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-SEC("tp/sched/sched_process_exec")
+SEC("raw_tp/sched_process_exec")
 int c_exec(void *ctx)
 {
 	if (ours())
@@ -244,53 +244,12 @@ int c_exec(void *ctx)
 	return 0;
 }
 
-SEC("tp/sched/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int c_exit(void *ctx)
 {
 	__u64 pt = bpf_get_current_pid_tgid();
 
 	if ((__u32)pt == (__u32)(pt >> 32) && ours())
 		add(SB_C_PROC_EXIT);
-	return 0;
-}
-
-/* ---- network --------------------------------------------------------------------- */
-
-SEC("tp/syscalls/sys_exit_connect")
-int exit_connect(struct trace_event_raw_sys_exit *ctx)
-{
-	if ((ctx->ret == 0 || ctx->ret == -EINPROGRESS) && ours())
-		add(SB_C_NET_CONNECT);
-	return 0;
-}
-
-static __always_inline int accepted(long ret)
-{
-	if (ret >= 0 && ours())
-		add(SB_C_NET_ACCEPT);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_exit_accept")
-int exit_accept(struct trace_event_raw_sys_exit *ctx) { return accepted(ctx->ret); }
-SEC("tp/syscalls/sys_exit_accept4")
-int exit_accept4(struct trace_event_raw_sys_exit *ctx) { return accepted(ctx->ret); }
-
-SEC("tp/syscalls/sys_enter_sendto")
-int enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	/* send(2) is sendto with no address: a stream's (or the harness's own pipe) data */
-	if (ours())
-		remember(SB_C_NET_SEND, ctx->args[4] != 0);
-	return 0;
-}
-
-SEC("tp/syscalls/sys_exit_sendto")
-int exit_sendto(struct trace_event_raw_sys_exit *ctx)
-{
-	__u64 named;
-
-	if (ours() && recall(SB_C_NET_SEND, &named) && named && ctx->ret >= 0)
-		add(SB_C_NET_SEND);
 	return 0;
 }

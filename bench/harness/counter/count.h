@@ -22,9 +22,48 @@ struct sb_count_config {
 #define SB_C_NET_ACCEPT  9
 #define SB_C_NET_SEND    10
 #define SB_C_NKINDS      11 /* slot 0 unused */
-/* Not a kind: an exit that found no pending enter (its LRU entry was evicted), so the
- * count may be short; the loader reports it. */
+/* Not a kind: an exit that found another syscall's pending enter (this one's exit, or
+ * the other's, was missed), so a count may be short; the loader reports it. */
 #define SB_C_UNPAIRED    11
 #define SB_C_NSLOTS      12
+
+/* The numbers of the syscalls counted, for the raw_syscalls dispatch (a raw tracepoint
+ * gets the number, not the name; a BPF build does not see the host's asm headers).
+ * Syscalls an architecture lacks are negative and distinct: no syscall has them. */
+#if defined(__TARGET_ARCH_x86)
+#define SB_C_NR_write      1
+#define SB_C_NR_open       2
+#define SB_C_NR_close      3
+#define SB_C_NR_connect    42
+#define SB_C_NR_accept     43
+#define SB_C_NR_sendto     44
+#define SB_C_NR_rename     82
+#define SB_C_NR_creat      85
+#define SB_C_NR_unlink     87
+#define SB_C_NR_openat     257
+#define SB_C_NR_unlinkat   263
+#define SB_C_NR_renameat   264
+#define SB_C_NR_accept4    288
+#define SB_C_NR_renameat2  316
+#define SB_C_NR_openat2    437
+#elif defined(__TARGET_ARCH_arm64)
+#define SB_C_NR_write      64
+#define SB_C_NR_open       -1
+#define SB_C_NR_close      57
+#define SB_C_NR_connect    203
+#define SB_C_NR_accept     202
+#define SB_C_NR_sendto     206
+#define SB_C_NR_rename     -2
+#define SB_C_NR_creat      -3
+#define SB_C_NR_unlink     -4
+#define SB_C_NR_openat     56
+#define SB_C_NR_unlinkat   35
+#define SB_C_NR_renameat   38
+#define SB_C_NR_accept4    242
+#define SB_C_NR_renameat2  276
+#define SB_C_NR_openat2    437
+#else
+#error "count.h: no syscall numbers for this architecture"
+#endif
 
 #endif
