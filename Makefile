@@ -62,7 +62,9 @@ $(STAMP): pyproject.toml $(APT_STAMP)
 
 # Native code: the workload helper, and each backend that has a Makefile of its own
 # (the eBPF sensor's BPF object is compiled there, never committed).
-BACKEND_MAKEFILES := $(wildcard bench/backends/*/Makefile)
+# The counted truth's BPF object (bench/harness/counter) after them: it loads through the
+# eBPF backend's libbpf shim.
+BACKEND_MAKEFILES := $(wildcard bench/backends/*/Makefile) bench/harness/counter/Makefile
 
 native: $(STAMP) workloads/native/sb-child workloads/native/sb-load
 	@for m in $(BACKEND_MAKEFILES); do $(MAKE) --no-print-directory -C $$(dirname $$m) || exit 1; done

@@ -223,6 +223,11 @@ class CellRunner:
     # what a killed sensor had forwarded survives it); every ``forward_ms``.
     spool = False
     forward_ms = 5.0
+    # Count the workload cgroup's operations in the kernel beside the ledger
+    # (bench.harness.counter): the truth of a workload that keeps no ledger, and a check
+    # on one that does. Off by default: its programs run on every system call of the
+    # machine.
+    count = False
 
     def __init__(self, out: Path, workdir: Path, drain_max_s: float = 10.0,
                  janitor: Janitor | None = None, idle_s: float = IDLE_S,
@@ -340,11 +345,35 @@ class CellRunner:
         w = a.cell.workload
         ledger_fd = native_ledger.create() \
             if get_workload(w.name).engine(w.settings) == "native" else None
+        counter = self._counter(a) if self.count else None
         try:
-            return self._launch(a, ledger_path, ledger_fd, on_mark)
+            truth = self._launch(a, ledger_path, ledger_fd, on_mark)
+            if counter is not None:
+                truth.meta["counted"] = counter.read()
+            return truth
         finally:
+            if counter is not None:
+                counter.close()
             if ledger_fd is not None:
                 os.close(ledger_fd)
+
+    def _counter(self, a: Attempt):
+        """The counted truth for the cell's cgroup, attached (WorkloadFailed when it
+        cannot run: a cell asked to count cannot go on without its truth)."""
+        from bench.backends.ebpf.loader import cgroup_id
+        from bench.harness import counter as countmod
+
+        why = countmod.missing()
+        cgid = cgroup_id(str(a.cg.path) if a.cg.path else None)
+        if why or cgid is None:
+            raise WorkloadFailed(f"the counted truth cannot run: {why or 'no cgroup v2'}")
+        c = countmod.Counter(cgid)
+        try:
+            c.attach()
+        except BaseException:
+            c.close()
+            raise
+        return c
 
     def _launch(self, a: Attempt, ledger_path: Path, ledger_fd: int | None,
                 on_mark) -> truthmod.Truth:

@@ -1,0 +1,36 @@
+"""The counted truth's loader mirrors count.h by layout: a kind's slot in the BPF counters
+is its Kind value, the unpaired slot and the slot count follow them, and the config is one
+u64. A change to one side without the other fails here, not as wrong counts."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from bench.core.kinds import Kind
+from bench.harness import counter
+
+HEADER = (counter.HERE / "count.h").read_text()
+
+
+def _define(name: str) -> int:
+    m = re.search(rf"#define {name}\s+(\d+)", HEADER)
+    assert m, f"count.h defines no {name}"
+    return int(m.group(1))
+
+
+def test_each_kinds_slot_is_its_kind_value():
+    for k in Kind:
+        assert _define(f"SB_C_{k.name.upper()}") == k.value, k.name
+    assert _define("SB_C_NKINDS") == max(Kind) + 1
+
+
+def test_the_unpaired_slot_and_the_slot_count_are_the_loaders():
+    assert _define("SB_C_UNPAIRED") == counter.UNPAIRED
+    assert _define("SB_C_NSLOTS") == counter.NSLOTS == counter.UNPAIRED + 1
+
+
+def test_the_config_is_one_u64():
+    body = re.search(r"struct sb_count_config \{(.*?)\};", HEADER, re.S).group(1)
+    fields = re.findall(r"__u64 \w+;", body)
+    assert len(fields) == 1 and struct.calcsize(counter.CONFIG_FMT) == 8
