@@ -3,7 +3,8 @@
 Even operations open a TCP connection to our listener and accept it (expected events
 ``net_connect`` and ``net_accept``); odd ones send one UDP datagram from a fresh socket
 (``net_send``). ``protocols=tcp`` makes every operation a TCP one, ``protocols=udp`` every
-one a UDP send (a sensor's TCP or UDP path alone, at twice the rate). Both are keyed by the (client port, server port) pair. Client sockets close
+one a UDP send (a sensor's TCP or UDP path alone, at twice the rate). Both are keyed by
+the (client port, server port) pair. Client sockets close
 with SO_LINGER 0 so that closed connections do not pile up in TIME_WAIT and exhaust ports.
 
 UDP senders bind their source port themselves, walking up a block below the kernel's

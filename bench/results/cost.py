@@ -13,9 +13,10 @@ said beside its number:
   the workload's operations of the kinds it supports). Per operation first, because a
   sensor that holds the workload back (still within the keep-up rule) runs fewer
   operations than its baseline, whose every operation also costs the workload: a
-  difference of whole-cell cores would subtract those and put the sensor's cost too low. The slope of ``y`` on ``x`` is the CPU one event costs the machine,
-  with its t-interval (``bench.analysis.stats.slope_interval``); the intercept is what the
-  sensor costs with no events. Only rates the sensor kept up with count (the saturation
+  difference of whole-cell cores would subtract those and put the sensor's cost too low.
+  The slope of ``y`` on ``x`` is the CPU one event costs the machine, with its t-interval
+  (``bench.analysis.stats.slope_interval``); the intercept is what the sensor costs with
+  no events. Only rates the sensor kept up with count (the saturation
   rule, ``bench.results.sustainable.judge``): above them it handles fewer events than it
   is offered, and the line bends.
 - **at rate**: the paired-block estimate at the highest rate it kept up with, per event.

@@ -52,8 +52,9 @@ class BpfObject:
         self.obj = None
         self.name = obj_path.name
         self.links: list[tuple[str, int]] = []  # (what, struct bpf_link *)
+        self.progs: dict[str, int] = {}          # attached program name -> fd
         self.log_path = log_path
-        self.load_s = 0.0
+        self.load_s = self.attach_s = 0.0
         if log_path is not None:
             self.S.log_to(str(log_path).encode())
         try:
@@ -82,6 +83,28 @@ class BpfObject:
             where = f" (libbpf and verifier log: {self.log_path})" if self.log_path else ""
             raise BackendUnavailable(f"BPF load failed: {self._culprit()}{lb.errno_text(ret)}"
                                      f"{where}")
+
+    def attach(self) -> None:
+        """Attach every loaded program where its section says (auto-attach); one that will
+        not attach raises BackendUnavailable naming its section."""
+        L = self.L
+        t0 = time.monotonic()
+        prog = L.next_program(self.obj, None)
+        while prog:
+            name = L.prog_name(prog).decode()
+            section = L.prog_section(prog).decode()
+            fd = L.prog_fd(prog)
+            if fd < 0:  # not loaded (skipped)
+                prog = L.next_program(self.obj, prog)
+                continue
+            self.progs[name] = fd
+            link = L.attach(prog)
+            if not link:
+                e = ctypes.get_errno()
+                raise BackendUnavailable(f"cannot attach {section}: {lb.errno_text(e)}")
+            self.links.append((name, link))
+            prog = L.next_program(self.obj, prog)
+        self.attach_s = time.monotonic() - t0
 
     def _culprit(self) -> str:
         """'program X: ' from libbpf's log when it names the program that failed to load."""
@@ -174,9 +197,7 @@ class BpfSensor(BpfObject):
                  log_path: Path | None, wakeup_bytes: int = 0,
                  skip: frozenset[str] = frozenset(), protect: bool = True):
         super().__init__(obj_path, log_path)
-        self.progs: dict[str, int] = {}  # program name -> fd
         self.stats_fd = -1
-        self.attach_s = 0.0
         try:
             self._configure(ringbuf_bytes, target_cgid, self_tgid, wakeup_bytes, protect)
             self._select(skip)
@@ -209,26 +230,6 @@ class BpfSensor(BpfObject):
         super().load()
         self.ringbuf_fd = self.L.map_fd(self.L.find_map(self.obj, b"events"))
         self.consumer_fd = self.L.map_fd(self.L.find_map(self.obj, b"consumer"))
-
-    def attach(self) -> None:
-        L = self.L
-        t0 = time.monotonic()
-        prog = L.next_program(self.obj, None)
-        while prog:
-            name = L.prog_name(prog).decode()
-            section = L.prog_section(prog).decode()
-            fd = L.prog_fd(prog)
-            if fd < 0:  # not loaded (skipped)
-                prog = L.next_program(self.obj, prog)
-                continue
-            self.progs[name] = fd
-            link = L.attach(prog)
-            if not link:
-                e = ctypes.get_errno()
-                raise BackendUnavailable(f"cannot attach {section}: {lb.errno_text(e)}")
-            self.links.append((name, link))
-            prog = L.next_program(self.obj, prog)
-        self.attach_s = time.monotonic() - t0
 
     def enable_run_stats(self) -> None:
         """bpf_stats on (run_time_ns / run_cnt per program) while this fd is open."""

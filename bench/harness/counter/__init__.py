@@ -3,10 +3,11 @@ counted in the kernel (``count.bpf.c``), for workloads that cannot record their 
 operations and as a check on the ledger of those that can.
 
 The BPF program keeps per-CPU counters, one per kind, for tasks in the cgroup; there is
-no event stream, so nothing can be dropped. It is its own object with its own maps and
-hooks (one tracepoint per system call and the sched tracepoints), loaded here through the
-generic libbpf loader, never through the eBPF sensor's event pipeline: a sensor told to
-miss a kind leaves the count as it was. What each kind counts is said in count.bpf.c.
+no event stream, so nothing can be dropped. It is its own object with its own programs,
+maps and syscall table (raw tracepoints: no tracefs needed), loaded and attached here
+through the generic libbpf loader (``BpfObject``), never through the eBPF sensor's event
+pipeline: a sensor told to miss a kind leaves the count as it was. What each kind counts
+is said in count.bpf.c.
 
 Programs and links are owned by this process's file descriptors, nothing is pinned: the
 harness gone, SIGKILL included, the kernel unloads them.
@@ -15,10 +16,8 @@ harness gone, SIGKILL included, the kernel unloads them.
 from __future__ import annotations
 
 import struct
-from functools import lru_cache
 from pathlib import Path
 
-from bench.core.errors import BackendUnavailable
 from bench.core.kinds import Kind
 
 HERE = Path(__file__).resolve().parent
@@ -39,18 +38,6 @@ def missing() -> str | None:
     return probe.missing((OBJECT,))
 
 
-@lru_cache(maxsize=1)
-def refused() -> str | None:
-    """Why this kernel will not load count.bpf.o, or None: loaded once, never attached."""
-    if missing():
-        return missing()
-    try:
-        Counter(0).close()
-    except (OSError, BackendUnavailable) as e:
-        return f"the kernel refuses {OBJECT.name}: {e}"
-    return None
-
-
 class Counter:
     """count.bpf.o loaded for the cgroup whose id is ``target_cgid``: ``attach()`` starts
     counting, ``read()`` gives the counts so far, ``close()`` unloads everything."""
@@ -68,20 +55,7 @@ class Counter:
             raise
 
     def attach(self) -> None:
-        import ctypes
-
-        from bench.backends.ebpf import libbpf as lb
-
-        L = self.bpf.L
-        prog = L.next_program(self.bpf.obj, None)
-        while prog:
-            link = L.attach(prog)
-            if not link:
-                section = L.prog_section(prog).decode()
-                raise BackendUnavailable(f"cannot attach {section}: "
-                                         f"{lb.errno_text(ctypes.get_errno())}")
-            self.bpf.links.append((L.prog_name(prog).decode(), link))
-            prog = L.next_program(self.bpf.obj, prog)
+        self.bpf.attach()
 
     def read(self) -> dict:
         """``{"counts": {kind name: n}, "unpaired": n}``: ``unpaired`` exits found another
@@ -93,9 +67,3 @@ class Counter:
 
     def close(self) -> None:
         self.bpf.close()
-
-    def __enter__(self) -> Counter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -29,7 +29,9 @@ struct sb_count_config {
 
 /* The numbers of the syscalls counted, for the raw_syscalls dispatch (a raw tracepoint
  * gets the number, not the name; a BPF build does not see the host's asm headers).
- * Syscalls an architecture lacks are negative and distinct: no syscall has them. */
+ * Syscalls an architecture lacks are negative and distinct: no syscall has them.
+ * Kept apart from the eBPF sensor's syscalls.h on purpose: a wrong number there must not
+ * make the truth that sensor is checked against wrong the same way. */
 #if defined(__TARGET_ARCH_x86)
 #define SB_C_NR_write      1
 #define SB_C_NR_open       2
