@@ -66,6 +66,11 @@ def test_the_counter_and_the_ledger_agree_kind_by_kind(tmp_path, leaves_nothing,
     kinds = truth.cols["kind"]
     assert len(kinds) > 500                       # a cell with something to count
     assert disagreements(kinds, counted["counts"]) == []
+    # the set of the cgroup's processes holds the workload process, and on the process
+    # workload every child whose fork the ledger recorded
+    assert counted["pids_full"] == 0 and truth.meta["pid"] in counted["pids"]
+    children = truth.cols["key"][kinds == Kind.proc_fork]
+    assert set(children.tolist()) <= set(counted["pids"])
 
 
 def test_the_counter_counts_at_the_generators_pace(tmp_path, leaves_nothing):

@@ -1,5 +1,5 @@
 """The counted truth's loader mirrors count.h by layout: a kind's slot in the BPF counters
-is its Kind value, the unpaired slot and the slot count follow them, and the config is one
+is its Kind value, the unpaired and pids-full slots and the slot count follow them, and the config is one
 u64. A change to one side without the other fails here, not as wrong counts."""
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ def test_each_kinds_slot_is_its_kind_value():
     assert _define("SB_C_NKINDS") == max(Kind) + 1
 
 
-def test_the_unpaired_slot_and_the_slot_count_are_the_loaders():
+def test_the_slots_after_the_kinds_and_the_slot_count_are_the_loaders():
     assert _define("SB_C_UNPAIRED") == counter.UNPAIRED
-    assert _define("SB_C_NSLOTS") == counter.NSLOTS == counter.UNPAIRED + 1
+    assert _define("SB_C_PIDS_FULL") == counter.PIDS_FULL == counter.UNPAIRED + 1
+    assert _define("SB_C_NSLOTS") == counter.NSLOTS == counter.PIDS_FULL + 1
 
 
 def test_the_config_is_one_u64():

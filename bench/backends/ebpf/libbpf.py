@@ -65,6 +65,8 @@ class Libbpf:
         self.map_initial_value = _fn(lib, "bpf_map__initial_value", c_void_p, c_void_p,
                                      ctypes.POINTER(c_size_t))
         self.map_lookup_elem = _fn(lib, "bpf_map_lookup_elem", c_int, c_int, c_void_p, c_void_p)
+        self.map_get_next_key = _fn(lib, "bpf_map_get_next_key", c_int, c_int, c_void_p,
+                                    c_void_p)
         self.map_update_elem = _fn(lib, "bpf_map_update_elem", c_int, c_int, c_void_p,
                                    c_void_p, ctypes.c_uint64)
         self.enable_stats = _fn(lib, "bpf_enable_stats", c_int, c_int)

@@ -181,6 +181,18 @@ class BpfObject:
                 out.append(int(sum(vals)))
         return out
 
+    def u32_keys(self, map_name: str) -> list[int]:
+        """The keys of a hash map whose keys are u32, in the kernel's order."""
+        fd = self.L.map_fd(self.L.find_map(self.obj, map_name.encode()))
+        keys: list[int] = []
+        key, nxt = ctypes.c_uint32(0), ctypes.c_uint32(0)
+        prev = None   # NULL: the first key
+        while self.L.map_get_next_key(fd, prev, ctypes.byref(nxt)) == 0:
+            keys.append(nxt.value)
+            key.value = nxt.value
+            prev = ctypes.byref(key)
+        return keys
+
     def close(self) -> None:
         self.detach()
         if self.obj:

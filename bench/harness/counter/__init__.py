@@ -26,7 +26,7 @@ OBJECT = HERE / "build" / "count.bpf.o"
 # count.h, by layout: struct sb_count_config, and the slots of the `counts` array (a kind's
 # slot is its Kind value; UNPAIRED after them).
 CONFIG_FMT = "<Q"  # target_cgid
-UNPAIRED, NSLOTS = 11, 12
+UNPAIRED, PIDS_FULL, NSLOTS = 11, 12, 13
 
 
 def missing() -> str | None:
@@ -58,12 +58,15 @@ class Counter:
         self.bpf.attach()
 
     def read(self) -> dict:
-        """``{"counts": {kind name: n}, "unpaired": n}``: ``unpaired`` exits found another
-        system call's enter waiting (one of the two exits was missed), so a count may be
-        short; 0 in every cell the tests run."""
+        """``{"counts": {kind name: n}, "unpaired": n, "pids": [...], "pids_full": n}``:
+        ``unpaired`` exits found another system call's enter waiting (one of the two exits
+        was missed), so a count may be short; 0 in every cell the tests run. ``pids`` are
+        the processes that ran in the cgroup (what a real program's events are matched
+        by); ``pids_full`` processes found the set full and are not in it."""
         sums = self.bpf.percpu_sums("counts", NSLOTS)
         return {"counts": {k.name: int(sums[k.value]) for k in Kind},
-                "unpaired": int(sums[UNPAIRED])}
+                "unpaired": int(sums[UNPAIRED]), "pids": sorted(self.bpf.u32_keys("pids")),
+                "pids_full": int(sums[PIDS_FULL])}
 
     def close(self) -> None:
         self.bpf.close()

@@ -21,6 +21,9 @@
  *   net_connect  a connect that returned 0 (or EINPROGRESS: a non-blocking connect);
  *   net_accept   an accept/accept4 that returned a socket;
  *   net_send     a sendto with a destination address (a datagram) that succeeded.
+ *
+ * Beside the counts, the set of processes (tgids) that ran in the cgroup: a real
+ * program's events are told from the machine's by the process that caused them.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -69,17 +72,41 @@ struct {
 	__type(value, __u8);
 } written SEC(".maps");
 
-static __always_inline bool ours(void)
-{
-	return bpf_get_current_cgroup_id() == count_cfg.target_cgid;
-}
-
 static __always_inline void add(__u32 slot)
 {
 	__u64 *v = bpf_map_lookup_elem(&counts, &slot);
 	if (v)
 		*v += 1;
 }
+
+static __always_inline void add_full(void)
+{
+	add(SB_C_PIDS_FULL);
+}
+
+/* Every process seen in the cgroup (tgid -> 1). Full, a process is left out (and the
+ * loader says the set is incomplete); never one of another cgroup put in. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SB_C_MAX_PIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} pids SEC(".maps");
+
+static __always_inline bool ours(void)
+{
+	return bpf_get_current_cgroup_id() == count_cfg.target_cgid;
+}
+
+static __always_inline void seen(__u32 tgid)
+{
+	__u8 one = 1;
+
+	if (!bpf_map_lookup_elem(&pids, &tgid) &&
+	    bpf_map_update_elem(&pids, &tgid, &one, BPF_NOEXIST) == -7 /* E2BIG: full */)
+		add_full();
+}
+
 
 /* The current task's struct file for fd, or NULL. */
 static __always_inline struct file *fd_file(long fd)
@@ -145,6 +172,7 @@ int c_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!ours())
 		return 0;
+	seen((__u32)(bpf_get_current_pid_tgid() >> 32));
 	if (nr == SB_C_NR_write) {
 		remember(SB_C_FILE_WRITE, PT_REGS_PARM1_CORE_SYSCALL(regs));
 	} else if (nr == SB_C_NR_unlinkat) {
@@ -231,8 +259,10 @@ SEC("raw_tp/sched_process_fork")
 int BPF_PROG(c_fork, struct task_struct *parent, struct task_struct *child)
 {
 	/* a thread shares its parent's thread group: only a new group is a process */
-	if (ours() && BPF_CORE_READ(child, pid) == BPF_CORE_READ(child, tgid))
+	if (ours() && BPF_CORE_READ(child, pid) == BPF_CORE_READ(child, tgid)) {
 		add(SB_C_PROC_FORK);
+		seen(BPF_CORE_READ(child, tgid));
+	}
 	return 0;
 }
 

@@ -25,7 +25,10 @@ struct sb_count_config {
 /* Not a kind: an exit that found another syscall's pending enter (this one's exit, or
  * the other's, was missed), so a count may be short; the loader reports it. */
 #define SB_C_UNPAIRED    11
-#define SB_C_NSLOTS      12
+/* Not a kind: a process the full `pids` set had no room for. */
+#define SB_C_PIDS_FULL   12
+#define SB_C_NSLOTS      13
+#define SB_C_MAX_PIDS    65536
 
 /* The numbers of the syscalls counted, for the raw_syscalls dispatch (a raw tracepoint
  * gets the number, not the name; a BPF build does not see the host's asm headers).
