@@ -46,6 +46,16 @@ WORKLOADS = {
     "file": "workloads.file:FileWorkload",
     "process": "workloads.process:ProcessWorkload",
     "network": "workloads.network:NetworkWorkload",
+    # application recipes (workloads/recipes.py): real programs, counted in the kernel
+    "copy": "workloads.recipes:Copy",
+    "archive": "workloads.recipes:Archive",
+    "build": "workloads.recipes:Build",
+    "find": "workloads.recipes:Find",
+    "install": "workloads.recipes:Install",
+    "launch": "workloads.recipes:Launch",
+    "download": "workloads.recipes:Download",
+    "stress-ng": "workloads.recipes:StressNg",
+    "cmd": "workloads.recipes:Cmd",
 }
 
 
@@ -53,6 +63,9 @@ class Workload:
     """One kind of activity. ``op(i, t_intended)`` performs operation i and records its rows."""
 
     name = ""
+    # a real program whose truth is counted in the kernel (workloads/recipes.py), not a
+    # loop that records each operation in the ledger
+    recipe = False
     kinds: frozenset = frozenset()
     rows_per_op = 1.0  # expected ledger rows per operation, for preallocation
     settings: dict[str, Setting] = COMMON

@@ -35,6 +35,7 @@ from bench.core.errors import SensorFailed, WorkloadFailed
 from bench.harness.janitor import Janitor
 from bench.core.kinds import Kind
 from bench.analysis.bursts import burst_metrics
+from bench.analysis.counted import cell_mask, rows as counted_rows
 from bench.analysis.metrics import matched_latencies, op_times, per_kind, schedule_lag_growth_ms
 from bench.harness.pipes import PipeReader
 from bench.harness.sensorproc import SensorProcess, tail
@@ -44,6 +45,7 @@ from workloads import get_workload
 from workloads.pacing import Burst, parse_arrivals
 
 NAN = float("nan")
+RECIPE_TIMEOUT_S = 900   # an application recipe that runs longer has hung
 
 
 @dataclass
@@ -272,6 +274,8 @@ class CellRunner:
         if a.scg is not None and a.scg.path:
             watched.append(jan.watch("cgroup", path=str(a.scg.path), sensor=True))
         try:
+            if get_workload(cell.workload.name).recipe:
+                self._prepare(a)   # before the sensor: its inputs are no one's events
             if cls is not None and cls.needs_tap:
                 a.tap = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
                 for s in a.tap:
@@ -337,6 +341,30 @@ class CellRunner:
             with open(sensor.log_path, "a") as f:
                 f.write(f"harness: {done}\n")
 
+    def _prepare(self, a: Attempt) -> None:
+        """An application recipe's inputs, made in the cell's directory by a process of
+        their own (``python -m workloads NAME --prepare``); WorkloadFailed if it fails."""
+        w = a.cell.workload
+        log = self.out / "logs" / f"{a.tag}-workload.log"
+        argv = [sys.executable, "-m", "workloads", w.name, "--prepare",
+                "--workdir", str(a.cell_dir), "--settings", json.dumps(w.settings),
+                "--seed", str(a.cell.repeat)]
+        with open(log, "ab") as errf:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=errf, stderr=errf)
+            handle = self.janitor.watch("process", pid=proc.pid)
+            try:
+                proc.wait(timeout=RECIPE_TIMEOUT_S)
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                self.janitor.forget(handle)
+        if proc.returncode != 0:
+            detail = tail(log)
+            raise WorkloadFailed(f"preparing {w.text} failed (exit {proc.returncode})"
+                                 + (f": {detail}" if detail else ""))
+
     def _run_workload(self, a: Attempt, on_mark=None) -> truthmod.Truth:
         """Run the workload to its end; ``on_mark('start'|'done')`` is called when its
         schedule starts and when its last operation is done."""
@@ -345,7 +373,8 @@ class CellRunner:
         w = a.cell.workload
         ledger_fd = native_ledger.create() \
             if get_workload(w.name).engine(w.settings) == "native" else None
-        counter = self._counter(a) if self.count else None
+        recipe = get_workload(w.name).recipe   # its truth is the counted one: always on
+        counter = self._counter(a) if self.count or recipe else None
         try:
             truth = self._launch(a, ledger_path, ledger_fd, on_mark)
             if counter is not None:
@@ -411,7 +440,10 @@ class CellRunner:
                                     pass_fds=fds)
             handle = self.janitor.watch("process", pid=proc.pid)
             try:
-                out = _converse(proc, json.dumps(cfg).encode(), cell.duration * 5 + 60, mark)
+                # a recipe runs as long as its program takes, not the cell's duration
+                limit = RECIPE_TIMEOUT_S if get_workload(cell.workload.name).recipe \
+                    else cell.duration * 5 + 60
+                out = _converse(proc, json.dumps(cfg).encode(), limit, mark)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -472,6 +504,8 @@ class CellRunner:
     def _summarize(self, a: Attempt, truth, events, stats, rss, drained) -> Outcome:
         cell, cls, marker, acct = a.cell, a.cls, a.marker, a.acct
         m = truth.meta
+        if m.get("recipe"):
+            return self._summarize_recipe(a, truth, events, stats, rss, drained)
         closed = cell.rate == "max"
         times = op_times(truth.cols, closed)
         common = _base_row(cell, cls)
@@ -534,3 +568,51 @@ class CellRunner:
                 r["reason"] = "sensor still delivering when the drain limit ran out"
             rows.append(r)
         return Outcome(rows, latency_frame(cell, cls, lat), times, stats, corr=corr)
+
+    def _summarize_recipe(self, a: Attempt, truth, events, stats, rss, drained) -> Outcome:
+        """An application recipe's rows: its kinds as the counter counted them, the
+        sensor's events of the cell matched to them by process and directory
+        (``analysis.counted``), and the recipe's wall time as its one operation's time,
+        so that the paired blocks give its slowdown."""
+        cell, cls, acct = a.cell, a.cls, a.acct
+        m = truth.meta
+        counted = m["counted"]
+        wall = np.array([m["wall_ns"]], dtype=np.int64)
+        common = _base_row(cell, cls)
+        common.update(
+            op_time_ns=float(m["wall_ns"]), rate_achieved=m.get("rate_achieved", NAN),
+            ops=1, workload_errors=0,
+            workload_cpu_pct=100 * acct.workload_us / 1e6 / acct.run_s if acct.run_s else NAN,
+            cgroup=bool(m.get("cgroup")), marker=a.marker, workdir_fs=self.workdir_fs,
+            schedule_lag_growth_ms=NAN, counted_unpaired=counted["unpaired"],
+            counted_pids=len(counted["pids"]), counted_pids_full=counted["pids_full"])
+        declared = get_workload(cell.workload.name).kinds
+        if events is None:
+            common.update(cost_columns(acct, 1, None))
+            return Outcome([dict(common, **r) for r in
+                            counted_rows(counted["counts"], declared, None, None,
+                                         frozenset())], None, wall, {})
+        # The workload process itself exec'ed before it joined the cgroup and exits after
+        # it left: its own exec and exit are not the recipe's (its forks are).
+        mask = cell_mask(events, counted["pids"], a.marker, m.get("pid"))
+        n_matched = int(mask.sum())
+        common.update(
+            unmatched_other_kinds=0, events_total=len(events["kind"]),
+            **cost_columns(acct, 1, n_matched),
+            kernel_ns_per_event=stats.get("kernel_ns_per_event", NAN),
+            helper_cpu_s=stats.get("helper_cpu_s", NAN),
+            parse_errors=stats.get("parse_errors", 0),
+            self_reported_lost=stats.get("self_reported_lost"),
+            sensor_rss_mb=rss, drained=drained)
+        kinds = counted_rows(counted["counts"], declared, events, mask, cls.kinds)
+        missed = sum(int(k["expected"]) - int(k["matched"]) for k in kinds
+                     if k.get("status") == "ok" and k["matched"] < k["expected"])
+        lost = stats.get("self_reported_lost")
+        common["counter_gap"] = missed - int(lost) if lost is not None else NAN
+        out = []
+        for k in kinds:
+            r = dict(common, **k)
+            if not drained and r["status"] == "ok":
+                r["reason"] = "sensor still delivering when the drain limit ran out"
+            out.append(r)
+        return Outcome(out, None, wall, stats)

@@ -70,6 +70,18 @@ def _measurable(spec: Spec, workload: Spec) -> bool:
     return bool(get_workload(workload.name).kinds & cls.kinds) or cls.runs_without_kinds
 
 
+def _recipe(workload: Spec) -> bool:
+    from workloads import get_workload
+
+    return get_workload(workload.name).recipe
+
+
+def rates_for(workload: Spec, rates: list[str]) -> list[str]:
+    """The rates a workload runs at: an application recipe runs its program once per cell,
+    as fast as it goes (``max``), whatever rates the run sweeps."""
+    return ["max"] if _recipe(workload) else rates
+
+
 def _searchable(spec: Spec, workload: Spec) -> bool:
     """Whether a search has anything to find: the cell runs, the backend sees one of the
     workload's kinds (a control that sees none has no rate it could fail at) and can fail
@@ -78,8 +90,8 @@ def _searchable(spec: Spec, workload: Spec) -> bool:
     from workloads import get_workload
 
     cls = backends.get(spec.name)
-    return _measurable(spec, workload) and bool(get_workload(workload.name).kinds & cls.kinds) \
-        and cls.has_limit(spec.settings)
+    return _measurable(spec, workload) and not _recipe(workload) \
+        and bool(get_workload(workload.name).kinds & cls.kinds) and cls.has_limit(spec.settings)
 
 
 def plan(cfg: RunConfig) -> list[Cell]:
@@ -91,7 +103,7 @@ def plan(cfg: RunConfig) -> list[Cell]:
     for r in range(cfg.repeat):
         rot = pairing.rotated(cfg.specs, r)
         for w in cfg.workloads:
-            for rate in cfg.rates:
+            for rate in rates_for(w, cfg.rates):
                 paired = [s for s in rot if cfg.baseline and _measurable(s, w)]
                 cells += pairing.block_cells(paired, [s for s in rot if s not in paired], w,
                                              rate, r, cfg.duration, cfg.arrivals)
@@ -204,10 +216,13 @@ def run(cfg: RunConfig, open_store: Callable[[Path], Store],
             # A resumed search keeps the ceiling it started with: the cap is an input of
             # its decisions, which resuming replays.
             kept = res.meta().get("generator_ceiling") if cfg.resume and cfg.search else None
-            ceiling = kept if _covers(kept, cfg.workloads) else generator_ceiling(
-                cfg.workloads, s, console, CEILING_BURSTS if cfg.search else 1)
+            # a recipe's program has no rate to cap: only the load generator's workloads
+            synthetic = [w for w in cfg.workloads if not _recipe(w)]
+            ceiling = kept if _covers(kept, synthetic) else generator_ceiling(
+                synthetic, s, console, CEILING_BURSTS if cfg.search else 1) \
+                if synthetic else None
             if cfg.search is not None:
-                searched = _search(cfg, res, ceiling, run_cells, console)
+                searched = _search(cfg, res, ceiling or {}, run_cells, console)
         except KeyboardInterrupt:
             interrupted = True
             console.print("[yellow]interrupted:[/] finished cells are kept; "
@@ -243,7 +258,7 @@ def _search(cfg: RunConfig, res: Store, found: dict,
                 searches.append(searching.Search(spec, w, settings))
         rest = [s for s in cfg.specs if not _searchable(s, w)]
         paired = [s for s in rest if cfg.baseline and _measurable(s, w)]
-        first = rate_text(next_rate(settings, []))
+        first = rates_for(w, [rate_text(next_rate(settings, []))])[0]
         for r in range(cfg.repeat if paired else 1):
             once += pairing.block_cells(pairing.rotated(paired, r),
                                         [s for s in rest if s not in paired] if r == 0 else [],

@@ -77,6 +77,8 @@ COLUMNS: tuple[Column, ...] = tuple([
     *_cols(F, "sensor_cpu_s", "helper_cpu_s", "parse_errors", "workload_cpu_pct"),
     *_cols(N, "ops", "workload_errors"), *_cols(F, "duration_s"), *_cols(B, "drained", "cgroup"),
     *_cols(S, "workload_engine"), *_cols(N, "workload_threads"), *_cols(S, "workdir_fs"),
+    # an application recipe's counted truth (bench.harness.counter)
+    *_cols(N, "counted_unpaired", "counted_pids", "counted_pids_full"),
     # a burst cell's (bench.analysis.bursts)
     *_cols(N, "bursts"), *_cols(F, *BURST_COLUMNS[1:]),
     *_cols(S, "marker", "cell", "workload_spec", "arrivals", "scenario"),
@@ -140,6 +142,14 @@ DOCS: tuple[tuple[tuple[str, ...], str], ...] = (
      "over all; from a burst's end to the last of its events seen (ms, median and worst "
      "over the bursts: the backlog draining); p99 latency of the operations in the base "
      "stretch after a burst (median over the bursts) and before the first one"),
+    (("counted_unpaired", "counted_pids", "counted_pids_full"),
+     "an application recipe's cell (`copy`, `build`, `cmd`, ...), whose `expected` is "
+     "counted in the kernel per kind for the workload's cgroup: system calls whose exit "
+     "found another's entry waiting (a count may be short; 0 in a sound cell); the "
+     "processes that ran in the cgroup, by which the sensor's events are matched to the "
+     "cell (with a path under the cell's directory); processes the full set had no room "
+     "for (0 in a sound cell). `matched` is then the cell's events of the kind, "
+     "`duplicates` those beyond the count, and `match_key` `cell`"),
     (("counter_gap",),
      "events the ground truth says were missed minus `self_reported_lost`: above 0, losses "
      "the backend's own counter did not see (counters count in their own units: audit in "

@@ -11,8 +11,11 @@
  *
  *   file_create  an open/openat/openat2/creat that returned a file it created
  *                (FMODE_CREATED on the struct file);
- *   file_write   the first successful write(2) to a regular file through each open file
- *                (a file written, as a sensor reports "modified": not every write call);
+ *   file_write   the first call that moved data (returned > 0) into a regular file
+ *                through each open file (a file written, as a sensor reports "modified":
+ *                not every call): write, pwrite64, writev, pwritev(2), and the copies
+ *                that write a file without write(2): copy_file_range (cp), sendfile
+ *                and splice, by their output fd;
  *   file_rename  a rename/renameat/renameat2 that returned 0;
  *   file_delete  an unlink, or an unlinkat without AT_REMOVEDIR, that returned 0;
  *   proc_fork    a new process (not a thread) forked by a task of the cgroup;
@@ -173,8 +176,12 @@ int c_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!ours())
 		return 0;
 	seen((__u32)(bpf_get_current_pid_tgid() >> 32));
-	if (nr == SB_C_NR_write) {
+	if (nr == SB_C_NR_write || nr == SB_C_NR_pwrite64 || nr == SB_C_NR_writev ||
+	    nr == SB_C_NR_pwritev || nr == SB_C_NR_pwritev2 || nr == SB_C_NR_sendfile) {
 		remember(SB_C_FILE_WRITE, PT_REGS_PARM1_CORE_SYSCALL(regs));
+	} else if (nr == SB_C_NR_copy_file_range || nr == SB_C_NR_splice) {
+		/* (fd_in, off_in, fd_out, ...): the file written is the third argument */
+		remember(SB_C_FILE_WRITE, PT_REGS_PARM3_CORE_SYSCALL(regs));
 	} else if (nr == SB_C_NR_unlinkat) {
 		remember(SB_C_FILE_DELETE, PT_REGS_PARM3_CORE_SYSCALL(regs));
 	} else if (nr == SB_C_NR_sendto) {
@@ -206,7 +213,7 @@ static __always_inline void wrote(long ret)
 	struct file *f;
 	__u8 one = 1;
 
-	if (!recall(SB_C_FILE_WRITE, &fd) || ret < 0)
+	if (!recall(SB_C_FILE_WRITE, &fd) || ret <= 0)
 		return;
 	f = fd_file((long)fd);
 	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFREG)
@@ -229,7 +236,9 @@ int c_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (nr == SB_C_NR_openat || nr == SB_C_NR_open || nr == SB_C_NR_openat2 ||
 	    nr == SB_C_NR_creat)
 		opened(ret);
-	else if (nr == SB_C_NR_write)
+	else if (nr == SB_C_NR_write || nr == SB_C_NR_pwrite64 || nr == SB_C_NR_writev ||
+		 nr == SB_C_NR_pwritev || nr == SB_C_NR_pwritev2 || nr == SB_C_NR_sendfile ||
+		 nr == SB_C_NR_copy_file_range || nr == SB_C_NR_splice)
 		wrote(ret);
 	else if (nr == SB_C_NR_rename || nr == SB_C_NR_renameat || nr == SB_C_NR_renameat2) {
 		if (ret == 0)

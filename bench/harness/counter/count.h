@@ -51,6 +51,13 @@ struct sb_count_config {
 #define SB_C_NR_accept4    288
 #define SB_C_NR_renameat2  316
 #define SB_C_NR_openat2    437
+#define SB_C_NR_pwrite64   18
+#define SB_C_NR_writev     20
+#define SB_C_NR_sendfile   40
+#define SB_C_NR_splice     275
+#define SB_C_NR_pwritev    296
+#define SB_C_NR_copy_file_range 326
+#define SB_C_NR_pwritev2   328
 #elif defined(__TARGET_ARCH_arm64)
 #define SB_C_NR_write      64
 #define SB_C_NR_open       -1
@@ -67,6 +74,13 @@ struct sb_count_config {
 #define SB_C_NR_accept4    242
 #define SB_C_NR_renameat2  276
 #define SB_C_NR_openat2    437
+#define SB_C_NR_pwrite64   68
+#define SB_C_NR_writev     66
+#define SB_C_NR_sendfile   71
+#define SB_C_NR_splice     76
+#define SB_C_NR_pwritev    70
+#define SB_C_NR_copy_file_range 285
+#define SB_C_NR_pwritev2   287
 #else
 #error "count.h: no syscall numbers for this architecture"
 #endif
