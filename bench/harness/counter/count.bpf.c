@@ -23,7 +23,9 @@
  *   proc_exit    a thread-group leader's exit;
  *   net_connect  a connect that returned 0 (or EINPROGRESS: a non-blocking connect);
  *   net_accept   an accept/accept4 that returned a socket;
- *   net_send     a sendto with a destination address (a datagram) that succeeded.
+ *   net_send     a sendto with a destination address on a datagram socket (UDP) that
+ *                succeeded (on a stream socket the kernel ignores the address: data of
+ *                a connection, as send(2) is).
  *
  * Beside the counts, the set of processes (tgids) that ran in the cgroup: a real
  * program's events are told from the machine's by the process that caused them.
@@ -40,6 +42,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define AT_REMOVEDIR  0x200
 #define S_IFMT        00170000
 #define S_IFREG       0100000
+#define S_IFSOCK      0140000
+#define SOCK_DGRAM    2
+#define SEND_ADDRESSED (1ULL << 32)   /* pending arg of a sendto: fd | this bit */
 #define FMODE_CREATED (1U << 20)
 #define EINPROGRESS   115
 
@@ -186,7 +191,8 @@ int c_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		remember(SB_C_FILE_DELETE, PT_REGS_PARM3_CORE_SYSCALL(regs));
 	} else if (nr == SB_C_NR_sendto) {
 		/* send(2) is sendto with no address: a stream's data, or the harness's pipe */
-		remember(SB_C_NET_SEND, PT_REGS_PARM5_CORE_SYSCALL(regs) != 0);
+		remember(SB_C_NET_SEND, (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs) |
+			 (PT_REGS_PARM5_CORE_SYSCALL(regs) ? SEND_ADDRESSED : 0));
 	} else if (nr == SB_C_NR_close) {
 		/* a file closed is a struct file freed: its address may come back for another
 		 * open, which must count its first write again */
@@ -224,6 +230,18 @@ static __always_inline void wrote(long ret)
 		add(SB_C_FILE_WRITE);
 }
 
+/* Whether fd is a datagram socket (a UDP one: the workloads' sends). */
+static __always_inline bool datagram_socket(long fd)
+{
+	struct file *f = fd_file(fd);
+	struct socket *sock;
+
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return false;
+	sock = BPF_CORE_READ(f, private_data);
+	return sock && BPF_CORE_READ(sock, type) == SOCK_DGRAM;
+}
+
 SEC("raw_tp/sys_exit")
 int c_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -256,7 +274,8 @@ int c_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		if (ret >= 0)
 			add(SB_C_NET_ACCEPT);
 	} else if (nr == SB_C_NR_sendto) {
-		if (recall(SB_C_NET_SEND, &arg) && arg && ret >= 0)
+		if (recall(SB_C_NET_SEND, &arg) && (arg & SEND_ADDRESSED) && ret >= 0 &&
+		    datagram_socket((__u32)arg))
 			add(SB_C_NET_SEND);
 	}
 	return 0;
