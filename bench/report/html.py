@@ -139,7 +139,7 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
     top = _figures(charts, "headline")
     # sections a run may not have (an empty one is left off the page): linked when present
     rates = [(sections.sustainable(run), "max rate"), (sections.total_cost(run), "total cost"),
-             (sections.bursts(run), "bursts")]
+             (sections.bursts(run), "bursts"), (sections.applications(run), "applications")]
     nav = ([(f.chart.name, "at a glance") for f in top]
            + ([("scenarios", "when the sensor fails")] if run.scenarios is not None else [])
            + [("summary", "summary")] + [(s.id, label) for s, label in rates if s]

@@ -151,7 +151,7 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
     else:
         parts += _sibling_scenarios(run, link)
     for s in (sections.resolution(run), sections.warnings(run, []), sections.sustainable(run),
-              sections.total_cost(run), sections.bursts(run)):
+              sections.total_cost(run), sections.bursts(run), sections.applications(run)):
         parts += section(s, link)
     if not sections.bursts(run):
         parts += _sibling_bursts(run, link)

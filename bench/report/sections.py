@@ -12,6 +12,7 @@ the machine.
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 
@@ -20,7 +21,8 @@ from bench.core import fmt
 from bench.report import mechanisms as mech, ranking, resolution as res, scenarios as scen
 from bench.report.columns import CELL, KIND, KIND_LATENCIES, legend, limit_legend
 from bench.report.present import Details, Ival, Num, Para, Section, Table, Text, backend
-from bench.results import bursts as burstmod, cost as costmod, sustainable as sus
+from bench.results import (applications as apps, bursts as burstmod, cost as costmod,
+                           sustainable as sus)
 from bench.results.rundata import RunData
 
 # The columns each view shows (names in bench.report.columns.CELL)
@@ -250,6 +252,61 @@ def bursts(run: RunData) -> Section:
         [Table(["backend", "mode", "workload", "rate", "bursts", "worst burst loss %",
                 "loss %", "drain ms", "worst drain ms", "recovery p99 µs", "base p99 µs"],
                rows, [str(m) for m in t["mode"]], 4)])
+
+
+def applications(run: RunData) -> Section:
+    """Real programs under each sensor (bench.results.applications): slowdown, drops
+    against the counted truth, CPU; and the impact score per sensor."""
+    rows = apps.table(run)
+    if not rows:
+        return Section("applications", "")
+
+    def drops(r: apps.AppRow):
+        if r.status != "ok":
+            return Text(f"{r.status}: {r.reason}", bad=r.status == "failed")
+        if not r.drops:
+            return Text("none") if math.isfinite(r.worst_drop) else Text(fmt.DASH)
+        return Text(", ".join(f"{k} {fmt.number(d, 1, scale=100)} %" for k, d in r.drops),
+                    bad=True)
+
+    body = [[backend(r.series), r.mode, r.recipe,
+             Ival(*r.slowdown, 1, sign=True), Num(r.blocks, 0), drops(r), Num(r.beyond, 0),
+             Num(r.sensor_cpu_ms), Ival(*r.machine_ms, sign=True), Num(r.baseline_s, 2),
+             ", ".join(r.unseen) or fmt.DASH] for r in rows]
+    blocks: list = [Table(["backend", "mode", "recipe", "slowdown % [95 % CI]", "blocks",
+                           f"kinds dropped > {DROP_THRESHOLD:.1%}", "events beyond count",
+                           "sensor CPU ms", "machine CPU added ms [95 % CI]",
+                           "baseline s", "kinds it cannot see"],
+                          body, [r.mode for r in rows], 3)]
+    unseen = apps.blind(run)
+    if unseen:
+        blocks.append(Para("Not run, sees none of the recipe's kinds:",
+                           [f"{w}: {_names(s)}" for w, s in unseen.items()]))
+    scores = apps.impact(run)
+    if scores:
+        blocks.append(Table(
+            ["backend", "mode", "impact % [95 % CI]", "recipes", "repetitions"],
+            [[backend(i.series), i.mode, Ival(i.pct, i.lo, i.hi, 1, sign=True),
+              f"{len(i.recipes)} of {i.of}" + ("" if len(i.recipes) == i.of else
+                                               f" ({', '.join(i.recipes)})"),
+              Num(i.repeats, 0)] for i in scores],
+            [i.mode for i in scores], 2, title="Impact score"))
+    return Section("applications", "Applications: real programs under each sensor", (
+        "Each recipe runs a real program once per cell on generated input (`copy`: cp -r; "
+        "`archive`: tar czf + xzf; `build`: make -j with cc; `find`: find + grep -r; "
+        "`install`: pip install + uninstall of a wheel into a venv; `launch`: /bin/true and "
+        "python3 -c pass, many times; `download`: curl from a server on 127.0.0.1; "
+        "`stress-ng`: its open, fork, exec and sock stressors; `cmd`: yours). *slowdown*: "
+        "the recipe's wall time against its paired baselines, geometric mean of the "
+        "blocks' ratios with a t-interval on their logs. *kinds dropped*: against the "
+        "operations counted in the kernel for the cell's cgroup (the sensor's events "
+        "matched by the cgroup's processes and the cell's directory); *events beyond "
+        "count*: reports of a kind more often than it was counted (a duplicate and a drop "
+        "of one kind cancel). *sensor CPU*: its own processes' for the recipe; *machine "
+        "CPU added*: the whole machine's busy CPU beyond the baseline's. *Impact score*: "
+        "per repetition, the geometric mean over the recipes a sensor ran of its wall "
+        "times against its baselines' (every recipe weighs the same), with the blocks' "
+        "t-interval over repetitions."), blocks)
 
 
 def resolution(run: RunData) -> Section:

@@ -19,6 +19,7 @@ from rich.table import Table as RichTable
 
 from bench.report import ranking, sections
 from bench.report.present import Details, Ival, Num, Para, Section, Table, Text, cell_text
+from bench.results import applications as apps
 from bench.results.rundata import RunData
 
 MODE_STYLE = {"kernel": "red3", "user": "dodger_blue2", "calibration": "grey50"}
@@ -104,7 +105,10 @@ def summary(run: RunData, console: Console, detail: bool = False) -> None:
                                         "Repetitions combined.") + " " + ranking.LEGEND),
                   style="dim", highlight=False)
     console.print()
+    recipes = set(apps.recipes(run))   # shown together in the applications table
     for wl in run.workloads():
+        if wl in recipes:
+            continue
         render(sections.costs(run, wl), console)
         if detail:
             render(sections.kinds(run, wl), console)
@@ -112,3 +116,4 @@ def summary(run: RunData, console: Console, detail: bool = False) -> None:
         render(sections.sustainable(run), console)
         render(sections.total_cost(run), console)
     render(sections.bursts(run), console)
+    render(sections.applications(run), console)
