@@ -191,7 +191,9 @@ def run(
         None, "--backend", "-b", help="backend spec NAME[:key=value,...]; repeat or comma-separate"),
     workload: list[str] | None = typer.Option(
         None, "--workload", "-w",
-        help="NAME[:key=value,...]: file, process, network (default: all)"),
+        help="NAME[:key=value,...]: file, process, network (the default: all three), or an "
+             "application recipe: copy, archive, build, find, install, launch, download, "
+             "stress-ng, cmd:argv=COMMAND"),
     rate: list[str] | None = typer.Option(
         None, "--rate", "-r",
         help="target ops/s, 'max' for closed loop, or 'search[:start=,factor=,resolution=,"
@@ -232,8 +234,8 @@ def run(
                                 help="also print the per-kind tables at the end"),
 ):
     """Run the benchmark matrix: backends x workloads x rates x repetitions."""
-    from bench.harness import runner, spec as specmod
-    from workloads import WORKLOADS
+    from bench.harness import preflight, runner, spec as specmod
+    from workloads import SYNTHETIC
 
     if duration <= 0 or not math.isfinite(duration):
         raise BadInput(f"bad duration {duration}: must be > 0 seconds")
@@ -252,8 +254,9 @@ def run(
         if given is not None and not _split(given):
             raise BadInput(f"{opt} names nothing: give at least one value")
     workloads = [specmod.parse_workload(w)
-                 for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
+                 for w in specmod.split_specs(workload or []) or list(SYNTHETIC)]
     specmod.check_runnable(workloads)
+    preflight.check_commands(workloads)
     rates, searched = parse_rate_option(rate if _split(rate) else DEFAULT_RATES)
     if searched and not searched.lowest:
         # as low as a cell still makes a block (or one operation a cell without them)
@@ -378,7 +381,7 @@ def calibrate(
     cost runs; coverage of the truth, resolution, steal. Exit 1 when it falls short."""
     from bench.results import calibrate as cal
     from bench.harness import runner, spec as specmod
-    from workloads import WORKLOADS
+    from workloads import SYNTHETIC, get_workload
 
     if duration <= 0 or not math.isfinite(duration):
         raise BadInput(f"bad duration {duration}: must be > 0 seconds")
@@ -397,7 +400,10 @@ def calibrate(
     if any(not (x > 0 and math.isfinite(x)) for x in inject_ns):
         raise BadInput("bad --inject: ns per operation > 0")
     workloads = [specmod.parse_workload(w)
-                 for w in specmod.split_specs(workload or []) or list(WORKLOADS)]
+                 for w in specmod.split_specs(workload or []) or list(SYNTHETIC)]
+    if any(get_workload(w.name).recipe for w in workloads):
+        raise BadInput("calibrate runs the synthetic workloads (file, process, network): "
+                       "an application recipe has no rate to calibrate at")
     specmod.check_runnable(workloads)
     specs = [specmod.parse_backend(s) for s in cal.control_specs(inject_ns)]
     why = backends.availability(cal.NULL)

@@ -59,6 +59,12 @@ WORKLOADS = {
 }
 
 
+# The load generator's workloads (what a run does by default, what a search probes) and
+# the application recipes (run by name: ``-w copy,build``).
+SYNTHETIC = ("file", "process", "network")
+RECIPES = tuple(n for n in WORKLOADS if n not in SYNTHETIC)
+
+
 class Workload:
     """One kind of activity. ``op(i, t_intended)`` performs operation i and records its rows."""
 

@@ -78,12 +78,12 @@ def for_doctor(native_built: bool) -> dict:
     per CPU) in a scratch directory beside the default work directory (its file system),
     with a note saying how it was measured."""
     from bench.harness.spec import parse_workload
-    from workloads import WORKLOADS
+    from workloads import SYNTHETIC
 
-    texts = list(WORKLOADS)
+    texts = list(SYNTHETIC)
     cpus = usable_cpus()
     if native_built and cpus > 1:
-        texts += [f"{w}:engine=native,threads={cpus}" for w in WORKLOADS]
+        texts += [f"{w}:engine=native,threads={cpus}" for w in SYNTHETIC]
     tmp = Path(tempfile.mkdtemp(prefix="sensorbench-doctor-",
                                 dir=workdir_mod.default_base().parent))
     try:

@@ -152,18 +152,26 @@ def impact(run: RunData) -> list[Impact]:
                     time.get((r["run"], r["baseline_cell"]), math.nan))
             blocks.setdefault((r["run"], r["repeat"]), {})[str(r["workload_spec"])] = pair
         mine = sorted({w for b in blocks.values() for w in b}, key=names.index)
-        s, b = [], []
-        for pairs in blocks.values():
-            got = [pairs.get(w, (math.nan, math.nan)) for w in mine]
-            if all(math.isfinite(x) and x > 0 for p in got for x in p):
-                s.append(_geomean([p[0] for p in got]))
-                b.append(_geomean([p[1] for p in got]))
-        est = paired(s, b)
+        est = paired(*repetition_means(list(blocks.values()), mine))
         out.append(Impact(str(series), str(g["mode"].iloc[0]), mine, len(names),
                           est.slowdown_pct, est.slowdown_lo_pct, est.slowdown_hi_pct,
                           est.blocks_used))
     out.sort(key=lambda i: (MODE_ORDER.get(i.mode, 9), i.series))
     return out
+
+
+def repetition_means(blocks: list[dict[str, tuple[float, float]]],
+                     recipes: list[str]) -> tuple[list[float], list[float]]:
+    """Per repetition (``{recipe: (sensor time, baseline time)}``), the geometric mean of
+    the sensor cells' times over ``recipes`` and that of their baselines; a repetition
+    without a usable block of every recipe is left out."""
+    s, b = [], []
+    for pairs in blocks:
+        got = [pairs.get(w, (math.nan, math.nan)) for w in recipes]
+        if got and all(math.isfinite(x) and x > 0 for p in got for x in p):
+            s.append(_geomean([p[0] for p in got]))
+            b.append(_geomean([p[1] for p in got]))
+    return s, b
 
 
 def _geomean(values: list[float]) -> float:
