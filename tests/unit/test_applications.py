@@ -1,0 +1,99 @@
+"""The applications table and impact score (bench.results.applications) on folders built
+here: slowdown from the paired blocks of recipe cells, drops against the counted truth,
+and the score as the paired-block rule over per-repetition geometric means."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.analysis.blocks import paired
+from bench.report import sections
+from bench.report.present import Table
+from bench.results import applications as apps
+from bench.results.rundata import RunData
+from tests.helpers.constructed import cell_rows, write_folder
+
+# wall times (s) of (sensor cell, baseline cell) per recipe, per repetition
+WALLS = {"copy": [(1.10, 1.00), (1.32, 1.20), (0.99, 0.90)],
+         "build": [(2.00, 2.00), (2.10, 2.00), (1.90, 1.95)]}
+
+
+def _recipe_cells(spec: str, recipe: str, walls, kinds: dict) -> list[dict]:
+    rows = []
+    for r, (s, b) in enumerate(walls):
+        base = f"baseline~{spec}|{recipe}|max|{r}"
+        common = dict(workload=recipe, rate="max", repeat=r, workload_engine="recipe",
+                      ops=1)
+        rows += cell_rows("baseline", {k: {"expected": v["expected"]} for k, v in kinds.items()},
+                          op_time_ns=b * 1e9, **common)
+        for row in rows[-len(kinds):]:
+            row["cell"] = base
+        rows += cell_rows(spec, kinds, mode="kernel", op_time_ns=s * 1e9,
+                          block=f"{spec}|{recipe}|max|{r}", baseline_cell=base,
+                          sensor_cpu_s=0.02, **common)
+    return rows
+
+
+@pytest.fixture
+def run(tmp_path) -> RunData:
+    kinds = {"file_create": {"expected": 1000, "matched": 1000},
+             "file_write": {"expected": 1000, "matched": 1, "duplicates": 0},
+             "proc_exec": {"expected": 1, "matched": 1, "duplicates": 2}}
+    rows = []
+    for recipe, walls in WALLS.items():
+        rows += _recipe_cells("ebpf", recipe, walls, kinds)
+    return RunData.load(write_folder(tmp_path / "f", rows))
+
+
+def test_the_recipes_of_a_run_are_its_recipe_engine_workloads(run):
+    assert apps.recipes(run) == ["copy", "build"]
+
+
+def test_a_row_per_sensor_and_recipe_with_the_blocks_slowdown_and_the_drops(run):
+    rows = {r.recipe: r for r in apps.table(run)}
+    copy = rows["copy"]
+    want = paired([s for s, _ in WALLS["copy"]], [b for _, b in WALLS["copy"]])
+    assert copy.slowdown[0] == pytest.approx(want.slowdown_pct)
+    assert copy.slowdown[0] == pytest.approx(10.0)
+    assert copy.blocks == 3
+    assert [k for k, _ in copy.drops] == ["file_write"]
+    assert copy.drops[0][1] == pytest.approx(0.999)
+    assert copy.beyond == 3 * 2                  # proc_exec's duplicates, every repetition
+    assert copy.sensor_cpu_ms == pytest.approx(20.0)
+    assert copy.baseline_s == pytest.approx(1.0)  # the median baseline wall time
+
+
+def test_the_impact_score_is_the_blocks_rule_on_per_repetition_geometric_means(run):
+    (score,) = apps.impact(run)
+    s = [math.sqrt(WALLS["copy"][r][0] * WALLS["build"][r][0]) * 1e9 for r in range(3)]
+    b = [math.sqrt(WALLS["copy"][r][1] * WALLS["build"][r][1]) * 1e9 for r in range(3)]
+    want = paired(s, b)
+    assert (score.pct, score.lo, score.hi) == pytest.approx(
+        (want.slowdown_pct, want.slowdown_lo_pct, want.slowdown_hi_pct))
+    assert score.recipes == ["copy", "build"] and score.of == 2 and score.repeats == 3
+
+
+def test_a_repetition_missing_a_recipe_is_left_out():
+    blocks = [{"a": (2.0, 1.0), "b": (8.0, 4.0)}, {"a": (3.0, 1.0)},
+              {"a": (1.0, 1.0), "b": (float("nan"), 1.0)}]
+    s, b = apps.repetition_means(blocks, ["a", "b"])
+    assert s == pytest.approx([4.0]) and b == pytest.approx([2.0])
+    assert apps.repetition_means(blocks, ["a"]) == (pytest.approx([2.0, 3.0, 1.0]),
+                                                   pytest.approx([1.0, 1.0, 1.0]))
+
+
+def test_a_run_without_recipes_has_no_applications(tmp_path):
+    run = RunData.load(write_folder(tmp_path / "f", cell_rows("ebpf")))
+    assert apps.recipes(run) == [] and apps.table(run) == [] and apps.impact(run) == []
+    assert not sections.applications(run)
+
+
+def test_the_section_has_the_table_and_the_score(run):
+    s = sections.applications(run)
+    table, score = [b for b in s.blocks if isinstance(b, Table)]
+    assert [r[2] for r in table.rows] == ["copy", "build"]
+    drops = {r[2]: r[5] for r in table.rows}
+    assert drops["copy"].text == "file_write 99.9 %" and drops["copy"].bad
+    assert score.title == "Impact score" and len(score.rows) == 1
