@@ -203,7 +203,26 @@ reference-scenarios: setup
 	$(VENV)/bin/sensorbench report results/scenarios --markdown results/scenarios/README.md \
 		--command "make reference-scenarios"
 
-.PHONY: reference reference-bursts
+# The published applications: every recipe under every sensor available here (with its
+# defaults) and the A/A control (null_sensor: its impact must hold zero), 5 paired blocks
+# each, the work directory on a tmpfs (ext4's write-back otherwise moves a recipe's wall
+# time by tens of %), into results/applications/ with its own README.md (about 40 min).
+# The calibration arms that replay the ledger or inject a cost per synthetic operation
+# (synthetic, injected_cost) have no truth to offer a real program and are left out.
+APPS_BACKENDS ?= null_sensor,psutil,ebpf,audit,fanotify,inotify,proc_connector,bpftrace,\
+	execsnoop,exitsnoop,opensnoop,auditd,fatrace,forkstat,inotifywait
+APPS_WORKLOADS ?= copy,archive,build,find,install,launch,download,stress-ng,\
+	cmd:argv=sh -c "ls -lR /usr/share/doc > listing.txt && gzip listing.txt"
+APPS_ARGS ?= -b '$(APPS_BACKENDS)' -w '$(APPS_WORKLOADS)' --tmpfs -n 5
+
+.PHONY: reference reference-bursts reference-applications
+reference-applications: setup
+	rm -rf results/applications.tmp
+	$(VENV)/bin/sensorbench run $(APPS_ARGS) --no-report --out results/applications.tmp
+	rm -rf results/applications && mv results/applications.tmp results/applications
+	$(VENV)/bin/sensorbench report results/applications \
+		--markdown results/applications/README.md --command "make reference-applications"
+
 reference-bursts: setup
 	rm -rf results/bursts.tmp
 	$(VENV)/bin/sensorbench run $(BURSTS_ARGS) -w file,network \

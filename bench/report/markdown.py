@@ -115,6 +115,21 @@ def _sibling_bursts(run: RunData, link) -> list[str]:
     return out
 
 
+def _sibling_applications(run: RunData, link) -> list[str]:
+    """The reference run's page also shows what each sensor costs real programs, from the
+    applications run published next to it (make reference-applications)."""
+    sibling = run.path.parent / "applications"
+    if not (sibling / "cells.parquet").exists():
+        return []
+    out = section(sections.applications(RunData.load(sibling, strict_meta=False)), link)
+    page = sibling / "README.md"
+    if out:   # after the heading: where these rows come from
+        out[2:2] = [f"From the applications run published next to this one "
+                    f"([{link(page)}]({link(page)}): its settings, per-kind rows and "
+                    "charts).", ""]
+    return out
+
+
 def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> str:
     md_dir = md_path.parent.resolve()
 
@@ -155,6 +170,8 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
         parts += section(s, link)
     if not sections.bursts(run):
         parts += _sibling_bursts(run, link)
+    if not sections.applications(run):
+        parts += _sibling_applications(run, link)
     for s in (sections.headline(run, rate), sections.mechanisms(run, rate)):
         parts += section(s, link)
 

@@ -97,3 +97,26 @@ def test_the_section_has_the_table_and_the_score(run):
     drops = {r[2]: r[5] for r in table.rows}
     assert drops["copy"].text == "file_write 99.9 %" and drops["copy"].bad
     assert score.title == "Impact score" and len(score.rows) == 1
+
+
+def test_the_reference_page_shows_the_applications_run_published_next_to_it(tmp_path):
+    """results/README.md (a run without recipes) takes the applications table from
+    results/applications, with a link to that run's page; without it, no such section."""
+    from bench.report.markdown import _sibling_applications
+
+    ref = RunData.load(write_folder(tmp_path / "reference",
+                                    cell_rows("ebpf", ("file_create",), workload="file")))
+
+    def link(p):
+        return str(p.relative_to(tmp_path))
+
+    assert _sibling_applications(ref, link) == []
+    rows = []
+    for recipe, walls in WALLS.items():
+        rows += _recipe_cells("ebpf", recipe, walls, {"proc_exec": {"expected": 5,
+                                                                    "matched": 5}})
+    write_folder(tmp_path / "applications", rows)
+    lines = _sibling_applications(ref, link)
+    assert lines[0] == "## Applications: real programs under each sensor"
+    assert "[applications/README.md](applications/README.md)" in lines[2]
+    assert sum(ln.startswith("| `ebpf`") for ln in lines) == 2 + 1   # two recipes, a score
