@@ -10,7 +10,8 @@ APT_STAMP := $(VENV)/.apt-stamp
 # System packages: compiler for the workload helper, clang/libbpf/bpftool for the eBPF
 # sensor, the third-party sensors we compare with, and tools the tests use.
 DEB_PACKAGES := build-essential clang llvm libbpf-dev libbpf1 bpftool libelf-dev zlib1g-dev \
-	python3-venv auditd bpftrace libbpf-tools fatrace forkstat inotify-tools stress-ng chromium
+	python3-venv auditd bpftrace libbpf-tools fatrace forkstat inotify-tools stress-ng chromium \
+	curl
 
 BENCH_ARGS ?=
 PYTEST_ARGS ?=

@@ -114,9 +114,10 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     for name, why in backends.IGNORED.items():
         rows.append({"name": name, "mode": "?", "mechanism": "?", "kinds": [],
                      "available": False, "reason": f"not registered: {why}", "notes": []})
+    recipes = _recipes()
     if as_json:
-        print(json.dumps({"backends": rows, "generators": generators, "machine": facts},
-                         indent=2, default=str))
+        print(json.dumps({"backends": rows, "generators": generators, "recipes": recipes,
+                          "machine": facts}, indent=2, default=str))
         return
     t = Table(title="backends")
     for c in ("backend", "mode", "mechanism", "available", "reason / kinds"):
@@ -136,10 +137,35 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
             f"{e['reason']}"
         g.add_row(w, e["engine"], str(e["threads"]), rate, e.get("workdir_fs", ""))
     out.print(g)
+    a = Table(title="application recipes (-w NAME): their programs and the counted truth")
+    for c in ("recipe", "available", "what it does / why not"):
+        a.add_column(c)
+    for r in recipes:
+        a.add_row(r["name"], "[green]yes[/]" if r["available"] else "[red]no[/]",
+                  r["reason"] or r["description"])
+    out.print(a)
     m = Table(title="machine", show_header=False)
     for k, v in facts.items():
         m.add_row(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v))
     out.print(m)
+
+
+def _recipes() -> list[dict]:
+    """Each application recipe, and why it cannot run here (its program, or the counted
+    truth, which every recipe needs)."""
+    from bench.harness import counter
+    from workloads import RECIPES, get_workload
+
+    truth = counter.missing()
+    out = []
+    for name in RECIPES:
+        cls = get_workload(name)
+        cfg = {"argv": "true"} if name == "cmd" else {}
+        why = cls.unavailable(cfg) or (f"the counted truth cannot run: {truth}" if truth
+                                       else None)
+        out.append({"name": name, "available": why is None, "reason": why or "",
+                    "description": cls.description})
+    return out
 
 
 def _generators(measure: bool) -> dict:

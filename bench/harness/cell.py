@@ -248,7 +248,12 @@ class CellRunner:
     def run(self, cell: Cell) -> Outcome:
         cls = backends.get(cell.spec.name) if cell.spec is not None else None
         why = get_workload(cell.workload.name).unavailable(cell.workload.settings)
-        if why:   # the native engine asked for but not built here
+        if not why and get_workload(cell.workload.name).recipe:
+            from bench.harness import counter   # a recipe's truth is counted: no BPF, no truth
+
+            missing = counter.missing()
+            why = f"the counted truth cannot run: {missing}" if missing else None
+        if why:   # the native engine asked for but not built here, a program not installed
             return Outcome(status_rows(cell, cls, "skipped", why))
         if cls is not None:
             reason = backends.availability(cell.spec.name)

@@ -31,6 +31,10 @@ UNPAIRED, PIDS_FULL, NSLOTS = 11, 12, 13
 
 def missing() -> str | None:
     """One line naming what stops the counter here, or None (nothing is loaded)."""
+    from bench.core.osapi import IS_WINDOWS
+
+    if IS_WINDOWS:   # the eBPF code is Linux's: not even imported on Windows
+        return "it counts with eBPF, which needs Linux"
     from bench.backends.ebpf import probe
 
     if not OBJECT.exists():
