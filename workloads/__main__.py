@@ -144,8 +144,11 @@ def _recipe(cls, a: argparse.Namespace, settings: dict):
 
 def prepare_recipe(cls, a: argparse.Namespace, settings: dict) -> int:
     """Make an application recipe's inputs in --workdir (the harness does this before the
-    cell's sensor starts), written back to disk before the recipe's time begins."""
-    _recipe(cls, a, settings).make_inputs()
+    cell's sensor starts and its count begins), written back to disk before the recipe's
+    time begins. In the cell's cgroup when one is given: what this starts ends with it."""
+    w = _recipe(cls, a, settings)
+    join_group(a.cgroup)
+    w.make_inputs()
     if hasattr(os, "sync"):
         os.sync()
     return 0

@@ -348,12 +348,15 @@ class CellRunner:
 
     def _prepare(self, a: Attempt) -> None:
         """An application recipe's inputs, made in the cell's directory by a process of
-        their own (``python -m workloads NAME --prepare``); WorkloadFailed if it fails."""
+        their own (``python -m workloads NAME --prepare``) in the cell's cgroup, before
+        the sensor starts and the count begins; WorkloadFailed if it fails."""
         w = a.cell.workload
         log = self.out / "logs" / f"{a.tag}-workload.log"
         argv = [sys.executable, "-m", "workloads", w.name, "--prepare",
                 "--workdir", str(a.cell_dir), "--settings", json.dumps(w.settings),
                 "--seed", str(a.cell.repeat)]
+        if a.cg.path:   # in the cell's cgroup, so that the cell's end ends what it started
+            argv += ["--cgroup", str(a.cg.path)]
         with open(log, "ab") as errf:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=errf, stderr=errf)
             handle = self.janitor.watch("process", pid=proc.pid)
