@@ -174,5 +174,30 @@ def repetition_means(blocks: list[dict[str, tuple[float, float]]],
     return s, b
 
 
+def frame(run: RunData) -> pd.DataFrame:
+    """The applications table as ``applications.csv`` holds it: one row per sensor x
+    recipe, with the sensor's impact score beside it (empty frame: no recipes)."""
+    scores = {i.series: i for i in impact(run)}
+    rows = []
+    for r in table(run):
+        i = scores.get(r.series)
+        rows.append({
+            "backend": r.series, "mode": r.mode, "recipe": r.recipe, "status": r.status,
+            "reason": r.reason, "slowdown_pct": r.slowdown[0],
+            "slowdown_ci_low_pct": r.slowdown[1], "slowdown_ci_high_pct": r.slowdown[2],
+            "blocks": r.blocks, "worst_drop_rate": r.worst_drop,
+            "drops": ";".join(f"{k}={d:.6f}" for k, d in r.drops),
+            "events_beyond_count": r.beyond, "sensor_cpu_ms": r.sensor_cpu_ms,
+            "machine_cpu_added_ms": r.machine_ms[0],
+            "machine_cpu_added_ci_low_ms": r.machine_ms[1],
+            "machine_cpu_added_ci_high_ms": r.machine_ms[2],
+            "baseline_wall_s": r.baseline_s, "kinds_unseen": ";".join(r.unseen),
+            "impact_pct": i.pct if i else math.nan,
+            "impact_ci_low_pct": i.lo if i else math.nan,
+            "impact_ci_high_pct": i.hi if i else math.nan,
+            "impact_recipes": ";".join(i.recipes) if i else ""})
+    return pd.DataFrame(rows)
+
+
 def _geomean(values: list[float]) -> float:
     return float(np.exp(np.mean(np.log(values))))

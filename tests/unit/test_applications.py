@@ -120,3 +120,11 @@ def test_the_reference_page_shows_the_applications_run_published_next_to_it(tmp_
     assert lines[0] == "## Applications: real programs under each sensor"
     assert "[applications/README.md](applications/README.md)" in lines[2]
     assert sum(ln.startswith("| `ebpf`") for ln in lines) == 2 + 1   # two recipes, a score
+
+
+def test_applications_csv_has_a_row_per_sensor_and_recipe_with_its_score(run):
+    df = apps.frame(run)
+    assert list(df["recipe"]) == ["copy", "build"]
+    assert df.loc[0, "drops"] == "file_write=0.999000"
+    (score,) = apps.impact(run)
+    assert (df["impact_pct"] == score.pct).all() and df.loc[0, "impact_recipes"] == "copy;build"
