@@ -39,6 +39,7 @@ from workloads.base import Workload
 
 STDERR_LINES = 5      # the tool's last lines of stderr a failed step reports
 STEP_TIMEOUT_S = 600  # a step that takes longer has hung
+ERRLOG = "step-stderr.log"   # in the cell's directory: each step's stderr, for its failure
 
 
 class StepFailed(Exception):
@@ -110,6 +111,10 @@ class Recipe(Workload):
         """The preparation: the steps' directories, then the recipe's inputs."""
         for d in ("home", "tmp", "run"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
+        # Made here, outside the cgroup: each step opens it again (truncating it), which
+        # creates nothing, so the count holds no file of the harness's own (cmd:argv=true
+        # counted one file_create).
+        (self.root / ERRLOG).touch()
         self.prepare()
 
     def setup(self) -> None:
@@ -118,7 +123,7 @@ class Recipe(Workload):
     def run(self) -> None:
         """Run every step; StepFailed at the first that exits non-zero."""
         env = self.env()
-        errlog = self.root / "step-stderr.log"
+        errlog = self.root / ERRLOG
         for argv in self.steps():
             with open(errlog, "wb") as err:
                 p = subprocess.run(argv, cwd=self.run_dir, env=env, stdin=subprocess.DEVNULL,

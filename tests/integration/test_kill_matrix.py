@@ -11,6 +11,8 @@ children it spawns, its memfd ledger) and the Python one.
 
 from __future__ import annotations
 
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,6 +111,80 @@ def test_harness_killed_mid_cell_leaves_nothing(tmp_path, audit_exclusive, backe
     took, left = before.wait_clean(LIMIT_S, owners_gone={proc.pid})
     print(f"clean {took:.2f} s after kill -9")
     assert left == [], f"{took:.1f} s after kill -9: " + "; ".join(left)
+    runs = list(workdir.glob("run-*")) if workdir.exists() else []
+    assert runs == [], f"work directory left: {runs}"
+
+
+def _programs(prefix: str) -> set[str]:
+    """Ids of the loaded BPF programs whose name starts with ``prefix``."""
+    r = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True)
+    return {m.group(1) for m in re.finditer(rf"^(\d+): \S+\s+name {prefix}", r.stdout, re.M)}
+
+
+def _wait_for_child(proc: subprocess.Popen, what: str, match, timeout: float = 90.0
+                    ) -> psutil.Process:
+    """The first process under the harness for which ``match`` holds, polled every 10 ms
+    (a recipe's step may be short)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended early: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            kids = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.Error:
+            kids = []
+        for c in kids:
+            try:
+                if match(c):
+                    return c
+            except psutil.Error:
+                continue
+        time.sleep(0.01)
+    raise AssertionError(f"{what} never ran under the harness")
+
+
+def _gone(p: psutil.Process) -> bool:
+    try:
+        return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_harness_killed_mid_recipe_leaves_nothing(tmp_path, audit_exclusive):
+    """An application recipe's cell: its inputs made beforehand by a process of their own,
+    the counted truth's BPF programs (c_*) attached beside the sensor's, and ``download``
+    running: curl, a child of the workload process, fetching from an HTTP server thread of
+    the workload process. Killed while curl runs, nothing of it remains."""
+    _available("ebpf")
+    from bench.harness import counter
+
+    if counter.missing():
+        pytest.skip(counter.missing())
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl (Debian package curl)")
+    before = Snapshot()
+    counting_before = _programs("c_")
+    workdir = tmp_path / "wd"
+    # scale 10: 200 files, about a second of curl
+    proc = _start(tmp_path / "out", workdir, "-b", "ebpf", "-w", "download:scale=10")
+    try:
+        # the recipe's run (its inputs' process, `-m workloads download --prepare`, is
+        # done by then): the counter was attached before it started
+        runner = _wait_for_child(proc, "the recipe's workload process",
+                                 lambda c: c.cmdline()[1:] == ["-m", "workloads", "-"])
+        counting = _programs("c_") - counting_before
+        assert counting, "the counter's programs are not loaded while the recipe runs"
+        curl = _wait_for_child(proc, "curl", lambda c: c.name() == "curl")
+        assert not _gone(curl) and not _gone(runner)
+        assert _children(proc.pid, "bench.harness.sensorhost"), "no sensor host under the harness"
+    finally:
+        proc.kill()  # SIGKILL: none of the harness's own clean-up runs
+        proc.wait()
+    took, left = before.wait_clean(LIMIT_S, owners_gone={proc.pid})
+    print(f"clean {took:.2f} s after kill -9")
+    assert left == [], f"{took:.1f} s after kill -9: " + "; ".join(left)
+    assert _gone(curl) and _gone(runner)
+    assert not counting & _programs("c_"), "the counter's programs are still loaded"
     runs = list(workdir.glob("run-*")) if workdir.exists() else []
     assert runs == [], f"work directory left: {runs}"
 

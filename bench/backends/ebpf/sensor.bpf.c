@@ -330,7 +330,7 @@ static __always_inline int on_exec(void)
 	struct mm_struct *mm;
 	__u64 start, len;
 
-	if (skip_current())
+	if (skip_current() || muted(SB_PROC_EXEC))
 		return 0;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
