@@ -150,7 +150,10 @@ class Copy(Recipe):
         _inputs.tree(self.inp / "tree", self.cfg["scale"], self.seed)
 
     def steps(self) -> list[list[str]]:
-        return [["cp", "-r", str(self.inp / "tree"), str(self.run_dir / "copy")]]
+        # --reflink=never: on a file system that clones (btrfs, XFS) cp would otherwise
+        # share the extents and write nothing, and the recipe would not copy
+        return [["cp", "-r", "--reflink=never", str(self.inp / "tree"),
+                 str(self.run_dir / "copy")]]
 
 
 class Archive(Recipe):
@@ -231,13 +234,15 @@ class Launch(Recipe):
     name = "launch"
     description = "start a program N times: /bin/true, then python3 -c pass"
     kinds = PROC_KINDS
-    tools = (("sh", "dash"), ("true", "coreutils"), ("python3", "python3"))
+    tools = (("sh", "dash"), ("true", "coreutils"))
     TRUE_N, PYTHON_N = 200, 20   # at scale 1
 
     def steps(self) -> list[list[str]]:
         s = self.cfg["scale"]
         loop = 'i=0; while [ "$i" -lt {n} ]; do {cmd}; i=$((i+1)); done'
-        true, py = _which("true"), _which("python3")
+        # python3 is the interpreter itself, not what PATH finds: a version manager's
+        # shim (pyenv's) would start dozens of programs of its own before Python
+        true, py = _which("true"), getattr(sys, "_base_executable", sys.executable)
         return [["sh", "-c", loop.format(n=self.TRUE_N * s, cmd=shlex.quote(true))],
                 ["sh", "-c", loop.format(n=self.PYTHON_N * s,
                                          cmd=f"{shlex.quote(py)} -c pass")]]

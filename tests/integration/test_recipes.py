@@ -45,8 +45,10 @@ ESSENTIAL = {
     # pip writes the package's files, renames some into place, and uninstall deletes them
     "install": {"file_create": (">", _inputs.WHEEL_MODULES), "file_rename": (">", 0),
                 "file_delete": (">", _inputs.WHEEL_MODULES)},
-    # 200 /bin/true and 20 python3 (more where python3 is a wrapper that execs it)
-    "launch": {"proc_exec": (">=", recipes.Launch.TRUE_N + recipes.Launch.PYTHON_N)},
+    # two shells, each starting its program N times: 200 /bin/true and 20 python3 (the
+    # interpreter itself, never a version manager's shim that execs more)
+    "launch": {"proc_exec": ("==", 2 + recipes.Launch.TRUE_N + recipes.Launch.PYTHON_N),
+               "proc_fork": ("==", 2 + recipes.Launch.TRUE_N + recipes.Launch.PYTHON_N)},
     # one connection per file, accepted by the recipe's own server in the cgroup
     "download": {"net_connect": ("==", DOWNLOADS), "net_accept": ("==", DOWNLOADS),
                  "file_create": ("==", DOWNLOADS)},
