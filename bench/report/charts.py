@@ -19,10 +19,11 @@ from bench.analysis.metrics import DROP_THRESHOLD
 from bench.core import fmt
 from bench.results.rundata import RunData, kind_order, rate_order, rate_value
 from bench.report.figure import Chart, Skipped, headline_rate, save, slug
-from bench.report import scenarios
+from bench.report import appchart, scenarios
 from bench.report.capacity import capacity
 from bench.report.overview import overview
 from bench.report.style import RC, Styles
+from bench.results import applications as apps
 from bench.results.sustainable import max_sustainable
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -420,6 +421,9 @@ def build(run: RunData, out: Path) -> tuple[list[Chart], list[Skipped]]:
         coverage(run, styles, out))
     add("overview", "sustainable", "Max sustainable rate", sustainable_chart.__doc__.strip(),
         sustainable_chart(run, styles, out))
+    if apps.recipes(run):
+        add("applications", "applications", "Applications", appchart.chart.__doc__.strip(),
+            appchart.chart(run, styles, out))
     for w in run.workloads():
         add(w, f"saturation-{slug(w)}", "Saturation curve", saturation.__doc__.strip(),
             saturation(run, styles, out, w))

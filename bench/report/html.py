@@ -138,8 +138,10 @@ def render(run: RunData, charts: list[Chart], skipped: list[Skipped]) -> str:
     wls = run.workloads()
     top = _figures(charts, "headline")
     # sections a run may not have (an empty one is left off the page): linked when present
+    applications = sections.applications(run)
+    applications.blocks += _figures(charts, "applications")
     rates = [(sections.sustainable(run), "max rate"), (sections.total_cost(run), "total cost"),
-             (sections.bursts(run), "bursts"), (sections.applications(run), "applications")]
+             (sections.bursts(run), "bursts"), (applications, "applications")]
     nav = ([(f.chart.name, "at a glance") for f in top]
            + ([("scenarios", "when the sensor fails")] if run.scenarios is not None else [])
            + [("summary", "summary")] + [(s.id, label) for s, label in rates if s]

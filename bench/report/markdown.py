@@ -165,8 +165,10 @@ def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> st
         parts += section(sections.scenarios(sc), link)
     else:
         parts += _sibling_scenarios(run, link)
+    applications = sections.applications(run)
+    applications.blocks += _figures(charts, "applications")
     for s in (sections.resolution(run), sections.warnings(run, []), sections.sustainable(run),
-              sections.total_cost(run), sections.bursts(run), sections.applications(run)):
+              sections.total_cost(run), sections.bursts(run), applications):
         parts += section(s, link)
     if not sections.bursts(run):
         parts += _sibling_bursts(run, link)

@@ -128,3 +128,11 @@ def test_applications_csv_has_a_row_per_sensor_and_recipe_with_its_score(run):
     assert df.loc[0, "drops"] == "file_write=0.999000"
     (score,) = apps.impact(run)
     assert (df["impact_pct"] == score.pct).all() and df.loc[0, "impact_recipes"] == "copy;build"
+
+
+def test_the_applications_chart_is_drawn_when_the_run_has_recipes(run, tmp_path):
+    from bench.report import appchart
+    from bench.report.style import Styles
+
+    (png, svg), reason = appchart.chart(run, Styles(run.series_info()), tmp_path / "c")
+    assert png.stat().st_size > 0 and svg.exists() and reason == ""
