@@ -262,6 +262,8 @@ def applications(run: RunData) -> Section:
         return Section("applications", "")
 
     def drops(r: apps.AppRow):
+        if r.status == "unsupported":   # a control that sees no kind: it ran, saw nothing
+            return Text(f"sees no kind ({r.mode})")
         if r.status != "ok":
             return Text(f"{r.status}: {r.reason}", bad=r.status == "failed")
         if not r.drops:

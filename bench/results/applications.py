@@ -73,7 +73,7 @@ def table(run: RunData) -> list[AppRow]:
     own = pd.to_numeric(pc["sensor_cpu_s"], errors="coerce").groupby(
         [pc["series"], pc["workload_spec"]]).mean().to_dict()
     out = []
-    mine = cells[cells["workload_spec"].isin(names) & (cells["status"] != "unsupported")]
+    mine = cells[cells["workload_spec"].isin(names) & ~_blind(cells)]
     for _, c in mine.iterrows():
         k = kinds[(kinds["series"] == c["series"]) & (kinds["workload_spec"] == c["workload_spec"])]
         ok = k[k["status"] == "ok"]
@@ -107,13 +107,20 @@ def _baseline_walls(run: RunData) -> dict[str, float]:
             .median() / 1e9).to_dict()
 
 
+def _blind(cells: pd.DataFrame) -> pd.Series:
+    """Cells not run because the sensor sees none of the recipe's kinds (a control that
+    sees no kind, null_sensor, ran: its rows are "unsupported" but it has blocks)."""
+    ran = pd.to_numeric(cells["blocks_used"], errors="coerce").fillna(0) > 0
+    return (cells["status"] == "unsupported") & ~ran
+
+
 def blind(run: RunData) -> dict[str, list[str]]:
     """Recipe -> the sensors that see none of its kinds (not run on it)."""
     names = recipes(run)
     c = run.cells
     if not names or not len(c):
         return {}
-    c = c[c["workload_spec"].isin(names) & (c["status"] == "unsupported")]
+    c = c[c["workload_spec"].isin(names) & _blind(c)]
     return {w: list(dict.fromkeys(g["series"].astype(str)))
             for w, g in c.groupby("workload_spec", sort=False)}
 

@@ -136,3 +136,20 @@ def test_the_applications_chart_is_drawn_when_the_run_has_recipes(run, tmp_path)
 
     (png, svg), reason = appchart.chart(run, Styles(run.series_info()), tmp_path / "c")
     assert png.stat().st_size > 0 and svg.exists() and reason == ""
+
+
+def test_a_control_that_sees_no_kind_is_in_the_table_not_among_the_blind(tmp_path):
+    """null_sensor's rows are all "unsupported", yet it ran next to its baselines: its
+    slowdown is the A/A check of the recipes' slowdowns."""
+    kinds = {"proc_exec": {"expected": 5, "status": "unsupported", "matched": 0}}
+    rows = _recipe_cells("null_sensor", "find", WALLS["copy"], kinds)
+    run = RunData.load(write_folder(tmp_path / "f", rows))
+    (row,) = apps.table(run)
+    assert row.series == "null_sensor" and row.blocks == 3 and apps.blind(run) == {}
+    assert row.slowdown[0] == pytest.approx(10.0)
+    blind = _recipe_cells("inotify", "find", WALLS["copy"], kinds)
+    for r in blind:   # a sensor that sees none of the kinds is not run: no block
+        r.update(block=None, baseline_cell=None, op_time_ns=None)
+    run = RunData.load(write_folder(tmp_path / "g", [r for r in blind
+                                                     if r["backend"] != "baseline"]))
+    assert apps.table(run) == [] and apps.blind(run) == {"find": ["inotify"]}
