@@ -212,8 +212,10 @@ reference-scenarios: setup
 # (synthetic, injected_cost) have no truth to offer a real program and are left out.
 APPS_BACKENDS ?= null_sensor,psutil,ebpf,audit,fanotify,inotify,proc_connector,bpftrace,\
 	execsnoop,exitsnoop,opensnoop,auditd,fatrace,forkstat,inotifywait
-APPS_WORKLOADS ?= copy,archive,build,find,install,launch,download,stress-ng,\
-	cmd:argv=sh -c "ls -lR /usr/share/doc > listing.txt && gzip listing.txt"
+# Scales that make each recipe take about 0.5-2 s here (a recipe of tens of ms times its
+# start-up more than its work).
+APPS_WORKLOADS ?= copy,archive,build:scale=3,find:scale=4,install,launch,download:scale=10,\
+	stress-ng,cmd:argv=sh -c "ls -lR /usr/share/doc > listing.txt && gzip listing.txt"
 APPS_ARGS ?= -b '$(APPS_BACKENDS)' -w '$(APPS_WORKLOADS)' --tmpfs -n 5
 
 .PHONY: reference reference-bursts reference-applications
