@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 
 from bench.analysis.metrics import DROP_THRESHOLD
@@ -287,8 +288,11 @@ def applications(run: RunData) -> Section:
     scores = apps.impact(run)
     if scores:
         blocks.append(Table(
-            ["backend", "mode", "impact % [95 % CI]", "recipes", "repetitions"],
+            ["backend", "mode", "impact % [95 % CI]", "per repetition [min–max]", "recipes",
+             "repetitions"],
             [[backend(i.series), i.mode, Ival(i.pct, i.lo, i.hi, 1, sign=True),
+              Ival(float(np.median(i.per_repeat)), min(i.per_repeat), max(i.per_repeat), 1,
+                   sign=True) if i.per_repeat else Text(fmt.DASH),
               f"{len(i.recipes)} of {i.of}" + ("" if len(i.recipes) == i.of else
                                                f" ({', '.join(i.recipes)})"),
               Num(i.repeats, 0)] for i in scores],
@@ -308,7 +312,7 @@ def applications(run: RunData) -> Section:
         "CPU added*: the whole machine's busy CPU beyond the baseline's. *Impact score*: "
         "per repetition, the geometric mean over the recipes a sensor ran of its wall "
         "times against its baselines' (every recipe weighs the same), with the blocks' "
-        "t-interval over repetitions."), blocks)
+        "t-interval over repetitions, and the median [min–max] of the repetitions' own."), blocks)
 
 
 def resolution(run: RunData) -> Section:

@@ -135,6 +135,7 @@ class Impact:
     lo: float
     hi: float
     repeats: int              # repetitions used
+    per_repeat: list[float] = field(default_factory=list)   # each repetition's impact, %
 
 
 def impact(run: RunData) -> list[Impact]:
@@ -159,10 +160,11 @@ def impact(run: RunData) -> list[Impact]:
                     time.get((r["run"], r["baseline_cell"]), math.nan))
             blocks.setdefault((r["run"], r["repeat"]), {})[str(r["workload_spec"])] = pair
         mine = sorted({w for b in blocks.values() for w in b}, key=names.index)
-        est = paired(*repetition_means(list(blocks.values()), mine))
+        s, b = repetition_means(list(blocks.values()), mine)
+        est = paired(s, b)
         out.append(Impact(str(series), str(g["mode"].iloc[0]), mine, len(names),
                           est.slowdown_pct, est.slowdown_lo_pct, est.slowdown_hi_pct,
-                          est.blocks_used))
+                          est.blocks_used, [100 * (x / y - 1) for x, y in zip(s, b)]))
     out.sort(key=lambda i: (MODE_ORDER.get(i.mode, 9), i.series))
     return out
 
@@ -202,7 +204,9 @@ def frame(run: RunData) -> pd.DataFrame:
             "impact_pct": i.pct if i else math.nan,
             "impact_ci_low_pct": i.lo if i else math.nan,
             "impact_ci_high_pct": i.hi if i else math.nan,
-            "impact_recipes": ";".join(i.recipes) if i else ""})
+            "impact_recipes": ";".join(i.recipes) if i else "",
+            "impact_min_pct": min(i.per_repeat) if i and i.per_repeat else math.nan,
+            "impact_max_pct": max(i.per_repeat) if i and i.per_repeat else math.nan})
     return pd.DataFrame(rows)
 
 

@@ -73,6 +73,7 @@ def test_the_impact_score_is_the_blocks_rule_on_per_repetition_geometric_means(r
     assert (score.pct, score.lo, score.hi) == pytest.approx(
         (want.slowdown_pct, want.slowdown_lo_pct, want.slowdown_hi_pct))
     assert score.recipes == ["copy", "build"] and score.of == 2 and score.repeats == 3
+    assert score.per_repeat == pytest.approx([100 * (x / y - 1) for x, y in zip(s, b)])
 
 
 def test_a_repetition_missing_a_recipe_is_left_out():
