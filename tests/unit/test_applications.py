@@ -20,7 +20,8 @@ WALLS = {"copy": [(1.10, 1.00), (1.32, 1.20), (0.99, 0.90)],
          "build": [(2.00, 2.00), (2.10, 2.00), (1.90, 1.95)]}
 
 
-def _recipe_cells(spec: str, recipe: str, walls, kinds: dict) -> list[dict]:
+def _recipe_cells(spec: str, recipe: str, walls, kinds: dict, mode: str = "kernel",
+                  **fields) -> list[dict]:
     rows = []
     for r, (s, b) in enumerate(walls):
         base = f"baseline~{spec}|{recipe}|max|{r}"
@@ -30,9 +31,9 @@ def _recipe_cells(spec: str, recipe: str, walls, kinds: dict) -> list[dict]:
                           op_time_ns=b * 1e9, **common)
         for row in rows[-len(kinds):]:
             row["cell"] = base
-        rows += cell_rows(spec, kinds, mode="kernel", op_time_ns=s * 1e9,
+        rows += cell_rows(spec, kinds, mode=mode, op_time_ns=s * 1e9,
                           block=f"{spec}|{recipe}|max|{r}", baseline_cell=base,
-                          sensor_cpu_s=0.02, **common)
+                          sensor_cpu_s=0.02, **common, **fields)
     return rows
 
 
@@ -154,3 +155,58 @@ def test_a_control_that_sees_no_kind_is_in_the_table_not_among_the_blind(tmp_pat
     run = RunData.load(write_folder(tmp_path / "g", [r for r in blind
                                                      if r["backend"] != "baseline"]))
     assert apps.table(run) == [] and apps.blind(run) == {"find": ["inotify"]}
+
+
+
+@pytest.fixture
+def two(tmp_path) -> RunData:
+    """A kernel and a user-mode sensor on two recipes, the user-mode one blind to a kind,
+    beside a synthetic workload's cell; one baseline of build counted a kind more."""
+    kinds = {"file_create": {"expected": 1000, "matched": 990}}
+    audit_kinds = kinds | {"net_accept": {"expected": 4, "status": "unsupported",
+                                          "matched": 0}}
+    rows = []
+    for recipe, walls in WALLS.items():
+        rows += _recipe_cells("zeta", recipe, walls, kinds, machine_busy_us_per_op=1000.0)
+        rows += _recipe_cells("audit", recipe, walls, audit_kinds, mode="user")
+    rows += cell_rows("zeta", ("file_create",), workload="file", mode="kernel")
+    # a baseline cell of build with an extra counted kind: a cell is one wall time however
+    # many kind rows it has
+    extra = dict(rows[[i for i, r in enumerate(rows) if r["cell"] ==
+                       "baseline~audit|build|max|0"][0]])
+    rows.append(extra | {"kind": "proc_exec", "expected": 2})
+    return RunData.load(write_folder(tmp_path / "two", rows))
+
+
+def test_kernel_mode_first_then_by_name_then_in_recipe_order(two):
+    got = [(r.series, r.recipe) for r in apps.table(two)]
+    assert got == [("zeta", "copy"), ("zeta", "build"), ("audit", "copy"), ("audit", "build")]
+    assert apps.recipes(two) == ["copy", "build"]   # the synthetic workload is no recipe
+
+
+def test_each_row_reads_its_own_recipes_kinds(two):
+    rows = {(r.series, r.recipe): r for r in apps.table(two)}
+    assert rows[("audit", "copy")].unseen == ["net_accept"]
+    assert rows[("zeta", "copy")].unseen == []
+    assert rows[("zeta", "copy")].worst_drop == pytest.approx(0.01)
+    assert rows[("zeta", "copy")].drops == [("file_create", pytest.approx(0.01))]
+    assert rows[("zeta", "copy")].status == "ok" and rows[("zeta", "copy")].reason == ""
+
+
+def test_the_baseline_wall_time_is_the_median_of_its_cells_not_its_rows(tmp_path):
+    """copy's baselines took 1.0, 1.2 and 0.9 s; the one of 1.2 s counted four kinds more
+    (a row each): still one cell, so the median stays 1.0 s."""
+    rows = _recipe_cells("zeta", "copy", WALLS["copy"], {"file_create": {"expected": 1}})
+    slow = next(r for r in rows if r["cell"] == "baseline~zeta|copy|max|1")
+    rows += [dict(slow, kind=k, expected=1)
+             for k in ("file_write", "proc_fork", "proc_exec", "proc_exit")]
+    (row,) = apps.table(RunData.load(write_folder(tmp_path / "f", rows)))
+    assert row.baseline_s == pytest.approx(1.0)
+
+
+def test_a_recipe_without_a_baseline_has_no_wall_time(tmp_path):
+    rows = [r for r in _recipe_cells("zeta", "copy", WALLS["copy"],
+                                     {"file_create": {"expected": 1}})
+            if r["backend"] != "baseline"]
+    (row,) = apps.table(RunData.load(write_folder(tmp_path / "f", rows)))
+    assert math.isnan(row.baseline_s)
