@@ -205,7 +205,7 @@ reference-scenarios: setup
 		--command "make reference-scenarios"
 
 # The published applications: every recipe under every sensor available here (with its
-# defaults) and the A/A control (null_sensor: its impact must hold zero), 5 paired blocks
+# defaults) and the A/A control (null_sensor: its impact must hold zero), 4 paired blocks
 # each, the work directory on a tmpfs (ext4's write-back otherwise moves a recipe's wall
 # time by tens of %), into results/applications/ with its own README.md (about 40 min).
 # The calibration arms that replay the ledger or inject a cost per synthetic operation
@@ -215,8 +215,8 @@ APPS_BACKENDS ?= null_sensor,psutil,ebpf,audit,fanotify,inotify,proc_connector,b
 # Scales that make each recipe take about 0.5-2 s here (a recipe of tens of ms times its
 # start-up more than its work).
 APPS_WORKLOADS ?= copy,archive,build:scale=3,find:scale=4,install,launch,download:scale=10,\
-	stress-ng,cmd:argv=sh -c "ls -lR /usr/share/doc > listing.txt && gzip listing.txt"
-APPS_ARGS ?= -b '$(APPS_BACKENDS)' -w '$(APPS_WORKLOADS)' --tmpfs -n 5
+	stress-ng,cmd:argv=sh -c "ls -lR /usr/share > listing.txt && gzip listing.txt"
+APPS_ARGS ?= -b '$(APPS_BACKENDS)' -w '$(APPS_WORKLOADS)' --tmpfs -n 4
 
 .PHONY: reference reference-bursts reference-applications
 reference-applications: setup
