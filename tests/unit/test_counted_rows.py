@@ -81,3 +81,41 @@ def test_a_baseline_has_the_counts_only():
     out = rows(counts, frozenset(), None, None, frozenset())
     assert [r["kind"] for r in out] == [k.name for k in sorted(ALL_KINDS)]
     assert all(set(r) == {"kind", "expected", "status", "reason"} for r in out)
+
+
+def test_one_event_gives_a_mask_of_one():
+    assert cell_mask(events((Kind.proc_exec, 7, None, 7)), [7], MARKER).tolist() == [True]
+
+
+def test_the_runners_exclusion_leaves_other_processes_events_alone():
+    runner = 100
+    ev = events((Kind.proc_exec, runner, None, runner), (Kind.proc_exit, 999, None, 999),
+                (Kind.file_write, 0, "/elsewhere", 999))
+    assert cell_mask(ev, [runner], MARKER, runner).tolist() == [False, False, False]
+
+
+def test_a_file_event_without_a_path_is_not_the_cells_by_its_path():
+    ev = events((Kind.file_write, 0, None, 999), (Kind.file_create, 0, f"/{MARKER}/a", 999))
+    assert cell_mask(ev, [1], MARKER).tolist() == [False, True]
+
+
+def test_every_field_of_an_unsupported_and_a_baseline_row():
+    counts = {"proc_exec": 3}     # a declared kind it has no count for reads as 0
+    (row,) = rows(counts, {Kind.proc_exec}, events(), np.zeros(0, bool), frozenset())
+    lat = {k: v for k, v in row.items() if "latency" in k or k.endswith("_us")}
+    assert lat and all(math.isnan(v) for v in lat.values())
+    assert {k: v for k, v in row.items() if k not in lat and k != "drop_rate"} == {
+        "kind": "proc_exec", "expected": 3, "status": "unsupported",
+        "reason": "backend does not report this kind", "matched": 0, "duplicates": 0,
+        "unmatched": 0, "match_key": ""}
+    (base,) = rows({}, {Kind.file_rename}, None, None, frozenset())
+    assert base == {"kind": "file_rename", "expected": 0, "status": "ok", "reason": ""}
+
+
+def test_a_seen_row_has_no_latency_and_no_unmatched():
+    counts = {"proc_fork": 2}
+    ev = events((Kind.proc_fork, 5, None, 1), (Kind.proc_fork, 6, None, 1))
+    (row,) = rows(counts, set(), ev, cell_mask(ev, [1], MARKER), frozenset({Kind.proc_fork}))
+    assert (row["matched"], row["duplicates"], row["unmatched"], row["drop_rate"]) == (
+        2, 0, 0, 0.0)
+    assert row["reason"] == "" and math.isnan(row["latency_p50_us"])

@@ -385,6 +385,17 @@ def test_a_rate_the_generator_could_not_offer_below_a_failure_leaves_it_a_failur
             + cell_rows("s", rate=rate, rate_achieved=0.5 * float(rate))]
     (s,) = max_sustainable(RunData.load(write_folder(tmp_path / "h", rows)))
     assert s.label == "n/a (generator limit)"
+    # with no rate decided, the lowest rate tested is the one named
+    assert (s.lowest, s.generator_limit, s.rate) == (100.0, True, None)
+
+
+def test_a_scan_of_no_rates_says_nothing_of_the_generator():
+    import pandas as pd
+
+    from bench.results.sustainable import _scan
+
+    s = _scan("s", "file", pd.DataFrame({"_r": pd.Series(dtype=float)}), True)
+    assert (s.rate, s.qualifier, s.rates_tested, s.generator_limit) == (None, "", 0, False)
 
 
 def test_a_search_that_kept_up_at_its_cap_says_the_generator_was_the_limit(tmp_path):
