@@ -115,14 +115,15 @@ def _blind(cells: pd.DataFrame) -> pd.Series:
 
 
 def blind(run: RunData) -> dict[str, list[str]]:
-    """Recipe -> the sensors that see none of its kinds (not run on it)."""
+    """Recipe -> the sensors that see none of its kinds (not run on it), the recipes in
+    the order they ran."""
     names = recipes(run)
     c = run.cells
     if not names or not len(c):
         return {}
     c = c[c["workload_spec"].isin(names) & _blind(c)]
-    return {w: list(dict.fromkeys(g["series"].astype(str)))
-            for w, g in c.groupby("workload_spec", sort=False)}
+    return {w: list(dict.fromkeys(c.loc[c["workload_spec"] == w, "series"].astype(str)))
+            for w in names if (c["workload_spec"] == w).any()}
 
 
 @dataclass

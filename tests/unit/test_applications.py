@@ -169,6 +169,9 @@ def two(tmp_path) -> RunData:
     for recipe, walls in WALLS.items():
         rows += _recipe_cells("zeta", recipe, walls, kinds, machine_busy_us_per_op=1000.0)
         rows += _recipe_cells("audit", recipe, walls, audit_kinds, mode="user")
+    for r in rows:   # zeta's baselines: no machine CPU of their own (its cells: 1 ms)
+        if r["cell"].startswith("baseline~zeta"):
+            r["machine_busy_us_per_op"] = 0.0
     rows += cell_rows("zeta", ("file_create",), workload="file", mode="kernel")
     # a baseline cell of build with an extra counted kind: a cell is one wall time however
     # many kind rows it has
@@ -210,3 +213,75 @@ def test_a_recipe_without_a_baseline_has_no_wall_time(tmp_path):
             if r["backend"] != "baseline"]
     (row,) = apps.table(RunData.load(write_folder(tmp_path / "f", rows)))
     assert math.isnan(row.baseline_s)
+
+
+def test_the_scores_are_kernel_first_with_their_mode_and_never_a_baselines(two):
+    scores = apps.impact(two)
+    assert [(i.series, i.mode) for i in scores] == [("zeta", "kernel"), ("audit", "user")]
+    assert all(i.repeats == 3 and i.recipes == ["copy", "build"] for i in scores)
+
+
+def test_a_failed_cell_leaves_its_repetition_out_of_the_score(tmp_path):
+    kinds = {"file_create": {"expected": 10, "matched": 10}}
+    rows = []
+    for recipe, walls in WALLS.items():
+        rows += _recipe_cells("zeta", recipe, walls, kinds)
+    for r in rows:
+        if r["cell"] == "zeta|build|max|1":
+            r.update(status="failed", reason="step exited 2", op_time_ns=None, matched=None)
+    run = RunData.load(write_folder(tmp_path / "f", rows))
+    (score,) = apps.impact(run)
+    assert score.repeats == 2
+    s = [math.sqrt(WALLS["copy"][r][0] * WALLS["build"][r][0]) for r in (0, 2)]
+    b = [math.sqrt(WALLS["copy"][r][1] * WALLS["build"][r][1]) for r in (0, 2)]
+    assert score.pct == pytest.approx(paired(s, b).slowdown_pct)
+    build = next(r for r in apps.table(run) if r.recipe == "build")
+    assert build.blocks == 2
+
+
+def test_a_control_that_sees_no_kind_has_a_score(tmp_path):
+    kinds = {"proc_exec": {"expected": 5, "status": "unsupported", "matched": 0}}
+    rows = _recipe_cells("null_sensor", "find", WALLS["copy"], kinds, mode="calibration")
+    (score,) = apps.impact(RunData.load(write_folder(tmp_path / "f", rows)))
+    assert score.series == "null_sensor" and score.repeats == 3
+    assert score.pct == pytest.approx(10.0)
+
+
+def test_the_blind_are_listed_per_recipe_in_the_order_the_recipes_ran(tmp_path):
+    kinds = {"proc_exec": {"expected": 5, "status": "unsupported", "matched": 0}}
+    rows = []
+    for recipe in ("copy", "build"):
+        for spec in ("zeta", "alpha"):
+            cells = _recipe_cells(spec, recipe, WALLS["copy"][:1], kinds)
+            rows += [dict(r, block=None, baseline_cell=None) for r in cells
+                     if r["backend"] != "baseline"]
+    rows += _recipe_cells("ebpf", "copy", WALLS["copy"], {"proc_exec": {"expected": 1}})
+    run = RunData.load(write_folder(tmp_path / "f", rows))
+    assert list(apps.blind(run).items()) == [("copy", ["alpha", "zeta"]),
+                                             ("build", ["alpha", "zeta"])]
+    assert [r.series for r in apps.table(run)] == ["ebpf"]
+
+
+def test_every_column_of_applications_csv(two):
+    df = apps.frame(two)
+    row = df[(df["backend"] == "audit") & (df["recipe"] == "copy")].iloc[0].to_dict()
+    (audit,) = [i for i in apps.impact(two) if i.series == "audit"]
+    want_slow = paired([s for s, _ in WALLS["copy"]], [b for _, b in WALLS["copy"]])
+    assert row == pytest.approx({
+        "backend": "audit", "mode": "user", "recipe": "copy", "status": "ok", "reason": "",
+        "slowdown_pct": want_slow.slowdown_pct,
+        "slowdown_ci_low_pct": want_slow.slowdown_lo_pct,
+        "slowdown_ci_high_pct": want_slow.slowdown_hi_pct, "blocks": 3,
+        "worst_drop_rate": 0.01, "drops": "file_create=0.010000", "events_beyond_count": 0,
+        "sensor_cpu_ms": 20.0, "machine_cpu_added_ms": row["machine_cpu_added_ms"],
+        "machine_cpu_added_ci_low_ms": row["machine_cpu_added_ci_low_ms"],
+        "machine_cpu_added_ci_high_ms": row["machine_cpu_added_ci_high_ms"],
+        "baseline_wall_s": 1.0, "kinds_unseen": "net_accept",
+        "impact_pct": audit.pct, "impact_ci_low_pct": audit.lo,
+        "impact_ci_high_pct": audit.hi, "impact_recipes": "copy;build",
+        "impact_min_pct": min(audit.per_repeat), "impact_max_pct": max(audit.per_repeat)},
+        nan_ok=True)
+    zeta = df[(df["backend"] == "zeta") & (df["recipe"] == "copy")].iloc[0]
+    # zeta's cells used 1000 µs of machine CPU more than baselines that used none: 1 ms
+    assert zeta["machine_cpu_added_ms"] == pytest.approx(1.0)
+    assert zeta["kinds_unseen"] == "" and list(df.columns)[:3] == ["backend", "mode", "recipe"]
