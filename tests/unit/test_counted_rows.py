@@ -119,3 +119,10 @@ def test_a_seen_row_has_no_latency_and_no_unmatched():
     assert (row["matched"], row["duplicates"], row["unmatched"], row["drop_rate"]) == (
         2, 0, 0, 0.0)
     assert row["reason"] == "" and math.isnan(row["latency_p50_us"])
+
+
+def test_a_sensor_that_reported_nothing_gets_rows_of_drops():
+    ev = events()
+    (row,) = rows({"proc_exec": 4}, set(), ev, cell_mask(ev, [1], MARKER),
+                  frozenset({Kind.proc_exec}))
+    assert (row["matched"], row["drop_rate"], row["status"]) == (0, 1.0, "ok")
