@@ -126,3 +126,11 @@ def test_a_sensor_that_reported_nothing_gets_rows_of_drops():
     (row,) = rows({"proc_exec": 4}, set(), ev, cell_mask(ev, [1], MARKER),
                   frozenset({Kind.proc_exec}))
     assert (row["matched"], row["drop_rate"], row["status"]) == (0, 1.0, "ok")
+
+
+def test_a_kind_it_cannot_see_does_not_end_the_rows():
+    counts = {"proc_exec": 1, "net_connect": 2}
+    ev = events((Kind.net_connect, 1, None, 1))
+    out = rows(counts, set(), ev, cell_mask(ev, [1], MARKER), frozenset({Kind.net_connect}))
+    assert [(r["kind"], r["status"], r["matched"]) for r in out] == [
+        ("proc_exec", "unsupported", 0), ("net_connect", "ok", 1)]
