@@ -13,6 +13,7 @@ import pytest
 
 from bench.harness.spec import parse_backend, parse_workload
 from tests.helpers import ROOT
+from workloads import get_workload
 from workloads.native import load_missing
 
 PUBLISHED = sorted(p.parent for p in (ROOT / "results").glob("*/meta.json"))
@@ -54,9 +55,13 @@ def stale_workloads(cells: pd.DataFrame) -> list[str]:
     out = []
     ran = cells[["workload_spec", *WORKLOAD_FACTS]].dropna().drop_duplicates()
     for row in ran.itertuples(index=False):
-        now = parse_workload(row.workload_spec).settings
+        spec = parse_workload(row.workload_spec)
+        # as a cell records them: an application recipe runs on no engine of the load
+        # generator's ("recipe") and in one thread
+        now = {"engine": get_workload(spec.name).engine(spec.settings),
+               "threads": spec.settings.get("threads", 1)}
         was = {s: v for (c, s), v in zip(WORKLOAD_FACTS.items(), row[1:], strict=True)}
-        out += _changed(row.workload_spec, was, {s: now[s] for s in WORKLOAD_FACTS.values()})
+        out += _changed(row.workload_spec, was, now)
     return sorted(set(out))
 
 
@@ -93,3 +98,12 @@ def test_published_folders_were_made_by_todays_defaults(folder):
         folder / "cells.parquet"))]
     assert not stale, ("re-publish (make reference / make reference-scenarios): "
                        + "; ".join(stale[:8]) + (f" (+{len(stale) - 8})" if len(stale) > 8 else ""))
+
+
+def test_a_recipe_is_read_as_it_runs():
+    """An application recipe's cells record the engine "recipe" and one thread."""
+    cells = pd.DataFrame({"workload_spec": ["copy:scale=2"], "workload_engine": ["recipe"],
+                          "workload_threads": [1]})
+    assert stale_workloads(cells) == []
+    assert stale_workloads(cells.assign(workload_engine="native")) == [
+        "copy:scale=2: engine recorded 'native', now 'recipe'"]
