@@ -153,16 +153,13 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="machine-readable 
 def _recipes() -> list[dict]:
     """Each application recipe, and why it cannot run here (its program, or the counted
     truth, which every recipe needs)."""
-    from bench.harness import counter
+    from bench.harness.spec import unavailable
     from workloads import RECIPES, get_workload
 
-    truth = counter.missing()
     out = []
     for name in RECIPES:
         cls = get_workload(name)
-        cfg = {"argv": "true"} if name == "cmd" else {}
-        why = cls.unavailable(cfg) or (f"the counted truth cannot run: {truth}" if truth
-                                       else None)
+        why = unavailable(name, {"argv": "true"} if name == "cmd" else {})
         out.append({"name": name, "available": why is None, "reason": why or "",
                     "description": cls.description})
     return out

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from bench.analysis.counted import cell_mask, rows as counted_rows
 from bench.analysis.metrics import matched_latencies, op_times, per_kind, schedule_lag_growth_ms
 from bench.harness.pipes import PipeReader
 from bench.harness.sensorproc import SensorProcess, tail
+from bench.harness.spec import unavailable
 from bench.harness.workdir import fs_type
 from bench.core.settings import BASELINE, Spec
 from workloads import get_workload
@@ -162,6 +164,38 @@ def latency_frame(cell: Cell, cls: type[Backend], lat: dict[str, np.ndarray]) ->
     })
 
 
+def _workload_cpu_pct(acct: CellCpu) -> float:
+    """The workload cgroup's CPU over its run, as % of one core."""
+    return 100 * acct.workload_us / 1e6 / acct.run_s if acct.run_s else NAN
+
+
+def _sensor_columns(stats: dict, rss: float, drained: bool) -> dict:
+    """What a sensor cell records of the sensor itself, whatever its truth."""
+    return {"kernel_ns_per_event": stats.get("kernel_ns_per_event", NAN),
+            # CPU of kernel-side helpers that are not in the sensor's process tree (kauditd)
+            "helper_cpu_s": stats.get("helper_cpu_s", NAN),
+            "parse_errors": stats.get("parse_errors", 0),
+            "self_reported_lost": stats.get("self_reported_lost"),
+            "sensor_rss_mb": rss, "drained": drained}
+
+
+def _kind_rows(common: dict, kinds: list[dict], stats: dict, drained: bool) -> list[dict]:
+    """A sensor cell's rows: ``common`` with each kind's own columns, and the gap
+    between what the truth says was missed and what the backend says it lost (a
+    positive gap is loss its own counter did not see: counters have been wrong)."""
+    missed = sum(int(k["expected"]) - int(k["matched"]) for k in kinds
+                 if k.get("status") == "ok")
+    lost = stats.get("self_reported_lost")
+    common = dict(common, counter_gap=missed - int(lost) if lost is not None else NAN)
+    rows = []
+    for k in kinds:
+        r = dict(common, **k)
+        if not drained and r["status"] == "ok":
+            r["reason"] = "sensor still delivering when the drain limit ran out"
+        rows.append(r)
+    return rows
+
+
 def status_rows(cell: Cell, cls: type[Backend] | None, status: str,
                 reason: str) -> list[dict]:
     """Rows for a cell that produced no measurement (skipped / failed / unsupported);
@@ -247,13 +281,8 @@ class CellRunner:
 
     def run(self, cell: Cell) -> Outcome:
         cls = backends.get(cell.spec.name) if cell.spec is not None else None
-        why = get_workload(cell.workload.name).unavailable(cell.workload.settings)
-        if not why and get_workload(cell.workload.name).recipe:
-            from bench.harness import counter   # a recipe's truth is counted: no BPF, no truth
-
-            missing = counter.missing()
-            why = f"the counted truth cannot run: {missing}" if missing else None
-        if why:   # the native engine asked for but not built here, a program not installed
+        why = unavailable(cell.workload.name, cell.workload.settings)
+        if why:   # the native engine not built here, a recipe's program or its count
             return Outcome(status_rows(cell, cls, "skipped", why))
         if cls is not None:
             reason = backends.availability(cell.spec.name)
@@ -346,6 +375,20 @@ class CellRunner:
             with open(sensor.log_path, "a") as f:
                 f.write(f"harness: {done}\n")
 
+    @contextmanager
+    def _owned(self, proc: subprocess.Popen):
+        """A process of the cell's, watched by the janitor while it runs; killed (and
+        reaped) when what waits for it fails or is interrupted."""
+        handle = self.janitor.watch("process", pid=proc.pid)
+        try:
+            yield proc
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            self.janitor.forget(handle)
+
     def _prepare(self, a: Attempt) -> None:
         """An application recipe's inputs, made in the cell's directory by a process of
         their own (``python -m workloads NAME --prepare``) in the cell's cgroup, before
@@ -359,15 +402,8 @@ class CellRunner:
             argv += ["--cgroup", str(a.cg.path)]
         with open(log, "ab") as errf:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=errf, stderr=errf)
-            handle = self.janitor.watch("process", pid=proc.pid)
-            try:
+            with self._owned(proc):
                 proc.wait(timeout=RECIPE_TIMEOUT_S)
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-            finally:
-                self.janitor.forget(handle)
         if proc.returncode != 0:
             detail = tail(log)
             raise WorkloadFailed(f"preparing {w.text} failed (exit {proc.returncode})"
@@ -446,22 +482,15 @@ class CellRunner:
             proc = subprocess.Popen([sys.executable, "-m", "workloads", "-"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errf,
                                     pass_fds=fds)
-            handle = self.janitor.watch("process", pid=proc.pid)
-            try:
-                # a recipe runs as long as its program takes, not the cell's duration
-                limit = RECIPE_TIMEOUT_S if get_workload(cell.workload.name).recipe \
-                    else cell.duration * 5 + 60
-                out = _converse(proc, json.dumps(cfg).encode(), limit, mark)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise WorkloadFailed(f"workload {cell.workload.text} did not finish in time") from None
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-            finally:
-                self.janitor.forget(handle)
+            # a recipe runs as long as its program takes, not the cell's duration
+            limit = RECIPE_TIMEOUT_S if get_workload(cell.workload.name).recipe \
+                else cell.duration * 5 + 60
+            with self._owned(proc):
+                try:
+                    out = _converse(proc, json.dumps(cfg).encode(), limit, mark)
+                except subprocess.TimeoutExpired:
+                    raise WorkloadFailed(f"workload {cell.workload.text} did not finish "
+                                         "in time") from None
         if tap:
             tap[0].close()  # the sensor sees end of stream once the workload is done
         if proc.returncode != 0 or (ledger_fd is None and not ledger_path.exists()):
@@ -523,7 +552,7 @@ class CellRunner:
             op_time_ns=cell_mean(times),
             rate_achieved=m.get("rate_achieved", NAN), ops=m.get("ops", 0),
             workload_errors=m.get("errors", 0),
-            workload_cpu_pct=100 * acct.workload_us / 1e6 / acct.run_s if acct.run_s else NAN,
+            workload_cpu_pct=_workload_cpu_pct(acct),
             cgroup=bool(m.get("cgroup")), marker=marker, workdir_fs=self.workdir_fs,
             schedule_lag_growth_ms=schedule_lag_growth_ms(truth.cols, closed),
         )
@@ -550,32 +579,14 @@ class CellRunner:
             unmatched_other_kinds=int((corr.unmatched_marked & other).sum()),
             events_total=len(events["kind"]),
             **cost_columns(acct, int(m.get("ops", 0)), n_matched),
-            kernel_ns_per_event=stats.get("kernel_ns_per_event", NAN),
-            # CPU of kernel-side helpers that are not in the sensor's process tree (kauditd).
-            helper_cpu_s=stats.get("helper_cpu_s", NAN),
-            parse_errors=stats.get("parse_errors", 0),
-            self_reported_lost=stats.get("self_reported_lost"),
-            sensor_rss_mb=rss,
-            drained=drained,
+            **_sensor_columns(stats, rss, drained),
         )
         shape = parse_arrivals(cell.arrivals) if not closed else None
         if isinstance(shape, Burst):
             common.update(burst_metrics(truth.cols, events, corr, cls.kinds,
                                         shape.windows_ns(cell.duration)))
-        # What the ground truth says was missed, next to what the backend says it lost: a
-        # positive gap is loss its own counter did not see (counters have been wrong).
-        missed = sum(int(k["expected"]) - int(k["matched"]) for k in kinds
-                     if k.get("status") == "ok")
-        lost = stats.get("self_reported_lost")
-        common["counter_gap"] = missed - int(lost) if lost is not None else NAN
-        rows = []
-        for k in kinds:
-            r = dict(common)
-            r.update(k)
-            if not drained and r["status"] == "ok":
-                r["reason"] = "sensor still delivering when the drain limit ran out"
-            rows.append(r)
-        return Outcome(rows, latency_frame(cell, cls, lat), times, stats, corr=corr)
+        return Outcome(_kind_rows(common, kinds, stats, drained),
+                       latency_frame(cell, cls, lat), times, stats, corr=corr)
 
     def _summarize_recipe(self, a: Attempt, truth, events, stats, rss, drained) -> Outcome:
         """An application recipe's rows: its kinds as the counter counted them, the
@@ -590,7 +601,7 @@ class CellRunner:
         common.update(
             op_time_ns=float(m["wall_ns"]), rate_achieved=m.get("rate_achieved", NAN),
             ops=1, workload_errors=0,
-            workload_cpu_pct=100 * acct.workload_us / 1e6 / acct.run_s if acct.run_s else NAN,
+            workload_cpu_pct=_workload_cpu_pct(acct),
             cgroup=bool(m.get("cgroup")), marker=a.marker, workdir_fs=self.workdir_fs,
             schedule_lag_growth_ms=NAN, counted_unpaired=counted["unpaired"],
             counted_pids=len(counted["pids"]), counted_pids_full=counted["pids_full"])
@@ -604,23 +615,7 @@ class CellRunner:
         # it left: its own exec and exit are not the recipe's (its forks are).
         mask = cell_mask(events, counted["pids"], a.marker, m.get("pid"))
         n_matched = int(mask.sum())
-        common.update(
-            unmatched_other_kinds=0, events_total=len(events["kind"]),
-            **cost_columns(acct, 1, n_matched),
-            kernel_ns_per_event=stats.get("kernel_ns_per_event", NAN),
-            helper_cpu_s=stats.get("helper_cpu_s", NAN),
-            parse_errors=stats.get("parse_errors", 0),
-            self_reported_lost=stats.get("self_reported_lost"),
-            sensor_rss_mb=rss, drained=drained)
+        common.update(unmatched_other_kinds=0, events_total=len(events["kind"]),
+                      **cost_columns(acct, 1, n_matched), **_sensor_columns(stats, rss, drained))
         kinds = counted_rows(counted["counts"], declared, events, mask, cls.kinds)
-        missed = sum(int(k["expected"]) - int(k["matched"]) for k in kinds
-                     if k.get("status") == "ok" and k["matched"] < k["expected"])
-        lost = stats.get("self_reported_lost")
-        common["counter_gap"] = missed - int(lost) if lost is not None else NAN
-        out = []
-        for k in kinds:
-            r = dict(common, **k)
-            if not drained and r["status"] == "ok":
-                r["reason"] = "sensor still delivering when the drain limit ran out"
-            out.append(r)
-        return Outcome(out, None, wall, stats)
+        return Outcome(_kind_rows(common, kinds, stats, drained), None, wall, stats)

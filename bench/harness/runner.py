@@ -28,6 +28,7 @@ from bench.harness.accounting import IDLE_S
 from bench.harness.cell import Cell, CellRunner
 from bench.core.errors import BadInput
 from bench.harness.session import RunSession, now
+from bench.harness.spec import unavailable
 from bench.analysis.metrics import (DROP_THRESHOLD, LAG_GROWTH_MS, OVERHEAD_LIMIT_PCT,
                                     RATE_SHORTFALL)
 from bench.core.settings import Spec
@@ -64,8 +65,7 @@ def _measurable(spec: Spec, workload: Spec) -> bool:
     from workloads import get_workload
 
     cls = backends.get(spec.name)
-    if backends.availability(spec.name) or \
-            get_workload(workload.name).unavailable(workload.settings):
+    if backends.availability(spec.name) or unavailable(workload.name, workload.settings):
         return False
     return bool(get_workload(workload.name).kinds & cls.kinds) or cls.runs_without_kinds
 

@@ -32,6 +32,21 @@ def parse_workload(text: str) -> Spec:
     return spec
 
 
+def unavailable(name: str, settings: dict) -> str | None:
+    """Why a workload cannot run here (one line), or None: its engine or its program, and
+    for an application recipe the counted truth, which is its ground truth."""
+    from workloads import get_workload
+
+    cls = get_workload(name)
+    why = cls.unavailable(settings)
+    if why or not cls.recipe:
+        return why
+    from bench.harness import counter
+
+    missing = counter.missing()
+    return f"the counted truth cannot run: {missing}" if missing else None
+
+
 def check_runnable(specs: list[Spec]) -> None:
     """BadInput (one line) when none of the workload specs can run here (the native engine
     asked for and not built); those that cannot among others that can become ``skipped``
