@@ -100,34 +100,33 @@ def _sibling_scenarios(run: RunData, link) -> list[str]:
         "timelines, settings, every row).")), link)
 
 
+def _sibling_run(run: RunData, link, name: str, build, label: str, what: str) -> list[str]:
+    """A section of the ``label`` run published next to this one (``results/<name>``),
+    built by ``build(RunData)``, with a line after its heading saying where its rows come
+    from (``what``: what that run's own page holds)."""
+    sibling = run.path.parent / name
+    if not (sibling / "cells.parquet").exists():
+        return []
+    out = section(build(RunData.load(sibling, strict_meta=False)), link)
+    page = sibling / "README.md"
+    if out:   # after the heading: where these rows come from
+        out[2:2] = [f"From the {label} run published next to this one "
+                    f"([{link(page)}]({link(page)}): {what}).", ""]
+    return out
+
+
 def _sibling_bursts(run: RunData, link) -> list[str]:
     """The reference run's page also shows who recovers from bursts, from the burst run
     published next to it (make reference-bursts)."""
-    sibling = run.path.parent / "bursts"
-    if not (sibling / "cells.parquet").exists():
-        return []
-    out = section(sections.bursts(RunData.load(sibling, strict_meta=False)), link)
-    page = sibling / "README.md"
-    if out:   # after the heading: where these rows come from
-        out[2:2] = [f"From the burst run published next to this one "
-                    f"([{link(page)}]({link(page)}): every backend at its defaults, its "
-                    "charts and every row).", ""]
-    return out
+    return _sibling_run(run, link, "bursts", sections.bursts, "burst",
+                        "every backend at its defaults, its charts and every row")
 
 
 def _sibling_applications(run: RunData, link) -> list[str]:
     """The reference run's page also shows what each sensor costs real programs, from the
     applications run published next to it (make reference-applications)."""
-    sibling = run.path.parent / "applications"
-    if not (sibling / "cells.parquet").exists():
-        return []
-    out = section(sections.applications(RunData.load(sibling, strict_meta=False)), link)
-    page = sibling / "README.md"
-    if out:   # after the heading: where these rows come from
-        out[2:2] = [f"From the applications run published next to this one "
-                    f"([{link(page)}]({link(page)}): its settings, per-kind rows and "
-                    "charts).", ""]
-    return out
+    return _sibling_run(run, link, "applications", sections.applications, "applications",
+                        "its settings, per-kind rows and charts")
 
 
 def render(run: RunData, charts: list[Chart], md_path: Path, command: str) -> str:
