@@ -68,12 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     cls = get_workload(a.name)
     settings = {k: s.default for k, s in cls.settings.items()}
     settings.update(json.loads(a.settings))
+    native = cls.engine(settings) == "native"
     if cls.recipe:
         if not (a.workdir and (a.ledger or a.prepare)):
             ap.error("--workdir and --ledger (or --prepare) are required")
-        return prepare_recipe(cls, a, settings) if a.prepare else run_recipe(cls, a, settings)
-    native = cls.engine(settings) == "native"
-    if not (a.marker and a.workdir and (a.ledger_fd >= 0 if native else a.ledger)):
+    elif not (a.marker and a.workdir and (a.ledger_fd >= 0 if native else a.ledger)):
         ap.error("--marker, --workdir and --ledger (engine=native: --ledger-fd) are required")
     problem = cls.check_settings(settings) or cls.unavailable(settings)
     if problem:
@@ -82,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     # harness's own death, which PR_SET_PDEATHSIG turns into a SIGTERM.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     die_with_parent(signal.SIGTERM)
+    if cls.recipe:
+        w = cls(None, a.marker, a.workdir, settings, seed=a.seed)
+        return prepare_recipe(w, a) if a.prepare else run_recipe(w, a)
     rate = None if a.rate == "max" else float(a.rate)
     if native:   # it joins the cell's cgroup itself, once set up, just before "start"
         from workloads.native.engine import exec_native
@@ -132,21 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _recipe(cls, a: argparse.Namespace, settings: dict):
-    problem = cls.check_settings(settings) or cls.unavailable(settings)
-    if problem:
-        print(problem, file=sys.stderr)
-        sys.exit(2)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    die_with_parent(signal.SIGTERM)
-    return cls(None, a.marker, a.workdir, settings, seed=a.seed)
-
-
-def prepare_recipe(cls, a: argparse.Namespace, settings: dict) -> int:
+def prepare_recipe(w, a: argparse.Namespace) -> int:
     """Make an application recipe's inputs in --workdir (the harness does this before the
     cell's sensor starts and its count begins), written back to disk before the recipe's
     time begins. In the cell's cgroup when one is given: what this starts ends with it."""
-    w = _recipe(cls, a, settings)
     join_group(a.cgroup)
     w.make_inputs()
     if hasattr(os, "sync"):
@@ -154,13 +145,12 @@ def prepare_recipe(cls, a: argparse.Namespace, settings: dict) -> int:
     return 0
 
 
-def run_recipe(cls, a: argparse.Namespace, settings: dict) -> int:
+def run_recipe(w, a: argparse.Namespace) -> int:
     """Run an application recipe once on the inputs ``--prepare`` made: its steps in the
     cgroup, between "start" and "done". The ledger stays empty (the harness counts the
     recipe's operations in the kernel); the summary says how long the steps took."""
     from workloads.recipes import StepFailed
 
-    w = _recipe(cls, a, settings)
     failed = None
     try:
         w.setup()
