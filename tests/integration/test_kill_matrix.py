@@ -108,6 +108,12 @@ def test_harness_killed_mid_cell_leaves_nothing(tmp_path, audit_exclusive, backe
     finally:
         proc.kill()  # SIGKILL: none of the harness's own clean-up runs
         proc.wait()
+    _assert_cleaned(before, proc, workdir)
+
+
+def _assert_cleaned(before, proc, workdir) -> None:
+    """Within LIMIT_S of the harness's kill -9, nothing of the run is left, nor any run
+    directory in its work directory."""
     took, left = before.wait_clean(LIMIT_S, owners_gone={proc.pid})
     print(f"clean {took:.2f} s after kill -9")
     assert left == [], f"{took:.1f} s after kill -9: " + "; ".join(left)
@@ -180,13 +186,9 @@ def test_harness_killed_mid_recipe_leaves_nothing(tmp_path, audit_exclusive):
     finally:
         proc.kill()  # SIGKILL: none of the harness's own clean-up runs
         proc.wait()
-    took, left = before.wait_clean(LIMIT_S, owners_gone={proc.pid})
-    print(f"clean {took:.2f} s after kill -9")
-    assert left == [], f"{took:.1f} s after kill -9: " + "; ".join(left)
+    _assert_cleaned(before, proc, workdir)
     assert _gone(curl) and _gone(runner)
     assert not counting & _programs("c_"), "the counter's programs are still loaded"
-    runs = list(workdir.glob("run-*")) if workdir.exists() else []
-    assert runs == [], f"work directory left: {runs}"
 
 
 def _cells(out) -> pd.DataFrame:
